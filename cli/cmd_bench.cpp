@@ -1,0 +1,42 @@
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "commands.h"
+#include "critlab/bench/bench.h"
+
+namespace critlab::cli {
+
+Runner add_bench(CLI::App& cmd) {
+  auto o = std::make_shared<bench::BenchOptions>();
+  auto json = std::make_shared<bool>(false);
+  cmd.add_option("--repeats", o->repeats, "timed rounds per figure (median reported)")->capture_default_str();
+  cmd.add_option("--threads", o->threads, "threads (0 = all cores)")->capture_default_str();
+  cmd.add_option("--device", o->device, "cpu, cuda, auto")->capture_default_str();
+  cmd.add_flag("--quick", o->quick, "small workloads (smoke test)");
+  cmd.add_flag("--json", *json, "print JSON (default: a short table)");
+  return [o, json]() {
+    const auto r = bench::run_benchmarks(*o);
+    if (*json) {
+      print(r.dump(2));
+      return 0;
+    }
+    print(fmt::format("BLAS: {} ({} threads)", r["runtime"]["blas"].get<std::string>(), r["runtime"]["threads"].get<int>()));
+    print(fmt::format("sgemm 1024^3:                         {:8.1f} GFLOP/s", r["sgemm_gflops"].get<double>()));
+    const auto& m = r["mlp_train"];
+    print(fmt::format("train 784-1024x4-10, batch 256:       {:8.0f} examples/s, {:.1f} GFLOP/s ({:.2f} of sgemm)",
+                      m["examples_per_second"].get<double>(), m["gflops"].get<double>(),
+                      m["ratio_to_sgemm"].get<double>()));
+    const auto& on = r["online"];
+    print(fmt::format("online 784-100x3-10, batch 1, 1 core: {:8.0f} examples/s (autograd {:.0f}, {:.1f}x)",
+                      on["examples_per_second"].get<double>(), on["autograd_examples_per_second"].get<double>(),
+                      on["speedup_over_autograd"].get<double>()));
+    const auto& me = r["measure"];
+    print(fmt::format("full measurement:                     {:8.1f} ms = {:.1f} training steps",
+                      me["full_ms"].get<double>(), me["full_over_train_step"].get<double>()));
+    print(fmt::format("monitor measurement:                  {:8.1f} ms = {:.1f} training steps",
+                      me["monitor_ms"].get<double>(), me["monitor_over_train_step"].get<double>()));
+    return 0;
+  };
+}
+
+}  // namespace critlab::cli

@@ -1,0 +1,124 @@
+#include <cmath>
+#include <filesystem>
+
+#include <torch/torch.h>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "commands.h"
+#include "critlab/core/error.h"
+#include "critlab/core/runtime.h"
+#include "critlab/data/dataset.h"
+#include "critlab/io/files.h"
+#include "critlab/measure/criticality.h"
+#include "critlab/measure/theory.h"
+#include "critlab/train/trainer.h"
+
+namespace critlab::cli {
+
+namespace {
+// Mean-field prediction for the hidden layers where the theory applies (plain Gaussian-initialised MLPs).
+nlohmann::json mean_field_reference(const nn::ModelSpec& spec) {
+  if (spec.arch != Arch::kMlp || spec.norm != Norm::kNone || spec.residual) return nullptr;
+  double sw = spec.sigma_w, sb = spec.sigma_b;
+  Init init = spec.init == Init::kAuto ? (spec.activation == Activation::kRelu ? Init::kHe : Init::kXavier) : spec.init;
+  if (init == Init::kHe) sw = std::sqrt(2.0), sb = 0;
+  else if (init != Init::kGaussian) return nullptr;
+  auto j = measure::to_json(measure::mean_field(spec.activation, sw, sb));
+  j["sigma_w"] = sw;
+  j["sigma_b"] = sb;
+  return j;
+}
+}  // namespace
+
+Runner add_measure(CLI::App& cmd) {
+  struct State {
+    ModelFlags model;
+    std::string run, out, data, device = "auto", method = "auto", probe_source = "fashion";
+    std::uint64_t seed = 0;
+    std::int64_t probes = 256;
+    int threads = 0;
+    bool json = false, no_lyapunov = false, no_dr = false;
+    measure::MeasureOptions mo;
+  };
+  auto s = std::make_shared<State>();
+  add_model_flags(cmd, s->model);
+  cmd.add_option("--run", s->run, "measure the last checkpoint of this run directory (model flags ignored)");
+  cmd.add_option("--seed", s->seed, "seed of a freshly initialised model")->capture_default_str();
+  cmd.add_option("--probes", s->probes, "probe inputs")->capture_default_str();
+  cmd.add_option("--probe-source", s->probe_source, "fashion (stratified test images) or gaussian")
+      ->capture_default_str();
+  cmd.add_option("--gain-method", s->method, "auto, analytic, exact, hutchinson")->capture_default_str();
+  cmd.add_option("--hutchinson-probes", s->mo.gains.probes, "probe vectors per input")->capture_default_str();
+  cmd.add_option("--lyapunov-k", s->mo.lyapunov.k, "Lyapunov exponents to compute")->capture_default_str();
+  cmd.add_option("--lyapunov-inputs", s->mo.lyapunov.max_inputs, "inputs for the Lyapunov spectrum (0 = all)")
+      ->capture_default_str();
+  cmd.add_flag("--no-lyapunov", s->no_lyapunov, "skip the Lyapunov spectrum");
+  cmd.add_flag("--no-dynamic-range", s->no_dr, "skip the dynamic range");
+  cmd.add_option("--data", s->data, "Fashion-MNIST directory (default: $CRITLAB_DATA, then Debian's)");
+  cmd.add_option("--device", s->device, "auto, cpu, cuda, cuda:N")->capture_default_str();
+  cmd.add_option("--threads", s->threads, "threads (0 = all cores)")->capture_default_str();
+  cmd.add_option("--out", s->out, "write criticality.json, tables and plots here (default with --run: RUN/measure)");
+  cmd.add_flag("--json", s->json, "print JSON");
+  return [s]() {
+    const c10::Device device = resolve_device(s->device);
+    const int threads = configure_threads(s->threads);
+    if (s->probes < 2) throw Error("--probes must be at least 2");
+    s->mo.gains.method = measure::gain_method_from_string(s->method);
+    s->mo.with_lyapunov = !s->no_lyapunov;
+    s->mo.with_dynamic_range = !s->no_dr;
+    s->mo.gains.seed = s->seed;
+    s->mo.lyapunov.seed = s->seed;
+
+    nn::ModelSpec spec;
+    nn::LayerStack model{nullptr};
+    nlohmann::json source;
+    std::string out = s->out;
+    if (!s->run.empty()) {
+      auto loaded = train::load_run(s->run, device);
+      spec = loaded.spec;
+      model = loaded.model;
+      source = {{"run", s->run}, {"epoch", loaded.epoch}};
+      if (s->data.empty()) s->data = loaded.options.data_dir;
+      if (out.empty()) out = (std::filesystem::path(s->run) / "measure").string();
+    } else {
+      spec = resolve_model_flags(s->model);
+      model = nn::build_model(spec, s->seed);
+      model->to(device);
+      source = {{"model", nn::to_json(spec)}, {"seed", s->seed}};
+    }
+    at::Tensor probes;
+    if (s->probe_source == "fashion") {
+      const auto data = data::load_fashion_mnist(data::resolve_data_dir(s->data));
+      probes = data::stratified_subset(data.test, s->probes).images;
+      if (std::vector<std::int64_t>(probes.sizes().begin() + 1, probes.sizes().end()) != spec.input_shape)
+        throw Error("the model's input shape does not match Fashion-MNIST images; use --probe-source gaussian");
+    } else if (s->probe_source == "gaussian") {
+      probes = data::gaussian_probes(s->probes, spec.input_shape, s->seed + 1);
+    } else {
+      throw Error("unknown --probe-source '" + s->probe_source + "'; valid: fashion, gaussian");
+    }
+    probes = probes.to(device);
+
+    const auto report = measure::measure_criticality(model, probes, s->mo);
+    auto j = measure::to_json(report);
+    j["source"] = source;
+    j["mean_field"] = mean_field_reference(spec);
+    j["runtime"] = runtime_metadata(device, threads);
+    if (!out.empty()) {
+      io::write_json(std::filesystem::path(out) / "criticality.json", j);
+      measure::write_report_files(out, report);
+    }
+    if (s->json) print(j.dump(2));
+    else {
+      print(measure::brief_report(report));
+      if (!j["mean_field"].is_null())
+        print(fmt::format("mean-field reference: chi_1 = {:.4f}, ln(chi_1)/2 = {:+.4f}", j["mean_field"]["chi1"].get<double>(),
+                          j["mean_field"]["lyapunov"].get<double>()));
+      if (!out.empty()) print("tables and plots written to " + out);
+    }
+    return 0;
+  };
+}
+
+}  // namespace critlab::cli

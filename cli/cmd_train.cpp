@@ -1,0 +1,71 @@
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "commands.h"
+#include "critlab/core/error.h"
+#include "critlab/train/trainer.h"
+
+namespace critlab::cli {
+
+Runner add_train(CLI::App& cmd) {
+  struct State {
+    ModelFlags model;
+    train::TrainOptions o;
+    std::string optimizer = "sgd", schedule = "constant", out, resume;
+    std::int64_t epochs = 1;
+    bool json = false;
+  };
+  auto s = std::make_shared<State>();
+  add_model_flags(cmd, s->model);
+  cmd.add_option("--epochs", s->epochs, "epochs (with --resume: the new total)")->capture_default_str();
+  cmd.add_option("--batch-size", s->o.batch_size, "minibatch size")->capture_default_str();
+  cmd.add_option("--lr", s->o.lr, "learning rate")->capture_default_str();
+  cmd.add_option("--optimizer", s->optimizer, "optimizer: " + valid_names<Optimizer>())->capture_default_str();
+  cmd.add_option("--momentum", s->o.momentum, "SGD momentum")->capture_default_str();
+  cmd.add_option("--weight-decay", s->o.weight_decay, "weight decay")->capture_default_str();
+  cmd.add_option("--schedule", s->schedule, "lr schedule: " + valid_names<Schedule>())->capture_default_str();
+  cmd.add_option("--warmup-steps", s->o.warmup_steps, "linear lr warm-up steps")->capture_default_str();
+  cmd.add_option("--step-epochs", s->o.step_epochs, "step schedule: epochs between decays")->capture_default_str();
+  cmd.add_option("--step-gamma", s->o.step_gamma, "step schedule: decay factor")->capture_default_str();
+  cmd.add_option("--seed", s->o.seed, "seed for weights and batch order")->capture_default_str();
+  cmd.add_option("--train-examples", s->o.train_examples, "use the first N training examples (0 = all)")
+      ->capture_default_str();
+  cmd.add_option("--log-every", s->o.log_every, "steps between metrics rows")->capture_default_str();
+  cmd.add_option("--monitor-every", s->o.monitor_every, "steps between criticality measurements (0 = off)")
+      ->capture_default_str();
+  cmd.add_option("--monitor-probes", s->o.monitor_probes, "test images the monitor probes with")->capture_default_str();
+  cmd.add_option("--device", s->o.device, "auto, cpu, cuda, cuda:N")->capture_default_str();
+  cmd.add_option("--threads", s->o.threads, "threads (0 = all cores)")->capture_default_str();
+  cmd.add_option("--data", s->o.data_dir, "Fashion-MNIST directory (default: $CRITLAB_DATA, then Debian's)");
+  cmd.add_option("--out", s->out, "run directory to create");
+  cmd.add_option("--resume", s->resume, "continue the run in this directory from its last checkpoint");
+  cmd.add_flag("--json", s->json, "print summary.json to stdout");
+  return [s, &cmd]() {
+    train::TrainSummary summary;
+    std::string dir;
+    if (!s->resume.empty()) {
+      if (!s->out.empty()) throw Error("give either --out (new run) or --resume (existing run), not both");
+      dir = s->resume;
+      std::optional<std::int64_t> epochs;
+      if (cmd.count("--epochs")) epochs = s->epochs;
+      summary = train::train_resume(dir, epochs);
+    } else {
+      if (s->out.empty()) throw Error("train needs --out DIR (a new run directory) or --resume DIR");
+      dir = s->out;
+      s->o.epochs = s->epochs;
+      s->o.optimizer = from_string<Optimizer>(s->optimizer);
+      s->o.schedule = from_string<Schedule>(s->schedule);
+      const auto spec = resolve_model_flags(s->model);
+      summary = train::train_new(dir, spec, s->o);
+    }
+    if (s->json) print(train::to_json(summary).dump(2));
+    else
+      print(fmt::format("{}: {} epochs, test accuracy {:.4f}, test loss {:.4f}, distance to criticality {:.4f}, "
+                        "{:.0f} examples/s; see {}/summary.json",
+                        dir, summary.epochs, summary.test_accuracy, summary.test_loss,
+                        summary.criticality.value("distance_to_criticality", 0.0), summary.examples_per_second, dir));
+    return 0;
+  };
+}
+
+}  // namespace critlab::cli

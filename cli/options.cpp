@@ -1,0 +1,40 @@
+#include <iostream>
+
+#include "commands.h"
+#include "critlab/core/error.h"
+
+namespace critlab::cli {
+
+void add_model_flags(CLI::App& cmd, ModelFlags& f) {
+  cmd.add_option("--arch", f.arch, "architecture: " + valid_names<Arch>())->capture_default_str();
+  cmd.add_option("--depth", f.spec.depth, "hidden layers (mlp), conv blocks (cnn), blocks per stage (resnet)")
+      ->capture_default_str();
+  cmd.add_option("--width", f.spec.width, "hidden units (mlp) or first-stage channels; 0 = 256 / 32 / 16")
+      ->capture_default_str();
+  cmd.add_option("--activation", f.activation, "activation: " + valid_names<Activation>())->capture_default_str();
+  cmd.add_option("--norm", f.norm, "normalisation: " + valid_names<Norm>())->capture_default_str();
+  cmd.add_flag("--residual", f.spec.residual, "skip connections around equal-width MLP layers");
+  cmd.add_option("--init", f.init,
+                 "initialisation: " + valid_names<Init>() + " (auto: he for relu, xavier otherwise; "
+                 "gaussian if --sigma-w/--sigma-b are given)")
+      ->capture_default_str();
+  f.sigma_w = cmd.add_option("--sigma-w", f.spec.sigma_w, "weight scale: W ~ N(0, sigma_w^2 / fan_in)")
+                  ->capture_default_str();
+  f.sigma_b = cmd.add_option("--sigma-b", f.spec.sigma_b, "bias scale: b ~ N(0, sigma_b^2)")->capture_default_str();
+}
+
+nn::ModelSpec resolve_model_flags(ModelFlags& f) {
+  nn::ModelSpec s = f.spec;
+  s.arch = from_string<Arch>(f.arch);
+  s.activation = from_string<Activation>(f.activation);
+  s.norm = from_string<Norm>(f.norm);
+  s.init = from_string<Init>(f.init);
+  if (s.init == Init::kAuto && (f.sigma_w->count() > 0 || f.sigma_b->count() > 0)) s.init = Init::kGaussian;
+  std::string err;
+  if (!s.IsValid(&err)) throw Error(err);
+  return s;
+}
+
+void print(const std::string& text) { std::cout << text << std::endl; }
+
+}  // namespace critlab::cli

@@ -1,0 +1,51 @@
+// One call that measures everything critlab knows about a network's distance to criticality:
+// per-layer Jacobian gains, the distance d = mean_hidden |ln gain_l|, the Lyapunov spectrum and the
+// dynamic range. Also the writer that turns a report into tables and plots in a directory.
+#pragma once
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "critlab/measure/dynamic_range.h"
+#include "critlab/measure/jacobian.h"
+#include "critlab/measure/lyapunov.h"
+
+namespace critlab::measure {
+
+struct MeasureOptions {
+  GainOptions gains;
+  LyapunovOptions lyapunov;
+  DynamicRangeOptions dynamic_range;
+  bool with_lyapunov = true;
+  bool with_dynamic_range = true;
+  bool IsValid(std::string* error) const;
+};
+
+struct CriticalityReport {
+  std::vector<LayerGain> layers;
+  double distance_to_criticality = 0;
+  LyapunovResult lyapunov;
+  DynamicRangeResult dynamic_range;
+  bool has_lyapunov = false, has_dynamic_range = false;
+  std::int64_t probes = 0;
+  double seconds = 0;  // wall time of the measurement
+};
+
+// `probes` are inputs on the model's device ([B, ...input_shape]).
+CriticalityReport measure_criticality(nn::LayerStack& stack, const at::Tensor& probes,
+                                      const MeasureOptions& options = {});
+
+// JSON with `layers`, `distance_to_criticality`, `lyapunov` (exponents, largest first, per layer),
+// `lyapunov_detail`, `dynamic_range`.
+nlohmann::json to_json(const CriticalityReport& r);
+
+// Writes tables/gains.csv, tables/lyapunov_per_layer.csv, tables/dynamic_range.csv and the matching
+// plots under `dir` (tables/ and plots/ subfolders).
+void write_report_files(const std::filesystem::path& dir, const CriticalityReport& r);
+
+// A short human-readable summary (one line per layer plus the headline numbers).
+std::string brief_report(const CriticalityReport& r);
+
+}  // namespace critlab::measure

@@ -1,0 +1,80 @@
+// Layer Jacobians of a LayerStack: products with vectors, and per-layer gains.
+//
+// For block l with input h_{l-1} (fan_in numbers per example) and output h_l (fan_out numbers), J_l is
+// the fan_out x fan_in Jacobian at one example. Its mean squared singular value is
+//     gain_sq_l = ||J_l||_F^2 / fan_in,
+// averaged over probe inputs; gain_l = sqrt(gain_sq_l), log_gain_l = ln gain_l. A layer is critical when
+// gain_sq = 1: a random input perturbation keeps its length on average.
+//
+// Estimators (GainMethod):
+//   analytic   closed form offered by the block (dense: sum_ij phi'(z_i)^2 W_ij^2)
+//   exact      the full Jacobian from min(fan_in, fan_out) JVPs or VJPs
+//   hutchinson E_u ||J^T u||^2 = ||J||_F^2 for Rademacher u, one VJP per probe vector (Hutchinson 1989)
+//   auto       analytic if offered, else exact if min(fan_in, fan_out) <= exact_max_dim, else hutchinson
+// The standard error is over probe inputs (per-input means), so it covers input and probe-vector noise.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <ATen/core/Tensor.h>
+#include <nlohmann/json_fwd.hpp>
+
+#include "critlab/nn/stack.h"
+
+namespace critlab::measure {
+
+// [B, ...] -> [B*k, ...], each example repeated k times consecutively (example b at rows b*k .. b*k+k-1).
+at::Tensor repeat_examples(const at::Tensor& x, std::int64_t k);
+
+// J(x) v for a batch (v shaped like x), forward-mode AD unless the block offers an analytic product.
+at::Tensor jvp(nn::BlockImpl& block, const at::Tensor& x, const at::Tensor& v, bool allow_analytic = true);
+// u^T J(x) for a batch (u shaped like the block's output), reverse-mode AD.
+at::Tensor vjp(nn::BlockImpl& block, const at::Tensor& x, const at::Tensor& u);
+
+enum class GainMethod { kAuto, kAnalytic, kExact, kHutchinson };
+std::string to_string(GainMethod m);
+GainMethod gain_method_from_string(const std::string& name);
+
+struct GainOptions {
+  GainMethod method = GainMethod::kAuto;
+  int probes = 8;                   // Hutchinson probe vectors per input
+  std::int64_t exact_max_dim = 64;  // auto: exact when min(fan_in, fan_out) <= this
+  std::uint64_t seed = 0;           // probe vectors
+  bool IsValid(std::string* error) const;
+};
+
+struct LayerGain {
+  std::size_t index = 0;
+  std::string description;
+  bool readout = false;
+  std::int64_t fan_in = 0, fan_out = 0;
+  double gain_sq = 0, gain_sq_se = 0;
+  double gain = 0, log_gain = 0;
+  std::string method;
+};
+
+// Per-layer gains on probe inputs (model put in eval mode for the call).
+std::vector<LayerGain> layer_gains(nn::LayerStack& stack, const at::Tensor& probes, const GainOptions& options = {});
+
+// Per-example ||J(x_b)||_F^2 of one block by the chosen method (no "auto"), shape [B].
+at::Tensor jacobian_sq_norm(nn::BlockImpl& block, const at::Tensor& x, GainMethod method, int probes,
+                            std::uint64_t seed);
+
+// Distance to criticality: mean over hidden layers of |ln gain_l| (readouts excluded).
+double distance_to_criticality(const std::vector<LayerGain>& gains);
+
+nlohmann::json to_json(const LayerGain& g);
+
+// Puts a module in eval mode for a scope and restores its previous mode.
+class EvalModeGuard {
+ public:
+  explicit EvalModeGuard(torch::nn::Module& m) : m_(m), was_training_(m.is_training()) { m_.eval(); }
+  ~EvalModeGuard() { m_.train(was_training_); }
+
+ private:
+  torch::nn::Module& m_;
+  bool was_training_;
+};
+
+}  // namespace critlab::measure

@@ -1,0 +1,69 @@
+// Mean-field theory of deep random networks (Poole et al. 2016; Schoenholz et al. 2017).
+//
+// For h_l = phi(z_l), z_l = W h_{l-1} + b with W_ij ~ N(0, sigma_w^2/N), b_i ~ N(0, sigma_b^2), the
+// pre-activation variance follows the length map
+//     q_{l} = sigma_w^2 E_z[phi(sqrt(q_{l-1}) z)^2] + sigma_b^2,    z ~ N(0, 1),
+// with fixed point q*. The mean squared singular value of a layer Jacobian at the fixed point is
+//     chi_1 = sigma_w^2 E_z[phi'(sqrt(q*) z)^2],
+// ordered for chi_1 < 1, chaotic for chi_1 > 1; the edge of chaos is chi_1 = 1. Expectations use
+// Gauss-Hermite quadrature (exact closed forms for relu and linear, where the kink defeats quadrature).
+#pragma once
+#include <string>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "critlab/core/enums.h"
+
+namespace critlab::measure {
+
+// Nodes and weights for integral e^{-x^2} f(x) dx (physicists' Gauss-Hermite), n >= 1.
+struct GaussHermite {
+  std::vector<double> nodes;
+  std::vector<double> weights;
+};
+GaussHermite gauss_hermite(int n);
+
+// E_z[f(sqrt(q) z)] for z ~ N(0,1) by n-point Gauss-Hermite quadrature.
+template <typename F>
+double gaussian_expectation(const GaussHermite& gh, double q, F&& f);
+
+struct MeanFieldOptions {
+  int quadrature_points = 160;  // Gauss-Hermite order
+  double q0 = 1.0;              // starting variance of the length-map iteration
+  double tolerance = 1e-13;     // relative change that counts as converged
+  int max_iterations = 200000;
+  bool IsValid(std::string* error) const;
+};
+
+enum class MeanFieldStatus { kConverged, kNoFixedPoint };
+
+struct MeanFieldResult {
+  double q_star = 0;       // fixed point of the length map (last iterate if none)
+  double chi1 = 0;         // sigma_w^2 E[phi'(sqrt(q*) z)^2]
+  double lyapunov = 0;     // ln(chi1) / 2: the per-layer maximal Lyapunov exponent in the wide limit
+  int iterations = 0;
+  MeanFieldStatus status = MeanFieldStatus::kConverged;
+  std::string message;
+};
+
+MeanFieldResult mean_field(Activation act, double sigma_w, double sigma_b, const MeanFieldOptions& options = {});
+
+// sigma_w on the edge of chaos (chi_1 = 1 at the fixed point) for a given sigma_b, by bisection on
+// [0.05, 20]. Returns NaN if chi_1 never crosses 1 there.
+double edge_of_chaos_sigma_w(Activation act, double sigma_b, const MeanFieldOptions& options = {});
+
+nlohmann::json to_json(const MeanFieldResult& r);
+
+// ------------------------------------------------------------------------------------------- impl
+template <typename F>
+double gaussian_expectation(const GaussHermite& gh, double q, F&& f) {
+  constexpr double kInvSqrtPi = 0.56418958354775628695;
+  constexpr double kSqrt2 = 1.41421356237309504880;
+  const double s = kSqrt2 * std::sqrt(q);
+  double sum = 0;
+  for (std::size_t i = 0; i < gh.nodes.size(); ++i) sum += gh.weights[i] * f(s * gh.nodes[i]);
+  return sum * kInvSqrtPi;
+}
+
+}  // namespace critlab::measure

@@ -1,0 +1,51 @@
+// Model specifications and builders: MLP, small CNN, small ResNet, each returned as a LayerStack.
+//
+// Initialisation (applied to every Linear and Conv2d weight W with fan_in = inputs per output unit):
+//   gaussian   W ~ N(0, sigma_w^2 / fan_in), b ~ N(0, sigma_b^2)   (the mean-field convention)
+//   he         W ~ N(0, 2 / fan_in), b = 0                           (sigma_w^2 = 2, sigma_b = 0)
+//   xavier     W ~ N(0, 2 / (fan_in + fan_out)), b = 0
+//   orthogonal W = sigma_w * (orthogonal matrix), b ~ N(0, sigma_b^2)
+//   auto       he for relu, xavier otherwise
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "critlab/core/enums.h"
+#include "critlab/nn/stack.h"
+
+namespace critlab::nn {
+
+struct ModelSpec {
+  Arch arch = Arch::kMlp;
+  std::int64_t depth = 3;             // MLP: hidden layers; CNN: conv blocks; ResNet: residual blocks per stage
+  std::int64_t width = 0;             // MLP: hidden units; CNN/ResNet: first-stage channels; 0 = arch default
+  Activation activation = Activation::kRelu;
+  Norm norm = Norm::kNone;
+  bool residual = false;              // MLP only: skip connections around equal-width layers
+  Init init = Init::kAuto;
+  double sigma_w = 1.0;               // weight scale (gaussian, orthogonal)
+  double sigma_b = 0.0;               // bias standard deviation (gaussian, orthogonal)
+  std::vector<std::int64_t> input_shape{1, 28, 28};  // per example
+  std::int64_t num_classes = 10;
+  std::int64_t cnn_hidden = 128;      // CNN: width of the dense layer before the readout
+
+  // Width after applying the arch default (256 for MLP, 32 for CNN, 16 for ResNet).
+  std::int64_t resolved_width() const;
+  // False with a message naming the bad field.
+  bool IsValid(std::string* error) const;
+};
+
+nlohmann::json to_json(const ModelSpec& spec);
+ModelSpec model_spec_from_json(const nlohmann::json& j);
+
+// Builds and initialises a model; the same (spec, seed) gives the same weights. Throws critlab::Error if
+// the spec is invalid.
+LayerStack build_model(const ModelSpec& spec, std::uint64_t seed);
+
+// Re-initialises every Linear/Conv2d in `stack` per the spec's init fields (uses the global torch RNG).
+void initialise(LayerStack& stack, const ModelSpec& spec);
+
+}  // namespace critlab::nn

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# The one main command: installs what is needed, builds, then trains a network on Fashion-MNIST,
+# measures its distance to criticality against mean-field theory, and benchmarks the build.
+# Results land in runs/main/ (override with CRITLAB_RUN=DIR).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+bash scripts/build.sh
+run=${CRITLAB_RUN:-runs/main}
+bin=build/critlab
+echo "== mean-field theory: tanh, sigma_w=1.5, sigma_b=0.1"
+$bin theory --activation tanh --sigma-w 1.5 --sigma-b 0.1
+echo "== train a 784-256x3-10 tanh MLP on Fashion-MNIST, criticality monitored every 200 steps -> $run"
+if [ -f "$run/checkpoints/state.json" ] && [ ! -f "$run/summary.json" ]; then
+  $bin train --resume "$run"
+elif [ ! -f "$run/summary.json" ]; then
+  $bin train --arch mlp --depth 3 --width 256 --activation tanh --epochs 3 --batch-size 128 \
+    --optimizer sgd --lr 0.05 --momentum 0.9 --seed 1 --monitor-every 200 --out "$run"
+fi
+echo "== measure the trained network"
+$bin measure --run "$run"
+echo "== benchmarks"
+$bin bench --json | tee "$run/bench.json"
+echo "== done: see $run/summary.json and $run/plots/"

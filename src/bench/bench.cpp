@@ -1,0 +1,166 @@
+#include "critlab/bench/bench.h"
+
+#include <algorithm>
+#include <chrono>
+
+#include <torch/torch.h>
+#include <nlohmann/json.hpp>
+
+#include "critlab/core/error.h"
+#include "critlab/core/runtime.h"
+#include "critlab/data/dataset.h"
+#include "critlab/measure/criticality.h"
+#include "critlab/nn/model.h"
+#include "critlab/train/online_mlp.h"
+
+namespace critlab::bench {
+
+bool BenchOptions::IsValid(std::string* error) const {
+  if (repeats < 1) {
+    if (error) *error = "--repeats must be at least 1";
+    return false;
+  }
+  return true;
+}
+
+namespace {
+using Clock = std::chrono::steady_clock;
+
+void sync(const c10::Device& d) {
+  if (d.is_cuda()) torch::cuda::synchronize();
+}
+
+// Median seconds of `repeats` calls of fn (after one warm-up call).
+template <typename F>
+double median_seconds(int repeats, const c10::Device& d, F&& fn) {
+  fn();
+  sync(d);
+  std::vector<double> t;
+  for (int r = 0; r < repeats; ++r) {
+    const auto t0 = Clock::now();
+    fn();
+    sync(d);
+    t.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
+  }
+  std::nth_element(t.begin(), t.begin() + t.size() / 2, t.end());
+  return t[t.size() / 2];
+}
+
+double mlp_flops_per_example(const std::vector<std::int64_t>& dims) {
+  double f = 0;
+  for (std::size_t i = 0; i + 1 < dims.size(); ++i) f += 2.0 * static_cast<double>(dims[i] * dims[i + 1]);
+  return f;
+}
+}  // namespace
+
+nlohmann::json run_benchmarks(const BenchOptions& o) {
+  std::string err;
+  if (!o.IsValid(&err)) throw Error(err);
+  const c10::Device device = resolve_device(o.device);
+  const int threads = configure_threads(o.threads);
+  nlohmann::json out;
+  out["runtime"] = runtime_metadata(device, threads);
+
+  // 1. sgemm of the same libtorch: the ceiling the training throughput is compared with.
+  {
+    const std::int64_t n = 1024;
+    auto a = torch::randn({n, n}, torch::TensorOptions().device(device));
+    auto b = torch::randn({n, n}, torch::TensorOptions().device(device));
+    auto c = torch::empty({n, n}, torch::TensorOptions().device(device));
+    const int inner = o.quick ? 2 : 10;
+    const double s = median_seconds(o.repeats, device, [&] {
+      for (int i = 0; i < inner; ++i) at::mm_out(c, a, b);
+    });
+    out["sgemm_gflops"] = 2.0 * n * n * n * inner / s / 1e9;
+  }
+
+  // 2. Minibatch training throughput: MLP 784-1024x4-10, batch 256, SGD with momentum, autograd.
+  nn::ModelSpec spec;
+  spec.depth = 4;
+  spec.width = 1024;
+  spec.activation = Activation::kRelu;
+  auto model = nn::build_model(spec, 1);
+  model->to(device);
+  torch::optim::SGD opt(model->parameters(), torch::optim::SGDOptions(0.01).momentum(0.9));
+  const std::int64_t batch = 256;
+  auto x = torch::randn({batch, 1, 28, 28}, torch::TensorOptions().device(device));
+  auto y = torch::randint(0, 10, {batch}, torch::TensorOptions().dtype(torch::kInt64).device(device));
+  auto train_step = [&] {
+    opt.zero_grad();
+    auto loss = torch::nn::functional::cross_entropy(model->forward(x), y);
+    loss.backward();
+    opt.step();
+  };
+  const int steps = o.quick ? 2 : 10;
+  const double step_s = median_seconds(o.repeats, device, [&] {
+    for (int i = 0; i < steps; ++i) train_step();
+  }) / steps;
+  const double flops = 3.0 * mlp_flops_per_example({784, 1024, 1024, 1024, 1024, 10});  // fwd + 2x for bwd
+  const double gflops = flops * batch / step_s / 1e9;
+  out["mlp_train"] = {{"model", "784-1024x4-10 relu"},
+                      {"batch", batch},
+                      {"step_ms", step_s * 1e3},
+                      {"examples_per_second", batch / step_s},
+                      {"gflops", gflops},
+                      {"ratio_to_sgemm", gflops / out["sgemm_gflops"].get<double>()}};
+
+  // 3. Criticality measurement cost relative to one training step (same model, 256 Fashion-like probes).
+  {
+    measure::MeasureOptions mo;
+    auto probes = torch::randn({batch, 1, 28, 28}, torch::TensorOptions().device(device));
+    const double m_s = median_seconds(std::max(1, o.repeats / 2), device,
+                                      [&] { measure::measure_criticality(model, probes, mo); });
+    mo.with_dynamic_range = false;
+    mo.lyapunov.k = 1;
+    mo.lyapunov.max_inputs = 32;
+    const double mon_s = median_seconds(o.repeats, device, [&] { measure::measure_criticality(model, probes, mo); });
+    out["measure"] = {{"full_ms", m_s * 1e3},
+                      {"full_over_train_step", m_s / step_s},
+                      {"monitor_ms", mon_s * 1e3},
+                      {"monitor_over_train_step", mon_s / step_s},
+                      {"probes", batch},
+                      {"full", "gains (analytic) + Lyapunov k=8 on 64 inputs + dynamic range 61 scales"},
+                      {"monitor", "gains + Lyapunov k=1 on 32 inputs (what --monitor-every runs)"}};
+  }
+
+  // 4. Online (batch 1) SGD of a 784-100x3-10 ReLU MLP, on one core: hand-written path vs autograd.
+  {
+    const int saved = at::get_num_threads();
+    configure_threads(1);
+    nn::ModelSpec small;
+    small.depth = 3;
+    small.width = 100;
+    small.activation = Activation::kRelu;
+    auto net = nn::build_model(small, 2);
+    net->to(device);
+    const std::int64_t n = o.quick ? 500 : 5000;
+    auto xs = torch::randn({n, 784}, torch::TensorOptions().device(device)) * 0.1;
+    auto ys = torch::randint(0, 10, {n}, torch::TensorOptions().dtype(torch::kInt64));
+    const auto* yp = ys.data_ptr<std::int64_t>();
+    train::OnlineMlp fast(net);
+    const double fast_s = median_seconds(o.repeats, device, [&] {
+      for (std::int64_t i = 0; i < n; ++i) fast.step(xs[i], yp[i], 0.01);
+    });
+    torch::optim::SGD sgd(net->parameters(), torch::optim::SGDOptions(0.01));
+    const std::int64_t n_slow = n / 5;
+    auto ys_dev = ys.to(device);
+    const double slow_s = median_seconds(std::max(1, o.repeats / 2), device, [&] {
+      for (std::int64_t i = 0; i < n_slow; ++i) {
+        sgd.zero_grad();
+        auto loss = torch::nn::functional::cross_entropy(net->forward(xs.slice(0, i, i + 1)), ys_dev.slice(0, i, i + 1));
+        loss.backward();
+        sgd.step();
+      }
+    });
+    out["online"] = {{"model", "784-100x3-10 relu, batch 1, SGD"},
+                     {"threads", 1},
+                     {"examples_per_second", n / fast_s},
+                     {"autograd_examples_per_second", n_slow / slow_s},
+                     {"speedup_over_autograd", (n / fast_s) / (n_slow / slow_s)}};
+    configure_threads(saved == 1 && o.threads == 0 ? 0 : saved);
+  }
+  configure_threads(o.threads);
+  return out;
+}
+
+}  // namespace critlab::bench

@@ -1,0 +1,82 @@
+#include "critlab/core/runtime.h"
+
+#include <dlfcn.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <thread>
+
+#include <ATen/Parallel.h>
+#include <torch/cuda.h>
+#include <torch/version.h>
+#include <nlohmann/json.hpp>
+
+#include "critlab/core/error.h"
+
+#ifndef CRITLAB_VERSION
+#define CRITLAB_VERSION "dev"
+#endif
+
+namespace critlab {
+
+std::string version() { return CRITLAB_VERSION; }
+
+BlasInfo blas_info() {
+  BlasInfo info{"", "unknown"};
+  std::ifstream maps("/proc/self/maps");
+  std::string line;
+  while (std::getline(maps, line)) {
+    auto pos = line.find('/');
+    if (pos == std::string::npos) continue;
+    std::string path = line.substr(pos);
+    auto base = path.substr(path.rfind('/') + 1);
+    bool is_blas = base.rfind("libblas.so", 0) == 0 || base.rfind("libopenblas", 0) == 0 ||
+                   base.rfind("libmkl_rt", 0) == 0 || base.rfind("libblis", 0) == 0;
+    if (!is_blas) continue;
+    info.library = path;
+    if (path.find("openblas") != std::string::npos) info.name = "openblas";
+    else if (path.find("mkl") != std::string::npos) info.name = "mkl";
+    else if (path.find("blis") != std::string::npos) info.name = "blis";
+    else if (path.find("/blas/") != std::string::npos) info.name = "reference";
+    if (info.name == "openblas" || info.name == "mkl") break;  // the fast one wins if several are mapped
+  }
+  return info;
+}
+
+c10::Device resolve_device(const std::string& spec) {
+  if (spec == "auto") return torch::cuda::is_available() ? c10::Device(c10::kCUDA, 0) : c10::Device(c10::kCPU);
+  c10::Device device(c10::kCPU);
+  try {
+    device = c10::Device(spec);
+  } catch (const std::exception&) {
+    throw Error("unknown device '" + spec + "'; use auto, cpu, cuda or cuda:N");
+  }
+  if (device.is_cuda() && !torch::cuda::is_available())
+    throw Error("device '" + spec + "' requested but this libtorch build sees no CUDA GPU; use --device cpu");
+  return device;
+}
+
+int configure_threads(int threads) {
+  if (threads < 0) throw Error("--threads must be >= 0 (0 = all cores), got " + std::to_string(threads));
+  int n = threads == 0 ? static_cast<int>(std::max(1u, std::thread::hardware_concurrency())) : threads;
+  at::set_num_threads(n);
+  // OpenBLAS keeps its own pool; pin it to the same count so results depend on --threads alone.
+  using SetThreads = void (*)(int);
+  if (auto* fn = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) fn(n);
+  return n;
+}
+
+nlohmann::json runtime_metadata(const c10::Device& device, int threads) {
+  auto blas = blas_info();
+  char host[256] = {0};
+  gethostname(host, sizeof(host) - 1);
+  return {{"critlab", version()},
+          {"libtorch", TORCH_VERSION},
+          {"blas", blas.name},
+          {"blas_library", blas.library},
+          {"threads", threads},
+          {"device", device.str()},
+          {"hostname", host}};
+}
+
+}  // namespace critlab

@@ -1,0 +1,208 @@
+#include "critlab/measure/jacobian.h"
+
+#include <cmath>
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <torch/torch.h>
+#include <torch/csrc/autograd/autograd.h>
+#include <nlohmann/json.hpp>
+#include <fmt/format.h>
+
+#include "critlab/core/error.h"
+
+namespace critlab::measure {
+
+namespace {
+// A dual-number level for the scope; exits even when the forward pass throws.
+class DualLevel {
+ public:
+  DualLevel() : level_(torch::autograd::forward_ad::enter_dual_level()) {}
+  ~DualLevel() { torch::autograd::forward_ad::exit_dual_level(level_); }
+  std::int64_t level() const { return static_cast<std::int64_t>(level_); }
+
+ private:
+  std::uint64_t level_;
+};
+
+std::int64_t per_example(const at::Tensor& t) { return t.numel() / std::max<std::int64_t>(1, t.size(0)); }
+
+// Random tensors on the CPU generator (reproducible on any device), then moved.
+at::Tensor rademacher_like(const at::Tensor& like, std::uint64_t seed) {
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
+  auto r = at::randint(0, 2, like.sizes(), gen, torch::TensorOptions().dtype(like.scalar_type()));
+  return (r * 2 - 1).to(like.device());
+}
+}  // namespace
+
+at::Tensor repeat_examples(const at::Tensor& x, std::int64_t k) {
+  std::vector<std::int64_t> expanded{x.size(0), k};
+  std::vector<std::int64_t> flat{x.size(0) * k};
+  for (int d = 1; d < x.dim(); ++d) {
+    expanded.push_back(x.size(d));
+    flat.push_back(x.size(d));
+  }
+  return x.unsqueeze(1).expand(expanded).reshape(flat);
+}
+
+at::Tensor jvp(nn::BlockImpl& block, const at::Tensor& x, const at::Tensor& v, bool allow_analytic) {
+  CRITLAB_ASSERT(x.sizes() == v.sizes(), "jvp: v must be shaped like x");
+  if (allow_analytic) {
+    torch::NoGradGuard no_grad;
+    at::Tensor jv = block.jvp_analytic(x, v);
+    if (jv.defined()) return jv;
+  }
+  torch::NoGradGuard no_grad;  // forward-mode AD does not need the reverse graph
+  DualLevel level;
+  at::Tensor dual = at::_make_dual(x.detach(), v.detach(), level.level());
+  at::Tensor out = block.forward(dual);
+  auto [primal, tangent] = at::_unpack_dual(out, level.level());
+  CRITLAB_ASSERT(tangent.defined(), "jvp: the block's output does not depend on its input");
+  return tangent.clone();
+}
+
+at::Tensor vjp(nn::BlockImpl& block, const at::Tensor& x, const at::Tensor& u) {
+  torch::AutoGradMode enable(true);
+  at::Tensor xi = x.detach().requires_grad_(true);
+  at::Tensor out = block.forward(xi);
+  CRITLAB_ASSERT(out.sizes() == u.sizes(), "vjp: u must be shaped like the block's output");
+  auto grads = torch::autograd::grad({out}, {xi}, {u}, /*retain_graph=*/false, /*create_graph=*/false,
+                                     /*allow_unused=*/true);
+  CRITLAB_ASSERT(grads[0].defined(), "vjp: the block's output does not depend on its input");
+  return grads[0];
+}
+
+std::string to_string(GainMethod m) {
+  switch (m) {
+    case GainMethod::kAuto: return "auto";
+    case GainMethod::kAnalytic: return "analytic";
+    case GainMethod::kExact: return "exact";
+    case GainMethod::kHutchinson: return "hutchinson";
+  }
+  return "?";
+}
+
+GainMethod gain_method_from_string(const std::string& name) {
+  for (auto m : {GainMethod::kAuto, GainMethod::kAnalytic, GainMethod::kExact, GainMethod::kHutchinson})
+    if (to_string(m) == name) return m;
+  throw Error("unknown gain method '" + name + "'; valid: auto, analytic, exact, hutchinson");
+}
+
+bool GainOptions::IsValid(std::string* error) const {
+  if (probes < 1) {
+    if (error) *error = "gain probes must be at least 1";
+    return false;
+  }
+  if (exact_max_dim < 0) {
+    if (error) *error = "exact_max_dim must be >= 0";
+    return false;
+  }
+  return true;
+}
+
+at::Tensor jacobian_sq_norm(nn::BlockImpl& block, const at::Tensor& x, GainMethod method, int probes,
+                            std::uint64_t seed) {
+  const auto batch = x.size(0);
+  switch (method) {
+    case GainMethod::kAnalytic: {
+      torch::NoGradGuard no_grad;
+      at::Tensor sq = block.jacobian_sq_norm_analytic(x);
+      if (!sq.defined()) throw Error("block '" + block.describe() + "' offers no analytic Jacobian norm");
+      return sq;
+    }
+    case GainMethod::kExact: {
+      // The full Jacobian, one basis direction at a time along the smaller side, all directions batched.
+      at::Tensor out0;
+      {
+        torch::NoGradGuard no_grad;
+        out0 = block.forward(x.slice(0, 0, 1));
+      }
+      const auto n_in = per_example(x), n_out = per_example(out0);
+      const bool by_input = n_in <= n_out;
+      const auto dirs = by_input ? n_in : n_out;
+      const at::Tensor xs = repeat_examples(x, dirs);
+      const auto eye = torch::eye(dirs, x.options()).unsqueeze(0).expand({batch, dirs, dirs}).reshape({batch * dirs, dirs});
+      at::Tensor cols;
+      if (by_input) {
+        cols = jvp(block, xs, eye.reshape(xs.sizes()));
+      } else {
+        cols = vjp(block, xs, eye.reshape(repeat_examples(out0, batch * dirs).sizes()));
+      }
+      return cols.reshape({batch, -1}).pow(2).sum(1);
+    }
+    case GainMethod::kHutchinson: {
+      const at::Tensor xs = repeat_examples(x, probes);
+      at::Tensor out_like;
+      {
+        torch::NoGradGuard no_grad;
+        out_like = block.forward(xs);
+      }
+      at::Tensor u = rademacher_like(out_like, seed);
+      at::Tensor g = vjp(block, xs, u);
+      return g.reshape({batch, probes, -1}).pow(2).sum(2).mean(1);
+    }
+    case GainMethod::kAuto: break;
+  }
+  CRITLAB_ASSERT(false, "jacobian_sq_norm needs a concrete method");
+  return {};
+}
+
+std::vector<LayerGain> layer_gains(nn::LayerStack& stack, const at::Tensor& probes, const GainOptions& options) {
+  std::string err;
+  if (!options.IsValid(&err)) throw Error(err);
+  EvalModeGuard eval(*stack);
+  std::vector<nn::Tap> taps;
+  {
+    torch::NoGradGuard no_grad;
+    taps = stack->forward_tapped(probes);
+  }
+  std::vector<LayerGain> out;
+  for (std::size_t l = 0; l < stack->size(); ++l) {
+    auto& block = *stack->block(l);
+    const at::Tensor& x = taps[l].input;
+    LayerGain g;
+    g.index = l;
+    g.description = block.describe();
+    g.readout = block.is_readout();
+    g.fan_in = per_example(x);
+    g.fan_out = per_example(taps[l].output);
+    GainMethod method = options.method;
+    at::Tensor sq;
+    if (method == GainMethod::kAuto || method == GainMethod::kAnalytic) {
+      torch::NoGradGuard no_grad;
+      sq = block.jacobian_sq_norm_analytic(x);
+      if (sq.defined()) method = GainMethod::kAnalytic;
+      else if (options.method == GainMethod::kAnalytic)
+        throw Error("layer " + std::to_string(l) + " (" + g.description + ") has no analytic Jacobian; use auto");
+      else method = std::min(g.fan_in, g.fan_out) <= options.exact_max_dim ? GainMethod::kExact
+                                                                            : GainMethod::kHutchinson;
+    }
+    if (!sq.defined()) sq = jacobian_sq_norm(block, x, method, options.probes, options.seed + 7919 * l);
+    at::Tensor per_input = (sq / static_cast<double>(g.fan_in)).to(torch::kFloat64).cpu();
+    g.gain_sq = per_input.mean().item<double>();
+    g.gain_sq_se = per_input.size(0) > 1 ? per_input.std().item<double>() / std::sqrt(per_input.size(0)) : 0.0;
+    g.gain = std::sqrt(g.gain_sq);
+    g.log_gain = 0.5 * std::log(g.gain_sq);
+    g.method = to_string(method);
+    out.push_back(g);
+  }
+  return out;
+}
+
+double distance_to_criticality(const std::vector<LayerGain>& gains) {
+  double sum = 0;
+  int n = 0;
+  for (const auto& g : gains) {
+    if (g.readout) continue;
+    sum += std::abs(g.log_gain);
+    ++n;
+  }
+  return n ? sum / n : std::nan("");
+}
+
+nlohmann::json to_json(const LayerGain& g) {
+  return {{"index", g.index},     {"block", g.description}, {"readout", g.readout},   {"fan_in", g.fan_in},
+          {"fan_out", g.fan_out}, {"gain_sq", g.gain_sq},   {"gain_sq_se", g.gain_sq_se}, {"gain", g.gain},
+          {"log_gain", g.log_gain}, {"method", g.method}};
+}
+
+}  // namespace critlab::measure

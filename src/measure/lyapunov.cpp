@@ -1,0 +1,98 @@
+#include "critlab/measure/lyapunov.h"
+
+#include <cmath>
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <torch/torch.h>
+#include <nlohmann/json.hpp>
+
+#include "critlab/core/error.h"
+#include "critlab/measure/jacobian.h"
+
+namespace critlab::measure {
+
+bool LyapunovOptions::IsValid(std::string* error) const {
+  if (k < 1) {
+    if (error) *error = "--lyapunov-k must be at least 1";
+    return false;
+  }
+  if (max_inputs < 0) {
+    if (error) *error = "max_inputs must be >= 0";
+    return false;
+  }
+  return true;
+}
+
+LyapunovResult lyapunov_spectrum(nn::LayerStack& stack, const at::Tensor& probes, const LyapunovOptions& options) {
+  std::string err;
+  if (!options.IsValid(&err)) throw Error(err);
+  EvalModeGuard eval(*stack);
+  torch::NoGradGuard no_grad;
+  at::Tensor h = options.max_inputs > 0 ? probes.slice(0, 0, options.max_inputs) : probes;
+  const auto batch = h.size(0);
+  const auto hidden = stack->hidden_blocks();
+  if (hidden.empty()) throw Error("the model has no hidden layers: no Lyapunov spectrum to measure");
+
+  // k cannot exceed the input dimension or any hidden layer's width (rank limit).
+  std::int64_t k = options.k;
+  k = std::min<std::int64_t>(k, h.numel() / batch);
+  {
+    at::Tensor t = h.slice(0, 0, 1);
+    for (std::size_t l : hidden) {
+      t = stack->block(l)->forward(t);
+      k = std::min<std::int64_t>(k, t.numel());
+    }
+  }
+
+  const auto n0 = h.numel() / batch;
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(options.seed);
+  at::Tensor q = std::get<0>(torch::linalg_qr(at::randn({batch, n0, k}, gen, torch::kFloat64))).to(h.options());
+
+  LyapunovResult r;
+  r.k = static_cast<int>(k);
+  r.inputs = batch;
+  r.layers = hidden;
+  r.per_layer.assign(stack->size(), std::vector<double>(static_cast<std::size_t>(k), std::nan("")));
+  at::Tensor sum_logs = torch::zeros({batch, k}, torch::kFloat64);
+
+  for (std::size_t l = 0; l < stack->size(); ++l) {
+    auto& block = *stack->block(l);
+    if (block.is_readout()) break;  // the readout ends the stack of hidden maps
+    // Tangent directions as a batch of inputs: row b*k + j is direction j at example b.
+    at::Tensor xs = repeat_examples(h, k);
+    at::Tensor v = q.transpose(1, 2).reshape(xs.sizes());
+    at::Tensor jv = jvp(block, xs, v);
+    at::Tensor y = jv.reshape({batch, k, -1}).transpose(1, 2);  // [B, n_out, k]
+    auto [qn, rn] = torch::linalg_qr(y);
+    at::Tensor logs = rn.diagonal(0, -2, -1).abs().log().to(torch::kFloat64).cpu();  // [B, k]
+    auto mean = logs.mean(0);
+    for (std::int64_t i = 0; i < k; ++i) r.per_layer[l][static_cast<std::size_t>(i)] = mean[i].item<double>();
+    sum_logs += logs;
+    q = qn;
+    h = block.forward(h);
+  }
+  at::Tensor per_input = sum_logs / static_cast<double>(hidden.size());  // [B, k]
+  at::Tensor mean = per_input.mean(0);
+  at::Tensor se = batch > 1 ? per_input.std(0) / std::sqrt(static_cast<double>(batch)) : torch::zeros({k});
+  for (std::int64_t i = 0; i < k; ++i) {
+    r.exponents.push_back(mean[i].item<double>());
+    r.exponents_se.push_back(se[i].item<double>());
+  }
+  return r;
+}
+
+nlohmann::json to_json(const LyapunovResult& r) {
+  nlohmann::json per_layer = nlohmann::json::array();
+  for (std::size_t l = 0; l < r.per_layer.size(); ++l) {
+    if (std::isnan(r.per_layer[l].front())) continue;
+    per_layer.push_back({{"index", l}, {"exponents", r.per_layer[l]}});
+  }
+  return {{"k", r.k},
+          {"inputs", r.inputs},
+          {"exponents", r.exponents},
+          {"exponents_se", r.exponents_se},
+          {"layers", r.layers},
+          {"per_layer", per_layer}};
+}
+
+}  // namespace critlab::measure

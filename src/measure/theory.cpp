@@ -1,0 +1,134 @@
+#include "critlab/measure/theory.h"
+
+#include <cmath>
+#include <limits>
+
+#include <nlohmann/json.hpp>
+#include <fmt/format.h>
+
+#include "critlab/core/error.h"
+#include "critlab/nn/activation.h"
+
+namespace critlab::measure {
+
+GaussHermite gauss_hermite(int n) {
+  // Newton iteration on the orthonormal Hermite recurrence, with the asymptotic initial guesses of
+  // Numerical Recipes (3rd ed., section 4.6, routine gauher). Nodes come out in decreasing order.
+  if (n < 1) throw Error("Gauss-Hermite order must be positive");
+  constexpr double kPiM4 = 0.7511255444649425;  // pi^(-1/4)
+  GaussHermite gh;
+  gh.nodes.assign(n, 0.0);
+  gh.weights.assign(n, 0.0);
+  const int m = (n + 1) / 2;
+  double z = 0;
+  for (int i = 0; i < m; ++i) {
+    if (i == 0) z = std::sqrt(2.0 * n + 1) - 1.85575 * std::pow(2.0 * n + 1, -0.16667);
+    else if (i == 1) z -= 1.14 * std::pow(static_cast<double>(n), 0.426) / z;
+    else if (i == 2) z = 1.86 * z - 0.86 * gh.nodes[0];
+    else if (i == 3) z = 1.91 * z - 0.91 * gh.nodes[1];
+    else z = 2.0 * z - gh.nodes[i - 2];
+    double pp = 0;
+    for (int it = 0; it < 100; ++it) {
+      double p1 = kPiM4, p2 = 0;
+      for (int j = 0; j < n; ++j) {
+        const double p3 = p2;
+        p2 = p1;
+        p1 = z * std::sqrt(2.0 / (j + 1)) * p2 - std::sqrt(static_cast<double>(j) / (j + 1)) * p3;
+      }
+      pp = std::sqrt(2.0 * n) * p2;
+      const double z1 = z;
+      z = z1 - p1 / pp;
+      if (std::abs(z - z1) <= 1e-15 * std::max(1.0, std::abs(z))) break;
+    }
+    gh.nodes[i] = z;
+    gh.nodes[n - 1 - i] = -z;
+    gh.weights[i] = gh.weights[n - 1 - i] = 2.0 / (pp * pp);
+  }
+  return gh;
+}
+
+bool MeanFieldOptions::IsValid(std::string* error) const {
+  if (quadrature_points < 2 || quadrature_points > 1000) {
+    if (error) *error = "quadrature_points must be in [2, 1000]";
+    return false;
+  }
+  if (!(q0 > 0) || !(tolerance > 0) || max_iterations < 1) {
+    if (error) *error = "q0 and tolerance must be positive, max_iterations at least 1";
+    return false;
+  }
+  return true;
+}
+
+namespace {
+// E[phi(sqrt(q) z)^2] and E[phi'(sqrt(q) z)^2], closed form where the activation allows.
+double second_moment(Activation act, const GaussHermite& gh, double q) {
+  if (act == Activation::kRelu) return q / 2;
+  if (act == Activation::kLinear) return q;
+  return gaussian_expectation(gh, q, [act](double z) {
+    const double p = nn::activate(act, z);
+    return p * p;
+  });
+}
+double derivative_moment(Activation act, const GaussHermite& gh, double q) {
+  if (act == Activation::kRelu) return 0.5;
+  if (act == Activation::kLinear) return 1.0;
+  return gaussian_expectation(gh, q, [act](double z) {
+    const double d = nn::activate_grad(act, z);
+    return d * d;
+  });
+}
+}  // namespace
+
+MeanFieldResult mean_field(Activation act, double sigma_w, double sigma_b, const MeanFieldOptions& options) {
+  std::string err;
+  if (!options.IsValid(&err)) throw Error("mean-field options: " + err);
+  if (!(sigma_w > 0) || !(sigma_b >= 0))
+    throw Error(fmt::format("mean field needs sigma_w > 0 and sigma_b >= 0, got {} and {}", sigma_w, sigma_b));
+  const GaussHermite gh = gauss_hermite(options.quadrature_points);
+  const double sw2 = sigma_w * sigma_w, sb2 = sigma_b * sigma_b;
+  MeanFieldResult r;
+  double q = options.q0;
+  r.status = MeanFieldStatus::kNoFixedPoint;
+  for (r.iterations = 1; r.iterations <= options.max_iterations; ++r.iterations) {
+    const double next = sw2 * second_moment(act, gh, q) + sb2;
+    const bool converged = std::abs(next - q) <= options.tolerance * std::max(1.0, q);
+    q = next;
+    if (converged) {
+      r.status = MeanFieldStatus::kConverged;
+      break;
+    }
+    if (!std::isfinite(q) || q > 1e12) break;
+  }
+  r.q_star = q;
+  r.chi1 = sw2 * derivative_moment(act, gh, std::isfinite(q) ? q : 1.0);
+  r.lyapunov = 0.5 * std::log(r.chi1);
+  if (r.status != MeanFieldStatus::kConverged)
+    r.message = fmt::format("the length map has no finite fixed point for {} at sigma_w={}, sigma_b={} (q grew to {:.3g})",
+                            to_string(act), sigma_w, sigma_b, q);
+  return r;
+}
+
+double edge_of_chaos_sigma_w(Activation act, double sigma_b, const MeanFieldOptions& options) {
+  auto chi_minus_one = [&](double sw) { return mean_field(act, sw, sigma_b, options).chi1 - 1.0; };
+  double lo = 0.05, hi = 20.0;
+  double flo = chi_minus_one(lo), fhi = chi_minus_one(hi);
+  if (flo * fhi > 0) return std::numeric_limits<double>::quiet_NaN();
+  for (int it = 0; it < 200 && hi - lo > 1e-12; ++it) {
+    const double mid = 0.5 * (lo + hi);
+    const double fm = chi_minus_one(mid);
+    if ((fm < 0) == (flo < 0)) lo = mid, flo = fm;
+    else hi = mid;
+  }
+  return 0.5 * (lo + hi);
+}
+
+nlohmann::json to_json(const MeanFieldResult& r) {
+  return {{"q_star", r.q_star},
+          {"chi1", r.chi1},
+          {"lyapunov", r.lyapunov},
+          {"iterations", r.iterations},
+          {"status", r.status == MeanFieldStatus::kConverged ? "converged" : "no_fixed_point"},
+          {"message", r.message}};
+}
+
+}  // namespace critlab::measure

@@ -1,0 +1,440 @@
+#include "critlab/train/trainer.h"
+
+#include <chrono>
+#include <cmath>
+#include <cstdlib>
+
+#include <torch/torch.h>
+#include <fmt/format.h>
+
+#include "critlab/core/error.h"
+#include "critlab/core/runtime.h"
+#include "critlab/data/dataset.h"
+#include "critlab/io/files.h"
+#include "critlab/io/plot.h"
+#include "critlab/io/progress.h"
+#include "critlab/io/table.h"
+#include "critlab/measure/criticality.h"
+
+namespace critlab::train {
+
+namespace fs = std::filesystem;
+
+bool TrainOptions::IsValid(std::string* error) const {
+  auto fail = [&](const std::string& m) {
+    if (error) *error = m;
+    return false;
+  };
+  if (!(lr > 0) || !std::isfinite(lr)) return fail(fmt::format("--lr must be positive, got {}", lr));
+  if (!(momentum >= 0 && momentum < 1)) return fail(fmt::format("--momentum must be in [0, 1), got {}", momentum));
+  if (!(weight_decay >= 0)) return fail(fmt::format("--weight-decay must be >= 0, got {}", weight_decay));
+  if (batch_size < 1) return fail(fmt::format("--batch-size must be positive, got {}", batch_size));
+  if (epochs < 1) return fail(fmt::format("--epochs must be at least 1, got {}", epochs));
+  if (train_examples < 0) return fail("--train-examples must be >= 0");
+  if (log_every < 1) return fail("--log-every must be at least 1");
+  if (monitor_every < 0) return fail("--monitor-every must be >= 0");
+  if (monitor_probes < 2) return fail("--monitor-probes must be at least 2");
+  if (eval_batch_size < 1) return fail("eval batch size must be positive");
+  if (warmup_steps < 0 || step_epochs < 1 || !(step_gamma > 0)) return fail("bad learning-rate schedule settings");
+  if (threads < 0) return fail("--threads must be >= 0");
+  return true;
+}
+
+nlohmann::json to_json(const TrainOptions& o) {
+  return {{"optimizer", to_string(o.optimizer)}, {"lr", o.lr},
+          {"momentum", o.momentum},              {"weight_decay", o.weight_decay},
+          {"schedule", to_string(o.schedule)},   {"warmup_steps", o.warmup_steps},
+          {"step_epochs", o.step_epochs},        {"step_gamma", o.step_gamma},
+          {"batch_size", o.batch_size},          {"epochs", o.epochs},
+          {"seed", o.seed},                      {"train_examples", o.train_examples},
+          {"log_every", o.log_every},            {"monitor_every", o.monitor_every},
+          {"monitor_probes", o.monitor_probes},  {"eval_batch_size", o.eval_batch_size},
+          {"device", o.device},                  {"threads", o.threads},
+          {"data_dir", o.data_dir}};
+}
+
+TrainOptions train_options_from_json(const nlohmann::json& j) {
+  TrainOptions o;
+  try {
+    o.optimizer = from_string<Optimizer>(j.at("optimizer").get<std::string>());
+    o.lr = j.at("lr");
+    o.momentum = j.at("momentum");
+    o.weight_decay = j.at("weight_decay");
+    o.schedule = from_string<Schedule>(j.at("schedule").get<std::string>());
+    o.warmup_steps = j.at("warmup_steps");
+    o.step_epochs = j.at("step_epochs");
+    o.step_gamma = j.at("step_gamma");
+    o.batch_size = j.at("batch_size");
+    o.epochs = j.at("epochs");
+    o.seed = j.at("seed");
+    o.train_examples = j.at("train_examples");
+    o.log_every = j.at("log_every");
+    o.monitor_every = j.at("monitor_every");
+    o.monitor_probes = j.at("monitor_probes");
+    o.eval_batch_size = j.at("eval_batch_size");
+    o.device = j.at("device");
+    o.threads = j.at("threads");
+    o.data_dir = j.at("data_dir");
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(std::string("training options are incomplete or malformed: ") + e.what());
+  }
+  std::string err;
+  if (!o.IsValid(&err)) throw Error("training options: " + err);
+  return o;
+}
+
+nlohmann::json to_json(const TrainSummary& s) {
+  return {{"test_accuracy", s.test_accuracy},   {"test_loss", s.test_loss},
+          {"train_accuracy", s.train_accuracy}, {"train_loss", s.train_loss},
+          {"epochs", s.epochs},                 {"steps", s.steps},
+          {"seconds", s.seconds},               {"examples_per_second", s.examples_per_second},
+          {"criticality", s.criticality}};
+}
+
+namespace {
+
+const std::vector<std::string> kMetricColumns{"step",      "epoch",    "is_epoch_end", "lr",         "train_loss",
+                                              "train_acc", "test_loss", "test_acc",    "distance",   "lambda_max",
+                                              "seconds"};
+
+fs::path model_path(const fs::path& dir, std::int64_t epoch) {
+  return dir / "checkpoints" / fmt::format("model-{:04d}.pt", epoch);
+}
+fs::path optim_path(const fs::path& dir, std::int64_t epoch) {
+  return dir / "checkpoints" / fmt::format("optimizer-{:04d}.pt", epoch);
+}
+
+std::unique_ptr<torch::optim::Optimizer> make_optimizer(nn::LayerStack& model, const TrainOptions& o) {
+  switch (o.optimizer) {
+    case Optimizer::kSgd:
+      return std::make_unique<torch::optim::SGD>(
+          model->parameters(), torch::optim::SGDOptions(o.lr).momentum(o.momentum).weight_decay(o.weight_decay));
+    case Optimizer::kAdam:
+      return std::make_unique<torch::optim::Adam>(model->parameters(),
+                                                  torch::optim::AdamOptions(o.lr).weight_decay(o.weight_decay));
+    case Optimizer::kAdamW:
+      return std::make_unique<torch::optim::AdamW>(model->parameters(),
+                                                   torch::optim::AdamWOptions(o.lr).weight_decay(o.weight_decay));
+  }
+  return nullptr;
+}
+
+double scheduled_lr(const TrainOptions& o, std::int64_t step, std::int64_t total_steps, std::int64_t steps_per_epoch) {
+  double lr = o.lr;
+  switch (o.schedule) {
+    case Schedule::kConstant: break;
+    case Schedule::kCosine:
+      lr *= 0.5 * (1 + std::cos(M_PI * static_cast<double>(step) / static_cast<double>(std::max<std::int64_t>(1, total_steps))));
+      break;
+    case Schedule::kStep:
+      lr *= std::pow(o.step_gamma, static_cast<double>(step / (steps_per_epoch * o.step_epochs)));
+      break;
+  }
+  if (o.warmup_steps > 0 && step < o.warmup_steps) lr *= static_cast<double>(step + 1) / static_cast<double>(o.warmup_steps);
+  return lr;
+}
+
+void set_lr(torch::optim::Optimizer& opt, double lr) {
+  for (auto& group : opt.param_groups()) group.options().set_lr(lr);
+}
+
+struct Evaluation {
+  double loss = 0, accuracy = 0;
+};
+
+Evaluation evaluate(nn::LayerStack& model, const data::Dataset& d, std::int64_t batch_size) {
+  measure::EvalModeGuard eval(*model);
+  torch::NoGradGuard no_grad;
+  double loss = 0, correct = 0;
+  for (std::int64_t start = 0; start < d.size(); start += batch_size) {
+    const auto end = std::min(start + batch_size, d.size());
+    auto x = d.images.slice(0, start, end);
+    auto y = d.labels.slice(0, start, end);
+    auto logits = model->forward(x);
+    loss += torch::nn::functional::cross_entropy(
+                logits, y, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))
+                .item<double>();
+    correct += logits.argmax(1).eq(y).sum().item<double>();
+  }
+  return {loss / d.size(), correct / d.size()};
+}
+
+class Run {
+ public:
+  Run(fs::path dir, nn::ModelSpec spec, TrainOptions options)
+      : dir_(std::move(dir)), spec_(std::move(spec)), o_(std::move(options)) {}
+
+  TrainSummary execute(bool resume);
+
+ private:
+  void write_config(const c10::Device& device, int threads);
+  void checkpoint(std::int64_t epochs_done, std::int64_t step);
+  void write_metrics();
+  void write_plots();
+  void monitor(std::int64_t step, std::int64_t epoch, std::vector<double>& row);
+
+  fs::path dir_;
+  nn::ModelSpec spec_;
+  TrainOptions o_;
+  nn::LayerStack model_{nullptr};
+  std::unique_ptr<torch::optim::Optimizer> opt_;
+  io::Table metrics_{kMetricColumns, {}};
+  io::Table monitor_gains_;
+  at::Tensor monitor_probes_;
+};
+
+void Run::write_config(const c10::Device& device, int threads) {
+  io::write_json(dir_ / "config.json", {{"model", nn::to_json(spec_)},
+                                        {"train", to_json(o_)},
+                                        {"runtime", runtime_metadata(device, threads)},
+                                        {"parameters", model_->num_parameters()}});
+}
+
+void Run::write_metrics() {
+  io::write_csv(dir_ / "metrics.csv", metrics_);
+  if (!monitor_gains_.rows.empty()) io::write_csv(dir_ / "tables" / "monitor_gains.csv", monitor_gains_);
+}
+
+void Run::checkpoint(std::int64_t epochs_done, std::int64_t step) {
+  write_metrics();
+  io::write_atomic_with(model_path(dir_, epochs_done), [&](const fs::path& p) { torch::save(model_, p.string()); });
+  io::write_atomic_with(optim_path(dir_, epochs_done), [&](const fs::path& p) { torch::save(*opt_, p.string()); });
+  // state.json is the commit point: until it names this epoch, the previous checkpoint stays current.
+  io::write_json(dir_ / "checkpoints" / "state.json", {{"epoch", epochs_done}, {"step", step}});
+  // Keep the initial weights and the newest two checkpoints.
+  for (std::int64_t old = 1; old < epochs_done - 1; ++old) {
+    std::error_code ec;
+    fs::remove(model_path(dir_, old), ec);
+    fs::remove(optim_path(dir_, old), ec);
+  }
+}
+
+void Run::monitor(std::int64_t step, std::int64_t epoch, std::vector<double>& row) {
+  measure::MeasureOptions mo;
+  mo.with_dynamic_range = false;
+  mo.lyapunov.k = 1;
+  mo.lyapunov.max_inputs = 32;
+  mo.gains.seed = static_cast<std::uint64_t>(step);
+  auto report = measure::measure_criticality(model_, monitor_probes_, mo);
+  row[metrics_.column("distance")] = report.distance_to_criticality;
+  row[metrics_.column("lambda_max")] = report.lyapunov.exponents.front();
+  if (monitor_gains_.columns.empty()) {
+    monitor_gains_.columns = {"step", "epoch"};
+    for (const auto& g : report.layers) monitor_gains_.columns.push_back(fmt::format("gain_sq_{}", g.index));
+  }
+  std::vector<double> grow{static_cast<double>(step), static_cast<double>(epoch)};
+  for (const auto& g : report.layers) grow.push_back(g.gain_sq);
+  monitor_gains_.add_row(grow);
+}
+
+void Run::write_plots() {
+  const auto plots = dir_ / "plots";
+  io::Table steps{{"step", "train_loss", "train_acc"}, {}}, epochs{{"epoch", "train_loss", "test_loss", "train_acc", "test_acc"}, {}};
+  io::Table mon{{"step", "distance", "lambda_max"}, {}};
+  const auto c = [&](const char* n) { return metrics_.column(n); };
+  for (const auto& r : metrics_.rows) {
+    if (r[c("is_epoch_end")] > 0)
+      epochs.add_row({r[c("epoch")], r[c("train_loss")], r[c("test_loss")], r[c("train_acc")], r[c("test_acc")]});
+    else steps.add_row({r[c("step")], r[c("train_loss")], r[c("train_acc")]});
+    if (!std::isnan(r[c("distance")])) mon.add_row({r[c("step")], r[c("distance")], r[c("lambda_max")]});
+  }
+  if (!steps.rows.empty())
+    io::plot_lines(plots, "train_loss", steps, "step", {{"train_loss", "training loss (running mean)"}},
+                   {.title = "Training loss", .xlabel = "step", .ylabel = "cross-entropy", .points = false});
+  if (!epochs.rows.empty()) {
+    io::plot_lines(plots, "loss_per_epoch", epochs, "epoch", {{"train_loss", "train"}, {"test_loss", "test"}},
+                   {.title = "Loss per epoch", .xlabel = "epoch", .ylabel = "cross-entropy"});
+    io::plot_lines(plots, "accuracy", epochs, "epoch", {{"train_acc", "train"}, {"test_acc", "test"}},
+                   {.title = "Accuracy per epoch", .xlabel = "epoch", .ylabel = "accuracy"});
+  }
+  if (!mon.rows.empty())
+    io::plot_lines(plots, "criticality_monitor", mon, "step",
+                   {{"distance", "distance to criticality"}, {"lambda_max", "max Lyapunov exponent"}},
+                   {.title = "Criticality during training", .xlabel = "step", .ylabel = "nats per layer",
+                    .hlines = {0.0}});
+}
+
+TrainSummary Run::execute(bool resume) {
+  const c10::Device device = resolve_device(o_.device);
+  const int threads = configure_threads(o_.threads);
+  const auto data_dir = data::resolve_data_dir(o_.data_dir);
+  auto fm = data::load_fashion_mnist(data_dir);
+  if (o_.train_examples > 0 && o_.train_examples < fm.train.size()) {
+    fm.train.images = fm.train.images.slice(0, 0, o_.train_examples);
+    fm.train.labels = fm.train.labels.slice(0, 0, o_.train_examples);
+  }
+  if (spec_.input_shape != std::vector<std::int64_t>(fm.train.images.sizes().begin() + 1, fm.train.images.sizes().end()))
+    throw Error("the model's input_shape does not match the data's image shape");
+  fm.train = {fm.train.images.to(device), fm.train.labels.to(device)};
+  fm.test = {fm.test.images.to(device), fm.test.labels.to(device)};
+  monitor_probes_ = data::stratified_subset(fm.test, o_.monitor_probes).images;
+
+  model_ = nn::build_model(spec_, o_.seed);
+  model_->to(device);
+  opt_ = make_optimizer(model_, o_);
+
+  std::int64_t epochs_done = 0, step = 0;
+  if (resume) {
+    const auto state = io::read_json(dir_ / "checkpoints" / "state.json");
+    epochs_done = state.at("epoch");
+    step = state.at("step");
+    torch::load(model_, model_path(dir_, epochs_done).string(), device);
+    torch::load(*opt_, optim_path(dir_, epochs_done).string(), device);
+    if (fs::exists(dir_ / "metrics.csv")) {
+      metrics_ = io::read_csv(dir_ / "metrics.csv");
+      std::erase_if(metrics_.rows, [&](const auto& r) { return r[metrics_.column("epoch")] > epochs_done; });
+    }
+    if (fs::exists(dir_ / "tables" / "monitor_gains.csv")) {
+      monitor_gains_ = io::read_csv(dir_ / "tables" / "monitor_gains.csv");
+      std::erase_if(monitor_gains_.rows, [&](const auto& r) { return r[1] > epochs_done; });
+    }
+  } else {
+    write_config(device, threads);
+    checkpoint(0, 0);
+  }
+  write_config(device, threads);  // records the runtime of this invocation (resume may run elsewhere)
+
+  data::BatchIterator probe_iter(fm.train, o_.batch_size, o_.seed, 1);
+  const std::int64_t steps_per_epoch = probe_iter.num_batches();
+  const std::int64_t total_steps = steps_per_epoch * o_.epochs;
+  io::Progress progress(fmt::format("train {}", dir_.filename().string()), total_steps);
+  const auto t0 = std::chrono::steady_clock::now();
+  double train_seconds = 0;
+  std::int64_t examples = 0;
+  TrainSummary summary;
+
+  for (std::int64_t epoch = epochs_done + 1; epoch <= o_.epochs; ++epoch) {
+    model_->train();
+    data::BatchIterator batches(fm.train, o_.batch_size, o_.seed, epoch);
+    double run_loss = 0, run_correct = 0, run_n = 0, epoch_loss = 0, epoch_correct = 0, epoch_n = 0;
+    for (std::int64_t b = 0; b < batches.num_batches(); ++b) {
+      const auto ts = std::chrono::steady_clock::now();
+      const double lr = scheduled_lr(o_, step, total_steps, steps_per_epoch);
+      set_lr(*opt_, lr);
+      auto [x, y] = batches.batch(b);
+      opt_->zero_grad();
+      auto logits = model_->forward(x);
+      auto loss = torch::nn::functional::cross_entropy(logits, y);
+      const double loss_value = loss.item<double>();
+      if (!std::isfinite(loss_value)) {
+        write_metrics();
+        throw DivergenceError(fmt::format(
+            "training diverged: the loss became {} at epoch {}, step {} (lr {:g}); the last good checkpoint "
+            "(epoch {}) is kept in {}; lower --lr and start again",
+            loss_value, epoch, step + 1, lr, epochs_done, (dir_ / "checkpoints").string()));
+      }
+      loss.backward();
+      opt_->step();
+      ++step;
+      const double n = static_cast<double>(y.size(0));
+      const double correct = logits.argmax(1).eq(y).sum().item<double>();
+      run_loss += loss_value * n, run_correct += correct, run_n += n;
+      epoch_loss += loss_value * n, epoch_correct += correct, epoch_n += n;
+      examples += y.size(0);
+      train_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - ts).count();
+
+      const bool log_now = step % o_.log_every == 0;
+      const bool monitor_now = o_.monitor_every > 0 && step % o_.monitor_every == 0;
+      if (log_now || monitor_now) {
+        std::vector<double> row(kMetricColumns.size(), std::nan(""));
+        row[0] = step, row[1] = epoch, row[2] = 0, row[3] = lr;
+        row[4] = run_loss / run_n, row[5] = run_correct / run_n;
+        row[10] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        if (monitor_now) monitor(step, epoch, row);
+        metrics_.add_row(row);
+        run_loss = run_correct = run_n = 0;
+        if (log_now) write_metrics();
+      }
+      progress.update(step, fmt::format("epoch {}/{} loss {:.4f}", epoch, o_.epochs, loss_value));
+      if (const char* fail = std::getenv("CRITLAB_TEST_FAIL_AT_STEP"); fail && std::atoll(fail) == step)
+        std::_Exit(137);  // test hook: an abrupt kill in the middle of an epoch
+    }
+    const auto test = evaluate(model_, fm.test, o_.eval_batch_size);
+    std::vector<double> row(kMetricColumns.size(), std::nan(""));
+    row[0] = step, row[1] = epoch, row[2] = 1, row[3] = scheduled_lr(o_, step, total_steps, steps_per_epoch);
+    row[4] = epoch_loss / epoch_n, row[5] = epoch_correct / epoch_n, row[6] = test.loss, row[7] = test.accuracy;
+    row[10] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    metrics_.add_row(row);
+    checkpoint(epoch, step);
+    epochs_done = epoch;
+    write_plots();
+    if (const char* stop = std::getenv("CRITLAB_TEST_EXIT_AFTER_EPOCH"); stop && std::atoll(stop) == epoch)
+      std::_Exit(137);  // test hook: a kill right after a committed checkpoint
+  }
+  progress.finish();
+
+  // Final figures come from the last epoch row, whether this invocation trained it or an earlier one did.
+  for (const auto& r : metrics_.rows)
+    if (r[2] > 0) summary.train_loss = r[4], summary.train_accuracy = r[5], summary.test_loss = r[6], summary.test_accuracy = r[7];
+  summary.epochs = epochs_done;
+  summary.steps = step;
+  summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  summary.examples_per_second = train_seconds > 0 ? examples / train_seconds : 0;
+  measure::MeasureOptions mo;
+  mo.with_dynamic_range = false;
+  const auto report = measure::measure_criticality(model_, monitor_probes_, mo);
+  summary.criticality = {{"distance_to_criticality", report.distance_to_criticality},
+                         {"lambda_max", report.lyapunov.exponents.front()},
+                         {"gain_sq", [&] {
+                            std::vector<double> g;
+                            for (const auto& l : report.layers) g.push_back(l.gain_sq);
+                            return g;
+                          }()}};
+  write_plots();
+  auto out = to_json(summary);
+  out["status"] = "completed";
+  io::write_json(dir_ / "summary.json", out);
+  return summary;
+}
+
+}  // namespace
+
+TrainSummary train_new(const fs::path& dir, const nn::ModelSpec& spec, const TrainOptions& options) {
+  std::string err;
+  if (!spec.IsValid(&err)) throw Error(err);
+  if (!options.IsValid(&err)) throw Error(err);
+  if (fs::exists(dir / "checkpoints" / "state.json") || fs::exists(dir / "summary.json"))
+    throw Error(fmt::format("'{}' already holds a run; pass --resume {} to continue it, or choose another --out",
+                            dir.string(), dir.string()));
+  fs::create_directories(dir);
+  Run run(dir, spec, options);
+  return run.execute(false);
+}
+
+TrainSummary train_resume(const fs::path& dir, std::optional<std::int64_t> epochs) {
+  if (!fs::exists(dir / "config.json") || !fs::exists(dir / "checkpoints" / "state.json"))
+    throw Error(fmt::format("'{}' holds no resumable run (config.json and checkpoints/state.json are needed)",
+                            dir.string()));
+  const auto config = io::read_json(dir / "config.json");
+  auto spec = nn::model_spec_from_json(config.at("model"));
+  auto options = train_options_from_json(config.at("train"));
+  if (epochs) options.epochs = *epochs;
+  std::string err;
+  if (!options.IsValid(&err)) throw Error(err);
+  if (fs::exists(dir / "summary.json")) fs::remove(dir / "summary.json");  // superseded by the continued run
+  Run run(dir, spec, options);
+  return run.execute(true);
+}
+
+LoadedRun load_run(const fs::path& dir, const c10::Device& device) {
+  if (!fs::exists(dir / "config.json"))
+    throw Error(fmt::format("'{}' is not a critlab run directory (no config.json)", dir.string()));
+  const auto config = io::read_json(dir / "config.json");
+  LoadedRun run;
+  run.spec = nn::model_spec_from_json(config.at("model"));
+  run.options = train_options_from_json(config.at("train"));
+  const auto state_path = dir / "checkpoints" / "state.json";
+  if (!fs::exists(state_path)) throw Error(fmt::format("'{}' has no checkpoint (checkpoints/state.json)", dir.string()));
+  run.epoch = io::read_json(state_path).at("epoch");
+  run.model = nn::build_model(run.spec, run.options.seed);
+  try {
+    torch::load(run.model, model_path(dir, run.epoch).string(), device);
+  } catch (const c10::Error& e) {
+    throw Error(fmt::format("cannot load checkpoint '{}': {}", model_path(dir, run.epoch).string(),
+                            e.what_without_backtrace()));
+  }
+  run.model->to(device);
+  return run;
+}
+
+}  // namespace critlab::train
