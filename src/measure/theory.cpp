@@ -47,6 +47,35 @@ GaussHermite gauss_hermite(int n) {
   return gh;
 }
 
+GaussLegendre gauss_legendre(int n) {
+  // Newton iteration on the Legendre recurrence from Chebyshev-like initial guesses (Numerical Recipes
+  // routine gauleg).
+  if (n < 1) throw Error("Gauss-Legendre order must be positive");
+  GaussLegendre gl;
+  gl.nodes.assign(n, 0.0);
+  gl.weights.assign(n, 0.0);
+  const int m = (n + 1) / 2;
+  for (int i = 0; i < m; ++i) {
+    double z = std::cos(M_PI * (i + 0.75) / (n + 0.5)), pp = 0;
+    for (int it = 0; it < 100; ++it) {
+      double p1 = 1, p2 = 0;
+      for (int j = 0; j < n; ++j) {
+        const double p3 = p2;
+        p2 = p1;
+        p1 = ((2.0 * j + 1) * z * p2 - j * p3) / (j + 1);
+      }
+      pp = n * (z * p1 - p2) / (z * z - 1);
+      const double z1 = z;
+      z = z1 - p1 / pp;
+      if (std::abs(z - z1) <= 1e-15) break;
+    }
+    gl.nodes[i] = -z;
+    gl.nodes[n - 1 - i] = z;
+    gl.weights[i] = gl.weights[n - 1 - i] = 2.0 / ((1 - z * z) * pp * pp);
+  }
+  return gl;
+}
+
 bool MeanFieldOptions::IsValid(std::string* error) const {
   if (quadrature_points < 2 || quadrature_points > 1000) {
     if (error) *error = "quadrature_points must be in [2, 1000]";

@@ -5,9 +5,17 @@
 //     q_{l} = sigma_w^2 E_z[phi(sqrt(q_{l-1}) z)^2] + sigma_b^2,    z ~ N(0, 1),
 // with fixed point q*. The mean squared singular value of a layer Jacobian at the fixed point is
 //     chi_1 = sigma_w^2 E_z[phi'(sqrt(q*) z)^2],
-// ordered for chi_1 < 1, chaotic for chi_1 > 1; the edge of chaos is chi_1 = 1. Expectations use
-// Gauss-Hermite quadrature (exact closed forms for relu and linear, where the kink defeats quadrature).
+// ordered for chi_1 < 1, chaotic for chi_1 > 1; the edge of chaos is chi_1 = 1.
+//
+// Expectations E_z[f(sqrt(q) z)] use Gauss-Hermite quadrature while q <= 1. For larger q the integrand
+// f(sqrt(q) z) varies on a scale 1/sqrt(q) in z, finer than the Hermite nodes (at q = 400, 160-point
+// Gauss-Hermite gave chi_1 = 0.06 for a true value near 10.9), so the integral is taken in u = sqrt(q) z by
+// composite 8-point Gauss-Legendre panels over |u| <= 12 sqrt(q): width 0.5 for |u| <= 20, the Gaussian's
+// scale sqrt(q)/2 beyond, where the activations are linear or saturated (so the cost stays bounded).
+// relu and linear use exact closed forms (the kink defeats quadrature).
 #pragma once
+#include <algorithm>
+#include <cmath>
 #include <string>
 #include <vector>
 
@@ -24,9 +32,21 @@ struct GaussHermite {
 };
 GaussHermite gauss_hermite(int n);
 
-// E_z[f(sqrt(q) z)] for z ~ N(0,1) by n-point Gauss-Hermite quadrature.
+// Nodes and weights for integral_{-1}^{1} f(x) dx (Gauss-Legendre), n >= 1.
+struct GaussLegendre {
+  std::vector<double> nodes;
+  std::vector<double> weights;
+};
+GaussLegendre gauss_legendre(int n);
+
+// E_z[f(sqrt(q) z)] for z ~ N(0,1), by the rule described above (Hermite for q <= 1, else Legendre panels).
 template <typename F>
 double gaussian_expectation(const GaussHermite& gh, double q, F&& f);
+// The two rules on their own, for tests and for callers that need one.
+template <typename F>
+double gaussian_expectation_hermite(const GaussHermite& gh, double q, F&& f);
+template <typename F>
+double gaussian_expectation_panels(double q, F&& f, double panel_width = 0.5);
 
 struct MeanFieldOptions {
   int quadrature_points = 160;  // Gauss-Hermite order
@@ -58,12 +78,44 @@ nlohmann::json to_json(const MeanFieldResult& r);
 // ------------------------------------------------------------------------------------------- impl
 template <typename F>
 double gaussian_expectation(const GaussHermite& gh, double q, F&& f) {
+  return q <= 1.0 ? gaussian_expectation_hermite(gh, q, f) : gaussian_expectation_panels(q, f);
+}
+
+template <typename F>
+double gaussian_expectation_hermite(const GaussHermite& gh, double q, F&& f) {
   constexpr double kInvSqrtPi = 0.56418958354775628695;
   constexpr double kSqrt2 = 1.41421356237309504880;
   const double s = kSqrt2 * std::sqrt(q);
   double sum = 0;
   for (std::size_t i = 0; i < gh.nodes.size(); ++i) sum += gh.weights[i] * f(s * gh.nodes[i]);
   return sum * kInvSqrtPi;
+}
+
+template <typename F>
+double gaussian_expectation_panels(double q, F&& f, double panel_width) {
+  static const GaussLegendre gl = gauss_legendre(8);
+  constexpr double kInvSqrt2Pi = 0.39894228040143267794;
+  const double sd = std::sqrt(q);
+  const double outer = 12.0 * sd;
+  const double inner = std::min(outer, 20.0);
+  double sum = 0;
+  auto integrate = [&](double a, double b, double width) {
+    const int panels = std::max(1, static_cast<int>(std::ceil((b - a) / width)));
+    const double h = (b - a) / panels;
+    for (int p = 0; p < panels; ++p) {
+      const double mid = a + (p + 0.5) * h;
+      for (std::size_t i = 0; i < gl.nodes.size(); ++i) {
+        const double u = mid + 0.5 * h * gl.nodes[i];
+        sum += gl.weights[i] * 0.5 * h * f(u) * std::exp(-0.5 * u * u / q);
+      }
+    }
+  };
+  integrate(-inner, inner, panel_width);
+  if (outer > inner) {
+    integrate(inner, outer, std::max(panel_width, 0.5 * sd));
+    integrate(-outer, -inner, std::max(panel_width, 0.5 * sd));
+  }
+  return sum * kInvSqrt2Pi / sd;
 }
 
 }  // namespace critlab::measure

@@ -1,0 +1,130 @@
+// Must-show 3: Jacobian-vector products agree with central finite differences, for every block type, in
+// double precision; the analytic products and norms agree with autograd; the estimators of ||J||_F^2 agree.
+#include <gtest/gtest.h>
+
+#include <torch/torch.h>
+
+#include "critlab/data/dataset.h"
+#include "critlab/measure/jacobian.h"
+#include "critlab/nn/blocks.h"
+#include "critlab/nn/model.h"
+
+using namespace critlab;
+
+namespace {
+// Central difference (f(x + eps v) - f(x - eps v)) / 2 eps, in float64.
+at::Tensor finite_difference(nn::BlockImpl& b, const at::Tensor& x, const at::Tensor& v, double eps = 1e-6) {
+  torch::NoGradGuard g;
+  return (b.forward(x + eps * v) - b.forward(x - eps * v)) / (2 * eps);
+}
+
+void expect_close(const at::Tensor& a, const at::Tensor& b, double rtol, const std::string& what) {
+  const double scale = b.abs().max().item<double>() + 1e-12;
+  EXPECT_LT((a - b).abs().max().item<double>() / scale, rtol) << what;
+}
+
+std::vector<std::pair<std::string, nn::BlockPtr>> all_blocks() {
+  return {
+      {"dense tanh", std::make_shared<nn::DenseBlockImpl>(12, 9, Activation::kTanh, Norm::kNone, false)},
+      {"dense gelu residual", std::make_shared<nn::DenseBlockImpl>(9, 9, Activation::kGelu, Norm::kNone, true)},
+      {"dense silu layernorm", std::make_shared<nn::DenseBlockImpl>(9, 7, Activation::kSilu, Norm::kLayerNorm, false)},
+      {"dense tanh batchnorm", std::make_shared<nn::DenseBlockImpl>(9, 7, Activation::kTanh, Norm::kBatchNorm, false)},
+      {"conv tanh pool", std::make_shared<nn::ConvBlockImpl>(2, 3, Activation::kTanh, Norm::kNone, true)},
+      {"conv gelu bn", std::make_shared<nn::ConvBlockImpl>(2, 3, Activation::kGelu, Norm::kBatchNorm, false)},
+      {"residual tanh stride2", std::make_shared<nn::ResidualBlockImpl>(2, 4, 2, Activation::kTanh, Norm::kBatchNorm)},
+      {"residual silu", std::make_shared<nn::ResidualBlockImpl>(2, 2, 1, Activation::kSilu, Norm::kNone)},
+      {"pool linear", std::make_shared<nn::PoolLinearBlockImpl>(2, 5)},
+  };
+}
+
+at::Tensor input_for(const std::string& name) {
+  torch::manual_seed(3);
+  const bool image = name.rfind("conv", 0) == 0 || name.rfind("residual", 0) == 0 || name.rfind("pool", 0) == 0;
+  const bool nine = name.find("residual") != std::string::npos || name.find("norm") != std::string::npos;
+  if (image) return torch::randn({3, 2, 6, 6}, torch::kFloat64);
+  return torch::randn({3, nine ? 9 : 12}, torch::kFloat64);
+}
+}  // namespace
+
+TEST(Jacobian, JvpMatchesFiniteDifferencesForEveryBlock) {
+  for (auto& [name, block] : all_blocks()) {
+    block->to(torch::kFloat64);
+    block->eval();
+    auto x = input_for(name);
+    auto v = torch::randn_like(x);
+    auto fd = finite_difference(*block, x, v);
+    expect_close(measure::jvp(*block, x, v, /*allow_analytic=*/false), fd, 1e-6, name + " (forward AD)");
+    expect_close(measure::jvp(*block, x, v, /*allow_analytic=*/true), fd, 1e-6, name + " (analytic if offered)");
+    // Reverse mode: <u, J v> = <J^T u, v> per example.
+    torch::Tensor out;
+    {
+      torch::NoGradGuard g;
+      out = block->forward(x);
+    }
+    auto u = torch::randn_like(out);
+    auto jv = measure::jvp(*block, x, v);
+    auto jtu = measure::vjp(*block, x, u);
+    auto lhs = (u * jv.reshape(out.sizes())).reshape({x.size(0), -1}).sum(1);
+    auto rhs = (jtu * v).reshape({x.size(0), -1}).sum(1);
+    expect_close(lhs, rhs, 1e-10, name + " (adjoint identity)");
+  }
+}
+
+TEST(Jacobian, SquaredNormEstimatorsAgree) {
+  for (auto& [name, block] : all_blocks()) {
+    block->to(torch::kFloat64);
+    block->eval();
+    auto x = input_for(name);
+    auto exact = measure::jacobian_sq_norm(*block, x, measure::GainMethod::kExact, 1, 0);
+    // Hutchinson with many Rademacher probes: unbiased, so within a few standard errors of the exact norm.
+    auto hutch = measure::jacobian_sq_norm(*block, x, measure::GainMethod::kHutchinson, 4000, 42);
+    auto rel = ((hutch - exact).abs() / exact).max().item<double>();
+    EXPECT_LT(rel, 0.06) << name;
+    auto analytic = block->jacobian_sq_norm_analytic(x);
+    if (analytic.defined()) expect_close(analytic, exact, 1e-10, name + " (analytic norm)");
+  }
+}
+
+TEST(Jacobian, HutchinsonIsUnbiasedWithinItsStandardError) {
+  // The layer_gains standard error must cover the Hutchinson estimate's deviation from the exact value.
+  nn::ModelSpec spec;
+  spec.depth = 2;
+  spec.width = 200;
+  spec.activation = Activation::kTanh;
+  spec.init = Init::kGaussian;
+  spec.sigma_w = 1.5;
+  spec.input_shape = {50};
+  auto model = nn::build_model(spec, 9);
+  auto probes = data::gaussian_probes(64, {50}, 2);
+  measure::GainOptions exact_o, hutch_o;
+  exact_o.method = measure::GainMethod::kAnalytic;
+  hutch_o.method = measure::GainMethod::kHutchinson;
+  hutch_o.probes = 16;
+  auto exact = measure::layer_gains(model, probes, exact_o);
+  auto hutch = measure::layer_gains(model, probes, hutch_o);
+  for (std::size_t l = 0; l + 1 < exact.size(); ++l) {
+    EXPECT_EQ(hutch[l].method, "hutchinson");
+    EXPECT_NEAR(hutch[l].gain_sq, exact[l].gain_sq, 4 * hutch[l].gain_sq_se + 1e-9) << "layer " << l;
+  }
+}
+
+TEST(Jacobian, GainsOfWholeModelsUseTheRightMethods) {
+  for (auto arch : {Arch::kCnn, Arch::kResNet}) {
+    nn::ModelSpec spec;
+    spec.arch = arch;
+    spec.depth = 1;
+    spec.width = 4;
+    spec.norm = Norm::kBatchNorm;
+    spec.input_shape = {1, 12, 12};
+    auto model = nn::build_model(spec, 1);
+    auto gains = measure::layer_gains(model, data::gaussian_probes(6, spec.input_shape, 1));
+    ASSERT_EQ(gains.size(), model->size());
+    EXPECT_TRUE(gains.back().readout);
+    for (const auto& g : gains) {
+      EXPECT_TRUE(std::isfinite(g.gain_sq) && g.gain_sq > 0) << g.description;
+      EXPECT_NE(g.method, "auto");
+    }
+    // Readout: a dense layer (cnn) has the closed form; the pooled readout (resnet) is small enough for exact.
+    EXPECT_EQ(gains.back().method, arch == Arch::kCnn ? "analytic" : "exact");
+  }
+}

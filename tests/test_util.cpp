@@ -1,0 +1,50 @@
+#include "test_util.h"
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <random>
+#include <sstream>
+
+namespace critlab::test {
+
+namespace fs = std::filesystem;
+
+static std::string slurp(const fs::path& p) {
+  std::ifstream in(p);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+CommandResult run_cli(const std::string& args, const std::string& env) {
+  TempDir tmp;
+  const auto out = tmp.path() / "out", err = tmp.path() / "err";
+  const std::string cmd = env + " " + CRITLAB_BIN + " " + args + " >" + out.string() + " 2>" + err.string() + " </dev/null";
+  const int status = std::system(cmd.c_str());
+  CommandResult r;
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  r.out = slurp(out);
+  r.err = slurp(err);
+  return r;
+}
+
+TempDir::TempDir() {
+  std::random_device rd;
+  path_ = fs::temp_directory_path() / ("critlab-test-" + std::to_string(getpid()) + "-" + std::to_string(rd()));
+  fs::create_directories(path_);
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  fs::remove_all(path_, ec);
+}
+
+fs::path fashion_dir() {
+  if (const char* env = std::getenv("CRITLAB_DATA"); env && *env) return env;
+  return "/usr/share/datasets/fashion-mnist";
+}
+
+}  // namespace critlab::test

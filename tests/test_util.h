@@ -1,0 +1,31 @@
+// Helpers shared by the tests: running the critlab binary, temporary directories, data availability.
+#pragma once
+#include <filesystem>
+#include <string>
+
+namespace critlab::test {
+
+struct CommandResult {
+  int exit_code = -1;
+  std::string out;  // stdout
+  std::string err;  // stderr
+};
+
+// Runs `critlab <args>` (a shell-quoted argument string), with `env` prepended (e.g. "CRITLAB_DATA=/x").
+CommandResult run_cli(const std::string& args, const std::string& env = "");
+
+// A fresh empty directory under the system temp dir, removed when the object dies.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// The Fashion-MNIST directory the tests use (CRITLAB_DATA or the Debian location).
+std::filesystem::path fashion_dir();
+
+}  // namespace critlab::test
