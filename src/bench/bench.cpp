@@ -75,11 +75,7 @@ nlohmann::json run_benchmarks(const BenchOptions& o) {
   }
 
   // 2. Minibatch training throughput: MLP 784-1024x4-10, batch 256, SGD with momentum, autograd.
-  nn::ModelSpec spec;
-  spec.depth = 4;
-  spec.width = 1024;
-  spec.activation = Activation::kRelu;
-  auto model = nn::build_model(spec, 1);
+  auto model = nn::build_model(nn::mlp_spec(4, 1024, Activation::kRelu), 1);
   model->to(device);
   torch::optim::SGD opt(model->parameters(), torch::optim::SGDOptions(0.01).momentum(0.9));
   const std::int64_t batch = 256;
@@ -127,11 +123,7 @@ nlohmann::json run_benchmarks(const BenchOptions& o) {
   {
     const int saved = at::get_num_threads();
     configure_threads(1);
-    nn::ModelSpec small;
-    small.depth = 3;
-    small.width = 100;
-    small.activation = Activation::kRelu;
-    auto net = nn::build_model(small, 2);
+    auto net = nn::build_model(nn::mlp_spec(3, 100, Activation::kRelu), 2);
     net->to(device);
     const std::int64_t n = o.quick ? 500 : 5000;
     auto xs = torch::randn({n, 784}, torch::TensorOptions().device(device)) * 0.1;

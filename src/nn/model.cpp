@@ -44,6 +44,22 @@ bool ModelSpec::IsValid(std::string* error) const {
   return true;
 }
 
+ModelSpec mlp_spec(std::int64_t depth, std::int64_t width, Activation activation, double sigma_w, double sigma_b,
+                   std::vector<std::int64_t> input_shape) {
+  ModelSpec s;
+  s.arch = Arch::kMlp;
+  s.depth = depth;
+  s.width = width;
+  s.activation = activation;
+  if (sigma_w > 0) {
+    s.init = Init::kGaussian;
+    s.sigma_w = sigma_w;
+    s.sigma_b = sigma_b;
+  }
+  s.input_shape = std::move(input_shape);
+  return s;
+}
+
 nlohmann::json to_json(const ModelSpec& s) {
   return {{"arch", to_string(s.arch)},         {"depth", s.depth},
           {"width", s.resolved_width()},       {"activation", to_string(s.activation)},

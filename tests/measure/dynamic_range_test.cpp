@@ -11,13 +11,7 @@
 using namespace critlab;
 
 TEST(DynamicRange, LinearNetworkGivesTenLogNine) {
-  nn::ModelSpec spec;
-  spec.depth = 3;
-  spec.width = 32;
-  spec.activation = Activation::kLinear;
-  spec.init = Init::kGaussian;
-  spec.input_shape = {16};
-  auto model = nn::build_model(spec, 1);
+  auto model = nn::build_model(nn::mlp_spec(3, 32, Activation::kLinear, 1.0, 0.0, {16}), 1);
   measure::DynamicRangeOptions o;
   o.points = 601;
   auto r = measure::dynamic_range(model, data::gaussian_probes(8, {16}, 1), o);
@@ -28,14 +22,7 @@ TEST(DynamicRange, LinearNetworkGivesTenLogNine) {
 }
 
 TEST(DynamicRange, SaturationCompressesTheRange) {
-  nn::ModelSpec spec;
-  spec.depth = 3;
-  spec.width = 32;
-  spec.activation = Activation::kTanh;
-  spec.init = Init::kGaussian;
-  spec.sigma_w = 1.0;
-  spec.input_shape = {16};
-  auto model = nn::build_model(spec, 1);
+  auto model = nn::build_model(nn::mlp_spec(3, 32, Activation::kTanh, 1.0, 0.0, {16}), 1);
   auto r = measure::dynamic_range(model, data::gaussian_probes(8, {16}, 1));
   ASSERT_TRUE(r.ok);
   EXPECT_GT(r.delta_db, 0.0);
@@ -44,12 +31,7 @@ TEST(DynamicRange, SaturationCompressesTheRange) {
 }
 
 TEST(DynamicRange, FlatResponseIsAStatusNotANumber) {
-  nn::ModelSpec spec;
-  spec.depth = 2;
-  spec.width = 8;
-  spec.activation = Activation::kRelu;
-  spec.input_shape = {4};
-  auto model = nn::build_model(spec, 1);
+  auto model = nn::build_model(nn::mlp_spec(2, 8, Activation::kRelu, 0.0, 0.0, {4}), 1);
   {
     torch::NoGradGuard g;
     for (auto& p : model->parameters()) p.zero_();

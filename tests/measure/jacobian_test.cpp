@@ -87,14 +87,7 @@ TEST(Jacobian, SquaredNormEstimatorsAgree) {
 
 TEST(Jacobian, HutchinsonIsUnbiasedWithinItsStandardError) {
   // The layer_gains standard error must cover the Hutchinson estimate's deviation from the exact value.
-  nn::ModelSpec spec;
-  spec.depth = 2;
-  spec.width = 200;
-  spec.activation = Activation::kTanh;
-  spec.init = Init::kGaussian;
-  spec.sigma_w = 1.5;
-  spec.input_shape = {50};
-  auto model = nn::build_model(spec, 9);
+  auto model = nn::build_model(nn::mlp_spec(2, 200, Activation::kTanh, 1.5, 0.0, {50}), 9);
   auto probes = data::gaussian_probes(64, {50}, 2);
   measure::GainOptions exact_o, hutch_o;
   exact_o.method = measure::GainMethod::kAnalytic;

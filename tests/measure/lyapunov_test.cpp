@@ -19,15 +19,7 @@ double digamma(double x) { return torch::digamma(torch::tensor({x}, torch::kFloa
 
 void check_linear_spectrum(double sigma, std::uint64_t seed) {
   const std::int64_t N = 64;
-  nn::ModelSpec spec;
-  spec.depth = 2000;
-  spec.width = N;
-  spec.activation = Activation::kLinear;
-  spec.init = Init::kGaussian;
-  spec.sigma_w = sigma;
-  spec.sigma_b = 0.0;
-  spec.input_shape = {N};
-  auto model = nn::build_model(spec, seed);
+  auto model = nn::build_model(nn::mlp_spec(2000, N, Activation::kLinear, sigma, 0.0, {N}), seed);
   measure::LyapunovOptions lo;
   lo.k = 10;
   lo.max_inputs = 1;  // a linear map's Jacobian does not depend on the input
@@ -47,11 +39,7 @@ TEST(LyapunovExact, GaussianProductSigmaOne) { check_linear_spectrum(1.0, 3); }
 TEST(LyapunovExact, GaussianProductSigmaOnePointFive) { check_linear_spectrum(1.5, 4); }
 
 TEST(Lyapunov, SpectrumIsCappedByTheNarrowestLayer) {
-  nn::ModelSpec spec;
-  spec.depth = 3;
-  spec.width = 5;
-  spec.input_shape = {12};
-  auto model = nn::build_model(spec, 1);
+  auto model = nn::build_model(nn::mlp_spec(3, 5, Activation::kRelu, 0.0, 0.0, {12}), 1);
   measure::LyapunovOptions lo;
   lo.k = 8;
   const auto r = measure::lyapunov_spectrum(model, data::gaussian_probes(4, {12}, 1), lo);

@@ -21,13 +21,8 @@ struct Case {
 };
 
 void check(const Case& c) {
-  nn::ModelSpec spec;
-  spec.depth = 30;
-  spec.width = 1024;
-  spec.activation = c.act;
+  nn::ModelSpec spec = nn::mlp_spec(30, 1024, c.act, c.sigma_w, c.sigma_b);
   spec.init = c.init;
-  spec.sigma_w = c.sigma_w;
-  spec.sigma_b = c.sigma_b;
   auto model = nn::build_model(spec, 11);
   const auto probes = data::gaussian_probes(48, spec.input_shape, 5);
 
@@ -54,7 +49,9 @@ void check(const Case& c) {
   lmax /= 26;
   const double expected = mf.lyapunov;
   EXPECT_NEAR(lmax, expected, 0.02 + 0.1 * std::abs(expected)) << "sigma_w=" << sw;
-  if (std::abs(expected) > 0.02) EXPECT_EQ(lmax > 0, expected > 0) << "sign, sigma_w=" << sw;
+  if (std::abs(expected) > 0.02) {
+    EXPECT_EQ(lmax > 0, expected > 0) << "sign, sigma_w=" << sw;
+  }
 }
 }  // namespace
 

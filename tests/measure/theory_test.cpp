@@ -14,7 +14,7 @@ using namespace critlab::measure;
 
 TEST(GaussHermite, IntegratesGaussianMomentsExactly) {
   const auto gh = gauss_hermite(40);
-  EXPECT_NEAR(gaussian_expectation_hermite(gh, 1.0, [](double z) { return 1.0; }), 1.0, 1e-13);
+  EXPECT_NEAR(gaussian_expectation_hermite(gh, 1.0, [](double) { return 1.0; }), 1.0, 1e-13);
   EXPECT_NEAR(gaussian_expectation_hermite(gh, 1.0, [](double z) { return z * z; }), 1.0, 1e-13);
   EXPECT_NEAR(gaussian_expectation_hermite(gh, 2.5, [](double z) { return z * z * z * z; }), 3 * 2.5 * 2.5, 1e-11);
   EXPECT_NEAR(gaussian_expectation_hermite(gh, 0.7, [](double z) { return std::cos(z); }), std::exp(-0.35), 1e-13);

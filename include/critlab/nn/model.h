@@ -41,6 +41,11 @@ struct ModelSpec {
 nlohmann::json to_json(const ModelSpec& spec);
 ModelSpec model_spec_from_json(const nlohmann::json& j);
 
+// A plain MLP spec: `depth` hidden layers of `width` units. With sigma_w > 0 the init is Gaussian in the
+// mean-field convention (sigma_w, sigma_b); with sigma_w = 0 it stays `auto` (He for relu, else Xavier).
+ModelSpec mlp_spec(std::int64_t depth, std::int64_t width, Activation activation, double sigma_w = 0.0,
+                   double sigma_b = 0.0, std::vector<std::int64_t> input_shape = {1, 28, 28});
+
 // Builds and initialises a model; the same (spec, seed) gives the same weights. Throws critlab::Error if
 // the spec is invalid.
 LayerStack build_model(const ModelSpec& spec, std::uint64_t seed);
