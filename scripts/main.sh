@@ -16,6 +16,8 @@ if [ -f "$run/checkpoints/state.json" ] && [ ! -f "$run/summary.json" ]; then
 elif [ ! -f "$run/summary.json" ]; then
   $bin train --arch mlp --depth 3 --width 256 --activation tanh --epochs 3 --batch-size 128 \
     --optimizer sgd --lr 0.05 --momentum 0.9 --seed 1 --monitor-every 200 --out "$run"
+else
+  echo "$run already holds a finished run (remove it to train again)"
 fi
 echo "== measure the trained network"
 $bin measure --run "$run"
