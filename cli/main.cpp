@@ -8,6 +8,7 @@
 #include "critlab/core/runtime.h"
 
 int main(int argc, char** argv) {
+  critlab::reexec_with_passive_openmp(argv);  // lets libtorch's and OpenBLAS's thread pools share the cores
   CLI::App app{"critlab " + critlab::version() + ": criticality instruments for deep networks"};
   app.require_subcommand(1);
   app.set_version_flag("--version", critlab::version());

@@ -3,6 +3,7 @@
 #include <dlfcn.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <fstream>
 #include <thread>
 
@@ -56,16 +57,28 @@ c10::Device resolve_device(const std::string& spec) {
   return device;
 }
 
+namespace {
+bool omp_waits_passively() {
+  const char* p = std::getenv("OMP_WAIT_POLICY");
+  return p && (std::string(p) == "PASSIVE" || std::string(p) == "passive");
+}
+}  // namespace
+
+void reexec_with_passive_openmp(char** argv) {
+  if (std::getenv("OMP_WAIT_POLICY")) return;
+  setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
+  execv("/proc/self/exe", argv);
+  unsetenv("OMP_WAIT_POLICY");  // the exec failed: this process's libgomp never saw the policy
+}
+
 int configure_threads(int threads) {
   if (threads < 0) throw Error("--threads must be >= 0 (0 = all cores), got " + std::to_string(threads));
   int n = threads == 0 ? static_cast<int>(std::max(1u, std::thread::hardware_concurrency())) : threads;
-  // OpenBLAS keeps its own thread pool. When libtorch's intra-op pool runs beside it, the two spin against
-  // each other: on 2 cores a 256x1024x1024 addmm took 4.1 ms with both pools at 2 threads and 1.9 ms with
-  // libtorch's at 1. So with OpenBLAS the cores go to BLAS (where the flops are) and libtorch's pool gets 1.
   using SetThreads = void (*)(int);
   auto* set_blas = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
   if (set_blas) set_blas(n);
-  at::set_num_threads(set_blas ? 1 : n);
+  // With a busy-waiting OpenMP pool beside OpenBLAS, libtorch's pool must stay at 1 thread (see runtime.h).
+  at::set_num_threads(!set_blas || omp_waits_passively() ? n : 1);
   return n;
 }
 

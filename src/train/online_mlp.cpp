@@ -43,10 +43,17 @@ double OnlineMlp::step(const at::Tensor& x, std::int64_t label, double lr, bool*
   at::Tensor& logits = z_[L - 1];
   at::Tensor& g = g_[L - 1];
   at::_softmax_out(g, logits, 0, false);
-  const float* p = g.data_ptr<float>();
-  const double loss = -std::log(std::max(static_cast<double>(p[label]), 1e-30));
+  double p_label;
+  if (g.is_cpu()) {  // direct access: at batch 1 each tensor op's dispatch costs more than the arithmetic
+    float* p = g.data_ptr<float>();
+    p_label = p[label];
+    p[label] -= 1.0f;
+  } else {
+    p_label = g[label].item<double>();
+    g[label].sub_(1.0);
+  }
+  const double loss = -std::log(std::max(p_label, 1e-30));
   if (correct) *correct = logits.argmax().item<std::int64_t>() == label;
-  g.data_ptr<float>()[label] -= 1.0f;
   // Backward, updating each layer right after its input gradient has been taken with the old weights.
   for (std::size_t l = L; l-- > 0;) {
     if (l > 0) {
