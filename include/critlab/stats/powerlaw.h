@@ -1,0 +1,73 @@
+// Power-law fitting following Clauset, Shalizi & Newman, "Power-law distributions in empirical data",
+// SIAM Review 51 (2009) ("CSN").
+//
+// For tail data x >= xmin (and <= xmax when given):
+//   continuous  p(x) = x^-alpha / Z,  Z = integral_xmin^xmax x^-alpha dx; without xmax the MLE is
+//               alpha = 1 + n / sum ln(x / xmin) (CSN eq. 3.1)
+//   discrete    p(k) = k^-alpha / Z,  Z = zeta(alpha, xmin) - zeta(alpha, xmax + 1) (Hurwitz zeta), the MLE
+//               found by maximising the exact likelihood (the approximation alpha = 1 + n / sum ln(x/(xmin - 1/2))
+//               of CSN eq. 3.7 only on request)
+// alpha_se = 1 / sqrt(n (ln Z)''(alpha)), which is (alpha - 1)/sqrt(n) for the continuous case (CSN eq. 3.2).
+// xmin minimises the Kolmogorov-Smirnov distance D between the tail's empirical CDF and the fit over all
+// unique data values (CSN section 3.3). D = max |S - P| between the tail's empirical CDF S and the fit P:
+// for continuous data on both sides of each step of S (plfit.m compares only the left side, (0..n-1)/n);
+// for discrete data over every integer from xmin to the maximum as in plfit.m, evaluated exactly at the
+// two ends of each step of S. The scan uses suffix sums
+// over the sorted unique values, so its cost is O(n log n) for sorting plus O(u * u_tail) for the KS
+// distances over u unique values, never quadratic in n itself.
+// The goodness-of-fit p-value is CSN's semi-parametric bootstrap (section 4.1): synthetic sets draw from the
+// fitted power law with probability n_tail / n and otherwise from the observed values below xmin; xmin and
+// alpha are re-estimated on each. Simulations are seeded by (seed, index), so p does not depend on threads.
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+namespace critlab::stats {
+
+struct PowerLawOptions {
+  bool discrete = false;                // integer data: the Hurwitz-zeta likelihood
+  bool discrete_approximation = false;  // discrete: use 1 + n / sum ln(x/(xmin - 1/2)) instead of the exact MLE
+  std::optional<double> xmin;           // fix xmin instead of scanning
+  std::optional<double> xmax;           // truncate the tail at xmax (normalisation truncated accordingly)
+  std::int64_t min_tail = 10;           // smallest tail the xmin scan considers
+  int bootstrap = 0;                    // simulations for the goodness-of-fit p-value (0 = none)
+  std::uint64_t seed = 0;
+  int threads = 0;                      // bootstrap threads, 0 = all cores
+  bool IsValid(std::string* error) const;
+};
+
+enum class FitStatus { kOk, kTooFewTailPoints, kAlphaNotAboveOne, kNoConvergence, kInvalidData };
+std::string to_string(FitStatus s);
+
+struct PowerLawFit {
+  double xmin = 0, xmax = 0;  // xmax = 0 when untruncated
+  double alpha = 0, alpha_se = 0;
+  double ks = 0;              // KS distance of the tail to the fit
+  std::int64_t n = 0, n_tail = 0;
+  bool discrete = false;
+  double p_value = -1;        // -1 when no bootstrap ran
+  int bootstrap = 0;
+  FitStatus status = FitStatus::kOk;
+  std::string message;
+  bool ok() const { return status == FitStatus::kOk; }
+};
+
+// Fits data (any order; values below xmin are kept for the bootstrap). Never throws on statistical trouble:
+// too few points, alpha <= 1 or invalid values come back as a status with a message. Throws critlab::Error
+// only for invalid options.
+PowerLawFit fit_power_law(const std::vector<double>& data, const PowerLawOptions& options = {});
+
+// Draws n values from the power law of `fit` (xmin, alpha, xmax, discrete) using `rng`.
+std::vector<double> sample_power_law(const PowerLawFit& fit, std::size_t n, std::mt19937_64& rng);
+
+// Log-density (continuous) or log-mass (discrete) of the fitted power law at x >= xmin.
+double power_law_log_pdf(const PowerLawFit& fit, double x);
+
+nlohmann::json to_json(const PowerLawFit& fit);
+
+}  // namespace critlab::stats

@@ -1,0 +1,373 @@
+#include "critlab/stats/powerlaw.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <limits>
+#include <map>
+#include <thread>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "critlab/core/error.h"
+#include "critlab/stats/special.h"
+
+namespace critlab::stats {
+
+namespace {
+constexpr double kInf = std::numeric_limits<double>::infinity();
+
+// ln Z(alpha) of the tail normalisation.
+double log_norm_continuous(double alpha, double xmin, double xmax) {
+  if (xmax <= 0) return alpha > 1 ? (1 - alpha) * std::log(xmin) - std::log(alpha - 1) : kInf;
+  const double t = std::log(xmax / xmin);
+  const double c = 1 - alpha;
+  // Z = xmin^{1-alpha} (exp(c t) - 1) / c, with its alpha -> 1 limit xmin^0 * t.
+  const double ratio = std::abs(c * t) < 1e-12 ? t : std::expm1(c * t) / c;
+  return c * std::log(xmin) + std::log(ratio);
+}
+
+double log_norm_discrete(double alpha, double xmin, double xmax) {
+  if (xmax <= 0) return alpha > 1 ? std::log(hurwitz_zeta(alpha, xmin)) : kInf;
+  if (alpha > 1) return std::log(hurwitz_zeta(alpha, xmin) - hurwitz_zeta(alpha, xmax + 1));
+  double z = 0;
+  for (double k = xmin; k <= xmax; ++k) z += std::pow(k, -alpha);
+  return std::log(z);
+}
+
+double log_norm(bool discrete, double alpha, double xmin, double xmax) {
+  return discrete ? log_norm_discrete(alpha, xmin, xmax) : log_norm_continuous(alpha, xmin, xmax);
+}
+
+// Sorted unique values with counts and suffix sums: the whole xmin scan works on these.
+struct Compressed {
+  std::vector<double> value, count;  // unique values ascending, their multiplicities
+  std::vector<double> log_value;     // ln(value)
+  std::vector<double> n_ge, log_ge;  // suffix sums: count and sum of count * ln(value) over values >= value[i]
+};
+
+Compressed compress(std::vector<double> x) {
+  std::sort(x.begin(), x.end());
+  Compressed c;
+  for (std::size_t i = 0; i < x.size();) {
+    std::size_t j = i;
+    while (j < x.size() && x[j] == x[i]) ++j;
+    c.value.push_back(x[i]);
+    c.log_value.push_back(std::log(x[i]));
+    c.count.push_back(static_cast<double>(j - i));
+    i = j;
+  }
+  const std::size_t u = c.value.size();
+  c.n_ge.assign(u + 1, 0.0);
+  c.log_ge.assign(u + 1, 0.0);
+  for (std::size_t i = u; i-- > 0;) {
+    c.n_ge[i] = c.n_ge[i + 1] + c.count[i];
+    c.log_ge[i] = c.log_ge[i + 1] + c.count[i] * std::log(c.value[i]);
+  }
+  return c;
+}
+
+struct TailFit {
+  double alpha = 0, ks = kInf;
+  bool ok = false;
+};
+
+// MLE of alpha for the tail starting at unique index i (values in [value[i], xmax]).
+// The tail is the unique values [i, end); xmin is its lower bound (value[i], or a fixed xmin below it).
+double fit_alpha(const Compressed& c, std::size_t i, std::size_t end, double xmin, bool discrete, bool approx,
+                 double xmax) {
+  const double n = c.n_ge[i] - c.n_ge[end];
+  const double sum_log = c.log_ge[i] - c.log_ge[end];
+  if (xmax <= 0) {
+    if (!discrete) return 1 + n / (sum_log - n * std::log(xmin));
+    if (approx) return 1 + n / (sum_log - n * std::log(xmin - 0.5));
+  }
+  const double lo = xmax > 0 ? 0.01 : 1.0 + 1e-9;
+  auto neg_ll = [&](double a) { return a * sum_log + n * log_norm(discrete, a, xmin, xmax); };
+  return minimize_brent(neg_ll, lo, 20.0, 1e-12);
+}
+
+// Kolmogorov-Smirnov distance of the tail [i, end) to the power law with exponent alpha. The scan stops as
+// soon as the running maximum exceeds `bound` (the best distance found so far): the candidate cannot win,
+// and its exact distance is not needed. This keeps the xmin scan fast where most candidates lose early.
+double ks_distance(const Compressed& c, std::size_t i, std::size_t end, double xmin, bool discrete, double alpha,
+                   double xmax, double bound = std::numeric_limits<double>::infinity()) {
+  const double n = c.n_ge[i] - c.n_ge[end];
+  double d = 0, below = 0;  // below: empirical count of tail values < current
+  if (!discrete) {
+    // P(X <= x) = (1 - (x/xmin)^{1-alpha}) / (1 - (xmax/xmin)^{1-alpha}), one exp per point.
+    const double a1 = 1 - alpha, lxmin = std::log(xmin);
+    const double denom = xmax > 0 ? std::expm1(a1 * (std::log(xmax) - lxmin)) : -1.0;
+    // A coarse pass first: the empirical CDF at any point follows from the suffix counts, so 64 spread
+    // points bound D from below cheaply and settle most losing candidates without the full pass.
+    if (std::isfinite(bound)) {
+      const std::size_t stride = std::max<std::size_t>(1, (end - i) / 64);
+      for (std::size_t j = i; j < end; j += stride) {
+        const double p = std::expm1(a1 * (c.log_value[j] - lxmin)) / denom;
+        const double lo = (c.n_ge[i] - c.n_ge[j]) / n, hi = (c.n_ge[i] - c.n_ge[j + 1]) / n;
+        if (std::max(std::abs(p - lo), std::abs(p - hi)) > bound) return std::max(std::abs(p - lo), std::abs(p - hi));
+      }
+    }
+    for (std::size_t j = i; j < end; ++j) {
+      const double p = std::expm1(a1 * (c.log_value[j] - lxmin)) / denom;
+      // Both sides of the empirical CDF's step at x_j (plfit.m compares only the left side, (0..n-1)/n).
+      d = std::max(d, std::abs(p - below / n));
+      below += c.count[j];
+      d = std::max(d, std::abs(p - below / n));
+      if (d > bound) return d;
+    }
+    return d;
+  }
+  // Discrete: the model CDF F(k) = sum_{j=xmin}^{k} j^-alpha / Z, compared at the ends of every step of the
+  // empirical CDF. Walks integers while the gaps are short, and jumps with zeta differences over long gaps.
+  const double z = std::exp(log_norm_discrete(alpha, xmin, xmax));
+  double f = 0;         // model CDF at integer k (inclusive)
+  double k = xmin - 1;  // last integer included in f
+  auto advance_to = [&](double target) {
+    if (target - k <= 64 || alpha <= 1) {
+      for (; k < target;) f += std::pow(++k, -alpha) / z;
+    } else {
+      f += (hurwitz_zeta(alpha, k + 1) - hurwitz_zeta(alpha, target + 1)) / z;
+      k = target;
+    }
+  };
+  if (c.value[i] > xmin) {  // a fixed xmin below the first data value: the model has mass there, the data none
+    advance_to(c.value[i] - 1);
+    d = f;
+  }
+  for (std::size_t j = i; j < end; ++j) {
+    advance_to(c.value[j]);
+    below += c.count[j];
+    d = std::max(d, std::abs(f - below / n));  // at the data value, after its step
+    const double next = j + 1 < end ? c.value[j + 1] - 1 : c.value[j];
+    if (next > c.value[j]) {
+      advance_to(next);  // just before the next step
+      d = std::max(d, std::abs(f - below / n));
+    }
+    if (d > bound) return d;
+  }
+  return d;
+}
+
+double alpha_standard_error(bool discrete, double alpha, double xmin, double xmax, double n) {
+  const double h = 1e-4 * std::max(1.0, alpha);
+  const double l0 = log_norm(discrete, alpha, xmin, xmax);
+  const double lp = log_norm(discrete, alpha + h, xmin, xmax);
+  const double lm = log_norm(discrete, std::max(alpha - h, 1.0 + 1e-9), xmin, xmax);
+  const double hm = alpha - std::max(alpha - h, 1.0 + 1e-9);
+  // Non-uniform central second difference (hm may be shorter than h near alpha = 1).
+  const double second = 2 * (hm * lp - (h + hm) * l0 + h * lm) / (h * hm * (h + hm));
+  return second > 0 ? 1 / std::sqrt(n * second) : std::nan("");
+}
+
+// The fit on already-validated data (all values > 0, integers when discrete).
+PowerLawFit fit_validated(const std::vector<double>& data, const PowerLawOptions& o) {
+  PowerLawFit fit;
+  fit.discrete = o.discrete;
+  fit.n = static_cast<std::int64_t>(data.size());
+  fit.xmax = o.xmax.value_or(0.0);
+  Compressed c = compress(data);
+  const std::size_t u = c.value.size();
+  // Tail end: unique values above xmax are excluded.
+  std::size_t end = u;
+  if (o.xmax) end = static_cast<std::size_t>(std::upper_bound(c.value.begin(), c.value.end(), *o.xmax) - c.value.begin());
+
+  std::vector<std::size_t> candidates;
+  if (o.xmin) {
+    const auto it = std::lower_bound(c.value.begin(), c.value.begin() + end, *o.xmin);
+    if (it != c.value.begin() + end) candidates.push_back(static_cast<std::size_t>(it - c.value.begin()));
+  } else {
+    for (std::size_t i = 0; i + 1 < end; ++i)  // xmin = the largest value leaves no distribution to fit
+      if (c.n_ge[i] - c.n_ge[end] >= static_cast<double>(o.min_tail)) candidates.push_back(i);
+  }
+  if (candidates.empty()) {
+    fit.status = FitStatus::kTooFewTailPoints;
+    fit.message = fmt::format("fewer than {} values in any candidate tail (n = {}); a power-law fit needs more data",
+                              o.min_tail, data.size());
+    return fit;
+  }
+  std::size_t best = candidates.front();
+  TailFit best_fit;
+  for (std::size_t i : candidates) {
+    const double xmin_i = o.xmin ? *o.xmin : c.value[i];  // a fixed xmin need not be a data value
+    TailFit t;
+    t.alpha = fit_alpha(c, i, end, xmin_i, o.discrete, o.discrete_approximation, fit.xmax);
+    if (!std::isfinite(t.alpha)) continue;
+    t.ks = ks_distance(c, i, end, xmin_i, o.discrete, t.alpha, fit.xmax, best_fit.ks);
+    if (t.ks < best_fit.ks) best_fit = t, best = i;
+  }
+  if (!std::isfinite(best_fit.ks)) {
+    fit.status = FitStatus::kNoConvergence;
+    fit.message = "no candidate xmin gave a finite fit";
+    return fit;
+  }
+  fit.xmin = o.xmin ? *o.xmin : c.value[best];
+  fit.alpha = best_fit.alpha;
+  fit.ks = best_fit.ks;
+  fit.n_tail = static_cast<std::int64_t>(c.n_ge[best] - c.n_ge[end]);
+  fit.alpha_se = alpha_standard_error(o.discrete, fit.alpha, fit.xmin, fit.xmax, static_cast<double>(fit.n_tail));
+  if (fit.xmax <= 0 && fit.alpha <= 1 + 1e-6) {
+    fit.status = FitStatus::kAlphaNotAboveOne;
+    fit.message = "the fitted exponent is at its bound alpha = 1: the tail is not normalisable without --xmax";
+  }
+  return fit;
+}
+
+std::vector<double> below_xmin(const std::vector<double>& data, double xmin) {
+  std::vector<double> out;
+  for (double v : data)
+    if (v < xmin) out.push_back(v);
+  return out;
+}
+}  // namespace
+
+bool PowerLawOptions::IsValid(std::string* error) const {
+  auto fail = [&](const std::string& m) {
+    if (error) *error = m;
+    return false;
+  };
+  if (min_tail < 2) return fail("min_tail must be at least 2");
+  if (bootstrap < 0) return fail("--bootstrap must be >= 0");
+  if (xmin && !(*xmin > 0)) return fail("--xmin must be positive");
+  if (xmax && !(*xmax > 0)) return fail("--xmax must be positive");
+  if (xmin && xmax && !(*xmax > *xmin)) return fail("--xmax must exceed --xmin");
+  if (threads < 0) return fail("--threads must be >= 0");
+  return true;
+}
+
+std::string to_string(FitStatus s) {
+  switch (s) {
+    case FitStatus::kOk: return "ok";
+    case FitStatus::kTooFewTailPoints: return "too_few_tail_points";
+    case FitStatus::kAlphaNotAboveOne: return "alpha_not_above_one";
+    case FitStatus::kNoConvergence: return "no_convergence";
+    case FitStatus::kInvalidData: return "invalid_data";
+  }
+  return "?";
+}
+
+double power_law_log_pdf(const PowerLawFit& fit, double x) {
+  return -fit.alpha * std::log(x) - log_norm(fit.discrete, fit.alpha, fit.xmin, fit.xmax);
+}
+
+std::vector<double> sample_power_law(const PowerLawFit& fit, std::size_t n, std::mt19937_64& rng) {
+  std::uniform_real_distribution<double> unif(0.0, 1.0);
+  std::vector<double> out;
+  out.reserve(n);
+  const double a1 = fit.alpha - 1;
+  if (!fit.discrete) {
+    // Inverse CDF of the (truncated) continuous power law.
+    const double lo = std::pow(fit.xmin, -a1), hi = fit.xmax > 0 ? std::pow(fit.xmax, -a1) : 0.0;
+    for (std::size_t i = 0; i < n; ++i) {
+      const double r = unif(rng);
+      out.push_back(std::abs(a1) < 1e-12 ? fit.xmin * std::pow(fit.xmax / fit.xmin, r)
+                                         : std::pow(lo - r * (lo - hi), -1 / a1));
+    }
+    return out;
+  }
+  // Discrete: exact inversion of the CCDF P(X >= x). A table covers the first values, where most draws
+  // land; beyond it CSN's approximation x ~ (xmin - 1/2)(1 - r)^{-1/(alpha-1)} + 1/2 is corrected step by
+  // step against the exact CCDF (Hurwitz zeta differences).
+  const double z = std::exp(log_norm_discrete(fit.alpha, fit.xmin, fit.xmax));
+  const double upper = fit.xmax > 0 ? fit.xmax : kInf;
+  auto ccdf = [&](double x) {  // P(X >= x)
+    if (x > upper) return 0.0;
+    if (x <= fit.xmin) return 1.0;
+    const double tail = fit.xmax > 0 ? hurwitz_zeta(fit.alpha, x) - hurwitz_zeta(fit.alpha, fit.xmax + 1)
+                                     : hurwitz_zeta(fit.alpha, x);
+    return tail / z;
+  };
+  constexpr int kTable = 4096;
+  std::vector<double> table;  // table[j] = P(X >= xmin + j + 1)
+  double s = 1.0;
+  for (int j = 0; j < kTable && fit.xmin + j <= upper; ++j) {
+    s -= std::pow(fit.xmin + j, -fit.alpha) / z;
+    table.push_back(std::max(s, 0.0));
+  }
+  for (std::size_t i = 0; i < n; ++i) {
+    const double r = 1.0 - unif(rng);  // in (0, 1]: return x with P(X >= x + 1) < r <= P(X >= x)
+    if (!table.empty() && r > table.back()) {
+      // First j with table[j] < r: x = xmin + j.
+      const auto it = std::upper_bound(table.begin(), table.end(), r, std::greater<double>());
+      out.push_back(fit.xmin + static_cast<double>(it - table.begin()));
+      continue;
+    }
+    double x = std::floor((fit.xmin - 0.5) * std::pow(r, -1 / a1) + 0.5);
+    x = std::clamp(x, fit.xmin + table.size(), upper);
+    while (x > fit.xmin && ccdf(x) < r) --x;
+    while (ccdf(x + 1) >= r) ++x;
+    out.push_back(x);
+  }
+  return out;
+}
+
+PowerLawFit fit_power_law(const std::vector<double>& data, const PowerLawOptions& o) {
+  std::string err;
+  if (!o.IsValid(&err)) throw Error(err);
+  PowerLawFit fit;
+  fit.discrete = o.discrete;
+  fit.n = static_cast<std::int64_t>(data.size());
+  for (std::size_t i = 0; i < data.size(); ++i) {
+    const double v = data[i];
+    if (!(v > 0) || !std::isfinite(v)) {
+      fit.status = FitStatus::kInvalidData;
+      fit.message = fmt::format("value {} (item {}) is not positive and finite; a power law needs x > 0", v, i + 1);
+      return fit;
+    }
+    if (o.discrete && v != std::floor(v)) {
+      fit.status = FitStatus::kInvalidData;
+      fit.message = fmt::format("value {} (item {}) is not an integer; drop --discrete for continuous data", v, i + 1);
+      return fit;
+    }
+  }
+  fit = fit_validated(data, o);
+  if (!fit.ok() || o.bootstrap == 0) return fit;
+
+  // CSN section 4.1: semi-parametric bootstrap of the KS distance.
+  const auto low = below_xmin(data, fit.xmin);
+  const double p_tail = static_cast<double>(fit.n_tail) / static_cast<double>(fit.n);
+  PowerLawOptions refit = o;
+  refit.bootstrap = 0;
+  std::vector<double> ks(static_cast<std::size_t>(o.bootstrap), kInf);
+  std::atomic<int> next{0};
+  auto worker = [&] {
+    for (int s; (s = next++) < o.bootstrap;) {
+      std::mt19937_64 rng(o.seed * 0x9E3779B97F4A7C15ULL + static_cast<std::uint64_t>(s));
+      std::binomial_distribution<std::int64_t> tail_count(fit.n, p_tail);
+      const std::int64_t nt = low.empty() ? fit.n : tail_count(rng);
+      std::vector<double> synth = sample_power_law(fit, static_cast<std::size_t>(nt), rng);
+      std::uniform_int_distribution<std::size_t> pick(0, low.empty() ? 0 : low.size() - 1);
+      for (std::int64_t k = nt; k < fit.n; ++k) synth.push_back(low[pick(rng)]);
+      const auto f = fit_validated(synth, refit);
+      ks[static_cast<std::size_t>(s)] = f.ok() ? f.ks : kInf;
+    }
+  };
+  const int threads = o.threads > 0 ? o.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  std::vector<std::thread> pool;
+  for (int t = 1; t < threads; ++t) pool.emplace_back(worker);
+  worker();
+  for (auto& t : pool) t.join();
+  int at_least = 0;
+  for (double d : ks) at_least += d >= fit.ks;
+  fit.bootstrap = o.bootstrap;
+  fit.p_value = static_cast<double>(at_least) / o.bootstrap;
+  return fit;
+}
+
+nlohmann::json to_json(const PowerLawFit& f) {
+  return {{"xmin", f.xmin},
+          {"xmax", f.xmax > 0 ? nlohmann::json(f.xmax) : nlohmann::json(nullptr)},
+          {"alpha", f.alpha},
+          {"alpha_se", f.alpha_se},
+          {"n", f.n},
+          {"n_tail", f.n_tail},
+          {"ks", f.ks},
+          {"discrete", f.discrete},
+          {"p_value", f.p_value >= 0 ? nlohmann::json(f.p_value) : nlohmann::json(nullptr)},
+          {"bootstrap", f.bootstrap},
+          {"status", to_string(f.status)},
+          {"message", f.message}};
+}
+
+}  // namespace critlab::stats
