@@ -1,0 +1,281 @@
+#include "critlab/stats/compare.h"
+
+#include <cmath>
+#include <functional>
+#include <limits>
+
+#include <nlohmann/json.hpp>
+
+#include "critlab/core/error.h"
+#include "critlab/stats/special.h"
+
+namespace critlab::stats {
+
+namespace {
+constexpr double kNegInf = -std::numeric_limits<double>::infinity();
+using Params = std::vector<double>;
+
+// An alternative: per-point log-likelihoods on the tail for a parameter vector (free, unconstrained
+// coordinates), starting points, and how to name its parameters.
+struct Model {
+  std::function<bool(const Params&, const std::vector<double>&, std::vector<double>*)> loglik;
+  std::vector<Params> starts;
+  Params step;
+  std::function<std::vector<std::pair<std::string, double>>(const Params&)> describe;
+};
+
+double sum_of(const std::vector<double>& v) {
+  double s = 0;
+  for (double x : v) s += x;
+  return s;
+}
+
+// ln(SF(z_lo) - SF(z_hi)) for the standard normal, z_lo < z_hi, stable in both tails.
+double log_normal_mass(double z_lo, double z_hi) {
+  if (z_hi <= 0) return log_diff_exp(log_normal_sf(-z_hi), log_normal_sf(-z_lo));  // via the CDF
+  return log_diff_exp(log_normal_sf(z_lo), log_normal_sf(z_hi));
+}
+
+// ln of integral_{xmin}^{xmax or inf} x^-alpha e^{-lambda x} dx, by Gauss-Legendre panels in t = ln(x/xmin).
+double log_tpl_integral(double alpha, double lambda, double xmin, double xmax) {
+  const double a = 1 - alpha, lx = lambda * xmin;
+  double upper = xmax > 0 ? std::log(xmax / xmin) : 0;
+  if (xmax <= 0) {
+    // Past T the exponent a t - lx e^t has fallen by more than 60 from its peak.
+    const double peak = a > 0 ? std::max(0.0, std::log(a / lx)) : 0.0;
+    upper = peak + 1;
+    auto g = [&](double t) { return a * t - lx * std::exp(t); };
+    const double gmax = g(peak);
+    while (g(upper) > gmax - 60 && upper < 800) upper += 1;
+    if (upper >= 800) return std::numeric_limits<double>::infinity();  // lambda ~ 0 with alpha <= 1: divergent
+  }
+  static const double nodes[8] = {-0.9602898564975363, -0.7966664774136267, -0.5255324099163290, -0.1834346424956498,
+                                  0.1834346424956498,  0.5255324099163290,  0.7966664774136267,  0.9602898564975363};
+  static const double weights[8] = {0.1012285362903763, 0.2223810344533745, 0.3137066458778873, 0.3626837833783620,
+                                    0.3626837833783620, 0.3137066458778873, 0.2223810344533745, 0.1012285362903763};
+  const int panels = std::max(8, static_cast<int>(upper / 0.05));
+  const double h = upper / panels;
+  std::vector<double> logs;
+  logs.reserve(static_cast<std::size_t>(panels) * 8);
+  double mx = kNegInf;
+  for (int p = 0; p < panels; ++p)
+    for (int i = 0; i < 8; ++i) {
+      const double t = (p + 0.5 + 0.5 * nodes[i]) * h;
+      const double l = std::log(0.5 * h * weights[i]) + a * t - lx * std::exp(t);
+      logs.push_back(l);
+      mx = std::max(mx, l);
+    }
+  double s = 0;
+  for (double l : logs) s += std::exp(l - mx);
+  return a * std::log(xmin) + mx + std::log(s);
+}
+
+Model make_model(Alternative alt, const PowerLawFit& fit, const std::vector<double>& tail) {
+  const bool disc = fit.discrete;
+  const double xmin = fit.xmin, xmax = fit.xmax;
+  double mean = 0, mean_log = 0, var_log = 0;
+  for (double x : tail) mean += x, mean_log += std::log(x);
+  mean /= tail.size();
+  mean_log /= tail.size();
+  for (double x : tail) var_log += std::pow(std::log(x) - mean_log, 2);
+  var_log /= tail.size();
+  Model m;
+  switch (alt) {
+    case Alternative::kExponential:
+      m.loglik = [=](const Params& p, const std::vector<double>& x, std::vector<double>* out) {
+        const double lam = std::exp(p[0]);
+        double norm;
+        if (disc) norm = std::log(-std::expm1(-lam)) - (xmax > 0 ? std::log(-std::expm1(-lam * (xmax - xmin + 1))) : 0);
+        else norm = std::log(lam) - (xmax > 0 ? std::log(-std::expm1(-lam * (xmax - xmin))) : 0);
+        for (std::size_t i = 0; i < x.size(); ++i) (*out)[i] = norm - lam * (x[i] - xmin);
+        return true;
+      };
+      m.starts = {{-std::log(std::max(mean - xmin, 1e-3) + (disc ? 1 : 0))}};
+      m.step = {0.5};
+      m.describe = [](const Params& p) { return std::vector<std::pair<std::string, double>>{{"lambda", std::exp(p[0])}}; };
+      break;
+    case Alternative::kLognormal:
+      m.loglik = [=](const Params& p, const std::vector<double>& x, std::vector<double>* out) {
+        const double mu = p[0], sg = std::exp(p[1]);
+        auto z = [&](double y) { return (std::log(y) - mu) / sg; };
+        if (disc) {
+          const double norm = xmax > 0 ? log_normal_mass(z(xmin - 0.5), z(xmax + 0.5)) : log_normal_sf(z(xmin - 0.5));
+          for (std::size_t i = 0; i < x.size(); ++i) (*out)[i] = log_normal_mass(z(x[i] - 0.5), z(x[i] + 0.5)) - norm;
+        } else {
+          const double norm = xmax > 0 ? log_normal_mass(z(xmin), z(xmax)) : log_normal_sf(z(xmin));
+          const double c = -std::log(sg) - 0.5 * std::log(2 * M_PI) - norm;
+          for (std::size_t i = 0; i < x.size(); ++i) (*out)[i] = c - std::log(x[i]) - 0.5 * z(x[i]) * z(x[i]);
+        }
+        return std::isfinite((*out)[0]);
+      };
+      m.starts = {{mean_log, 0.5 * std::log(std::max(var_log, 1e-6))}, {std::log(xmin), std::log(2.0)}, {0.0, std::log(3.0)}};
+      m.step = {1.0, 0.5};
+      m.describe = [](const Params& p) {
+        return std::vector<std::pair<std::string, double>>{{"mu", p[0]}, {"sigma", std::exp(p[1])}};
+      };
+      break;
+    case Alternative::kStretchedExponential:
+      m.loglik = [=](const Params& p, const std::vector<double>& x, std::vector<double>* out) {
+        const double lam = std::exp(p[0]), beta = std::exp(p[1]);
+        if (disc) {
+          // Weibull survival S(y) = exp(-lam y^beta), binned and normalised from xmin - 1/2.
+          const double s0 = -lam * std::pow(xmin - 0.5, beta);
+          const double norm = xmax > 0 ? log_diff_exp(s0, -lam * std::pow(xmax + 0.5, beta)) : s0;
+          for (std::size_t i = 0; i < x.size(); ++i)
+            (*out)[i] = log_diff_exp(-lam * std::pow(x[i] - 0.5, beta), -lam * std::pow(x[i] + 0.5, beta)) - norm;
+        } else {
+          const double xb = std::pow(xmin, beta);
+          const double trunc = xmax > 0 ? std::log(-std::expm1(-lam * (std::pow(xmax, beta) - xb))) : 0;
+          for (std::size_t i = 0; i < x.size(); ++i)
+            (*out)[i] = std::log(beta * lam) + (beta - 1) * std::log(x[i]) - lam * (std::pow(x[i], beta) - xb) - trunc;
+        }
+        return std::isfinite((*out)[0]);
+      };
+      m.starts = {{-std::log(mean), std::log(1.0)}, {-std::log(mean), std::log(0.5)}, {-0.5 * std::log(mean), std::log(0.3)}};
+      m.step = {1.0, 0.3};
+      m.describe = [](const Params& p) {
+        return std::vector<std::pair<std::string, double>>{{"lambda", std::exp(p[0])}, {"beta", std::exp(p[1])}};
+      };
+      break;
+    case Alternative::kPoisson:
+      m.loglik = [=](const Params& p, const std::vector<double>& x, std::vector<double>* out) {
+        const double mu = std::exp(p[0]);
+        auto lpmf = [&](double k) { return k * std::log(mu) - mu - std::lgamma(k + 1); };
+        // ln P(xmin <= K <= xmax): summed in log space over the range that carries the mass.
+        const double hi_k = xmax > 0 ? xmax : std::max(xmin, mu) + 40 * std::sqrt(mu) + 100;
+        double mx = kNegInf;
+        for (double k = xmin; k <= hi_k; ++k) mx = std::max(mx, lpmf(k));
+        double s = 0;
+        for (double k = xmin; k <= hi_k; ++k) s += std::exp(lpmf(k) - mx);
+        const double norm = mx + std::log(s);
+        for (std::size_t i = 0; i < x.size(); ++i) (*out)[i] = lpmf(x[i]) - norm;
+        return std::isfinite(norm);
+      };
+      m.starts = {{std::log(mean)}};
+      m.step = {0.3};
+      m.describe = [](const Params& p) { return std::vector<std::pair<std::string, double>>{{"mu", std::exp(p[0])}}; };
+      break;
+    case Alternative::kTruncatedPowerLaw:
+      m.loglik = [=](const Params& p, const std::vector<double>& x, std::vector<double>* out) {
+        const double alpha = p[0], lam = std::exp(p[1]);
+        double norm;
+        if (disc) {
+          // Direct sum near xmin, the integral from K + 1/2 beyond (Euler-Maclaurin's leading term).
+          const double k_end = xmax > 0 ? std::min(xmax, xmin + 100000) : xmin + 100000;
+          double mx = kNegInf, s = 0;
+          auto lt = [&](double k) { return -alpha * std::log(k) - lam * k; };
+          for (double k = xmin; k <= k_end; ++k) mx = std::max(mx, lt(k));
+          for (double k = xmin; k <= k_end; ++k) s += std::exp(lt(k) - mx);
+          norm = mx + std::log(s);
+          if (xmax <= 0 || xmax > k_end) {
+            const double rest = log_tpl_integral(alpha, lam, k_end + 0.5, xmax > 0 ? xmax + 0.5 : 0);
+            norm = std::max(norm, rest) + std::log1p(std::exp(std::min(norm, rest) - std::max(norm, rest)));
+          }
+        } else {
+          norm = log_tpl_integral(alpha, lam, xmin, xmax);
+        }
+        if (!std::isfinite(norm)) return false;
+        for (std::size_t i = 0; i < x.size(); ++i) (*out)[i] = -alpha * std::log(x[i]) - lam * x[i] - norm;
+        return true;
+      };
+      m.starts = {{fit.alpha, std::log(1e-3 / mean)}, {fit.alpha - 0.3, std::log(0.1 / mean)}, {1.2, std::log(1.0 / mean)}};
+      m.step = {0.3, 1.0};
+      m.describe = [](const Params& p) {
+        return std::vector<std::pair<std::string, double>>{{"alpha", p[0]}, {"lambda", std::exp(p[1])}};
+      };
+      break;
+  }
+  return m;
+}
+}  // namespace
+
+std::string to_string(Alternative a) {
+  switch (a) {
+    case Alternative::kExponential: return "exponential";
+    case Alternative::kLognormal: return "lognormal";
+    case Alternative::kStretchedExponential: return "stretched_exponential";
+    case Alternative::kPoisson: return "poisson";
+    case Alternative::kTruncatedPowerLaw: return "truncated_power_law";
+  }
+  return "?";
+}
+
+Comparison compare_power_law(const std::vector<double>& data, const PowerLawFit& fit, Alternative alt) {
+  Comparison c;
+  c.against = to_string(alt);
+  c.nested = alt == Alternative::kTruncatedPowerLaw;
+  if (!fit.ok()) {
+    c.message = "the power-law fit failed: " + fit.message;
+    return c;
+  }
+  if (alt == Alternative::kPoisson && !fit.discrete) {
+    c.message = "the Poisson alternative applies to discrete data only";
+    return c;
+  }
+  std::vector<double> tail;
+  for (double x : data)
+    if (x >= fit.xmin && (fit.xmax <= 0 || x <= fit.xmax)) tail.push_back(x);
+  const std::size_t n = tail.size();
+  if (n < 2) {
+    c.message = "fewer than two tail points";
+    return c;
+  }
+  Model model = make_model(alt, fit, tail);
+  std::vector<double> buf(n);
+  auto neg_ll = [&](const Params& p) {
+    if (!model.loglik(p, tail, &buf)) return std::numeric_limits<double>::infinity();
+    const double s = sum_of(buf);
+    return std::isfinite(s) ? -s : std::numeric_limits<double>::infinity();
+  };
+  Params best;
+  double best_val = std::numeric_limits<double>::infinity();
+  bool converged = false;
+  for (const auto& start : model.starts) {
+    double val;
+    bool conv;
+    auto p = minimize_nelder_mead(neg_ll, start, model.step, &val, &conv, 1e-9, 6000);
+    if (val < best_val) best_val = val, best = p, converged = conv;
+  }
+  if (!std::isfinite(best_val)) {
+    c.message = "the " + c.against + " fit did not converge";
+    return c;
+  }
+  std::vector<double> alt_ll(n);
+  model.loglik(best, tail, &alt_ll);
+  std::vector<double> l(n);
+  for (std::size_t i = 0; i < n; ++i) l[i] = power_law_log_pdf(fit, tail[i]) - alt_ll[i];
+  double sum = sum_of(l);
+  if (c.nested && sum > 0) sum = 0, std::fill(l.begin(), l.end(), 0.0);  // the nesting model cannot do worse
+  const double mean = sum / n;
+  double var = 0;
+  for (double v : l) var += (v - mean) * (v - mean);
+  var /= n;
+  c.log_likelihood_ratio = sum;
+  c.R = var > 0 ? sum / std::sqrt(n * var) : 0.0;
+  c.p = c.nested ? std::erfc(std::sqrt(std::abs(sum))) : std::erfc(std::abs(c.R) / std::sqrt(2.0));
+  c.favours = c.p < 0.1 ? (sum > 0 ? "power_law" : c.against) : "inconclusive";
+  c.parameters = model.describe(best);
+  c.ok = true;
+  if (!converged) c.message = "the simplex had not fully converged; the comparison uses its best point";
+  return c;
+}
+
+std::vector<Comparison> compare_all(const std::vector<double>& data, const PowerLawFit& fit) {
+  std::vector<Comparison> out;
+  for (auto a : {Alternative::kExponential, Alternative::kLognormal, Alternative::kStretchedExponential,
+                 Alternative::kPoisson, Alternative::kTruncatedPowerLaw}) {
+    if (a == Alternative::kPoisson && !fit.discrete) continue;
+    out.push_back(compare_power_law(data, fit, a));
+  }
+  return out;
+}
+
+nlohmann::json to_json(const Comparison& c) {
+  nlohmann::json params = nlohmann::json::object();
+  for (const auto& [k, v] : c.parameters) params[k] = v;
+  return {{"against", c.against}, {"R", c.R},       {"log_likelihood_ratio", c.log_likelihood_ratio},
+          {"p", c.p},             {"nested", c.nested}, {"favours", c.favours},
+          {"parameters", params}, {"ok", c.ok},     {"message", c.message}};
+}
+
+}  // namespace critlab::stats
