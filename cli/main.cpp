@@ -21,6 +21,8 @@ int main(int argc, char** argv) {
   add("measure", "measure a network's distance to criticality (gains, Lyapunov spectrum, dynamic range)",
       critlab::cli::add_measure);
   add("theory", "mean-field theory: q*, chi_1 and the edge of chaos", critlab::cli::add_theory);
+  add("powerlaw", "fit a power law to a column of numbers (Clauset, Shalizi & Newman) and compare alternatives",
+      critlab::cli::add_powerlaw);
   add("bench", "built-in benchmarks, printed as JSON", critlab::cli::add_bench);
 
   try {

@@ -1,0 +1,102 @@
+#include <algorithm>
+#include <cmath>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "commands.h"
+#include "critlab/core/error.h"
+#include "critlab/io/files.h"
+#include "critlab/io/numbers.h"
+#include "critlab/io/plot.h"
+#include "critlab/stats/compare.h"
+#include "critlab/stats/powerlaw.h"
+
+namespace critlab::cli {
+
+namespace {
+// Empirical CCDF of the data with the fitted power law's CCDF over its tail (scaled to the tail fraction).
+void plot_ccdf(const std::string& dir, std::vector<double> x, const stats::PowerLawFit& f) {
+  std::sort(x.begin(), x.end());
+  io::Table t{{"x", "ccdf", "fit"}, {}};
+  const double n = static_cast<double>(x.size()), frac = static_cast<double>(f.n_tail) / n;
+  const std::size_t stride = std::max<std::size_t>(1, x.size() / 2000);
+  for (std::size_t i = 0; i < x.size(); i += stride) {
+    if (i > 0 && x[i] == x[i - 1]) continue;
+    const double ccdf = (n - static_cast<double>(i)) / n;
+    double fit = std::nan("");
+    if (x[i] >= f.xmin && (f.xmax <= 0 || x[i] <= f.xmax))
+      fit = frac * (f.discrete ? std::pow(x[i] / f.xmin, 1 - f.alpha) : std::pow(x[i] / f.xmin, 1 - f.alpha));
+    t.add_row({x[i], ccdf, fit});
+  }
+  io::plot_lines(dir, "ccdf", t, "x", {{"ccdf", "data"}, {"fit", fmt::format("power law, alpha = {:.3f}", f.alpha)}},
+                 {.title = fmt::format("CCDF with the fitted tail (xmin = {:g}, n_tail = {})", f.xmin, f.n_tail),
+                  .xlabel = "x",
+                  .ylabel = "P(X >= x)",
+                  .logx = true,
+                  .logy = true,
+                  .points = false});
+}
+}  // namespace
+
+Runner add_powerlaw(CLI::App& cmd) {
+  struct State {
+    std::string file, column, out;
+    stats::PowerLawOptions o;
+    double xmin = 0, xmax = 0;
+    bool json = false, no_compare = false;
+  };
+  auto s = std::make_shared<State>();
+  cmd.add_option("file", s->file, "one number per line, or a CSV file (see --column)")->required();
+  cmd.add_option("--column", s->column, "CSV column: 0-based index or header name (default: the first)");
+  cmd.add_flag("--discrete", s->o.discrete, "integer data: exact discrete (Hurwitz zeta) likelihood");
+  cmd.add_flag("--discrete-approximation", s->o.discrete_approximation,
+               "discrete: the continuous approximation of CSN eq. 3.7 instead of the exact MLE");
+  cmd.add_option("--xmin", s->xmin, "fix xmin instead of scanning");
+  cmd.add_option("--xmax", s->xmax, "truncate the tail at xmax");
+  cmd.add_option("--min-tail", s->o.min_tail, "smallest tail the xmin scan considers")->capture_default_str();
+  cmd.add_option("--bootstrap", s->o.bootstrap, "simulations for the goodness-of-fit p-value")->capture_default_str();
+  cmd.add_option("--seed", s->o.seed, "bootstrap seed")->capture_default_str();
+  cmd.add_option("--threads", s->o.threads, "bootstrap threads (0 = all cores)")->capture_default_str();
+  cmd.add_flag("--no-compare", s->no_compare, "skip the likelihood-ratio comparisons");
+  cmd.add_option("--out", s->out, "write fit.json and the CCDF plot here");
+  cmd.add_flag("--json", s->json, "print JSON");
+  return [s, &cmd]() {
+    if (cmd.count("--xmin")) s->o.xmin = s->xmin;
+    if (cmd.count("--xmax")) s->o.xmax = s->xmax;
+    std::string err;
+    if (!s->o.IsValid(&err)) throw Error(err);
+    const auto data = io::read_number_column(s->file, s->column);
+    const auto fit = stats::fit_power_law(data, s->o);
+    if (!fit.ok()) throw Error(fmt::format("'{}': {}", s->file, fit.message));
+    auto j = stats::to_json(fit);
+    j["file"] = s->file;
+    j["comparisons"] = nlohmann::json::array();
+    std::vector<stats::Comparison> comparisons;
+    if (!s->no_compare) comparisons = stats::compare_all(data, fit);
+    for (const auto& c : comparisons) j["comparisons"].push_back(stats::to_json(c));
+    j["R_sign"] = "R > 0 favours the power law, R < 0 the alternative";
+    if (!s->out.empty()) {
+      io::write_json(std::filesystem::path(s->out) / "fit.json", j);
+      plot_ccdf(s->out, data, fit);
+    }
+    if (s->json) {
+      print(j.dump(2));
+      return 0;
+    }
+    print(fmt::format("{}: n = {}, {} power law", s->file, fit.n, fit.discrete ? "discrete" : "continuous"));
+    print(fmt::format("  xmin = {:g}{}  n_tail = {}  alpha = {:.4f} +- {:.4f}  KS = {:.4f}", fit.xmin,
+                      fit.xmax > 0 ? fmt::format("  xmax = {:g}", fit.xmax) : "", fit.n_tail, fit.alpha, fit.alpha_se,
+                      fit.ks));
+    if (fit.p_value >= 0)
+      print(fmt::format("  goodness of fit: p = {:.3f} ({} bootstrap sets; p < 0.1 rules the power law out)",
+                        fit.p_value, fit.bootstrap));
+    if (!comparisons.empty()) print("  likelihood ratios (R > 0 favours the power law):");
+    for (const auto& c : comparisons)
+      print(fmt::format("    {:<22} R = {:+8.3f}  p = {:.3g}{}  -> {}", c.against, c.R, c.p, c.nested ? " (nested)" : "",
+                        c.ok ? c.favours : "failed: " + c.message));
+    return 0;
+  };
+}
+
+}  // namespace critlab::cli

@@ -1,0 +1,70 @@
+// `critlab powerlaw`: the acceptance interface and must-show 5 of the avalanches issue (bad input).
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <random>
+
+#include <nlohmann/json.hpp>
+
+#include "critlab/stats/powerlaw.h"
+#include "test_util.h"
+
+using namespace critlab;
+using test::run_cli;
+namespace fs = std::filesystem;
+
+namespace {
+fs::path write(const fs::path& dir, const std::string& name, const std::string& text) {
+  std::ofstream(dir / name) << text;
+  return dir / name;
+}
+void expect_one_line_error(const test::CommandResult& r, const std::string& needle) {
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find(needle), std::string::npos) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+}
+}  // namespace
+
+TEST(PowerLawCli, PrintsTheInterfaceFields) {
+  test::TempDir d;
+  std::mt19937_64 rng(1);
+  stats::PowerLawFit truth;
+  truth.discrete = true;
+  truth.alpha = 2.0;
+  truth.xmin = 1;
+  std::string text = "size,other\n";
+  for (double v : stats::sample_power_law(truth, 5000, rng)) text += fmt::format("{},7\n", v);
+  const auto file = write(d.path(), "sizes.csv", text);
+  auto r = run_cli("powerlaw " + file.string() + " --column size --discrete --bootstrap 20 --seed 3 --json --out " +
+                   (d.path() / "out").string());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  for (const char* key : {"xmin", "alpha", "alpha_se", "n_tail", "ks", "p_value"}) EXPECT_TRUE(j[key].is_number()) << key;
+  EXPECT_NEAR(j["alpha"].get<double>(), 2.0, 0.1);
+  std::vector<std::string> against;
+  for (const auto& c : j["comparisons"]) {
+    against.push_back(c["against"]);
+    EXPECT_TRUE(c["R"].is_number());
+    EXPECT_TRUE(c["p"].is_number());
+    EXPECT_EQ(c["nested"].get<bool>(), c["against"] == "truncated_power_law");
+  }
+  EXPECT_EQ(against, (std::vector<std::string>{"exponential", "lognormal", "stretched_exponential", "poisson",
+                                                 "truncated_power_law"}));
+  EXPECT_TRUE(fs::exists(d.path() / "out" / "fit.json"));
+  EXPECT_TRUE(fs::exists(d.path() / "out" / "ccdf.csv"));
+}
+
+TEST(PowerLawCli, BadInputGivesOneClearLine) {
+  test::TempDir d;
+  expect_one_line_error(run_cli("powerlaw " + write(d.path(), "e", "").string()), "holds no numbers");
+  expect_one_line_error(run_cli("powerlaw " + write(d.path(), "t", "1\n2\n\nfoo\n").string()),
+                        "line 4: 'foo' is not a number");
+  expect_one_line_error(run_cli("powerlaw " + write(d.path(), "n", "1\n-2\n3\n").string()), "not positive");
+  expect_one_line_error(run_cli("powerlaw " + write(d.path(), "z", "1\n0\n3\n").string()), "not positive");
+  expect_one_line_error(run_cli("powerlaw " + write(d.path(), "f", "1\n2\n3\n4\n").string()), "fewer than 10 values");
+  expect_one_line_error(run_cli("powerlaw " + write(d.path(), "r", "1.5\n2\n").string() + " --discrete"),
+                        "not an integer");
+  expect_one_line_error(run_cli("powerlaw " + (d.path() / "missing").string()), "does not exist");
+  expect_one_line_error(run_cli("powerlaw " + write(d.path(), "c", "a,b\n1,2\n").string() + " --column zz"),
+                        "no column named 'zz'");
+}
