@@ -1,0 +1,159 @@
+#include "critlab/stats/avalanche.h"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+
+#include <nlohmann/json.hpp>
+
+#include "critlab/stats/special.h"
+
+namespace critlab::stats {
+
+std::vector<Avalanche> avalanches_from_series(const std::vector<double>& counts) {
+  std::vector<Avalanche> out;
+  std::size_t i = 0;
+  while (i < counts.size() && counts[i] > 0) ++i;  // a run open at the start is dropped
+  while (i < counts.size()) {
+    while (i < counts.size() && counts[i] <= 0) ++i;
+    if (i >= counts.size()) break;
+    Avalanche a;
+    const std::size_t start = i;
+    while (i < counts.size() && counts[i] > 0) {
+      a.shape.push_back(counts[i]);
+      a.size += static_cast<std::int64_t>(std::llround(counts[i]));
+      ++i;
+    }
+    a.duration = static_cast<std::int64_t>(i - start);
+    if (i < counts.size()) out.push_back(std::move(a));  // a run still open at the end is dropped
+  }
+  return out;
+}
+
+namespace {
+constexpr int kGrid = 20;
+
+// Mean shape of each duration with at least min_count avalanches, resampled on kGrid points of u = t/T.
+// Bin t (0-based) of a duration-T avalanche sits at u = (t + 1/2)/T, so the grid spans only the range every
+// duration covers, [1/(2 lo), 1 - 1/(2 lo)], and is interpolated, never extrapolated.
+std::map<std::int64_t, std::vector<double>> mean_shapes(const std::vector<Avalanche>& av, std::int64_t lo,
+                                                        std::int64_t hi, std::int64_t min_count) {
+  std::map<std::int64_t, std::pair<std::vector<double>, std::int64_t>> acc;
+  for (const auto& a : av) {
+    if (a.duration < lo || a.duration > hi || static_cast<std::int64_t>(a.shape.size()) != a.duration) continue;
+    auto& [sum, n] = acc[a.duration];
+    if (sum.empty()) sum.assign(static_cast<std::size_t>(a.duration), 0.0);
+    for (std::size_t t = 0; t < a.shape.size(); ++t) sum[t] += a.shape[t];
+    ++n;
+  }
+  std::map<std::int64_t, std::vector<double>> out;
+  for (auto& [T, sn] : acc) {
+    if (sn.second < min_count) continue;
+    std::vector<double> grid(kGrid);
+    const double u_lo = 0.5 / static_cast<double>(lo), u_hi = 1 - u_lo;
+    for (int k = 0; k < kGrid; ++k) {
+      const double u = u_lo + (u_hi - u_lo) * k / (kGrid - 1);
+      const double pos = u * static_cast<double>(T) - 0.5;
+      const auto t0 = static_cast<std::int64_t>(std::floor(std::clamp(pos, 0.0, static_cast<double>(T - 1))));
+      const auto t1 = std::min<std::int64_t>(t0 + 1, T - 1);
+      const double w = std::clamp(pos - static_cast<double>(t0), 0.0, 1.0);
+      grid[k] = ((1 - w) * sn.first[static_cast<std::size_t>(t0)] + w * sn.first[static_cast<std::size_t>(t1)]) /
+                static_cast<double>(sn.second);
+    }
+    out[T] = grid;
+  }
+  return out;
+}
+
+double collapse_spread(const std::map<std::int64_t, std::vector<double>>& shapes, double gamma) {
+  double total = 0;
+  for (int k = 0; k < kGrid; ++k) {
+    double s = 0, s2 = 0, n = 0;
+    for (const auto& [T, g] : shapes) {
+      const double v = std::pow(static_cast<double>(T), 1 - gamma) * g[static_cast<std::size_t>(k)];
+      s += v, s2 += v * v, n += 1;
+    }
+    const double mean = s / n;
+    total += (s2 / n - mean * mean) / (mean * mean);
+  }
+  return total / kGrid;
+}
+}  // namespace
+
+ShapeCollapse shape_collapse(const std::vector<Avalanche>& avalanches, std::int64_t min_duration,
+                             std::int64_t max_duration, std::int64_t min_count) {
+  ShapeCollapse c;
+  const auto shapes = mean_shapes(avalanches, min_duration, max_duration, min_count);
+  if (shapes.size() < 3) {
+    c.message = "fewer than three durations with enough avalanches (and recorded shapes) for a collapse";
+    return c;
+  }
+  c.exponent = minimize_brent([&](double g) { return collapse_spread(shapes, g); }, 0.5, 4.0, 1e-8);
+  c.spread = collapse_spread(shapes, c.exponent);
+  for (const auto& [T, g] : shapes) {
+    c.durations.push_back(T);
+    std::vector<double> scaled(g.size());
+    for (std::size_t k = 0; k < g.size(); ++k) scaled[k] = std::pow(static_cast<double>(T), 1 - c.exponent) * g[k];
+    c.scaled_shapes.push_back(scaled);
+  }
+  c.ok = true;
+  return c;
+}
+
+AvalancheAnalysis analyse_avalanches(const std::vector<Avalanche>& av, const AvalancheOptions& o) {
+  AvalancheAnalysis r;
+  r.count = static_cast<std::int64_t>(av.size());
+  std::vector<double> sizes, durations;
+  std::map<std::int64_t, std::pair<double, double>> by_t;  // duration -> (sum of sizes, count)
+  for (const auto& a : av) {
+    sizes.push_back(static_cast<double>(a.size));
+    durations.push_back(static_cast<double>(a.duration));
+    auto& e = by_t[a.duration];
+    e.first += static_cast<double>(a.size), e.second += 1;
+  }
+  PowerLawOptions po;
+  po.discrete = true;
+  po.bootstrap = o.bootstrap;
+  po.seed = o.seed;
+  r.size_fit = fit_power_law(sizes, po);
+  r.duration_fit = fit_power_law(durations, po);
+  std::vector<double> lx, ly, w;
+  for (const auto& [T, e] : by_t) {
+    r.mean_size_durations.push_back(static_cast<double>(T));
+    r.mean_size.push_back(e.first / e.second);
+    r.counts_per_duration.push_back(e.second);
+    const bool in_window = T >= o.gamma_min_duration && (o.gamma_max_duration <= 0 || T <= o.gamma_max_duration);
+    if (in_window && e.second >= 2) lx.push_back(std::log(T)), ly.push_back(std::log(e.first / e.second)), w.push_back(e.second);
+  }
+  if (lx.size() >= 2) {
+    const auto line = weighted_line_fit(lx, ly, w);
+    r.gamma = line.slope;
+    r.gamma_se = line.slope_se;
+  } else {
+    r.gamma = r.gamma_se = std::nan("");
+  }
+  r.gamma_predicted = r.size_fit.ok() && r.duration_fit.ok() ? (r.duration_fit.alpha - 1) / (r.size_fit.alpha - 1)
+                                                             : std::nan("");
+  r.collapse = shape_collapse(av, o.collapse_min_duration, o.collapse_max_duration);
+  return r;
+}
+
+nlohmann::json to_json(const AvalancheAnalysis& a) {
+  auto num = [](double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); };
+  return {{"count", a.count},
+          {"size", to_json(a.size_fit)},
+          {"duration", to_json(a.duration_fit)},
+          {"tau", num(a.size_fit.alpha)},
+          {"tau_t", num(a.duration_fit.alpha)},
+          {"gamma", num(a.gamma)},
+          {"gamma_se", num(a.gamma_se)},
+          {"gamma_predicted", num(a.gamma_predicted)},
+          {"crackling_difference", num(a.gamma - a.gamma_predicted)},
+          {"collapse", {{"exponent", a.collapse.ok ? num(a.collapse.exponent) : nullptr},
+                        {"spread", num(a.collapse.spread)},
+                        {"durations", a.collapse.durations},
+                        {"ok", a.collapse.ok},
+                        {"message", a.collapse.message}}}};
+}
+
+}  // namespace critlab::stats
