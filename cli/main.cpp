@@ -23,6 +23,8 @@ int main(int argc, char** argv) {
   add("theory", "mean-field theory: q*, chi_1 and the edge of chaos", critlab::cli::add_theory);
   add("powerlaw", "fit a power law to a column of numbers (Clauset, Shalizi & Newman) and compare alternatives",
       critlab::cli::add_powerlaw);
+  add("avalanches", "avalanches in a network (perturbation cascades, activity) or a binned series, with exponents",
+      critlab::cli::add_avalanches);
   add("bench", "built-in benchmarks, printed as JSON", critlab::cli::add_bench);
 
   try {

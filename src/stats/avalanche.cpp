@@ -6,6 +6,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include <fmt/format.h>
+
+#include "critlab/io/plot.h"
+#include "critlab/io/table.h"
 #include "critlab/stats/special.h"
 
 namespace critlab::stats {
@@ -154,6 +158,82 @@ nlohmann::json to_json(const AvalancheAnalysis& a) {
                         {"durations", a.collapse.durations},
                         {"ok", a.collapse.ok},
                         {"message", a.collapse.message}}}};
+}
+
+namespace {
+void plot_ccdf(const std::filesystem::path& plots, const std::string& stem, const std::string& what,
+               std::vector<double> x, const PowerLawFit& f) {
+  std::sort(x.begin(), x.end());
+  io::Table t{{what, "ccdf", "fit"}, {}};
+  const double n = static_cast<double>(x.size());
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    if (i > 0 && x[i] == x[i - 1]) continue;
+    const double fit = f.ok() && x[i] >= f.xmin
+                           ? static_cast<double>(f.n_tail) / n * std::pow(x[i] / f.xmin, 1 - f.alpha)
+                           : std::nan("");
+    t.add_row({x[i], (n - static_cast<double>(i)) / n, fit});
+  }
+  io::plot_lines(plots, stem, t, what,
+                 {{"ccdf", "data"}, {"fit", f.ok() ? fmt::format("power law, exponent {:.3f}", f.alpha) : "no fit"}},
+                 {.title = fmt::format("Avalanche {} distribution (CCDF)", what),
+                  .xlabel = what,
+                  .ylabel = "P(X >= x)",
+                  .logx = true,
+                  .logy = true,
+                  .points = false});
+}
+}  // namespace
+
+void write_avalanche_files(const std::filesystem::path& dir, const std::vector<Avalanche>& av,
+                           const AvalancheAnalysis& a) {
+  const auto tables = dir / "tables", plots = dir / "plots";
+  io::Table all{{"size", "duration"}, {}};
+  std::vector<double> sizes, durations;
+  for (const auto& x : av) {
+    all.add_row({static_cast<double>(x.size), static_cast<double>(x.duration)});
+    sizes.push_back(static_cast<double>(x.size));
+    durations.push_back(static_cast<double>(x.duration));
+  }
+  io::write_csv(tables / "avalanches.csv", all);
+  if (av.empty()) return;
+  plot_ccdf(plots, "size_ccdf", "size", sizes, a.size_fit);
+  plot_ccdf(plots, "duration_ccdf", "duration", durations, a.duration_fit);
+  io::Table ms{{"duration", "mean_size", "count", "fit"}, {}};
+  const double anchor_t = a.mean_size_durations.empty() ? 1 : a.mean_size_durations.front();
+  const double anchor_s = a.mean_size.empty() ? 1 : a.mean_size.front();
+  for (std::size_t i = 0; i < a.mean_size.size(); ++i)
+    ms.add_row({a.mean_size_durations[i], a.mean_size[i], a.counts_per_duration[i],
+                std::isfinite(a.gamma) ? anchor_s * std::pow(a.mean_size_durations[i] / anchor_t, a.gamma) : std::nan("")});
+  io::write_csv(tables / "mean_size.csv", ms);
+  io::plot_lines(plots, "mean_size", ms, "duration",
+                 {{"mean_size", "<S>(T)"}, {"fit", fmt::format("slope gamma = {:.3f}", a.gamma)}},
+                 {.title = fmt::format("Mean size given duration (crackling prediction {:.3f})", a.gamma_predicted),
+                  .xlabel = "duration T",
+                  .ylabel = "<S>(T)",
+                  .logx = true,
+                  .logy = true});
+  if (a.collapse.ok) {
+    io::Table c{{"u"}, {}};
+    const std::size_t step = std::max<std::size_t>(1, a.collapse.durations.size() / 6);
+    std::vector<std::size_t> picked;
+    for (std::size_t i = 0; i < a.collapse.durations.size(); i += step) picked.push_back(i);
+    std::vector<io::PlotSeries> series;
+    for (std::size_t i : picked) {
+      c.columns.push_back(fmt::format("T_{}", a.collapse.durations[i]));
+      series.push_back({c.columns.back(), fmt::format("T = {}", a.collapse.durations[i])});
+    }
+    const std::size_t grid = a.collapse.scaled_shapes.front().size();
+    for (std::size_t k = 0; k < grid; ++k) {
+      std::vector<double> row{(k + 0.5) / static_cast<double>(grid)};
+      for (std::size_t i : picked) row.push_back(a.collapse.scaled_shapes[i][k]);
+      c.add_row(row);
+    }
+    io::plot_lines(plots, "collapse", c, "u", series,
+                   {.title = fmt::format("Shape collapse, exponent {:.3f} (spread {:.3g})", a.collapse.exponent,
+                                         a.collapse.spread),
+                    .xlabel = "position in the avalanche (grid index / 20)",
+                    .ylabel = "T^{1-gamma} s_T"});
+  }
 }
 
 }  // namespace critlab::stats

@@ -17,6 +17,7 @@ namespace critlab::stats {
 
 namespace {
 constexpr double kInf = std::numeric_limits<double>::infinity();
+constexpr double kAlphaSearchMax = 20.0;  // numerical MLEs search alpha in (1, 20]
 
 // ln Z(alpha) of the tail normalisation.
 double log_norm_continuous(double alpha, double xmin, double xmax) {
@@ -85,7 +86,7 @@ double fit_alpha(const Compressed& c, std::size_t i, std::size_t end, double xmi
   }
   const double lo = xmax > 0 ? 0.01 : 1.0 + 1e-9;
   auto neg_ll = [&](double a) { return a * sum_log + n * log_norm(discrete, a, xmin, xmax); };
-  return minimize_brent(neg_ll, lo, 20.0, 1e-12);
+  return minimize_brent(neg_ll, lo, kAlphaSearchMax, 1e-12);
 }
 
 // Kolmogorov-Smirnov distance of the tail [i, end) to the power law with exponent alpha. The scan stops as
@@ -207,7 +208,11 @@ PowerLawFit fit_validated(const std::vector<double>& data, const PowerLawOptions
   fit.ks = best_fit.ks;
   fit.n_tail = static_cast<std::int64_t>(c.n_ge[best] - c.n_ge[end]);
   fit.alpha_se = alpha_standard_error(o.discrete, fit.alpha, fit.xmin, fit.xmax, static_cast<double>(fit.n_tail));
-  if (fit.xmax <= 0 && fit.alpha <= 1 + 1e-6) {
+  if (fit.alpha >= kAlphaSearchMax - 1e-3) {
+    fit.status = FitStatus::kNoConvergence;
+    fit.message = fmt::format("the likelihood is still rising at the search bound alpha = {:g}: the tail is not a "
+                              "power law (it falls off faster than any)", kAlphaSearchMax);
+  } else if (fit.xmax <= 0 && fit.alpha <= 1 + 1e-6) {
     fit.status = FitStatus::kAlphaNotAboveOne;
     fit.message = "the fitted exponent is at its bound alpha = 1: the tail is not normalisable without --xmax";
   }

@@ -149,6 +149,14 @@ TEST(PowerLaw, BadDataIsAStatusNeverGarbage) {
   EXPECT_EQ(fit_power_law({1.0, 2.0, 3.0}).status, FitStatus::kTooFewTailPoints);
   EXPECT_EQ(fit_power_law({}).status, FitStatus::kTooFewTailPoints);
   EXPECT_NE(fit_power_law({1.0, 2.0, -3.0}).message.find("item 3"), std::string::npos);
+  // A tail that falls faster than any power law (all mass on two values) must not come back as alpha = 20.
+  std::vector<double> steep(500, 5.0);
+  steep.push_back(6.0);  // MLE alpha = ln 500 / ln 1.2 = 34, beyond the search bound
+  PowerLawOptions fixed;
+  fixed.discrete = true;
+  fixed.xmin = 5;
+  auto f = fit_power_law(steep, fixed);
+  EXPECT_EQ(f.status, FitStatus::kNoConvergence) << f.alpha;
 }
 
 // Must-show 1: Galton-Watson trees with Poisson(1) offspring.

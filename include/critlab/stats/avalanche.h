@@ -10,6 +10,7 @@
 // durations in a window fall on one curve (least relative spread on 20 points of t/T).
 #pragma once
 #include <cstdint>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -56,5 +57,11 @@ struct AvalancheAnalysis {
 AvalancheAnalysis analyse_avalanches(const std::vector<Avalanche>& avalanches, const AvalancheOptions& options = {});
 
 nlohmann::json to_json(const AvalancheAnalysis& a);
+
+// Writes tables/avalanches.csv (size, duration), tables/mean_size.csv, and plots/size_ccdf (with the fitted
+// tail), plots/duration_ccdf, plots/mean_size (<S>(T) on log-log with the fitted slope) and plots/collapse
+// (the rescaled mean shapes) under `dir`.
+void write_avalanche_files(const std::filesystem::path& dir, const std::vector<Avalanche>& avalanches,
+                           const AvalancheAnalysis& analysis);
 
 }  // namespace critlab::stats
