@@ -35,6 +35,12 @@ Runner add_bench(CLI::App& cmd) {
                       me["full_ms"].get<double>(), me["full_over_train_step"].get<double>()));
     print(fmt::format("monitor measurement:                  {:8.1f} ms = {:.1f} training steps",
                       me["monitor_ms"].get<double>(), me["monitor_over_train_step"].get<double>()));
+    const auto& pl = r["powerlaw"];
+    print(fmt::format("power law, full xmin scan:            {:8.2f} s for {} discrete samples",
+                      pl["fit_seconds"].get<double>(), pl["fit_samples"].get<long>()));
+    print(fmt::format("power law, bootstrap:                 {:8.2f} s for {} simulations on {} samples",
+                      pl["bootstrap_seconds"].get<double>(), pl["bootstrap_simulations"].get<int>(),
+                      pl["bootstrap_samples"].get<long>()));
     return 0;
   };
 }

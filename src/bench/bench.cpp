@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <random>
 
 #include <torch/torch.h>
 #include <nlohmann/json.hpp>
@@ -11,6 +12,7 @@
 #include "critlab/data/dataset.h"
 #include "critlab/measure/criticality.h"
 #include "critlab/nn/model.h"
+#include "critlab/stats/powerlaw.h"
 #include "critlab/train/online_mlp.h"
 
 namespace critlab::bench {
@@ -152,6 +154,39 @@ nlohmann::json run_benchmarks(const BenchOptions& o) {
     configure_threads(saved == 1 && o.threads == 0 ? 0 : saved);
   }
   configure_threads(o.threads);
+
+  // 5. Power-law fitting (CSN): the full xmin scan on 10^6 discrete samples, and a 1,000-simulation bootstrap
+  //    on 10^4 samples (each simulation re-scans xmin). Single timed round each: they are long.
+  {
+    std::mt19937_64 rng(11);
+    stats::PowerLawFit truth;
+    truth.discrete = true;
+    truth.alpha = 2.5;
+    truth.xmin = 1;
+    const std::size_t n_big = o.quick ? 100'000 : 1'000'000, n_boot = o.quick ? 2'000 : 10'000;
+    const int sims = o.quick ? 20 : 1000;
+    const auto big = stats::sample_power_law(truth, n_big, rng);
+    stats::PowerLawOptions po;
+    po.discrete = true;
+    auto t0 = Clock::now();
+    const auto fit = stats::fit_power_law(big, po);
+    const double fit_s = std::chrono::duration<double>(Clock::now() - t0).count();
+    const auto small = stats::sample_power_law(truth, n_boot, rng);
+    po.bootstrap = sims;
+    po.threads = o.threads;
+    t0 = Clock::now();
+    const auto boot = stats::fit_power_law(small, po);
+    const double boot_s = std::chrono::duration<double>(Clock::now() - t0).count();
+    out["powerlaw"] = {{"fit_samples", n_big},
+                       {"fit_seconds", fit_s},
+                       {"fit_samples_per_second", static_cast<double>(n_big) / fit_s},
+                       {"fit_alpha", fit.alpha},
+                       {"bootstrap_samples", n_boot},
+                       {"bootstrap_simulations", sims},
+                       {"bootstrap_seconds", boot_s},
+                       {"bootstrap_simulations_per_second", sims / boot_s},
+                       {"bootstrap_p", boot.p_value}};
+  }
   return out;
 }
 
