@@ -159,10 +159,7 @@ nlohmann::json run_benchmarks(const BenchOptions& o) {
   //    on 10^4 samples (each simulation re-scans xmin). Single timed round each: they are long.
   {
     std::mt19937_64 rng(11);
-    stats::PowerLawFit truth;
-    truth.discrete = true;
-    truth.alpha = 2.5;
-    truth.xmin = 1;
+    const auto truth = stats::power_law_model(2.5, 1, true);
     const std::size_t n_big = o.quick ? 100'000 : 1'000'000, n_boot = o.quick ? 2'000 : 10'000;
     const int sims = o.quick ? 20 : 1000;
     const auto big = stats::sample_power_law(truth, n_big, rng);

@@ -252,6 +252,15 @@ std::string to_string(FitStatus s) {
   return "?";
 }
 
+PowerLawFit power_law_model(double alpha, double xmin, bool discrete, double xmax) {
+  PowerLawFit f;
+  f.alpha = alpha;
+  f.xmin = xmin;
+  f.discrete = discrete;
+  f.xmax = xmax;
+  return f;
+}
+
 double power_law_log_pdf(const PowerLawFit& fit, double x) {
   return -fit.alpha * std::log(x) - log_norm(fit.discrete, fit.alpha, fit.xmin, fit.xmax);
 }

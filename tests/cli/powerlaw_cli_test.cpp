@@ -28,10 +28,7 @@ void expect_one_line_error(const test::CommandResult& r, const std::string& need
 TEST(PowerLawCli, PrintsTheInterfaceFields) {
   test::TempDir d;
   std::mt19937_64 rng(1);
-  stats::PowerLawFit truth;
-  truth.discrete = true;
-  truth.alpha = 2.0;
-  truth.xmin = 1;
+  const auto truth = stats::power_law_model(2.0, 1, true);
   std::string text = "size,other\n";
   for (double v : stats::sample_power_law(truth, 5000, rng)) text += fmt::format("{},7\n", v);
   const auto file = write(d.path(), "sizes.csv", text);

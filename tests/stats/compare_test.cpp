@@ -59,9 +59,7 @@ TEST(Compare, ExponentialSamplesFavourExponential) {
 
 TEST(Compare, PowerLawSamplesAreNotRejected) {
   std::mt19937_64 rng(3);
-  PowerLawFit truth;
-  truth.alpha = 2.2;
-  truth.xmin = 1;
+  const auto truth = power_law_model(2.2, 1);
   auto x = sample_power_law(truth, 20'000, rng);
   PowerLawOptions o;
   o.xmin = 1;

@@ -27,9 +27,7 @@ TEST(PowerLaw, ContinuousRecoversAlphaAndXmin) {
   std::vector<double> xmins;
   for (std::uint64_t seed = 1; seed <= 5; ++seed) {
     std::mt19937_64 rng(seed);
-    PowerLawFit truth;
-    truth.alpha = 2.5;
-    truth.xmin = 1.0;
+    const auto truth = power_law_model(2.5, 1.0);
     auto x = sample_power_law(truth, 100'000, rng);
     auto fit = fit_power_law(x);
     ASSERT_TRUE(fit.ok()) << fit.message;
@@ -45,9 +43,7 @@ TEST(PowerLaw, ContinuousRecoversAlphaAndXmin) {
 TEST(PowerLaw, ContinuousFindsXminAboveAnExponentialBody) {
   // Body: uniform on [0.1, 3); tail: power law alpha 2.2 from xmin 3.
   std::mt19937_64 rng(2);
-  PowerLawFit tail;
-  tail.alpha = 2.2;
-  tail.xmin = 3.0;
+  const auto tail = power_law_model(2.2, 3.0);
   auto x = sample_power_law(tail, 20'000, rng);
   std::uniform_real_distribution<double> body(0.1, 3.0);
   for (int i = 0; i < 20'000; ++i) x.push_back(body(rng));
@@ -62,10 +58,7 @@ TEST(PowerLaw, ContinuousFindsXminAboveAnExponentialBody) {
 
 TEST(PowerLaw, DiscreteExactMleRecoversAlpha) {
   std::mt19937_64 rng(3);
-  PowerLawFit truth;
-  truth.discrete = true;
-  truth.alpha = 2.3;
-  truth.xmin = 1;
+  const auto truth = power_law_model(2.3, 1, true);
   auto x = sample_power_law(truth, 50'000, rng);
   PowerLawOptions o;
   o.discrete = true;
@@ -82,10 +75,7 @@ TEST(PowerLaw, DiscreteExactMleRecoversAlpha) {
 
 TEST(PowerLaw, DiscreteSamplerMatchesThePmf) {
   std::mt19937_64 rng(4);
-  PowerLawFit f;
-  f.discrete = true;
-  f.alpha = 1.8;
-  f.xmin = 2;
+  const auto f = power_law_model(1.8, 2, true);
   auto x = sample_power_law(f, 400'000, rng);
   const double z = hurwitz_zeta(1.8, 2);
   for (double k : {2.0, 3.0, 10.0}) {
@@ -99,10 +89,7 @@ TEST(PowerLaw, DiscreteSamplerMatchesThePmf) {
 
 TEST(PowerLaw, TruncatedXmaxUsesTheTruncatedNormalisation) {
   std::mt19937_64 rng(5);
-  PowerLawFit truth;
-  truth.alpha = 1.5;
-  truth.xmin = 1;
-  truth.xmax = 100;
+  const auto truth = power_law_model(1.5, 1, false, 100);
   auto x = sample_power_law(truth, 50'000, rng);
   for (double v : x) ASSERT_LE(v, 100.0);
   PowerLawOptions o;
@@ -119,9 +106,7 @@ TEST(PowerLaw, TruncatedXmaxUsesTheTruncatedNormalisation) {
 
 TEST(PowerLaw, BootstrapPValueSeparatesGoodAndBadFits) {
   std::mt19937_64 rng(6);
-  PowerLawFit truth;
-  truth.alpha = 2.5;
-  truth.xmin = 1;
+  const auto truth = power_law_model(2.5, 1);
   auto good = sample_power_law(truth, 2'000, rng);
   PowerLawOptions o;
   o.bootstrap = 100;

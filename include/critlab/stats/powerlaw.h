@@ -62,6 +62,9 @@ struct PowerLawFit {
 // only for invalid options.
 PowerLawFit fit_power_law(const std::vector<double>& data, const PowerLawOptions& options = {});
 
+// A power law with known parameters (for sampling and as a reference), status ok.
+PowerLawFit power_law_model(double alpha, double xmin, bool discrete = false, double xmax = 0.0);
+
 // Draws n values from the power law of `fit` (xmin, alpha, xmax, discrete) using `rng`.
 std::vector<double> sample_power_law(const PowerLawFit& fit, std::size_t n, std::mt19937_64& rng);
 
