@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The one main command: installs what is needed, builds, then trains a network on Fashion-MNIST,
-# measures its distance to criticality against mean-field theory, and benchmarks the build.
+# measures its distance to criticality against mean-field theory and its avalanches, and benchmarks the build.
 # Results land in runs/main/ (override with CRITLAB_RUN=DIR).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,6 +21,8 @@ else
 fi
 echo "== measure the trained network"
 $bin measure --run "$run"
+echo "== perturbation avalanches in the trained network"
+$bin avalanches --run "$run" --probes 1000
 echo "== benchmarks"
 $bin bench --json | tee "$run/bench.json"
 echo "== done: see $run/summary.json and $run/plots/"
