@@ -10,7 +10,6 @@
 #include "critlab/io/plot.h"
 #include "critlab/measure/avalanches.h"
 #include "critlab/stats/avalanche.h"
-#include "critlab/train/trainer.h"
 
 namespace critlab::cli {
 
@@ -56,21 +55,9 @@ Runner add_avalanches(CLI::App& cmd) {
     } else {
       const c10::Device device = resolve_device(s->device);
       configure_threads(s->threads);
-      nn::ModelSpec spec;
-      nn::LayerStack model{nullptr};
-      if (!s->run.empty()) {
-        auto loaded = train::load_run(s->run, device);
-        spec = loaded.spec;
-        model = loaded.model;
-        if (s->data.empty()) s->data = loaded.options.data_dir;
-        if (out.empty()) out = (std::filesystem::path(s->run) / "avalanches").string();
-        j["source"] = {{"run", s->run}, {"epoch", loaded.epoch}};
-      } else {
-        spec = resolve_model_flags(s->model);
-        model = nn::build_model(spec, s->seed);
-        model->to(device);
-        j["source"] = {{"model", nn::to_json(spec)}, {"seed", s->seed}};
-      }
+      auto loaded = load_model_for_command(s->model, s->run, s->seed, device, "avalanches", &s->data, &out);
+      j["source"] = loaded.source;
+      auto& model = loaded.model;
       if (s->probes < 2) throw Error("--probes must be at least 2");
       s->o.kind = measure::avalanche_kind_from_string(s->kind);
       s->o.seed = s->seed;

@@ -12,7 +12,6 @@
 #include "critlab/io/files.h"
 #include "critlab/measure/criticality.h"
 #include "critlab/measure/theory.h"
-#include "critlab/train/trainer.h"
 
 namespace critlab::cli {
 
@@ -70,23 +69,9 @@ Runner add_measure(CLI::App& cmd) {
     s->mo.gains.seed = s->seed;
     s->mo.lyapunov.seed = s->seed;
 
-    nn::ModelSpec spec;
-    nn::LayerStack model{nullptr};
-    nlohmann::json source;
     std::string out = s->out;
-    if (!s->run.empty()) {
-      auto loaded = train::load_run(s->run, device);
-      spec = loaded.spec;
-      model = loaded.model;
-      source = {{"run", s->run}, {"epoch", loaded.epoch}};
-      if (s->data.empty()) s->data = loaded.options.data_dir;
-      if (out.empty()) out = (std::filesystem::path(s->run) / "measure").string();
-    } else {
-      spec = resolve_model_flags(s->model);
-      model = nn::build_model(spec, s->seed);
-      model->to(device);
-      source = {{"model", nn::to_json(spec)}, {"seed", s->seed}};
-    }
+    auto [spec, model, source] =
+        load_model_for_command(s->model, s->run, s->seed, device, "measure", &s->data, &out);
     at::Tensor probes;
     if (s->probe_source == "fashion") {
       const auto data = data::load_fashion_mnist(data::resolve_data_dir(s->data));

@@ -6,6 +6,9 @@
 
 #include <CLI/CLI.hpp>
 
+#include <c10/core/Device.h>
+#include <nlohmann/json.hpp>
+
 #include "critlab/nn/model.h"
 
 namespace critlab::cli {
@@ -30,6 +33,18 @@ struct ModelFlags {
 void add_model_flags(CLI::App& cmd, ModelFlags& flags);
 // Validates and returns the spec; giving --sigma-w or --sigma-b with --init auto selects gaussian.
 nn::ModelSpec resolve_model_flags(ModelFlags& flags);
+
+// The network a measuring command looks at: the last checkpoint of --run DIR, or a fresh model from the
+// model flags and --seed. With --run, an empty `data_dir` becomes the run's and an empty `out` becomes
+// RUN/<out_subdir>.
+struct LoadedModel {
+  nn::ModelSpec spec;
+  nn::LayerStack model{nullptr};
+  nlohmann::json source;  // {run, epoch} or {model, seed}
+};
+LoadedModel load_model_for_command(ModelFlags& flags, const std::string& run, std::uint64_t seed,
+                                   const c10::Device& device, const std::string& out_subdir, std::string* data_dir,
+                                   std::string* out);
 
 // Prints `text` to stdout followed by a newline.
 void print(const std::string& text);

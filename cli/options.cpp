@@ -2,6 +2,7 @@
 
 #include "commands.h"
 #include "critlab/core/error.h"
+#include "critlab/train/trainer.h"
 
 namespace critlab::cli {
 
@@ -33,6 +34,26 @@ nn::ModelSpec resolve_model_flags(ModelFlags& f) {
   std::string err;
   if (!s.IsValid(&err)) throw Error(err);
   return s;
+}
+
+LoadedModel load_model_for_command(ModelFlags& flags, const std::string& run, std::uint64_t seed,
+                                   const c10::Device& device, const std::string& out_subdir, std::string* data_dir,
+                                   std::string* out) {
+  LoadedModel m;
+  if (!run.empty()) {
+    auto loaded = train::load_run(run, device);
+    m.spec = loaded.spec;
+    m.model = loaded.model;
+    m.source = {{"run", run}, {"epoch", loaded.epoch}};
+    if (data_dir->empty()) *data_dir = loaded.options.data_dir;
+    if (out->empty()) *out = (std::filesystem::path(run) / out_subdir).string();
+  } else {
+    m.spec = resolve_model_flags(flags);
+    m.model = nn::build_model(m.spec, seed);
+    m.model->to(device);
+    m.source = {{"model", nn::to_json(m.spec)}, {"seed", seed}};
+  }
+  return m;
 }
 
 void print(const std::string& text) { std::cout << text << std::endl; }

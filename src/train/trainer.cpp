@@ -294,8 +294,7 @@ TrainSummary Run::execute(bool resume) {
   }
   write_config(device, threads);  // records the runtime of this invocation (resume may run elsewhere)
 
-  data::BatchIterator probe_iter(fm.train, o_.batch_size, o_.seed, 1);
-  const std::int64_t steps_per_epoch = probe_iter.num_batches();
+  const std::int64_t steps_per_epoch = (fm.train.size() + o_.batch_size - 1) / o_.batch_size;
   const std::int64_t total_steps = steps_per_epoch * o_.epochs;
   io::Progress progress(fmt::format("train {}", dir_.filename().string()), total_steps);
   const auto t0 = std::chrono::steady_clock::now();
