@@ -26,11 +26,19 @@ class DualLevel {
 
 std::int64_t per_example(const at::Tensor& t) { return t.numel() / std::max<std::int64_t>(1, t.size(0)); }
 
-// Random tensors on the CPU generator (reproducible on any device), then moved.
-at::Tensor rademacher_like(const at::Tensor& like, std::uint64_t seed) {
+// Random signs on the CPU generator (reproducible on any device), then moved.
+at::Tensor rademacher(at::IntArrayRef sizes, const at::TensorOptions& options, std::uint64_t seed) {
   auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
-  auto r = at::randint(0, 2, like.sizes(), gen, torch::TensorOptions().dtype(like.scalar_type()));
-  return (r * 2 - 1).to(like.device());
+  auto r = at::randint(0, 2, sizes, gen, torch::TensorOptions().dtype(options.dtype()));
+  return (r * 2 - 1).to(options.device());
+}
+
+// The block's output sizes for `rows` examples, from a forward pass of one example only.
+std::vector<std::int64_t> output_sizes(nn::BlockImpl& block, const at::Tensor& x, std::int64_t rows) {
+  torch::NoGradGuard no_grad;
+  auto sizes = block.forward(x.slice(0, 0, 1)).sizes().vec();
+  sizes[0] = rows;
+  return sizes;
 }
 }  // namespace
 
@@ -111,12 +119,8 @@ at::Tensor jacobian_sq_norm(nn::BlockImpl& block, const at::Tensor& x, GainMetho
     }
     case GainMethod::kExact: {
       // The full Jacobian, one basis direction at a time along the smaller side, all directions batched.
-      at::Tensor out0;
-      {
-        torch::NoGradGuard no_grad;
-        out0 = block.forward(x.slice(0, 0, 1));
-      }
-      const auto n_in = per_example(x), n_out = per_example(out0);
+      const auto out_one = output_sizes(block, x, 1);
+      const auto n_in = per_example(x), n_out = c10::multiply_integers(out_one);
       const bool by_input = n_in <= n_out;
       const auto dirs = by_input ? n_in : n_out;
       const at::Tensor xs = repeat_examples(x, dirs);
@@ -125,18 +129,13 @@ at::Tensor jacobian_sq_norm(nn::BlockImpl& block, const at::Tensor& x, GainMetho
       if (by_input) {
         cols = jvp(block, xs, eye.reshape(xs.sizes()));
       } else {
-        cols = vjp(block, xs, eye.reshape(repeat_examples(out0, batch * dirs).sizes()));
+        cols = vjp(block, xs, eye.reshape(output_sizes(block, x, batch * dirs)));
       }
       return cols.reshape({batch, -1}).pow(2).sum(1);
     }
     case GainMethod::kHutchinson: {
       const at::Tensor xs = repeat_examples(x, probes);
-      at::Tensor out_like;
-      {
-        torch::NoGradGuard no_grad;
-        out_like = block.forward(xs);
-      }
-      at::Tensor u = rademacher_like(out_like, seed);
+      const at::Tensor u = rademacher(output_sizes(block, x, batch * probes), x.options(), seed);
       at::Tensor g = vjp(block, xs, u);
       return g.reshape({batch, probes, -1}).pow(2).sum(2).mean(1);
     }
