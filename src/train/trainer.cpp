@@ -273,6 +273,9 @@ TrainSummary Run::execute(bool resume) {
   model_->to(device);
   opt_ = make_optimizer(model_, o_);
 
+  // Written before any checkpoint, so a checkpoint never exists without its config; on resume it records the
+  // runtime of this invocation (which may run elsewhere) and any new epoch count.
+  write_config(device, threads);
   std::int64_t epochs_done = 0, step = 0;
   if (resume) {
     const auto state = io::read_json(dir_ / "checkpoints" / "state.json");
@@ -288,11 +291,11 @@ TrainSummary Run::execute(bool resume) {
       monitor_gains_ = io::read_csv(dir_ / "tables" / "monitor_gains.csv");
       std::erase_if(monitor_gains_.rows, [&](const auto& r) { return r[1] > epochs_done; });
     }
+    // Only now that the checkpoint has loaded: a finished run's summary is superseded once it trains on.
+    if (epochs_done < o_.epochs && fs::exists(dir_ / "summary.json")) fs::remove(dir_ / "summary.json");
   } else {
-    write_config(device, threads);
     checkpoint(0, 0);
   }
-  write_config(device, threads);  // records the runtime of this invocation (resume may run elsewhere)
 
   const std::int64_t steps_per_epoch = (fm.train.size() + o_.batch_size - 1) / o_.batch_size;
   const std::int64_t total_steps = steps_per_epoch * o_.epochs;
@@ -410,7 +413,6 @@ TrainSummary train_resume(const fs::path& dir, std::optional<std::int64_t> epoch
   if (epochs) options.epochs = *epochs;
   std::string err;
   if (!options.IsValid(&err)) throw Error(err);
-  if (fs::exists(dir / "summary.json")) fs::remove(dir / "summary.json");  // superseded by the continued run
   Run run(dir, spec, options);
   return run.execute(true);
 }

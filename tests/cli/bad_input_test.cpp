@@ -103,6 +103,10 @@ TEST(BadInput, ExistingRunIsNotOverwrittenAndMissingRunIsNamed) {
   const auto before = io::read_text(dir / "summary.json");
   expect_clean_failure(run_cli(kTrain + "--out " + dir.string()), "already holds a run");
   EXPECT_EQ(io::read_text(dir / "summary.json"), before);
+  // A resume that fails (here: its data has gone) keeps the finished run's summary.
+  expect_clean_failure(run_cli("train --resume " + dir.string() + " --epochs 2", "CRITLAB_DATA=/nonexistent/data"),
+                       "does not exist");
+  EXPECT_EQ(io::read_text(dir / "summary.json"), before);
   expect_clean_failure(run_cli("train --resume " + (d.path() / "nothing").string()), "holds no resumable run");
   expect_clean_failure(run_cli("measure --run " + (d.path() / "nothing").string()), "not a critlab run directory");
 }
