@@ -1,5 +1,3 @@
-#include <algorithm>
-#include <cmath>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -8,36 +6,10 @@
 #include "critlab/core/error.h"
 #include "critlab/io/files.h"
 #include "critlab/io/numbers.h"
-#include "critlab/io/plot.h"
 #include "critlab/stats/compare.h"
 #include "critlab/stats/powerlaw.h"
 
 namespace critlab::cli {
-
-namespace {
-// Empirical CCDF of the data with the fitted power law's CCDF over its tail (scaled to the tail fraction).
-void plot_ccdf(const std::string& dir, std::vector<double> x, const stats::PowerLawFit& f) {
-  std::sort(x.begin(), x.end());
-  io::Table t{{"x", "ccdf", "fit"}, {}};
-  const double n = static_cast<double>(x.size()), frac = static_cast<double>(f.n_tail) / n;
-  const std::size_t stride = std::max<std::size_t>(1, x.size() / 2000);
-  for (std::size_t i = 0; i < x.size(); i += stride) {
-    if (i > 0 && x[i] == x[i - 1]) continue;
-    const double ccdf = (n - static_cast<double>(i)) / n;
-    double fit = std::nan("");
-    if (x[i] >= f.xmin && (f.xmax <= 0 || x[i] <= f.xmax))
-      fit = frac * (f.discrete ? std::pow(x[i] / f.xmin, 1 - f.alpha) : std::pow(x[i] / f.xmin, 1 - f.alpha));
-    t.add_row({x[i], ccdf, fit});
-  }
-  io::plot_lines(dir, "ccdf", t, "x", {{"ccdf", "data"}, {"fit", fmt::format("power law, alpha = {:.3f}", f.alpha)}},
-                 {.title = fmt::format("CCDF with the fitted tail (xmin = {:g}, n_tail = {})", f.xmin, f.n_tail),
-                  .xlabel = "x",
-                  .ylabel = "P(X >= x)",
-                  .logx = true,
-                  .logy = true,
-                  .points = false});
-}
-}  // namespace
 
 Runner add_powerlaw(CLI::App& cmd) {
   struct State {
@@ -78,7 +50,7 @@ Runner add_powerlaw(CLI::App& cmd) {
     j["R_sign"] = "R > 0 favours the power law, R < 0 the alternative";
     if (!s->out.empty()) {
       io::write_json(std::filesystem::path(s->out) / "fit.json", j);
-      plot_ccdf(s->out, data, fit);
+      stats::plot_power_law_ccdf(s->out, "ccdf", "x", data, fit);
     }
     if (s->json) {
       print(j.dump(2));

@@ -160,30 +160,6 @@ nlohmann::json to_json(const AvalancheAnalysis& a) {
                         {"message", a.collapse.message}}}};
 }
 
-namespace {
-void plot_ccdf(const std::filesystem::path& plots, const std::string& stem, const std::string& what,
-               std::vector<double> x, const PowerLawFit& f) {
-  std::sort(x.begin(), x.end());
-  io::Table t{{what, "ccdf", "fit"}, {}};
-  const double n = static_cast<double>(x.size());
-  for (std::size_t i = 0; i < x.size(); ++i) {
-    if (i > 0 && x[i] == x[i - 1]) continue;
-    const double fit = f.ok() && x[i] >= f.xmin
-                           ? static_cast<double>(f.n_tail) / n * std::pow(x[i] / f.xmin, 1 - f.alpha)
-                           : std::nan("");
-    t.add_row({x[i], (n - static_cast<double>(i)) / n, fit});
-  }
-  io::plot_lines(plots, stem, t, what,
-                 {{"ccdf", "data"}, {"fit", f.ok() ? fmt::format("power law, exponent {:.3f}", f.alpha) : "no fit"}},
-                 {.title = fmt::format("Avalanche {} distribution (CCDF)", what),
-                  .xlabel = what,
-                  .ylabel = "P(X >= x)",
-                  .logx = true,
-                  .logy = true,
-                  .points = false});
-}
-}  // namespace
-
 void write_avalanche_files(const std::filesystem::path& dir, const std::vector<Avalanche>& av,
                            const AvalancheAnalysis& a) {
   const auto tables = dir / "tables", plots = dir / "plots";
@@ -196,8 +172,8 @@ void write_avalanche_files(const std::filesystem::path& dir, const std::vector<A
   }
   io::write_csv(tables / "avalanches.csv", all);
   if (av.empty()) return;
-  plot_ccdf(plots, "size_ccdf", "size", sizes, a.size_fit);
-  plot_ccdf(plots, "duration_ccdf", "duration", durations, a.duration_fit);
+  plot_power_law_ccdf(plots, "size_ccdf", "size", sizes, a.size_fit);
+  plot_power_law_ccdf(plots, "duration_ccdf", "duration", durations, a.duration_fit);
   io::Table ms{{"duration", "mean_size", "count", "fit"}, {}};
   const double anchor_t = a.mean_size_durations.empty() ? 1 : a.mean_size_durations.front();
   const double anchor_s = a.mean_size.empty() ? 1 : a.mean_size.front();

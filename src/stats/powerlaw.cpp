@@ -11,6 +11,8 @@
 #include <nlohmann/json.hpp>
 
 #include "critlab/core/error.h"
+#include "critlab/io/plot.h"
+#include "critlab/io/table.h"
 #include "critlab/stats/special.h"
 
 namespace critlab::stats {
@@ -263,6 +265,35 @@ PowerLawFit power_law_model(double alpha, double xmin, bool discrete, double xma
 
 double power_law_log_pdf(const PowerLawFit& fit, double x) {
   return -fit.alpha * std::log(x) - log_norm(fit.discrete, fit.alpha, fit.xmin, fit.xmax);
+}
+
+double power_law_ccdf(const PowerLawFit& fit, double x) {
+  if (x <= fit.xmin) return 1.0;
+  if (fit.xmax > 0 && x > fit.xmax) return 0.0;
+  return std::exp(log_norm(fit.discrete, fit.alpha, x, fit.xmax) - log_norm(fit.discrete, fit.alpha, fit.xmin, fit.xmax));
+}
+
+void plot_power_law_ccdf(const std::filesystem::path& dir, const std::string& stem, const std::string& label,
+                         std::vector<double> x, const PowerLawFit& f) {
+  std::sort(x.begin(), x.end());
+  io::Table t{{label, "ccdf", "fit"}, {}};
+  const double n = static_cast<double>(x.size()), frac = static_cast<double>(f.n_tail) / n;
+  const std::size_t stride = std::max<std::size_t>(1, x.size() / 2000);
+  for (std::size_t i = 0; i < x.size(); i += stride) {
+    if (i > 0 && x[i] == x[i - 1]) continue;
+    const bool in_tail = f.ok() && x[i] >= f.xmin && (f.xmax <= 0 || x[i] <= f.xmax);
+    t.add_row({x[i], (n - static_cast<double>(i)) / n, in_tail ? frac * power_law_ccdf(f, x[i]) : std::nan("")});
+  }
+  io::plot_lines(dir, stem, t, label,
+                 {{"ccdf", "data"}, {"fit", f.ok() ? fmt::format("power law, exponent {:.3f}", f.alpha) : "no fit"}},
+                 {.title = f.ok() ? fmt::format("CCDF of {} with the fitted tail (xmin = {:g}, {} points in the tail)", label,
+                                                f.xmin, f.n_tail)
+                                  : fmt::format("CCDF of {} (no power-law fit: {})", label, f.message),
+                  .xlabel = label,
+                  .ylabel = "P(X >= x)",
+                  .logx = true,
+                  .logy = true,
+                  .points = false});
 }
 
 std::vector<double> sample_power_law(const PowerLawFit& fit, std::size_t n, std::mt19937_64& rng) {

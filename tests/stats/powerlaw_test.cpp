@@ -87,6 +87,17 @@ TEST(PowerLaw, DiscreteSamplerMatchesThePmf) {
   EXPECT_NEAR(big, hurwitz_zeta(1.8, 5000) / z, 4 * std::sqrt(big / 400000.0));
 }
 
+TEST(PowerLaw, CcdfMatchesClosedForms) {
+  const auto c = power_law_model(2.5, 2.0);
+  EXPECT_NEAR(power_law_ccdf(c, 6.0), std::pow(3.0, -1.5), 1e-12);
+  const auto d = power_law_model(1.8, 2, true);
+  EXPECT_NEAR(power_law_ccdf(d, 10), hurwitz_zeta(1.8, 10) / hurwitz_zeta(1.8, 2), 1e-12);
+  EXPECT_DOUBLE_EQ(power_law_ccdf(d, 2), 1.0);
+  const auto t = power_law_model(1.5, 1.0, false, 100.0);  // truncated: (x^-0.5 - 100^-0.5) / (1 - 100^-0.5)
+  EXPECT_NEAR(power_law_ccdf(t, 4.0), (0.5 - 0.1) / 0.9, 1e-12);
+  EXPECT_EQ(power_law_ccdf(t, 101.0), 0.0);
+}
+
 TEST(PowerLaw, TruncatedXmaxUsesTheTruncatedNormalisation) {
   std::mt19937_64 rng(5);
   const auto truth = power_law_model(1.5, 1, false, 100);

@@ -20,6 +20,7 @@
 // alpha are re-estimated on each. Simulations are seeded by (seed, index), so p does not depend on threads.
 #pragma once
 #include <cstdint>
+#include <filesystem>
 #include <optional>
 #include <random>
 #include <string>
@@ -70,6 +71,15 @@ std::vector<double> sample_power_law(const PowerLawFit& fit, std::size_t n, std:
 
 // Log-density (continuous) or log-mass (discrete) of the fitted power law at x >= xmin.
 double power_law_log_pdf(const PowerLawFit& fit, double x);
+
+// P(X >= x) of the fitted power law for x >= xmin: (x/xmin)^{1-alpha} continuous, zeta(alpha, x)/zeta(alpha,
+// xmin) discrete, with the truncated normalisation when xmax is set.
+double power_law_ccdf(const PowerLawFit& fit, double x);
+
+// Writes <stem>.csv, .gp and .png in `dir`: the empirical CCDF of `data` (at most ~2,000 points) with the fit's
+// tail CCDF scaled by n_tail / n; `label` names the quantity on the x axis.
+void plot_power_law_ccdf(const std::filesystem::path& dir, const std::string& stem, const std::string& label,
+                         std::vector<double> data, const PowerLawFit& fit);
 
 nlohmann::json to_json(const PowerLawFit& fit);
 
