@@ -8,6 +8,7 @@ PACKAGES=(
   libtorch-dev                              # tensors + autograd (libtorch 1.13)
   libopenblas0-pthread                      # fast BLAS behind libtorch (reference BLAS is ~30x slower)
   libcli11-dev nlohmann-json3-dev libfmt-dev zlib1g-dev   # CLI, JSON, formatting, gzipped IDX files
+  libigraph-dev                             # graph structure: communities, clustering, GraphML export
   libgtest-dev                              # tests
   gnuplot-nox                               # plots in run directories
   dataset-fashion-mnist                     # the data the main job trains on

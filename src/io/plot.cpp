@@ -1,6 +1,7 @@
 #include "critlab/io/plot.h"
 
 #include <cstdlib>
+#include <stdexcept>
 
 #include <fmt/format.h>
 
@@ -20,33 +21,13 @@ std::string quote(const std::string& s) {
 }
 }  // namespace
 
-bool plot_lines(const std::filesystem::path& dir, const std::string& stem, const Table& table,
-                const std::string& x, const std::vector<PlotSeries>& series, const PlotOptions& options) {
+bool render_gnuplot(const std::filesystem::path& dir, const std::string& stem, const std::string& body, int width,
+                    int height) {
   std::filesystem::create_directories(dir);
-  const auto csv = dir / (stem + ".csv");
   const auto png = dir / (stem + ".png");
-  write_csv(csv, table);
-
-  std::string gp;
-  gp += "set terminal pngcairo size 900,560 enhanced font 'DejaVu Sans,11'\n";
+  std::string gp = fmt::format("set terminal pngcairo size {},{} enhanced font 'DejaVu Sans,11'\n", width, height);
   gp += "set output " + quote(png.filename().string() + ".tmp") + "\n";
-  gp += "set datafile separator ','\nset key outside right top\nset grid\n";
-  gp += "set title " + quote(options.title) + "\n";
-  gp += "set xlabel " + quote(options.xlabel) + "\nset ylabel " + quote(options.ylabel) + "\n";
-  if (options.logx) gp += "set logscale x\n";
-  if (options.logy) gp += "set logscale y\n";
-  for (double h : options.hlines)
-    gp += fmt::format("set arrow from graph 0, first {0} to graph 1, first {0} nohead dt 2 lc rgb 'gray40'\n", h);
-  gp += "plot ";
-  const std::size_t xi = table.column(x) + 1;
-  for (std::size_t i = 0; i < series.size(); ++i) {
-    const std::size_t yi = table.column(series[i].y) + 1;
-    const std::string title = series[i].title.empty() ? series[i].y : series[i].title;
-    gp += fmt::format("{}{} using {}:{} skip 1 with {} title {}", i ? ", \\\n     " : "",
-                      quote(csv.filename().string()), xi, yi, options.points ? "linespoints pt 7 ps 0.5" : "lines",
-                      quote(title));
-  }
-  gp += "\n";
+  gp += body;
   const auto script = dir / (stem + ".gp");
   write_atomic(script, gp);
   if (!have_gnuplot()) return false;
@@ -57,6 +38,64 @@ bool plot_lines(const std::filesystem::path& dir, const std::string& stem, const
   std::error_code ec;
   std::filesystem::rename(dir / (stem + ".png.tmp"), png, ec);
   return !ec;
+}
+
+bool plot_lines(const std::filesystem::path& dir, const std::string& stem, const Table& table,
+                const std::string& x, const std::vector<PlotSeries>& series, const PlotOptions& options) {
+  std::filesystem::create_directories(dir);
+  const auto csv = dir / (stem + ".csv");
+  write_csv(csv, table);
+
+  std::string gp;
+  gp += "set datafile separator ','\nset key outside right top\nset grid\n";
+  gp += "set title " + quote(options.title) + "\n";
+  gp += "set xlabel " + quote(options.xlabel) + "\nset ylabel " + quote(options.ylabel) + "\n";
+  if (options.logx) gp += "set logscale x\n";
+  if (options.logy) gp += "set logscale y\n";
+  for (double h : options.hlines)
+    gp += fmt::format("set arrow from graph 0, first {0} to graph 1, first {0} nohead dt 2 lc rgb 'gray40'\n", h);
+  for (double v : options.vlines)
+    gp += fmt::format("set arrow from first {0}, graph 0 to first {0}, graph 1 nohead dt 3 lc rgb 'gray40'\n", v);
+  gp += "plot ";
+  const std::size_t xi = table.column(x) + 1;
+  for (std::size_t i = 0; i < series.size(); ++i) {
+    const std::size_t yi = table.column(series[i].y) + 1;
+    const std::string title = series[i].title.empty() ? series[i].y : series[i].title;
+    gp += fmt::format("{}{} using {}:{} skip 1 with {} title {}", i ? ", \\\n     " : "",
+                      quote(csv.filename().string()), xi, yi, options.points ? "linespoints pt 7 ps 0.5" : "lines",
+                      quote(title));
+  }
+  gp += "\n";
+  return render_gnuplot(dir, stem, gp);
+}
+
+bool plot_heatmap(const std::filesystem::path& dir, const std::string& stem, const std::vector<float>& values,
+                  std::int64_t rows, std::int64_t cols, const HeatmapOptions& options) {
+  if (static_cast<std::int64_t>(values.size()) != rows * cols) throw std::invalid_argument("plot_heatmap: size mismatch");
+  std::filesystem::create_directories(dir);
+  // The matrix as gnuplot's "matrix" text format: one row per line, space separated.
+  std::string data;
+  data.reserve(values.size() * 8);
+  for (std::int64_t r = 0; r < rows; ++r) {
+    for (std::int64_t c = 0; c < cols; ++c) data += fmt::format("{}{:.4g}", c ? " " : "", values[r * cols + c]);
+    data += "\n";
+  }
+  const auto dat = dir / (stem + ".dat");
+  write_atomic(dat, data);
+  std::string gp;
+  gp += "set title " + quote(options.title) + "\n";
+  gp += "set xlabel " + quote(options.xlabel) + "\nset ylabel " + quote(options.ylabel) + "\n";
+  gp += "set cblabel " + quote(options.cblabel) + "\n";
+  gp += fmt::format("set xrange [-0.5:{}]\nset yrange [-0.5:{}]\n", cols - 0.5, rows - 0.5);
+  if (options.cb_lo < options.cb_hi) gp += fmt::format("set cbrange [{}:{}]\n", options.cb_lo, options.cb_hi);
+  gp += options.diverging ? "set palette defined (0 '#2166ac', 0.5 'white', 1 '#b2182b')\n"
+                          : "set palette defined (0 'white', 1 'black')\n";
+  for (double h : options.hlines)
+    gp += fmt::format("set arrow from graph 0, first {0} to graph 1, first {0} nohead lc rgb 'gray50' front\n", h);
+  for (double v : options.vlines)
+    gp += fmt::format("set arrow from first {0}, graph 0 to first {0}, graph 1 nohead lc rgb 'gray50' front\n", v);
+  gp += "plot " + quote(dat.filename().string()) + " matrix with image notitle\n";
+  return render_gnuplot(dir, stem, gp, options.width, options.height);
 }
 
 }  // namespace critlab::io

@@ -2,6 +2,7 @@
 // drawn from and the gnuplot script, so a user can restyle it. Missing gnuplot is not an error: the data
 // and script are still written and the function returns false.
 #pragma once
+#include <cstdint>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -23,10 +24,28 @@ struct PlotOptions {
   bool logy = false;
   bool points = true;              // draw markers as well as lines
   std::vector<double> hlines;      // reference lines (e.g. gain 1, exponent 0)
+  std::vector<double> vlines;      // vertical markers (e.g. a located transition)
 };
 
 // Writes <stem>.csv, <stem>.gp and <stem>.png into `dir`. Returns true when the PNG was rendered.
 bool plot_lines(const std::filesystem::path& dir, const std::string& stem, const Table& table,
                 const std::string& x, const std::vector<PlotSeries>& series, const PlotOptions& options);
+
+// Writes <stem>.gp (a pngcairo terminal set-up, then `body`) into `dir` and renders <stem>.png atomically.
+// The building block for plots that are not line plots; returns true when the PNG was rendered.
+bool render_gnuplot(const std::filesystem::path& dir, const std::string& stem, const std::string& body,
+                    int width = 900, int height = 560);
+
+struct HeatmapOptions {
+  std::string title, xlabel, ylabel, cblabel;
+  double cb_lo = 0, cb_hi = 0;  // colour range; automatic when lo >= hi
+  bool diverging = false;       // blue-white-red around the middle of the range, else white-black
+  std::vector<double> hlines, vlines;  // separators (e.g. class boundaries), in cell coordinates
+  int width = 900, height = 700;
+};
+
+// A row-major matrix (rows along y, cols along x) drawn as an image: writes <stem>.dat, <stem>.gp, <stem>.png.
+bool plot_heatmap(const std::filesystem::path& dir, const std::string& stem, const std::vector<float>& values,
+                  std::int64_t rows, std::int64_t cols, const HeatmapOptions& options);
 
 }  // namespace critlab::io

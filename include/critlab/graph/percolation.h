@@ -1,0 +1,101 @@
+// Percolation on weighted graphs (no libtorch: plain C++).
+//
+// A thresholded graph keeps the edges whose weight is at least theta. Lowering theta only adds edges, so a
+// whole sweep over theta costs one sort of the edges plus one union-find pass: edges are added in order of
+// decreasing weight and the cluster statistics are read off at each threshold.
+//
+// Statistics of a graph with N nodes whose components have sizes s_1 >= s_2 >= ...:
+//   p_inf           s_1 / N, the relative size of the largest component (the order parameter);
+//   susceptibility  sum_{k>1} s_k^2 / sum_{k>1} s_k, the mean size of the finite cluster that holds a node
+//                   chosen outside the largest one (Stauffer & Aharony's mean cluster size S; 0 when every
+//                   node is in the largest component). For Erdos-Renyi G(N, c/N) it tends to 1/(1-c) below
+//                   c = 1 and 1/(1-c(1-P)) above, and peaks at the transition c = 1;
+//   components      the number of connected components, isolated nodes included.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace critlab::graph {
+
+struct WeightedEdge {
+  std::int32_t u = 0, v = 0;
+  float weight = 0;
+};
+
+// Disjoint sets with union by size and path halving.
+class UnionFind {
+ public:
+  explicit UnionFind(std::int64_t n);
+  std::int64_t find(std::int64_t a);
+  // Joins the sets of a and b; returns false if they were already one.
+  bool unite(std::int64_t a, std::int64_t b);
+  std::int64_t size_of(std::int64_t a) { return size_[find(a)]; }
+  std::int64_t largest() const { return largest_; }
+  std::int64_t components() const { return components_; }
+  // sum over components of size^2, kept up to date by unite().
+  double sum_sq() const { return sum_sq_; }
+  std::int64_t num_nodes() const { return static_cast<std::int64_t>(parent_.size()); }
+  // Sizes of all components, largest first.
+  std::vector<std::int64_t> component_sizes();
+  // Component label (0 .. components-1, in order of first node) for every node.
+  std::vector<std::int64_t> labels();
+
+ private:
+  std::vector<std::int64_t> parent_, size_;
+  std::int64_t largest_ = 0, components_ = 0;
+  double sum_sq_ = 0;
+};
+
+struct PercolationPoint {
+  double threshold = 0;
+  double p_inf = 0;
+  double susceptibility = 0;
+  std::int64_t components = 0;
+  std::int64_t largest = 0;
+  std::int64_t edges = 0;  // edges with weight >= threshold
+};
+
+// Cluster statistics of the current state of a union-find (see the header comment for definitions).
+PercolationPoint cluster_statistics(const UnionFind& uf);
+
+// The statistics at every threshold (any order; results in the same order), for a graph on `num_nodes`
+// nodes whose edge (u, v, w) is present when w >= threshold. One sort plus one union-find pass.
+std::vector<PercolationPoint> percolation_sweep(std::int64_t num_nodes, std::vector<WeightedEdge> edges,
+                                                const std::vector<double>& thresholds);
+
+// Component sizes (largest first) of the graph thresholded at `threshold`.
+std::vector<std::int64_t> cluster_sizes(std::int64_t num_nodes, const std::vector<WeightedEdge>& edges,
+                                        double threshold);
+
+// Component label of every node of the thresholded graph.
+std::vector<std::int64_t> cluster_labels(std::int64_t num_nodes, const std::vector<WeightedEdge>& edges,
+                                         double threshold);
+
+// The giant-component fraction of Erdos-Renyi graphs in the limit N -> infinity: the largest root S of
+// S = 1 - exp(-c S) (0 for c <= 1).
+double erdos_renyi_giant_fraction(double c);
+
+// A transition located from a series of percolation points along a control parameter x (training step,
+// threshold, mean degree), and the order-parameter exponent beta of P_inf ~ |x - x_c|^beta on the ordered
+// side (the side where P_inf is larger), fitted by least squares on log-log axes over the points between
+// x_c and where P_inf first reaches `saturation` of its maximum, with a percentile bootstrap interval over
+// those points.
+struct TransitionOptions {
+  double saturation = 0.9;
+  int bootstrap = 1000;
+  std::uint64_t seed = 0;
+  double level = 0.95;
+};
+struct Transition {
+  std::string status = "ok";  // ok, too_few_points, no_transition
+  double x_c = 0;             // x at the susceptibility peak
+  double chi_max = 0;
+  double beta = 0, beta_lo = 0, beta_hi = 0;
+  int fit_points = 0;
+  int ordered_side = 0;  // +1: P_inf larger for x > x_c; -1: for x < x_c
+};
+Transition locate_transition(const std::vector<double>& x, const std::vector<double>& p_inf,
+                             const std::vector<double>& susceptibility, const TransitionOptions& options = {});
+
+}  // namespace critlab::graph

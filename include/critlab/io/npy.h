@@ -1,0 +1,17 @@
+// NumPy .npy files (format version 1.0), so recordings load in Python with numpy.load and no critlab code.
+// Supported element types: float16, float32, float64, int64, int32, uint8, bool (little-endian, C order).
+#pragma once
+#include <filesystem>
+
+#include <ATen/core/Tensor.h>
+
+namespace critlab::io {
+
+// Writes a tensor (any device; copied to the CPU) atomically.
+void write_npy(const std::filesystem::path& path, const at::Tensor& tensor);
+
+// Reads a .npy file written by critlab or numpy. Throws critlab::Error naming the file on a bad header,
+// an unsupported dtype, Fortran order or a truncated body.
+at::Tensor read_npy(const std::filesystem::path& path);
+
+}  // namespace critlab::io
