@@ -34,6 +34,11 @@ Runner add_train(CLI::App& cmd) {
   cmd.add_option("--monitor-every", s->o.monitor_every, "steps between criticality measurements (0 = off)")
       ->capture_default_str();
   cmd.add_option("--monitor-probes", s->o.monitor_probes, "test images the monitor probes with")->capture_default_str();
+  cmd.add_flag("--record", s->o.record, "record activity and weights on probes at log-spaced steps (for critlab graph)");
+  cmd.add_option("--record-points", s->o.record_points, "recorded steps")->capture_default_str();
+  cmd.add_option("--record-probes", s->o.record_probes, "class-stratified training images recorded")
+      ->capture_default_str();
+  cmd.add_flag("!--record-float32", s->o.record_half, "record activations as float32 (default float16)");
   cmd.add_option("--device", s->o.device, "auto, cpu, cuda, cuda:N")->capture_default_str();
   cmd.add_option("--threads", s->o.threads, "threads (0 = all cores)")->capture_default_str();
   cmd.add_option("--data", s->o.data_dir, "Fashion-MNIST directory (default: $CRITLAB_DATA, then Debian's)");

@@ -25,6 +25,8 @@ int main(int argc, char** argv) {
       critlab::cli::add_powerlaw);
   add("avalanches", "avalanches in a network (perturbation cascades, activity) or a binned series, with exponents",
       critlab::cli::add_avalanches);
+  add("graph", "correlation graphs, the connectivity transition, critical neurons and pruning of a --record run",
+      critlab::cli::add_graph);
   add("bench", "built-in benchmarks, printed as JSON", critlab::cli::add_bench);
 
   try {

@@ -1,5 +1,7 @@
 #include "critlab/train/trainer.h"
 
+#include "critlab/graph/recording.h"
+
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
@@ -34,6 +36,10 @@ bool TrainOptions::IsValid(std::string* error) const {
   if (log_every < 1) return fail("--log-every must be at least 1");
   if (monitor_every < 0) return fail("--monitor-every must be >= 0");
   if (monitor_probes < 2) return fail("--monitor-probes must be at least 2");
+  if (record) {
+    std::string err;
+    if (!graph::RecordOptions{record_points, record_probes, record_half}.IsValid(&err)) return fail(err);
+  }
   if (eval_batch_size < 1) return fail("eval batch size must be positive");
   if (warmup_steps < 0 || step_epochs < 1 || !(step_gamma > 0)) return fail("bad learning-rate schedule settings");
   if (threads < 0) return fail("--threads must be >= 0");
@@ -50,7 +56,9 @@ nlohmann::json to_json(const TrainOptions& o) {
           {"log_every", o.log_every},            {"monitor_every", o.monitor_every},
           {"monitor_probes", o.monitor_probes},  {"eval_batch_size", o.eval_batch_size},
           {"device", o.device},                  {"threads", o.threads},
-          {"data_dir", o.data_dir}};
+          {"data_dir", o.data_dir},              {"record", o.record},
+          {"record_points", o.record_points},    {"record_probes", o.record_probes},
+          {"record_half", o.record_half}};
 }
 
 TrainOptions train_options_from_json(const nlohmann::json& j) {
@@ -75,6 +83,10 @@ TrainOptions train_options_from_json(const nlohmann::json& j) {
     o.device = j.at("device");
     o.threads = j.at("threads");
     o.data_dir = j.at("data_dir");
+    o.record = j.value("record", false);  // absent in runs made before recording existed
+    o.record_points = j.value("record_points", o.record_points);
+    o.record_probes = j.value("record_probes", o.record_probes);
+    o.record_half = j.value("record_half", o.record_half);
   } catch (const nlohmann::json::exception& e) {
     throw Error(std::string("training options are incomplete or malformed: ") + e.what());
   }
@@ -138,9 +150,7 @@ void set_lr(torch::optim::Optimizer& opt, double lr) {
   for (auto& group : opt.param_groups()) group.options().set_lr(lr);
 }
 
-struct Evaluation {
-  double loss = 0, accuracy = 0;
-};
+}  // namespace
 
 Evaluation evaluate(nn::LayerStack& model, const data::Dataset& d, std::int64_t batch_size) {
   measure::EvalModeGuard eval(*model);
@@ -158,6 +168,8 @@ Evaluation evaluate(nn::LayerStack& model, const data::Dataset& d, std::int64_t 
   }
   return {loss / d.size(), correct / d.size()};
 }
+
+namespace {
 
 class Run {
  public:
@@ -181,6 +193,7 @@ class Run {
   io::Table metrics_{kMetricColumns, {}};
   io::Table monitor_gains_;
   at::Tensor monitor_probes_;
+  std::unique_ptr<graph::Recorder> recorder_;
 };
 
 void Run::write_config(const c10::Device& device, int threads) {
@@ -299,6 +312,11 @@ TrainSummary Run::execute(bool resume) {
 
   const std::int64_t steps_per_epoch = (fm.train.size() + o_.batch_size - 1) / o_.batch_size;
   const std::int64_t total_steps = steps_per_epoch * o_.epochs;
+  if (o_.record) {
+    recorder_ = std::make_unique<graph::Recorder>(
+        dir_, fm.train, graph::RecordOptions{o_.record_points, o_.record_probes, o_.record_half}, total_steps, model_);
+    if (!resume) recorder_->record(0, model_);
+  }
   io::Progress progress(fmt::format("train {}", dir_.filename().string()), total_steps);
   const auto t0 = std::chrono::steady_clock::now();
   double train_seconds = 0;
@@ -337,6 +355,7 @@ TrainSummary Run::execute(bool resume) {
 
       const bool log_now = step % o_.log_every == 0;
       const bool monitor_now = o_.monitor_every > 0 && step % o_.monitor_every == 0;
+      if (recorder_ && recorder_->due(step)) recorder_->record(step, model_);
       if (log_now || monitor_now) {
         std::vector<double> row(kMetricColumns.size(), std::nan(""));
         row[0] = step, row[1] = epoch, row[2] = 0, row[3] = lr;

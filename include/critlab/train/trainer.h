@@ -7,6 +7,7 @@
 //   DIR/checkpoints/      model-<epoch>.pt, optimizer-<epoch>.pt and state.json (the commit point), atomic
 //   DIR/summary.json      final figures, written once, only when training completed
 //   DIR/plots/            loss, accuracy and monitor curves
+//   DIR/record/           with `record`: activity and weights on a probe set at log-spaced steps
 //
 // Epoch 0 (the initial weights) is checkpointed first, so even a run that diverges keeps a good state.
 // A run resumes from its last committed epoch; batch order depends only on (seed, epoch), so a resumed run
@@ -21,6 +22,7 @@
 #include <nlohmann/json.hpp>
 
 #include "critlab/core/enums.h"
+#include "critlab/data/dataset.h"
 #include "critlab/nn/model.h"
 
 namespace critlab::train {
@@ -45,6 +47,11 @@ struct TrainOptions {
   std::string device = "auto";       // auto, cpu, cuda, cuda:N
   int threads = 0;                   // 0 = all cores
   std::string data_dir;              // empty: $CRITLAB_DATA, then the Debian location
+  // Activity recording for correlation graphs (graph/recording.h): DIR/record/.
+  bool record = false;
+  std::int64_t record_points = 50;   // recorded steps, log-spaced from step 0 to the last
+  std::int64_t record_probes = 1000; // class-stratified training images
+  bool record_half = true;           // activations as float16
 
   bool IsValid(std::string* error) const;
 };
@@ -66,6 +73,12 @@ TrainSummary train_new(const std::filesystem::path& dir, const nn::ModelSpec& sp
 
 // Continues the run in `dir` from its last checkpoint; `epochs` (if set) replaces the total epoch count.
 TrainSummary train_resume(const std::filesystem::path& dir, std::optional<std::int64_t> epochs = std::nullopt);
+
+// Mean cross-entropy and accuracy of a classifier on a dataset, in eval mode, in batches.
+struct Evaluation {
+  double loss = 0, accuracy = 0;
+};
+Evaluation evaluate(nn::LayerStack& model, const data::Dataset& data, std::int64_t batch_size = 1000);
 
 // A run directory's configuration and the model of its last checkpoint.
 struct LoadedRun {
