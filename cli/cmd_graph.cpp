@@ -19,7 +19,7 @@ Runner add_graph(CLI::App& cmd) {
   };
   auto s = std::make_shared<State>();
   cmd.add_option("--run", s->run, "run directory trained with --record")->required();
-  cmd.add_option("--theta", s->o.theta, "correlation threshold for graphs over training")->capture_default_str();
+  cmd.add_option("--theta", s->o.theta, "correlation threshold for graphs over training (0 = auto: the initial network's percolation threshold)")->capture_default_str();
   cmd.add_option("--edge-sign", s->sign, "edges from |r| (abs), r > 0 (positive) or r < 0 (negative)")
       ->capture_default_str();
   cmd.add_option("--theta-min", s->o.theta_min, "theta sweep: smallest threshold")->capture_default_str();
@@ -51,8 +51,16 @@ Runner add_graph(CLI::App& cmd) {
       return 0;
     }
     const auto& t = r.at("transition");
-    print(fmt::format("{}: {} recorded steps, {} probes, theta = {}", s->run, r.at("percolation").size(),
-                      r.at("probes").get<std::int64_t>(), s->o.theta));
+    print(fmt::format("{}: {} recorded steps, {} probes, theta = {:.3f}{}", s->run, r.at("percolation").size(),
+                      r.at("probes").get<std::int64_t>(), r.at("theta").get<double>(),
+                      r.at("theta_auto").get<bool>() ? " (auto)" : ""));
+    const auto& rise = r.at("rise");
+    if (rise.at("status") == "ok")
+      print(fmt::format("  P_inf {} {:.3f} -> {:.3f} (step {}): 10%, 50%, 90% of it by steps {}, {}, {}",
+                        rise.at("direction").get<std::string>(), rise.at("p_inf_initial").get<double>(),
+                        rise.at("p_inf_extreme").get<double>(), rise.at("step_extreme").get<double>(),
+                        rise.at("step_10").get<double>(), rise.at("step_50").get<double>(),
+                        rise.at("step_90").get<double>()));
     const auto& first = r.at("percolation").front();
     const auto& last = r.at("percolation").back();
     print(fmt::format("  P_inf {:.3f} at step {} -> {:.3f} at step {}", first.at("p_inf").get<double>(),

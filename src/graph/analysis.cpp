@@ -26,7 +26,8 @@ using nlohmann::json;
 
 bool GraphOptions::IsValid(std::string* error) const {
   const auto fail = [&](std::string m) { return *error = std::move(m), false; };
-  if (!(theta > 0 && theta < 1)) return fail(fmt::format("--theta must be in (0, 1), got {}", theta));
+  if (!(theta == 0 || (theta > 0 && theta < 1)))
+    return fail(fmt::format("--theta must be in (0, 1), or 0 for auto, got {}", theta));
   if (!(theta_min > 0 && theta_min < theta_max && theta_max < 1 && theta_step > 0))
     return fail("the theta sweep needs 0 < --theta-min < --theta-max < 1 and --theta-step > 0");
   if (!(neurons.fraction > 0 && neurons.fraction <= 1))
@@ -570,6 +571,39 @@ json prune_and_export(const fs::path& run_dir, const Recording& rec, const Graph
   return {{"status", "ok"}, {"curve", pruning}, {"classes", classes}};
 }
 
+// How fast and when P_inf changes over training. The direction is that of the larger excursion from the
+// first recorded value; the running extreme (max for a rise, min for a fall) makes the crossing steps robust
+// to later dips; step_10, step_50 and step_90 are where it first covers 10%, 50% and 90% of the excursion,
+// and log10(step_90 / step_10) measures the sharpness in decades of training.
+json rise_json(const StepSeries& s) {
+  if (s.steps.size() < 3) return {{"status", "too_few_points"}};
+  const double p0 = s.p_inf.front();
+  const auto [lo, hi] = std::minmax_element(s.p_inf.begin(), s.p_inf.end());
+  const bool rising = *hi - p0 >= p0 - *lo;
+  const double p1 = rising ? *hi : *lo;
+  if (p1 == p0) return {{"status", "no_change"}, {"p_inf_initial", p0}};
+  double run = p0;
+  double at[3] = {std::nan(""), std::nan(""), std::nan("")};
+  const double levels[3] = {0.1, 0.5, 0.9};
+  for (std::size_t k = 0; k < s.steps.size(); ++k) {
+    run = rising ? std::max(run, s.p_inf[k]) : std::min(run, s.p_inf[k]);
+    for (int i = 0; i < 3; ++i)
+      if (std::isnan(at[i]) && (run - p0) / (p1 - p0) >= levels[i]) at[i] = s.steps[k];
+  }
+  return {{"status", "ok"},
+          {"direction", rising ? "rise" : "fall"},
+          {"p_inf_initial", p0},
+          {"p_inf_extreme", p1},
+          {"step_extreme", s.steps[static_cast<std::size_t>((rising ? hi : lo) - s.p_inf.begin())]},
+          {"p_inf_final", s.p_inf.back()},
+          {"step_10", at[0]},
+          {"step_50", at[1]},
+          {"step_90", at[2]},
+          {"decades_10_90", std::log10((at[2] + 1) / (at[0] + 1))}};
+}
+
+json analyse_resolved(const fs::path& run_dir, const Recording& rec, const GraphOptions& o, json result, bool auto_theta);
+
 }  // namespace
 
 json analyse_run(const fs::path& run_dir, const GraphOptions& o) {
@@ -584,7 +618,28 @@ json analyse_run(const fs::path& run_dir, const GraphOptions& o) {
   fs::create_directories(out / "tables");
   fs::create_directories(out / "plots");
   json result;
+  GraphOptions resolved = o;
+  if (o.theta == 0) {
+    // Auto: the first recorded network's own percolation threshold (its theta-sweep susceptibility peak),
+    // so training is watched moving the graph away from the point where it starts critical.
+    const auto s0 = load_step(rec, rec.steps.front());
+    const auto g0 = build_ncg(s0, hidden_of(rec), o.sign, o.theta_min);
+    const auto grid = theta_grid(o);
+    const auto sweep0 = percolation_sweep(g0.nodes, g0.edges, grid);
+    std::vector<double> p0, c0;
+    for (const auto& x : sweep0) p0.push_back(x.p_inf), c0.push_back(x.susceptibility);
+    resolved.theta = locate_transition(grid, p0, c0, {.bootstrap = 0}).x_c;
+    if (!(resolved.theta > 0 && resolved.theta < 1)) resolved.theta = 0.5;
+  }
+  return analyse_resolved(run_dir, rec, resolved, std::move(result), o.theta == 0);
+}
+
+namespace {
+
+json analyse_resolved(const fs::path& run_dir, const Recording& rec, const GraphOptions& o, json result, bool auto_theta) {
+  const auto out = run_dir / "graph";
   result["theta"] = o.theta;
+  result["theta_auto"] = auto_theta;
   result["edge_sign"] = to_string(o.sign);
   result["probes"] = rec.probe_labels.numel();
 
@@ -592,6 +647,7 @@ json analyse_run(const fs::path& run_dir, const GraphOptions& o) {
   auto series = percolation_over_steps(rec, o, run_dir.filename().string());
   tables_csv(out, "percolation_steps", series.table);
   const auto tr = locate_transition(series.steps, series.p_inf, series.chi, {.seed = o.seed});
+  result["rise"] = rise_json(series);
   json perc = json::array();
   for (const auto& r : series.table.rows)
     perc.push_back({{"step", r[0]}, {"p_inf", r[1]}, {"susceptibility", r[2]}, {"components", r[3]}, {"edges", r[4]},
@@ -696,5 +752,7 @@ json analyse_run(const fs::path& run_dir, const GraphOptions& o) {
   io::write_json(out / "summary.json", result);
   return result;
 }
+
+}  // namespace
 
 }  // namespace critlab::graph

@@ -30,7 +30,9 @@
 namespace critlab::graph {
 
 struct GraphOptions {
-  double theta = 0.5;                   // default threshold for graphs over training
+  // Threshold for graphs over training; 0 = auto: the first recorded network's own percolation threshold
+  // (the susceptibility peak of its theta sweep), so training is seen moving the graph off that point.
+  double theta = 0;
   EdgeSign sign = EdgeSign::kAbsolute;
   double theta_min = 0.05, theta_max = 0.95, theta_step = 0.025;  // theta sweeps
   NeuronOptions neurons;
@@ -49,7 +51,8 @@ struct GraphOptions {
 };
 
 // Runs the whole analysis on `run_dir` and writes RUN/graph/. Returns summary.json's content:
-// percolation [{step, p_inf, susceptibility, ...}], transition {step, beta, beta_ci, ...}, pruning
+// theta (the one used), percolation [{step, p_inf, susceptibility, ...}], transition {step, beta, beta_ci,
+// ...} at the susceptibility peak over steps, rise {step_10, step_50, step_90, ...}, pruning
 // [{fraction_kept, critical, random, magnitude}], theta_sweeps, structure, critical_neurons, finite_size.
 nlohmann::json analyse_run(const std::filesystem::path& run_dir, const GraphOptions& options);
 
