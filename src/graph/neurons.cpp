@@ -41,7 +41,7 @@ double mutual_information_bits(const double* a, std::int64_t stride, const std::
     if (target > b && a[order[i] * stride] != a[order[i - 1] * stride]) b = target;
     bin[order[i]] = b;
   }
-  const int used_bins = b + 1;
+  const int used_bins = b + 1;  // bin indices used; the bias counts only occupied bins (below)
   std::vector<double> joint(static_cast<std::size_t>(used_bins * classes), 0), pb(used_bins, 0), pc(classes, 0);
   for (std::int64_t i = 0; i < n; ++i) {
     joint[bin[i] * classes + label[i]] += 1;
@@ -54,9 +54,10 @@ double mutual_information_bits(const double* a, std::int64_t stride, const std::
       const double j = joint[x * classes + c];
       if (j > 0) mi += j / n * std::log2(j * n / (pb[x] * pc[c]));
     }
-  std::int64_t present = 0;
+  std::int64_t present = 0, occupied = 0;
   for (const double c : pc) present += c > 0;
-  mi -= (used_bins - 1.0) * (present - 1.0) / (2.0 * static_cast<double>(n) * std::log(2.0));
+  for (const double x : pb) occupied += x > 0;
+  mi -= (occupied - 1.0) * (present - 1.0) / (2.0 * static_cast<double>(n) * std::log(2.0));
   return std::max(0.0, mi);
 }
 

@@ -209,7 +209,9 @@ TEST(GraphStructure, KnownGraphs) {
   EXPECT_NEAR(s.modularity, 2 * (3.0 / 7 - 0.25), 1e-12);
   // Rich club at k = 2: nodes 2 and 3 (degree 3) share one edge: phi = 1.
   for (std::size_t i = 0; i < s.rich_club_k.size(); ++i)
-    if (s.rich_club_k[i] == 2) EXPECT_DOUBLE_EQ(s.rich_club[i], 1.0);
+    if (s.rich_club_k[i] == 2) {
+      EXPECT_DOUBLE_EQ(s.rich_club[i], 1.0);
+    }
   EXPECT_DOUBLE_EQ(adjusted_rand_index({0, 0, 1, 1}, {1, 1, 0, 0}), 1.0);
   // Every cell of the contingency table is 1: (0 - 6*3/15) / ((6+3)/2 - 6*3/15) = -4/11.
   EXPECT_NEAR(adjusted_rand_index({0, 0, 0, 1, 1, 1}, {0, 1, 2, 0, 1, 2}), -4.0 / 11, 1e-12);
