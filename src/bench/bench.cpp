@@ -12,6 +12,8 @@
 #include "critlab/data/dataset.h"
 #include "critlab/measure/criticality.h"
 #include "critlab/nn/model.h"
+#include "critlab/graph/correlation.h"
+#include "critlab/graph/percolation.h"
 #include "critlab/stats/powerlaw.h"
 #include "critlab/train/online_mlp.h"
 
@@ -157,6 +159,34 @@ nlohmann::json run_benchmarks(const BenchOptions& o) {
 
   // 5. Power-law fitting (CSN): the full xmin scan on 10^6 discrete samples, and a 1,000-simulation bootstrap
   //    on 10^4 samples (each simulation re-scans xmin). Single timed round each: they are long.
+  {
+    // Correlation graph: 2,048 units x 1,000 samples, the Pearson matrix (one GEMM on standardised
+    // activity) and a full theta sweep (one sort of all 2.1M edges plus one union-find pass).
+    const std::int64_t units = 2048, samples = 1000;
+    auto gen = at::make_generator<at::CPUGeneratorImpl>(5);
+    const auto z = at::normal(0, 1, {samples, 16}, gen).repeat_interleave(units / 16, 1);
+    const auto act = (0.5 * z + at::normal(0, 1, {samples, units}, gen)).to(device);
+    graph::Correlation c;
+    const double corr_s = median_seconds(o.repeats, device, [&] { c = graph::correlate(act); });
+    std::vector<double> thetas;
+    for (double t = 0.01; t < 1; t += 0.01) thetas.push_back(t);
+    std::vector<graph::WeightedEdge> edges;
+    std::vector<graph::PercolationPoint> sweep;
+    const double edges_s = median_seconds(o.repeats, device, [&] { edges = graph::correlation_edges(c, graph::EdgeSign::kAbsolute, 0.0, 0); });
+    const double sweep_s = median_seconds(o.repeats, device, [&] { sweep = graph::percolation_sweep(units, edges, thetas); });
+    const double gemm_flops = 2.0 * static_cast<double>(units) * units * samples;
+    const double gflops = gemm_flops / corr_s / 1e9;
+    out["correlation_graph"] = {{"units", units},
+                                {"samples", samples},
+                                {"correlation_ms", corr_s * 1e3},
+                                {"correlation_gflops", gflops},
+                                {"ratio_to_sgemm", gflops / out["sgemm_gflops"].get<double>()},
+                                {"edges", edges.size()},
+                                {"edge_extraction_ms", edges_s * 1e3},
+                                {"theta_sweep_points", thetas.size()},
+                                {"theta_sweep_ms", sweep_s * 1e3},
+                                {"total_ms", (corr_s + edges_s + sweep_s) * 1e3}};
+  }
   {
     std::mt19937_64 rng(11);
     const auto truth = stats::power_law_model(2.5, 1, true);
