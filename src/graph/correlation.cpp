@@ -19,7 +19,7 @@ Standardised standardise(const at::Tensor& a) {
   const auto x = a.to(at::kDouble);
   const auto mean = x.mean(0);
   const auto sd = (x - mean).pow(2).mean(0).sqrt();
-  const auto keep = sd.gt(1e-6 * (1 + mean.abs())).to(at::kCPU);
+  const auto keep = has_variance(mean, sd).to(at::kCPU);
   const auto* k = keep.data_ptr<bool>();
   for (std::int64_t i = 0; i < keep.numel(); ++i) {
     if (k[i]) s.kept.push_back(i);
@@ -32,6 +32,8 @@ Standardised standardise(const at::Tensor& a) {
 }
 
 }  // namespace
+
+at::Tensor has_variance(const at::Tensor& mean, const at::Tensor& sd) { return sd.gt(1e-6 * (1 + mean.abs())); }
 
 Correlation correlate(const at::Tensor& a, const at::Tensor& b) {
   if (a.dim() != 2 || (b.defined() && b.dim() != 2))

@@ -7,6 +7,7 @@
 #include <ATen/ATen.h>
 
 #include "critlab/core/error.h"
+#include "critlab/graph/correlation.h"
 
 namespace critlab::graph {
 namespace {
@@ -78,16 +79,14 @@ NeuronStats neuron_stats(const at::Tensor& activity, const at::Tensor& labels, s
   s.class_means = onehot.t().mm(a) / counts.unsqueeze(1);  // [classes, units]
   const auto strength = a.mean(0);
   const auto raw = activity.to(at::kCPU).to(at::kDouble).contiguous();
-  const auto sd = raw.std(0, /*unbiased=*/false);
-  const auto mean_abs = raw.mean(0).abs();
+  const auto alive_t = has_variance(raw.mean(0), raw.std(0, /*unbiased=*/false)).contiguous();
+  const auto* alive = alive_t.data_ptr<bool>();
   const auto* str = strength.data_ptr<double>();
   const auto cm = s.class_means.contiguous();
   const auto* cmp = cm.data_ptr<double>();
   const auto* ap = a.data_ptr<double>();
   const auto* yp = y.data_ptr<std::int64_t>();
-  std::vector<bool> alive(static_cast<std::size_t>(units));
   for (std::int64_t j = 0; j < units; ++j) {
-    alive[j] = sd[j].item<double>() > 1e-6 * (1 + mean_abs[j].item<double>());
     s.strength.push_back(str[j]);
     double mx = 0, total = 0;
     for (std::int64_t c = 0; c < classes; ++c) mx = std::max(mx, cmp[c * units + j]), total += cmp[c * units + j];

@@ -26,6 +26,10 @@ struct Correlation {
   bool ok() const { return status == "ok"; }
 };
 
+// The one zero-variance rule, shared by correlations and critical neurons: per unit, true where the
+// population standard deviation `sd` exceeds 1e-6 (1 + |mean|). Both tensors [units]; returns bool [units].
+at::Tensor has_variance(const at::Tensor& mean, const at::Tensor& sd);
+
 // Within one layer (b undefined: r is kept_a x kept_a with unit diagonal) or across two layers recorded on
 // the same samples.
 Correlation correlate(const at::Tensor& a, const at::Tensor& b = {});
