@@ -55,6 +55,7 @@ struct NetworkGraph {
   std::vector<WeightedEdge> edges;
   std::vector<Correlation> within;          // per hidden layer
   std::vector<std::int64_t> offset;         // first node of each hidden layer
+  std::vector<std::size_t> within_end;      // layer i's own edges are edges[within_end[i-1] .. within_end[i])
   std::vector<std::string> statuses;
 };
 
@@ -69,6 +70,7 @@ NetworkGraph build_ncg(const RecordedStep& s, const std::vector<std::size_t>& hi
     g.statuses.push_back(c.status);
     auto e = correlation_edges(c, sign, min_weight, g.offset.back());
     g.edges.insert(g.edges.end(), e.begin(), e.end());
+    g.within_end.push_back(g.edges.size());
   }
   for (std::size_t i = 0; i + 1 < hidden.size(); ++i) {
     if (!g.within[i].ok() || !g.within[i + 1].ok()) continue;
@@ -112,8 +114,12 @@ StepSeries percolation_over_steps(const Recording& rec, const GraphOptions& o, c
     std::vector<double> row{static_cast<double>(rec.steps[k]), p.p_inf, p.susceptibility,
                             static_cast<double>(p.components), static_cast<double>(p.edges),
                             static_cast<double>(g.nodes), static_cast<double>(g.excluded)};
-    for (const auto& c : g.within) {
-      const auto e = correlation_edges(c, o.sign, o.theta, 0);
+    for (std::size_t i = 0; i < g.within.size(); ++i) {
+      // The layer's own graph: its slice of the network's edges, renumbered from 0.
+      std::vector<WeightedEdge> e(g.edges.begin() + static_cast<std::ptrdiff_t>(i ? g.within_end[i - 1] : 0),
+                                  g.edges.begin() + static_cast<std::ptrdiff_t>(g.within_end[i]));
+      for (auto& x : e) x.u -= static_cast<std::int32_t>(g.offset[i]), x.v -= static_cast<std::int32_t>(g.offset[i]);
+      const auto& c = g.within[i];
       const auto q = percolation_sweep(c.ok() ? static_cast<std::int64_t>(c.kept_a.size()) : 0, e, {o.theta})[0];
       row.push_back(q.p_inf);
       row.push_back(q.susceptibility);
