@@ -12,6 +12,7 @@ Runner add_train(CLI::App& cmd) {
     ModelFlags model;
     train::TrainOptions o;
     std::string optimizer = "sgd", schedule = "constant", out, resume;
+    std::string criticality = "off", penalty = "log-gain", estimator = "auto", decay = "none";
     std::int64_t epochs = 1;
     bool json = false;
   };
@@ -39,6 +40,10 @@ Runner add_train(CLI::App& cmd) {
   cmd.add_option("--record-probes", s->o.record_probes, "class-stratified training images recorded")
       ->capture_default_str();
   cmd.add_flag("!--record-float32", s->o.record_half, "record activations as float32 (default float16)");
+  add_criticality_flags(cmd, s->o.criticality, s->criticality, s->penalty, s->estimator, s->decay);
+  cmd.add_option("--jacobian-reg", s->o.jacobian_reg,
+                 "Jacobian-norm baseline (Hoffman et al. 2019): adds jacobian_reg/2 * ||d logits/dx||_F^2")
+      ->capture_default_str();
   cmd.add_option("--device", s->o.device, "auto, cpu, cuda, cuda:N")->capture_default_str();
   cmd.add_option("--threads", s->o.threads, "threads (0 = all cores)")->capture_default_str();
   cmd.add_option("--data", s->o.data_dir, "Fashion-MNIST directory (default: $CRITLAB_DATA, then Debian's)");
@@ -60,6 +65,7 @@ Runner add_train(CLI::App& cmd) {
       s->o.epochs = s->epochs;
       s->o.optimizer = from_string<Optimizer>(s->optimizer);
       s->o.schedule = from_string<Schedule>(s->schedule);
+      resolve_criticality_flags(s->o.criticality, s->criticality, s->penalty, s->estimator, s->decay);
       const auto spec = resolve_model_flags(s->model);
       summary = train::train_new(dir, spec, s->o);
     }

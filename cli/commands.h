@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "critlab/nn/model.h"
+#include "critlab/train/criticality_reg.h"
 
 namespace critlab::cli {
 
@@ -46,6 +47,13 @@ struct LoadedModel {
 LoadedModel load_model_for_command(ModelFlags& flags, const std::string& run, std::uint64_t seed,
                                    const c10::Device& device, const std::string& out_subdir, std::string* data_dir,
                                    std::string* out);
+
+// Criticality-training flags (--criticality, --criticality-strength, --criticality-tolerance, ...), shared by
+// train and the experiments; enum-valued ones are parsed into the strings and resolved afterwards.
+void add_criticality_flags(CLI::App& cmd, train::CriticalityOptions& o, std::string& mode, std::string& penalty,
+                           std::string& estimator, std::string& decay);
+void resolve_criticality_flags(train::CriticalityOptions& o, const std::string& mode, const std::string& penalty,
+                               const std::string& estimator, const std::string& decay);
 
 // Prints `text` to stdout followed by a newline.
 void print(const std::string& text);

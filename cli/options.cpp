@@ -56,6 +56,46 @@ LoadedModel load_model_for_command(ModelFlags& flags, const std::string& run, st
   return m;
 }
 
+void add_criticality_flags(CLI::App& cmd, train::CriticalityOptions& o, std::string& mode, std::string& penalty,
+                           std::string& estimator, std::string& decay) {
+  cmd.add_option("--criticality", mode,
+                 "criticality-driven training: " + valid_names<CriticalityMode>() +
+                     " (regularizer: fixed strength; controller: strength adapted to hold the distance below "
+                     "--criticality-tolerance)")
+      ->capture_default_str();
+  cmd.add_option("--criticality-strength", o.strength, "lambda (the controller's starting value)")
+      ->capture_default_str();
+  cmd.add_option("--criticality-tolerance", o.tolerance, "controller: distance to criticality to stay below")
+      ->capture_default_str();
+  cmd.add_option("--criticality-penalty", penalty,
+                 "penalty per layer: log-gain (ln g^2)^2, gain (g^2-1)^2, or lyapunov (end-to-end exponent)")
+      ->capture_default_str();
+  cmd.add_option("--criticality-estimator", estimator,
+                 "gain estimator: auto (closed form where a layer allows, else hutchinson), analytic, hutchinson")
+      ->capture_default_str();
+  cmd.add_flag("!--criticality-full-gradient", o.local_gradient,
+               "differentiate each layer's gain through its input into all earlier layers too (default: local)");
+  cmd.add_option("--criticality-target", o.target_gain, "target gain per layer")->capture_default_str();
+  cmd.add_option("--criticality-sub-batch", o.sub_batch, "examples per step for the stochastic estimator")
+      ->capture_default_str();
+  cmd.add_option("--criticality-probes", o.probes, "Hutchinson probe vectors per example")->capture_default_str();
+  cmd.add_option("--criticality-warmup", o.warmup_steps, "steps over which lambda ramps up from 0")
+      ->capture_default_str();
+  cmd.add_option("--criticality-decay", decay, "lambda after warm-up: " + valid_names<Decay>())->capture_default_str();
+  cmd.add_option("--criticality-layers", o.layers, "block indices to regulate (default: every hidden block)")
+      ->delimiter(',');
+}
+
+void resolve_criticality_flags(train::CriticalityOptions& o, const std::string& mode, const std::string& penalty,
+                               const std::string& estimator, const std::string& decay) {
+  o.mode = from_string<CriticalityMode>(mode);
+  o.penalty = from_string<Penalty>(penalty);
+  o.estimator = measure::gain_method_from_string(estimator);
+  o.decay = from_string<Decay>(decay);
+  std::string err;
+  if (!o.IsValid(&err)) throw Error(err);
+}
+
 void print(const std::string& text) { std::cout << text << std::endl; }
 
 }  // namespace critlab::cli

@@ -26,13 +26,6 @@ class DualLevel {
 
 std::int64_t per_example(const at::Tensor& t) { return t.numel() / std::max<std::int64_t>(1, t.size(0)); }
 
-// Random signs on the CPU generator (reproducible on any device), then moved.
-at::Tensor rademacher(at::IntArrayRef sizes, const at::TensorOptions& options, std::uint64_t seed) {
-  auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
-  auto r = at::randint(0, 2, sizes, gen, torch::TensorOptions().dtype(options.dtype()));
-  return (r * 2 - 1).to(options.device());
-}
-
 // The block's output sizes for `rows` examples, from a forward pass of one example only.
 std::vector<std::int64_t> output_sizes(nn::BlockImpl& block, const at::Tensor& x, std::int64_t rows) {
   torch::NoGradGuard no_grad;
@@ -41,6 +34,12 @@ std::vector<std::int64_t> output_sizes(nn::BlockImpl& block, const at::Tensor& x
   return sizes;
 }
 }  // namespace
+
+at::Tensor rademacher(at::IntArrayRef sizes, const at::TensorOptions& options, std::uint64_t seed) {
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
+  auto r = at::randint(0, 2, sizes, gen, torch::TensorOptions().dtype(options.dtype()));
+  return (r * 2 - 1).to(options.device());
+}
 
 at::Tensor repeat_examples(const at::Tensor& x, std::int64_t k) {
   std::vector<std::int64_t> expanded{x.size(0), k};
@@ -176,7 +175,7 @@ std::vector<LayerGain> layer_gains(nn::LayerStack& stack, const at::Tensor& prob
                                                                             : GainMethod::kHutchinson;
     }
     if (!sq.defined()) sq = jacobian_sq_norm(block, x, method, options.probes, options.seed + 7919 * l);
-    at::Tensor per_input = (sq / static_cast<double>(g.fan_in)).to(torch::kFloat64).cpu();
+    at::Tensor per_input = (sq / static_cast<double>(g.fan_out)).to(torch::kFloat64).cpu();
     g.gain_sq = per_input.mean().item<double>();
     g.gain_sq_se = per_input.size(0) > 1 ? per_input.std().item<double>() / std::sqrt(per_input.size(0)) : 0.0;
     g.gain = std::sqrt(g.gain_sq);

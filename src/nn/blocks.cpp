@@ -45,9 +45,15 @@ at::Tensor DenseBlockImpl::jvp_analytic(const at::Tensor& x, const at::Tensor& v
 at::Tensor DenseBlockImpl::jacobian_sq_norm_analytic(const at::Tensor& x) {
   if (norm != Norm::kNone) return {};
   const at::Tensor x2d = x.dim() > 2 ? x.flatten(1) : x;
-  at::Tensor dphi = activate_grad(activation, linear->forward(x2d));  // [B, out]
-  const at::Tensor& w = linear->weight;                               // [out, in]
-  at::Tensor sq = torch::matmul(dphi * dphi, w.pow(2).sum(1));        // [B]
+  return jacobian_sq_norm_analytic(Tap{x2d, linear->forward(x2d), {}});
+}
+
+at::Tensor DenseBlockImpl::jacobian_sq_norm_analytic(const Tap& tap) {
+  if (norm != Norm::kNone) return {};
+  if (!tap.pre.defined()) return jacobian_sq_norm_analytic(tap.input);
+  at::Tensor dphi = activate_grad(activation, tap.pre);              // [B, out]
+  const at::Tensor& w = linear->weight;                              // [out, in]
+  at::Tensor sq = torch::matmul(dphi * dphi, w.pow(2).sum(1));       // [B]
   if (residual) sq = sq + 2 * torch::matmul(dphi, w.diagonal()) + static_cast<double>(w.size(0));
   return sq;
 }

@@ -2,6 +2,7 @@
 
 #include "critlab/graph/recording.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
@@ -43,7 +44,9 @@ bool TrainOptions::IsValid(std::string* error) const {
   if (eval_batch_size < 1) return fail("eval batch size must be positive");
   if (warmup_steps < 0 || step_epochs < 1 || !(step_gamma > 0)) return fail("bad learning-rate schedule settings");
   if (threads < 0) return fail("--threads must be >= 0");
-  return true;
+  if (!(jacobian_reg >= 0) || !std::isfinite(jacobian_reg))
+    return fail(fmt::format("--jacobian-reg must be >= 0, got {}", jacobian_reg));
+  return criticality.IsValid(error);
 }
 
 nlohmann::json to_json(const TrainOptions& o) {
@@ -58,7 +61,8 @@ nlohmann::json to_json(const TrainOptions& o) {
           {"device", o.device},                  {"threads", o.threads},
           {"data_dir", o.data_dir},              {"record", o.record},
           {"record_points", o.record_points},    {"record_probes", o.record_probes},
-          {"record_half", o.record_half}};
+          {"record_half", o.record_half},        {"criticality", to_json(o.criticality)},
+          {"jacobian_reg", o.jacobian_reg}};
 }
 
 TrainOptions train_options_from_json(const nlohmann::json& j) {
@@ -87,6 +91,9 @@ TrainOptions train_options_from_json(const nlohmann::json& j) {
     o.record_points = j.value("record_points", o.record_points);
     o.record_probes = j.value("record_probes", o.record_probes);
     o.record_half = j.value("record_half", o.record_half);
+    // Absent in runs made before criticality-driven training existed: off.
+    if (j.contains("criticality")) o.criticality = criticality_options_from_json(j.at("criticality"));
+    o.jacobian_reg = j.value("jacobian_reg", 0.0);
   } catch (const nlohmann::json::exception& e) {
     throw Error(std::string("training options are incomplete or malformed: ") + e.what());
   }
@@ -107,7 +114,23 @@ namespace {
 
 const std::vector<std::string> kMetricColumns{"step",      "epoch",    "is_epoch_end", "lr",         "train_loss",
                                               "train_acc", "test_loss", "test_acc",    "distance",   "lambda_max",
-                                              "seconds"};
+                                              "seconds",   "penalty",  "lambda",       "batch_distance"};
+
+// A metrics table read back from disk, with the current columns (older runs lack some: NaN there).
+io::Table conform(const io::Table& t) {
+  io::Table out{kMetricColumns, {}};
+  std::vector<int> from;
+  for (const auto& c : kMetricColumns) {
+    auto it = std::find(t.columns.begin(), t.columns.end(), c);
+    from.push_back(it == t.columns.end() ? -1 : static_cast<int>(it - t.columns.begin()));
+  }
+  for (const auto& r : t.rows) {
+    std::vector<double> row;
+    for (int f : from) row.push_back(f < 0 ? std::nan("") : r[static_cast<std::size_t>(f)]);
+    out.add_row(std::move(row));
+  }
+  return out;
+}
 
 fs::path model_path(const fs::path& dir, std::int64_t epoch) {
   return dir / "checkpoints" / fmt::format("model-{:04d}.pt", epoch);
@@ -194,6 +217,8 @@ class Run {
   io::Table monitor_gains_;
   at::Tensor monitor_probes_;
   std::unique_ptr<graph::Recorder> recorder_;
+  std::unique_ptr<CriticalityRegularizer> regularizer_;
+  std::unique_ptr<CriticalityController> controller_;
 };
 
 void Run::write_config(const c10::Device& device, int threads) {
@@ -213,7 +238,9 @@ void Run::checkpoint(std::int64_t epochs_done, std::int64_t step) {
   io::write_atomic_with(model_path(dir_, epochs_done), [&](const fs::path& p) { torch::save(model_, p.string()); });
   io::write_atomic_with(optim_path(dir_, epochs_done), [&](const fs::path& p) { torch::save(*opt_, p.string()); });
   // state.json is the commit point: until it names this epoch, the previous checkpoint stays current.
-  io::write_json(dir_ / "checkpoints" / "state.json", {{"epoch", epochs_done}, {"step", step}});
+  nlohmann::json state{{"epoch", epochs_done}, {"step", step}};
+  if (controller_) state["controller"] = controller_->state();
+  io::write_json(dir_ / "checkpoints" / "state.json", state);
   // Keep the initial weights and the newest two checkpoints.
   for (std::int64_t old = 1; old < epochs_done - 1; ++old) {
     std::error_code ec;
@@ -244,12 +271,15 @@ void Run::write_plots() {
   const auto plots = dir_ / "plots";
   io::Table steps{{"step", "train_loss", "train_acc"}, {}}, epochs{{"epoch", "train_loss", "test_loss", "train_acc", "test_acc"}, {}};
   io::Table mon{{"step", "distance", "lambda_max"}, {}};
+  io::Table control{{"step", "batch_distance", "lambda", "penalty"}, {}};
   const auto c = [&](const char* n) { return metrics_.column(n); };
   for (const auto& r : metrics_.rows) {
     if (r[c("is_epoch_end")] > 0)
       epochs.add_row({r[c("epoch")], r[c("train_loss")], r[c("test_loss")], r[c("train_acc")], r[c("test_acc")]});
     else steps.add_row({r[c("step")], r[c("train_loss")], r[c("train_acc")]});
     if (!std::isnan(r[c("distance")])) mon.add_row({r[c("step")], r[c("distance")], r[c("lambda_max")]});
+    if (!std::isnan(r[c("batch_distance")]) && r[c("is_epoch_end")] == 0)
+      control.add_row({r[c("step")], r[c("batch_distance")], r[c("lambda")], r[c("penalty")]});
   }
   if (!steps.rows.empty())
     io::plot_lines(plots, "train_loss", steps, "step", {{"train_loss", "training loss (running mean)"}},
@@ -265,6 +295,20 @@ void Run::write_plots() {
                    {{"distance", "distance to criticality"}, {"lambda_max", "max Lyapunov exponent"}},
                    {.title = "Criticality during training", .xlabel = "step", .ylabel = "nats per layer",
                     .hlines = {0.0}});
+  if (!control.rows.empty()) {
+    const bool ctl = o_.criticality.mode == CriticalityMode::kController;
+    io::plot_lines(plots, "criticality_control", control, "step",
+                   {{"batch_distance", ctl ? "smoothed batch distance (controller's estimate)"
+                                           : "batch distance to criticality (regulariser's estimate)"}},
+                   {.title = ctl ? "Controller: distance (tolerance and dead band dashed)" : "Regulariser: distance",
+                    .xlabel = "step", .ylabel = "mean |ln gain|", .points = false,
+                    .hlines = ctl ? std::vector<double>{o_.criticality.tolerance, 0.5 * o_.criticality.tolerance}
+                                  : std::vector<double>{}});
+    if (!ctl)
+      io::plot_lines(plots, "criticality_lambda", control, "step", {{"lambda", "lambda (strength x schedule)"}},
+                   {.title = "Regulariser strength", .xlabel = "step", .ylabel = "lambda", .logy = true,
+                    .points = false});
+  }
 }
 
 TrainSummary Run::execute(bool resume) {
@@ -285,6 +329,9 @@ TrainSummary Run::execute(bool resume) {
   model_ = nn::build_model(spec_, o_.seed);
   model_->to(device);
   opt_ = make_optimizer(model_, o_);
+  if (o_.criticality.enabled()) regularizer_ = std::make_unique<CriticalityRegularizer>(o_.criticality, model_);
+  if (o_.criticality.mode == CriticalityMode::kController)
+    controller_ = std::make_unique<CriticalityController>(o_.criticality, regularizer_->layers().size());
 
   // Written before any checkpoint, so a checkpoint never exists without its config; on resume it records the
   // runtime of this invocation (which may run elsewhere) and any new epoch count.
@@ -296,8 +343,9 @@ TrainSummary Run::execute(bool resume) {
     step = state.at("step");
     torch::load(model_, model_path(dir_, epochs_done).string(), device);
     torch::load(*opt_, optim_path(dir_, epochs_done).string(), device);
+    if (controller_ && state.contains("controller")) controller_->restore(state.at("controller"));
     if (fs::exists(dir_ / "metrics.csv")) {
-      metrics_ = io::read_csv(dir_ / "metrics.csv");
+      metrics_ = conform(io::read_csv(dir_ / "metrics.csv"));
       std::erase_if(metrics_.rows, [&](const auto& r) { return r[metrics_.column("epoch")] > epochs_done; });
     }
     if (fs::exists(dir_ / "tables" / "monitor_gains.csv")) {
@@ -327,15 +375,44 @@ TrainSummary Run::execute(bool resume) {
     model_->train();
     data::BatchIterator batches(fm.train, o_.batch_size, o_.seed, epoch);
     double run_loss = 0, run_correct = 0, run_n = 0, epoch_loss = 0, epoch_correct = 0, epoch_n = 0;
+    double run_penalty = 0, run_lambda = 0, run_distance = 0;
+    std::int64_t run_steps = 0;
     for (std::int64_t b = 0; b < batches.num_batches(); ++b) {
       const auto ts = std::chrono::steady_clock::now();
       const double lr = scheduled_lr(o_, step, total_steps, steps_per_epoch);
       set_lr(*opt_, lr);
       auto [x, y] = batches.batch(b);
       model_->zero_grad(/*set_to_none=*/true);  // saves a pass over every gradient buffer per step
-      auto logits = model_->forward(x);
-      auto loss = torch::nn::functional::cross_entropy(logits, y);
+      const at::Tensor input = o_.jacobian_reg > 0 ? x.detach().requires_grad_(true) : x;
+      std::vector<nn::Tap> taps;
+      at::Tensor logits;
+      if (regularizer_) {
+        taps = model_->forward_tapped(input);
+        logits = taps.back().output;
+      } else {
+        logits = model_->forward(input);
+      }
+      at::Tensor loss = torch::nn::functional::cross_entropy(logits, y);
       const double loss_value = loss.item<double>();
+      const std::uint64_t step_seed = o_.seed * 1000003ULL + static_cast<std::uint64_t>(step);
+      std::vector<double> batch_gains;  // controller: this batch's gains, acted on after the step
+      if (controller_) {
+        batch_gains = regularizer_->gains(model_, taps, step_seed);
+      } else if (regularizer_) {
+        const double lambda = o_.criticality.strength * regularizer_->schedule(step, total_steps);
+        const auto pv = regularizer_->penalty(model_, taps, step_seed);
+        const double penalty = pv.penalty.item<double>();
+        if (!std::isfinite(penalty)) {
+          write_metrics();
+          throw DivergenceError(fmt::format(
+              "the criticality penalty became {} at epoch {}, step {}; the last good checkpoint (epoch {}) is kept "
+              "in {}; lower --criticality-strength or --lr and start again",
+              penalty, epoch, step + 1, epochs_done, (dir_ / "checkpoints").string()));
+        }
+        loss = loss + lambda * pv.penalty;
+        run_penalty += penalty, run_lambda += lambda, run_distance += pv.distance;
+      }
+      if (o_.jacobian_reg > 0) loss = loss + 0.5 * o_.jacobian_reg * input_jacobian_penalty(logits, input, step_seed);
       if (!std::isfinite(loss_value)) {
         write_metrics();
         throw DivergenceError(fmt::format(
@@ -345,8 +422,13 @@ TrainSummary Run::execute(bool resume) {
       }
       loss.backward();
       opt_->step();
+      if (controller_) {
+        run_distance += controller_->correct(model_, regularizer_->layers(), batch_gains);
+        run_lambda = std::nan(""), run_penalty = std::nan("");  // no penalty: the columns stay empty
+      }
       ++step;
       const double n = static_cast<double>(y.size(0));
+      ++run_steps;
       const double correct = logits.argmax(1).eq(y).sum().item<double>();
       run_loss += loss_value * n, run_correct += correct, run_n += n;
       epoch_loss += loss_value * n, epoch_correct += correct, epoch_n += n;
@@ -361,9 +443,12 @@ TrainSummary Run::execute(bool resume) {
         row[0] = step, row[1] = epoch, row[2] = 0, row[3] = lr;
         row[4] = run_loss / run_n, row[5] = run_correct / run_n;
         row[10] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        if (regularizer_)
+          row[11] = run_penalty / run_steps, row[12] = run_lambda / run_steps, row[13] = run_distance / run_steps;
         if (monitor_now) monitor(step, epoch, row);
         metrics_.add_row(row);
-        run_loss = run_correct = run_n = 0;
+        run_loss = run_correct = run_n = run_penalty = run_lambda = run_distance = 0;
+        run_steps = 0;
         if (log_now) write_metrics();
       }
       progress.update(step, fmt::format("epoch {}/{} loss {:.4f}", epoch, o_.epochs, loss_value));
@@ -401,6 +486,7 @@ TrainSummary Run::execute(bool resume) {
                             for (const auto& l : report.layers) g.push_back(l.gain_sq);
                             return g;
                           }()}};
+  if (controller_) summary.criticality["controller_corrections"] = controller_->corrections();
   write_plots();
   auto out = to_json(summary);
   out["status"] = "completed";

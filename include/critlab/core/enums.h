@@ -16,6 +16,10 @@ enum class Init { kAuto, kGaussian, kHe, kXavier, kOrthogonal };
 enum class Arch { kMlp, kCnn, kResNet };
 enum class Optimizer { kSgd, kAdam, kAdamW };
 enum class Schedule { kConstant, kCosine, kStep };
+// Criticality-driven training (train/criticality_reg.h).
+enum class CriticalityMode { kOff, kRegularizer, kController };
+enum class Penalty { kLogGain, kGain, kLyapunov };  // (ln g^2)^2, (g^2 - 1)^2, lambda_max^2
+enum class Decay { kNone, kLinear, kCosine };       // strength over training, after warm-up
 
 namespace detail {
 template <typename E, std::size_t N>
@@ -39,6 +43,13 @@ inline constexpr NameTable<Optimizer, 3> kOptimizerNames{
     {{Optimizer::kSgd, "sgd"}, {Optimizer::kAdam, "adam"}, {Optimizer::kAdamW, "adamw"}}};
 inline constexpr NameTable<Schedule, 3> kScheduleNames{
     {{Schedule::kConstant, "constant"}, {Schedule::kCosine, "cosine"}, {Schedule::kStep, "step"}}};
+inline constexpr NameTable<CriticalityMode, 3> kCriticalityModeNames{{{CriticalityMode::kOff, "off"},
+                                                                       {CriticalityMode::kRegularizer, "regularizer"},
+                                                                       {CriticalityMode::kController, "controller"}}};
+inline constexpr NameTable<Penalty, 3> kPenaltyNames{
+    {{Penalty::kLogGain, "log-gain"}, {Penalty::kGain, "gain"}, {Penalty::kLyapunov, "lyapunov"}}};
+inline constexpr NameTable<Decay, 3> kDecayNames{
+    {{Decay::kNone, "none"}, {Decay::kLinear, "linear"}, {Decay::kCosine, "cosine"}}};
 
 template <typename E>
 constexpr const auto& names_of() {
@@ -47,7 +58,10 @@ constexpr const auto& names_of() {
   else if constexpr (std::is_same_v<E, Init>) return kInitNames;
   else if constexpr (std::is_same_v<E, Arch>) return kArchNames;
   else if constexpr (std::is_same_v<E, Optimizer>) return kOptimizerNames;
-  else return kScheduleNames;
+  else if constexpr (std::is_same_v<E, Schedule>) return kScheduleNames;
+  else if constexpr (std::is_same_v<E, CriticalityMode>) return kCriticalityModeNames;
+  else if constexpr (std::is_same_v<E, Penalty>) return kPenaltyNames;
+  else return kDecayNames;
 }
 template <typename E>
 constexpr std::string_view kind_of() {
@@ -56,7 +70,10 @@ constexpr std::string_view kind_of() {
   else if constexpr (std::is_same_v<E, Init>) return "initialisation";
   else if constexpr (std::is_same_v<E, Arch>) return "architecture";
   else if constexpr (std::is_same_v<E, Optimizer>) return "optimizer";
-  else return "schedule";
+  else if constexpr (std::is_same_v<E, Schedule>) return "schedule";
+  else if constexpr (std::is_same_v<E, CriticalityMode>) return "criticality mode";
+  else if constexpr (std::is_same_v<E, Penalty>) return "criticality penalty";
+  else return "decay";
 }
 }  // namespace detail
 

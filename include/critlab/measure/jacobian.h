@@ -1,10 +1,13 @@
 // Layer Jacobians of a LayerStack: products with vectors, and per-layer gains.
 //
 // For block l with input h_{l-1} (fan_in numbers per example) and output h_l (fan_out numbers), J_l is
-// the fan_out x fan_in Jacobian at one example. Its mean squared singular value is
-//     gain_sq_l = ||J_l||_F^2 / fan_in,
-// averaged over probe inputs; gain_l = sqrt(gain_sq_l), log_gain_l = ln gain_l. A layer is critical when
-// gain_sq = 1: a random input perturbation keeps its length on average.
+// the fan_out x fan_in Jacobian at one example. Its per-unit gain is
+//     gain_sq_l = ||J_l||_F^2 / fan_out,
+// averaged over probe inputs; gain_l = sqrt(gain_sq_l), log_gain_l = ln gain_l. For an isotropic input
+// perturbation v, E|J v|^2 / fan_out = gain_sq |v|^2 / fan_in: gain_sq multiplies the perturbation's variance
+// per unit, which is mean-field theory's chi_1 = sigma_w^2 E[phi'(z)^2] for any widths, and for a square
+// layer the mean squared singular value. A layer is critical when gain_sq = 1. (Normalising by fan_in
+// instead would call a 784 -> 128 layer ordered by a factor 128/784 that says nothing about its dynamics.)
 //
 // Estimators (GainMethod):
 //   analytic   closed form offered by the block (dense: sum_ij phi'(z_i)^2 W_ij^2)
@@ -23,6 +26,10 @@
 #include "critlab/nn/stack.h"
 
 namespace critlab::measure {
+
+// Random signs (+1/-1) drawn on a CPU generator seeded with `seed` (the same on any device), then moved
+// to options.device().
+at::Tensor rademacher(at::IntArrayRef sizes, const at::TensorOptions& options, std::uint64_t seed);
 
 // [B, ...] -> [B*k, ...], each example repeated k times consecutively (example b at rows b*k .. b*k+k-1).
 at::Tensor repeat_examples(const at::Tensor& x, std::int64_t k);

@@ -21,6 +21,7 @@ class DenseBlockImpl : public BlockImpl {
   std::pair<at::Tensor, at::Tensor> forward_with_pre(const at::Tensor& x) override;
   at::Tensor jvp_analytic(const at::Tensor& x, const at::Tensor& v) override;
   at::Tensor jacobian_sq_norm_analytic(const at::Tensor& x) override;
+  at::Tensor jacobian_sq_norm_analytic(const Tap& tap) override;
   std::string describe() const override;
 
   torch::nn::Linear linear{nullptr};

@@ -31,6 +31,9 @@ class BlockImpl : public torch::nn::Module {
   virtual at::Tensor jvp_analytic(const at::Tensor& /*x*/, const at::Tensor& /*v*/) { return {}; }
   // Exact per-example squared Frobenius norm ||J(x_b)||_F^2, shape [B]; undefined if not offered.
   virtual at::Tensor jacobian_sq_norm_analytic(const at::Tensor& /*x*/) { return {}; }
+  // The same from a tap of this block (input and pre-activation of one forward pass), so that a training
+  // step can reuse its own forward pass; differentiable with respect to the parameters and the tap.
+  virtual at::Tensor jacobian_sq_norm_analytic(const Tap& tap) { return jacobian_sq_norm_analytic(tap.input); }
   // Short human-readable description, e.g. "dense 784->256 tanh".
   virtual std::string describe() const = 0;
 

@@ -2,7 +2,8 @@
 //
 //   DIR/config.json       resolved model spec, training options, runtime (versions, BLAS, threads, device)
 //   DIR/metrics.csv       one row per logged step and per epoch end (is_epoch_end = 1 rows carry test figures);
-//                         distance / lambda_max filled on rows where the criticality monitor ran
+//                         distance / lambda_max filled on rows where the criticality monitor ran; penalty,
+//                         lambda and batch_distance (the regulariser's own estimate) when it is on
 //   DIR/tables/monitor_gains.csv   per-layer gain_sq at every monitor step
 //   DIR/checkpoints/      model-<epoch>.pt, optimizer-<epoch>.pt and state.json (the commit point), atomic
 //   DIR/summary.json      final figures, written once, only when training completed
@@ -24,6 +25,7 @@
 #include "critlab/core/enums.h"
 #include "critlab/data/dataset.h"
 #include "critlab/nn/model.h"
+#include "critlab/train/criticality_reg.h"
 
 namespace critlab::train {
 
@@ -52,6 +54,10 @@ struct TrainOptions {
   std::int64_t record_points = 50;   // recorded steps, log-spaced from step 0 to the last
   std::int64_t record_probes = 1000; // class-stratified training images
   bool record_half = true;           // activations as float16
+  // Criticality-driven training (criticality_reg.h) and the Jacobian-norm baseline (Hoffman et al. 2019):
+  // loss = cross-entropy + lambda_t R_crit + (jacobian_reg / 2) ||d logits / d x||_F^2.
+  CriticalityOptions criticality;
+  double jacobian_reg = 0.0;
 
   bool IsValid(std::string* error) const;
 };
