@@ -23,6 +23,7 @@ Runner add_bench(CLI::App& app);
 Runner add_powerlaw(CLI::App& app);
 Runner add_avalanches(CLI::App& app);
 Runner add_graph(CLI::App& app);
+Runner add_experiment(CLI::App& app);
 
 // Model flags (--arch, --depth, --width, --activation, --norm, --residual, --init, --sigma-w, --sigma-b).
 // Enum flags are parsed into strings and resolved by resolve_model_flags (one spelling, clear errors).

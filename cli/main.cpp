@@ -27,6 +27,8 @@ int main(int argc, char** argv) {
       critlab::cli::add_avalanches);
   add("graph", "correlation graphs, the connectivity transition, critical neurons and pruning of a --record run",
       critlab::cli::add_graph);
+  add("experiment", "the papers' experiments (critical-training), resumable into a directory",
+      critlab::cli::add_experiment);
   add("bench", "built-in benchmarks, printed as JSON", critlab::cli::add_bench);
 
   try {

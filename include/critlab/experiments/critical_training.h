@@ -1,0 +1,77 @@
+// Experiment: does criticality-driven training buy accuracy and robustness? (Vock & Meisel 2025, claim 2)
+//
+// A grid of architectures x methods x seeds on Fashion-MNIST. Every cell is an ordinary training run
+// (train/trainer.h) in OUT/cells/<arch>/<method>/seed-<s>/run, followed by a robustness evaluation
+// (train/robustness.h); the cell's result.json, written atomically last, marks it finished. An interrupted
+// experiment is continued by running the same command again: finished cells are read back, an unfinished
+// run resumes from its last checkpoint, nothing finished is recomputed.
+//
+// Methods (all from the arch's standard initialisation unless stated):
+//   plain           SGD on cross-entropy
+//   critical-init   Gaussian init with sigma_w on the mean-field edge of chaos (measure/theory.h) at
+//                   sigma_b = critical_sigma_b; otherwise plain
+//   regularizer     + lambda * sum_l (ln gain_l^2)^2, closed form where available (criticality_reg.h)
+//   controller      homeostatic gain correction holding the distance below `tolerance`
+//   jacobian-norm   + (jacobian_reg / 2) ||d logits / dx||_F^2 (Hoffman et al. 2019)
+//   weight-decay    L2 penalty weight_decay
+//
+// Writes OUT/cells.csv (one row per cell), OUT/results.csv and OUT/results.md (mean and standard deviation
+// over seeds per arch x method), OUT/summary.json and plots in OUT/plots/.
+#pragma once
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "critlab/nn/model.h"
+#include "critlab/train/robustness.h"
+
+namespace critlab::experiments {
+
+struct CriticalTrainingOptions {
+  std::vector<std::string> archs{"tanh-mlp", "relu-mlp", "cnn", "resnet"};
+  std::vector<std::string> methods{"plain",      "critical-init", "regularizer",
+                                   "controller", "jacobian-norm", "weight-decay"};
+  std::int64_t seeds = 3;
+  std::uint64_t first_seed = 1;
+  bool full = false;                   // full-size architectures (see arch_spec)
+  std::int64_t epochs = 1;
+  std::int64_t train_examples = 10000; // 0 = all 60,000
+  std::int64_t batch_size = 128;
+  double lr = 0.01;                    // SGD, momentum 0.9 (0.05 diverges for the chaotic 20-layer tanh MLP)
+  double strength = 10.0;              // regularizer lambda
+  double controller_rate = 0.5;        // controller k
+  double tolerance = 0.05;             // controller tolerance
+  double jacobian_reg = 0.01;          // Hoffman et al.'s lambda_JR
+  double weight_decay = 5e-4;
+  double critical_sigma_b = 0.05;
+  std::int64_t monitor_every = 25;     // steps between criticality measurements during training
+  train::RobustnessOptions robustness;
+  std::string device = "auto";
+  int threads = 0;
+  std::string data_dir;
+
+  bool IsValid(std::string* error) const;
+};
+nlohmann::json to_json(const CriticalTrainingOptions& o);
+
+// Names accepted in `archs` and `methods`.
+const std::vector<std::string>& critical_training_archs();
+const std::vector<std::string>& critical_training_methods();
+
+// The model of a named arch: tanh-mlp (20 x 128 tanh; full: 30 x 256), relu-mlp (10 x 128 relu; full:
+// 20 x 256), cnn (3 conv blocks of 32+ channels, relu), resnet (one basic block per stage, 16 channels; full:
+// two). Throws critlab::Error on an unknown name.
+nn::ModelSpec arch_spec(const std::string& arch, bool full);
+
+struct CriticalTrainingSummary {
+  std::int64_t cells = 0, computed = 0, reused = 0;
+  double seconds = 0;
+  std::filesystem::path results_md;
+};
+
+CriticalTrainingSummary run_critical_training(const std::filesystem::path& out, const CriticalTrainingOptions& options);
+
+}  // namespace critlab::experiments

@@ -1,0 +1,469 @@
+#include "critlab/experiments/critical_training.h"
+
+#include <chrono>
+#include <cmath>
+#include <map>
+
+#include <torch/torch.h>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "critlab/core/error.h"
+#include "critlab/core/runtime.h"
+#include "critlab/data/dataset.h"
+#include "critlab/io/files.h"
+#include "critlab/io/plot.h"
+#include "critlab/io/progress.h"
+#include "critlab/io/table.h"
+#include "critlab/measure/theory.h"
+#include "critlab/train/trainer.h"
+
+namespace critlab::experiments {
+
+namespace fs = std::filesystem;
+
+const std::vector<std::string>& critical_training_archs() {
+  static const std::vector<std::string> names{"tanh-mlp", "relu-mlp", "cnn", "resnet"};
+  return names;
+}
+
+const std::vector<std::string>& critical_training_methods() {
+  static const std::vector<std::string> names{"plain",      "critical-init", "regularizer",
+                                              "controller", "jacobian-norm", "weight-decay"};
+  return names;
+}
+
+nn::ModelSpec arch_spec(const std::string& arch, bool full) {
+  nn::ModelSpec s;
+  if (arch == "tanh-mlp") return nn::mlp_spec(full ? 30 : 20, full ? 256 : 128, Activation::kTanh);
+  if (arch == "relu-mlp") return nn::mlp_spec(full ? 20 : 10, full ? 256 : 128, Activation::kRelu);
+  if (arch == "cnn") {
+    s.arch = Arch::kCnn;
+    s.depth = 3;
+    s.width = full ? 64 : 32;
+    return s;
+  }
+  if (arch == "resnet") {
+    s.arch = Arch::kResNet;
+    s.depth = full ? 2 : 1;
+    s.width = 16;
+    return s;
+  }
+  std::string valid;
+  for (const auto& n : critical_training_archs()) valid += (valid.empty() ? "" : ", ") + n;
+  throw Error(fmt::format("unknown architecture '{}' for critical-training; valid: {}", arch, valid));
+}
+
+namespace {
+
+bool contains(const std::vector<std::string>& v, const std::string& x) { return std::find(v.begin(), v.end(), x) != v.end(); }
+
+std::string joined(const std::vector<std::string>& v) {
+  std::string out;
+  for (const auto& n : v) out += (out.empty() ? "" : ", ") + n;
+  return out;
+}
+
+}  // namespace
+
+bool CriticalTrainingOptions::IsValid(std::string* error) const {
+  auto fail = [&](const std::string& m) {
+    if (error) *error = m;
+    return false;
+  };
+  if (archs.empty()) return fail("--archs is empty");
+  if (methods.empty()) return fail("--methods is empty");
+  for (const auto& a : archs)
+    if (!contains(critical_training_archs(), a))
+      return fail(fmt::format("unknown architecture '{}'; valid: {}", a, joined(critical_training_archs())));
+  for (const auto& m : methods)
+    if (!contains(critical_training_methods(), m))
+      return fail(fmt::format("unknown method '{}'; valid: {}", m, joined(critical_training_methods())));
+  if (seeds < 1) return fail("--seeds must be at least 1");
+  if (epochs < 1) return fail("--epochs must be at least 1");
+  if (train_examples < 0) return fail("--train-examples must be >= 0 (0 = all)");
+  if (batch_size < 1) return fail("--batch-size must be positive");
+  if (!(lr > 0)) return fail("--lr must be positive");
+  if (!(strength > 0)) return fail("--strength must be positive");
+  if (!(controller_rate > 0 && controller_rate < 2)) return fail("--controller-rate must be in (0, 2)");
+  if (!(tolerance > 0)) return fail("--tolerance must be positive");
+  if (!(jacobian_reg > 0)) return fail("--jacobian-reg must be positive");
+  if (!(weight_decay > 0)) return fail("--weight-decay must be positive");
+  if (!(critical_sigma_b >= 0)) return fail("--critical-sigma-b must be >= 0");
+  if (monitor_every < 1) return fail("--monitor-every must be at least 1");
+  return robustness.IsValid(error);
+}
+
+nlohmann::json to_json(const CriticalTrainingOptions& o) {
+  return {{"archs", o.archs},
+          {"methods", o.methods},
+          {"seeds", o.seeds},
+          {"first_seed", o.first_seed},
+          {"full", o.full},
+          {"epochs", o.epochs},
+          {"train_examples", o.train_examples},
+          {"batch_size", o.batch_size},
+          {"lr", o.lr},
+          {"strength", o.strength},
+          {"controller_rate", o.controller_rate},
+          {"tolerance", o.tolerance},
+          {"jacobian_reg", o.jacobian_reg},
+          {"weight_decay", o.weight_decay},
+          {"critical_sigma_b", o.critical_sigma_b},
+          {"monitor_every", o.monitor_every},
+          {"robustness",
+           {{"noise_std", o.robustness.noise_std},
+            {"eps", o.robustness.eps},
+            {"pgd_steps", o.robustness.pgd_steps},
+            {"pgd_step_ratio", o.robustness.pgd_step_ratio},
+            {"pgd_random_start", o.robustness.pgd_random_start},
+            {"examples", o.robustness.examples}}}};
+}
+
+namespace {
+
+struct Cell {
+  std::string arch, method;
+  std::uint64_t seed = 0;
+  fs::path dir;
+};
+
+// The model spec and training options of one cell.
+std::pair<nn::ModelSpec, train::TrainOptions> cell_setup(const Cell& c, const CriticalTrainingOptions& o) {
+  nn::ModelSpec spec = arch_spec(c.arch, o.full);
+  train::TrainOptions t;
+  t.epochs = o.epochs;
+  t.batch_size = o.batch_size;
+  t.lr = o.lr;
+  t.seed = c.seed;
+  t.train_examples = o.train_examples;
+  t.monitor_every = o.monitor_every;
+  t.log_every = o.monitor_every;
+  t.device = o.device;
+  t.threads = o.threads;
+  t.data_dir = o.data_dir;
+  if (c.method == "critical-init") {
+    spec.init = Init::kGaussian;
+    spec.sigma_b = o.critical_sigma_b;
+    spec.sigma_w = measure::edge_of_chaos_sigma_w(spec.activation, o.critical_sigma_b);
+  } else if (c.method == "regularizer") {
+    t.criticality.mode = CriticalityMode::kRegularizer;
+    t.criticality.strength = o.strength;
+  } else if (c.method == "controller") {
+    t.criticality.mode = CriticalityMode::kController;
+    t.criticality.strength = o.controller_rate;
+    t.criticality.tolerance = o.tolerance;
+  } else if (c.method == "jacobian-norm") {
+    t.jacobian_reg = o.jacobian_reg;
+  } else if (c.method == "weight-decay") {
+    t.weight_decay = o.weight_decay;
+  }
+  return {spec, t};
+}
+
+nlohmann::json run_cell(const Cell& c, const CriticalTrainingOptions& o, const data::FashionMnist& fm,
+                        const c10::Device& device) {
+  const fs::path run = c.dir / "run";
+  const auto t0 = std::chrono::steady_clock::now();
+  if (!fs::exists(run / "summary.json")) {
+    if (fs::exists(run / "checkpoints" / "state.json")) {
+      train::train_resume(run);
+    } else {
+      fs::remove_all(run);  // a run that never committed its first checkpoint holds nothing to keep
+      const auto [spec, t] = cell_setup(c, o);
+      train::train_new(run, spec, t);
+    }
+  }
+  const auto summary = io::read_json(run / "summary.json");
+  auto loaded = train::load_run(run, device);
+  train::RobustnessOptions ro = o.robustness;
+  ro.seed = c.seed;
+  const auto robust = train::evaluate_robustness(loaded.model, fm.test, train::standardised_pixels(fm.mean, fm.stdev), ro);
+
+  nlohmann::json trace_step = nlohmann::json::array(), trace_distance = nlohmann::json::array();
+  const auto metrics = io::read_csv(run / "metrics.csv");
+  for (const auto& r : metrics.rows) {
+    const double d = r[metrics.column("distance")];
+    if (r[metrics.column("is_epoch_end")] == 0 && !std::isnan(d)) {
+      trace_step.push_back(r[metrics.column("step")]);
+      trace_distance.push_back(d);
+    }
+  }
+  const auto& crit = summary.at("criticality");
+  return {{"arch", c.arch},
+          {"method", c.method},
+          {"seed", c.seed},
+          {"test_accuracy", summary.at("test_accuracy")},
+          {"distance_to_criticality", crit.at("distance_to_criticality")},
+          {"lambda_max", crit.at("lambda_max")},
+          {"gain_sq", crit.at("gain_sq")},
+          {"train_seconds", summary.at("seconds")},
+          {"cell_seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()},
+          {"robustness", train::to_json(robust)},
+          {"distance_trace", {{"step", trace_step}, {"distance", trace_distance}}}};
+}
+
+// The numbers of one cell, in a fixed column order shared by cells.csv and the aggregates.
+struct Columns {
+  std::vector<std::string> names;
+  explicit Columns(const CriticalTrainingOptions& o) {
+    names.push_back("clean_accuracy");
+    for (double s : o.robustness.noise_std) names.push_back(fmt::format("noise_{:g}", s));
+    for (double e : o.robustness.eps) names.push_back(fmt::format("fgsm_{:g}", e));
+    for (double e : o.robustness.eps) names.push_back(fmt::format("pgd_{:g}", e));
+    names.push_back("distance_to_criticality");
+    names.push_back("lambda_max");
+    names.push_back("train_seconds");
+  }
+};
+
+double number(const nlohmann::json& j) { return j.is_number() ? j.get<double>() : std::nan(""); }
+
+std::vector<double> cell_values(const nlohmann::json& r) {
+  std::vector<double> v{number(r.at("test_accuracy"))};
+  for (const auto& key : {"noise", "fgsm", "pgd"})
+    for (const auto& p : r.at("robustness").at(key)) v.push_back(number(p.at("accuracy")));
+  v.push_back(number(r.at("distance_to_criticality")));
+  v.push_back(number(r.at("lambda_max")));
+  v.push_back(number(r.at("train_seconds")));
+  return v;
+}
+
+struct MeanSd {
+  double mean = std::nan(""), sd = std::nan("");
+  std::int64_t n = 0;
+};
+MeanSd mean_sd(const std::vector<double>& x) {
+  MeanSd m;
+  double s = 0, s2 = 0;
+  for (double v : x)
+    if (std::isfinite(v)) s += v, s2 += v * v, ++m.n;
+  if (m.n == 0) return m;
+  m.mean = s / m.n;
+  m.sd = m.n > 1 ? std::sqrt(std::max(0.0, (s2 - m.n * m.mean * m.mean) / (m.n - 1))) : 0.0;
+  return m;
+}
+
+std::string csv_cell(double v) { return std::isnan(v) ? "" : fmt::format("{:.6g}", v); }
+
+// One figure per metric: mean +- sd over seeds against method, one series per architecture.
+void plot_by_method(const fs::path& dir, const std::string& stem, const std::string& title, const std::string& ylabel,
+                    const std::vector<std::string>& archs, const std::vector<std::string>& methods,
+                    const std::map<std::pair<std::string, std::string>, MeanSd>& values) {
+  std::string dat = "# method_index method";
+  for (const auto& a : archs) dat += fmt::format(" {0}_mean {0}_sd", a);
+  dat += "\n";
+  for (std::size_t m = 0; m < methods.size(); ++m) {
+    dat += fmt::format("{} {}", m, methods[m]);
+    for (const auto& a : archs) {
+      auto it = values.find({a, methods[m]});
+      const MeanSd v = it == values.end() ? MeanSd{} : it->second;
+      dat += std::isnan(v.mean) ? " NaN NaN" : fmt::format(" {:.6g} {:.6g}", v.mean, v.sd);
+    }
+    dat += "\n";
+  }
+  io::write_atomic(dir / (stem + ".dat"), dat);
+  std::string body = fmt::format("set title '{}'\nset ylabel '{}'\nset xrange [-0.5:{}]\nset grid ytics\nset key outside right\n"
+                                 "set xtics rotate by -25\n",
+                                 title, ylabel, static_cast<double>(methods.size()) - 0.5);
+  body += "set xtics (";
+  for (std::size_t m = 0; m < methods.size(); ++m) body += fmt::format("{}'{}' {}", m ? ", " : "", methods[m], m);
+  body += ")\nplot ";
+  const double width = 0.5, step = archs.size() > 1 ? width / static_cast<double>(archs.size() - 1) : 0.0;
+  for (std::size_t a = 0; a < archs.size(); ++a) {
+    const double offset = archs.size() > 1 ? -width / 2 + step * static_cast<double>(a) : 0.0;
+    body += fmt::format("{}'{}.dat' using ($1+{:.3f}):{}:{} with yerrorbars pt 7 title '{}'", a ? ", " : "", stem,
+                        offset, 3 + 2 * a, 4 + 2 * a, archs[a]);
+  }
+  body += "\n";
+  io::render_gnuplot(dir, stem, body);
+}
+
+}  // namespace
+
+CriticalTrainingSummary run_critical_training(const fs::path& out, const CriticalTrainingOptions& o) {
+  std::string err;
+  if (!o.IsValid(&err)) throw Error(err);
+  const auto t0 = std::chrono::steady_clock::now();
+  fs::create_directories(out);
+  const auto config_path = out / "experiment.json";
+  const auto config = to_json(o);
+  if (fs::exists(config_path)) {
+    // The grid's protocol must not change under finished cells; the grid itself may grow or shrink.
+    auto previous = io::read_json(config_path);
+    auto same = config;
+    previous.erase("archs"), previous.erase("methods"), previous.erase("seeds");
+    same.erase("archs"), same.erase("methods"), same.erase("seeds");
+    if (previous != same)
+      throw Error(fmt::format("'{}' holds an experiment with a different protocol (see {}); use another --out, or "
+                              "repeat the original options to continue it",
+                              out.string(), config_path.string()));
+  }
+  const c10::Device device = resolve_device(o.device);
+  const int threads = configure_threads(o.threads);
+  io::write_json(config_path, config);
+  io::write_json(out / "runtime.json", runtime_metadata(device, threads));
+
+  auto fm = data::load_fashion_mnist(data::resolve_data_dir(o.data_dir));
+  fm.test = {fm.test.images.to(device), fm.test.labels.to(device)};
+
+  std::vector<Cell> cells;
+  for (const auto& a : o.archs)
+    for (const auto& m : o.methods)
+      for (std::int64_t s = 0; s < o.seeds; ++s) {
+        const auto seed = o.first_seed + static_cast<std::uint64_t>(s);
+        cells.push_back({a, m, seed, out / "cells" / a / m / fmt::format("seed-{}", seed)});
+      }
+
+  CriticalTrainingSummary summary;
+  summary.cells = static_cast<std::int64_t>(cells.size());
+  std::vector<nlohmann::json> results;
+  io::Progress progress("critical-training", summary.cells);
+  for (std::size_t i = 0; i < cells.size(); ++i) {
+    const auto& c = cells[i];
+    const auto result_path = c.dir / "result.json";
+    progress.update(static_cast<std::int64_t>(i), fmt::format("{} {} seed {}", c.arch, c.method, c.seed));
+    if (fs::exists(result_path)) {
+      results.push_back(io::read_json(result_path));
+      ++summary.reused;
+      continue;
+    }
+    auto r = run_cell(c, o, fm, device);
+    io::write_json(result_path, r);  // the commit point of the cell
+    results.push_back(std::move(r));
+    ++summary.computed;
+  }
+  progress.finish();
+
+  // cells.csv and the aggregates.
+  const Columns cols(o);
+  std::string cells_csv = "arch,method,seed";
+  for (const auto& n : cols.names) cells_csv += "," + n;
+  cells_csv += "\n";
+  std::map<std::pair<std::string, std::string>, std::vector<std::vector<double>>> by_group;
+  std::map<std::tuple<std::string, std::string, std::uint64_t>, std::vector<double>> by_cell;
+  for (const auto& r : results) {
+    const auto v = cell_values(r);
+    const std::string arch = r.at("arch"), method = r.at("method");
+    const std::uint64_t seed = r.at("seed");
+    cells_csv += fmt::format("{},{},{}", arch, method, seed);
+    for (double x : v) cells_csv += "," + csv_cell(x);
+    cells_csv += "\n";
+    by_group[{arch, method}].push_back(v);
+    by_cell[{arch, method, seed}] = v;
+  }
+  io::write_atomic(out / "cells.csv", cells_csv);
+
+  std::string results_csv = "arch,method,seeds";
+  for (const auto& n : cols.names) results_csv += fmt::format(",{0}_mean,{0}_sd", n);
+  results_csv += "\n";
+  std::map<std::string, std::map<std::pair<std::string, std::string>, MeanSd>> stat;  // column -> group -> value
+  std::string md = fmt::format(
+      "# critical-training: accuracy and robustness by method\n\n"
+      "Fashion-MNIST, {} epoch(s) on {} training examples, SGD lr {} momentum 0.9, batch {}; {} seed(s) per cell "
+      "(mean ± sd). Robustness on {} class-stratified test images; sizes in pixel units ([0, 1]); PGD: {} steps "
+      "of {} eps / {}, random start. distance = mean |ln gain| over hidden layers at the end (0 = critical).\n\n",
+      o.epochs, o.train_examples > 0 ? std::to_string(o.train_examples) : "60000", o.lr, o.batch_size, o.seeds,
+      o.robustness.examples, o.robustness.pgd_steps, o.robustness.pgd_step_ratio, o.robustness.pgd_steps);
+  md += "| arch | method |";
+  for (const auto& n : cols.names) md += " " + n + " |";
+  md += "\n|---|---|";
+  for (std::size_t k = 0; k < cols.names.size(); ++k) md += "---|";
+  md += "\n";
+  for (const auto& a : o.archs)
+    for (const auto& m : o.methods) {
+      const auto it = by_group.find({a, m});
+      if (it == by_group.end()) continue;
+      results_csv += fmt::format("{},{},{}", a, m, it->second.size());
+      md += fmt::format("| {} | {} |", a, m);
+      for (std::size_t k = 0; k < cols.names.size(); ++k) {
+        std::vector<double> x;
+        for (const auto& v : it->second) x.push_back(v[k]);
+        const auto s = mean_sd(x);
+        stat[cols.names[k]][{a, m}] = s;
+        results_csv += "," + csv_cell(s.mean) + "," + csv_cell(s.sd);
+        md += std::isnan(s.mean) ? " – |" : fmt::format(" {:.3f} ± {:.3f} |", s.mean, s.sd);
+      }
+      results_csv += "\n";
+      md += "\n";
+    }
+  // Paired differences against every other method, seed by seed (same seed = same data order).
+  const std::vector<std::string> headline{"clean_accuracy", cols.names[1 + o.robustness.noise_std.size() / 2],
+                                          cols.names[1 + o.robustness.noise_std.size() + o.robustness.eps.size() +
+                                                     o.robustness.eps.size() / 2]};
+  md += fmt::format("\n## Criticality methods against each baseline (paired by seed: mean ± sd of the difference)\n\n"
+                    "| arch | method | baseline | Δ {} | Δ {} | Δ {} |\n|---|---|---|---|---|---|\n",
+                    headline[0], headline[1], headline[2]);
+  for (const auto& a : o.archs)
+    for (const std::string m : {"regularizer", "controller"}) {
+      if (!contains(o.methods, m)) continue;
+      for (const auto& b : o.methods) {
+        if (b == "regularizer" || b == "controller") continue;
+        md += fmt::format("| {} | {} | {} |", a, m, b);
+        for (const auto& h : headline) {
+          const auto k = static_cast<std::size_t>(std::find(cols.names.begin(), cols.names.end(), h) - cols.names.begin());
+          std::vector<double> d;
+          for (std::int64_t s = 0; s < o.seeds; ++s) {
+            const auto seed = o.first_seed + static_cast<std::uint64_t>(s);
+            auto x = by_cell.find({a, m, seed}), y = by_cell.find({a, b, seed});
+            if (x != by_cell.end() && y != by_cell.end()) d.push_back(x->second[k] - y->second[k]);
+          }
+          const auto s = mean_sd(d);
+          md += std::isnan(s.mean) ? " – |" : fmt::format(" {:+.3f} ± {:.3f} |", s.mean, s.sd);
+        }
+        md += "\n";
+      }
+    }
+  io::write_atomic(out / "results.csv", results_csv);
+  io::write_atomic(out / "results.md", md);
+
+  // Plots: each headline metric against method; the distance to criticality over training per arch.
+  const auto plots = out / "plots";
+  plot_by_method(plots, "clean_accuracy", "Clean test accuracy", "accuracy", o.archs, o.methods, stat["clean_accuracy"]);
+  for (const auto& n : cols.names)
+    if (n.rfind("noise_", 0) == 0 || n.rfind("fgsm_", 0) == 0 || n.rfind("pgd_", 0) == 0)
+      plot_by_method(plots, n, "Accuracy under " + n, "accuracy", o.archs, o.methods, stat[n]);
+  plot_by_method(plots, "distance_to_criticality", "Distance to criticality after training", "mean |ln gain|",
+                 o.archs, o.methods, stat["distance_to_criticality"]);
+  for (const auto& a : o.archs) {
+    // Mean over seeds of the monitored distance, one column per method (steps are the same in every cell).
+    std::map<double, std::map<std::string, std::vector<double>>> at_step;
+    for (const auto& r : results) {
+      if (r.at("arch") != a) continue;
+      const auto& tr = r.at("distance_trace");
+      for (std::size_t i = 0; i < tr.at("step").size(); ++i)
+        at_step[tr.at("step")[i].get<double>()][r.at("method").get<std::string>()].push_back(
+            tr.at("distance")[i].get<double>());
+    }
+    if (at_step.empty()) continue;
+    io::Table t;
+    t.columns = {"step"};
+    std::vector<io::PlotSeries> series;
+    for (const auto& m : o.methods) {
+      t.columns.push_back(m);
+      series.push_back({m, m});
+    }
+    for (const auto& [step, per_method] : at_step) {
+      std::vector<double> row{step};
+      for (const auto& m : o.methods) {
+        auto it = per_method.find(m);
+        row.push_back(it == per_method.end() ? std::nan("") : mean_sd(it->second).mean);
+      }
+      t.add_row(row);
+    }
+    io::plot_lines(plots, "distance_over_training_" + a, t, "step", series,
+                   {.title = "Distance to criticality during training: " + a + " (mean over seeds)",
+                    .xlabel = "step", .ylabel = "mean |ln gain|", .hlines = {o.tolerance}});
+  }
+
+  summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  summary.results_md = out / "results.md";
+  io::write_json(out / "summary.json", {{"cells", summary.cells},
+                                        {"computed", summary.computed},
+                                        {"reused", summary.reused},
+                                        {"seconds", summary.seconds},
+                                        {"results", results}});
+  return summary;
+}
+
+}  // namespace critlab::experiments
