@@ -15,6 +15,7 @@
 #include "critlab/graph/correlation.h"
 #include "critlab/graph/percolation.h"
 #include "critlab/stats/powerlaw.h"
+#include "critlab/train/criticality_reg.h"
 #include "critlab/train/online_mlp.h"
 
 namespace critlab::bench {
@@ -103,6 +104,73 @@ nlohmann::json run_benchmarks(const BenchOptions& o) {
                       {"examples_per_second", batch / step_s},
                       {"gflops", gflops},
                       {"ratio_to_sgemm", gflops / out["sgemm_gflops"].get<double>()}};
+
+  // 2b. Criticality-driven training: one regularised step against the plain step above (same model, batch,
+  // optimiser, this run), for each estimator and for the controller and the Jacobian-norm baseline.
+  {
+    struct Variant {
+      const char* name;
+      train::CriticalityOptions c;
+      double jacobian_reg = 0;
+    };
+    auto reg = [](Penalty p, measure::GainMethod m, bool local) {
+      train::CriticalityOptions c;
+      c.mode = CriticalityMode::kRegularizer;
+      c.penalty = p;
+      c.estimator = m;
+      c.local_gradient = local;
+      return c;
+    };
+    train::CriticalityOptions ctl;
+    ctl.mode = CriticalityMode::kController;
+    ctl.strength = 0.5;
+    const std::vector<Variant> variants{
+        {"closed_form_local", reg(Penalty::kLogGain, measure::GainMethod::kAnalytic, true)},
+        {"closed_form_full", reg(Penalty::kLogGain, measure::GainMethod::kAnalytic, false)},
+        {"hutchinson_local", reg(Penalty::kLogGain, measure::GainMethod::kHutchinson, true)},
+        {"hutchinson_full", reg(Penalty::kLogGain, measure::GainMethod::kHutchinson, false)},
+        {"lyapunov_local", reg(Penalty::kLyapunov, measure::GainMethod::kAuto, true)},
+        {"controller", ctl},
+        {"jacobian_norm", {}, 0.01}};
+    const double plain_s = median_seconds(o.repeats, device, [&] {
+      for (int i = 0; i < steps; ++i) train_step();
+    }) / steps;
+    nlohmann::json rows = nlohmann::json::object();
+    for (const auto& v : variants) {
+      std::unique_ptr<train::CriticalityRegularizer> r;
+      std::unique_ptr<train::CriticalityController> c;
+      if (v.c.enabled()) r = std::make_unique<train::CriticalityRegularizer>(v.c, model);
+      if (v.c.mode == CriticalityMode::kController) c = std::make_unique<train::CriticalityController>(v.c, r->layers().size());
+      std::uint64_t seed = 0;
+      auto step = [&] {
+        model->zero_grad(true);
+        const at::Tensor in = v.jacobian_reg > 0 ? x.detach().requires_grad_(true) : x;
+        std::vector<nn::Tap> taps;
+        at::Tensor logits;
+        if (r) {
+          taps = model->forward_tapped(in);
+          logits = taps.back().output;
+        } else {
+          logits = model->forward(in);
+        }
+        at::Tensor loss = torch::nn::functional::cross_entropy(logits, y);
+        std::vector<double> gains;
+        if (c) gains = r->gains(model, taps, ++seed);
+        else if (r) loss = loss + r->penalty(model, taps, ++seed).penalty;
+        if (v.jacobian_reg > 0) loss = loss + 0.5 * v.jacobian_reg * train::input_jacobian_penalty(logits, in, ++seed);
+        loss.backward();
+        opt.step();
+        if (c) c->correct(model, r->layers(), gains);
+      };
+      const double s = median_seconds(o.repeats, device, [&] {
+        for (int i = 0; i < steps; ++i) step();
+      }) / steps;
+      rows[v.name] = {{"step_ms", s * 1e3}, {"over_plain", s / plain_s}};
+    }
+    out["criticality_step"] = {{"model", "784-1024x4-10 relu"}, {"batch", batch}, {"plain_step_ms", plain_s * 1e3},
+                               {"sub_batch", train::CriticalityOptions{}.sub_batch},
+                               {"goal_over_plain", 1.3}, {"variants", rows}};
+  }
 
   // 3. Criticality measurement cost relative to one training step (same model, 256 Fashion-like probes).
   {

@@ -166,12 +166,20 @@ nlohmann::json run_cell(const Cell& c, const CriticalTrainingOptions& o, const d
   const fs::path run = c.dir / "run";
   const auto t0 = std::chrono::steady_clock::now();
   if (!fs::exists(run / "summary.json")) {
-    if (fs::exists(run / "checkpoints" / "state.json")) {
-      train::train_resume(run);
-    } else {
-      fs::remove_all(run);  // a run that never committed its first checkpoint holds nothing to keep
-      const auto [spec, t] = cell_setup(c, o);
-      train::train_new(run, spec, t);
+    try {
+      if (fs::exists(run / "checkpoints" / "state.json")) {
+        train::train_resume(run);
+      } else {
+        fs::remove_all(run);  // a run that never committed its first checkpoint holds nothing to keep
+        const auto [spec, t] = cell_setup(c, o);
+        train::train_new(run, spec, t);
+      }
+    } catch (const DivergenceError& e) {
+      // A result like any other: the method failed on this cell. Counted and shown, never averaged in.
+      return {{"arch", c.arch}, {"method", c.method}, {"seed", c.seed}, {"status", "diverged"}, {"error", e.what()},
+              {"test_accuracy", nullptr}, {"distance_to_criticality", nullptr}, {"lambda_max", nullptr},
+              {"train_seconds", nullptr}, {"robustness", nullptr}, {"distance_trace", {{"step", nlohmann::json::array()},
+              {"distance", nlohmann::json::array()}}}};
     }
   }
   const auto summary = io::read_json(run / "summary.json");
@@ -193,6 +201,7 @@ nlohmann::json run_cell(const Cell& c, const CriticalTrainingOptions& o, const d
   return {{"arch", c.arch},
           {"method", c.method},
           {"seed", c.seed},
+          {"status", "completed"},
           {"test_accuracy", summary.at("test_accuracy")},
           {"distance_to_criticality", crit.at("distance_to_criticality")},
           {"lambda_max", crit.at("lambda_max")},
@@ -219,10 +228,13 @@ struct Columns {
 
 double number(const nlohmann::json& j) { return j.is_number() ? j.get<double>() : std::nan(""); }
 
-std::vector<double> cell_values(const nlohmann::json& r) {
+std::vector<double> cell_values(const nlohmann::json& r, const CriticalTrainingOptions& o) {
   std::vector<double> v{number(r.at("test_accuracy"))};
-  for (const auto& key : {"noise", "fgsm", "pgd"})
-    for (const auto& p : r.at("robustness").at(key)) v.push_back(number(p.at("accuracy")));
+  const auto& rob = r.at("robustness");
+  for (const auto& key : {"noise", "fgsm", "pgd"}) {
+    const std::size_t n = std::string(key) == "noise" ? o.robustness.noise_std.size() : o.robustness.eps.size();
+    for (std::size_t i = 0; i < n; ++i) v.push_back(rob.is_null() ? std::nan("") : number(rob.at(key).at(i).at("accuracy")));
+  }
   v.push_back(number(r.at("distance_to_criticality")));
   v.push_back(number(r.at("lambda_max")));
   v.push_back(number(r.at("train_seconds")));
@@ -343,7 +355,7 @@ CriticalTrainingSummary run_critical_training(const fs::path& out, const Critica
   std::map<std::pair<std::string, std::string>, std::vector<std::vector<double>>> by_group;
   std::map<std::tuple<std::string, std::string, std::uint64_t>, std::vector<double>> by_cell;
   for (const auto& r : results) {
-    const auto v = cell_values(r);
+    const auto v = cell_values(r, o);
     const std::string arch = r.at("arch"), method = r.at("method");
     const std::uint64_t seed = r.at("seed");
     cells_csv += fmt::format("{},{},{}", arch, method, seed);
@@ -375,7 +387,10 @@ CriticalTrainingSummary run_critical_training(const fs::path& out, const Critica
       const auto it = by_group.find({a, m});
       if (it == by_group.end()) continue;
       results_csv += fmt::format("{},{},{}", a, m, it->second.size());
-      md += fmt::format("| {} | {} |", a, m);
+      std::int64_t diverged = 0;
+      for (const auto& v : it->second) diverged += std::isnan(v[0]) ? 1 : 0;
+      md += diverged ? fmt::format("| {} | {} ({} of {} diverged) |", a, m, diverged, it->second.size())
+                     : fmt::format("| {} | {} |", a, m);
       for (std::size_t k = 0; k < cols.names.size(); ++k) {
         std::vector<double> x;
         for (const auto& v : it->second) x.push_back(v[k]);

@@ -295,6 +295,13 @@ void Run::write_plots() {
                    {{"distance", "distance to criticality"}, {"lambda_max", "max Lyapunov exponent"}},
                    {.title = "Criticality during training", .xlabel = "step", .ylabel = "nats per layer",
                     .hlines = {0.0}});
+  if (!monitor_gains_.rows.empty()) {
+    std::vector<io::PlotSeries> layers;
+    for (std::size_t k = 2; k < monitor_gains_.columns.size(); ++k) layers.push_back({monitor_gains_.columns[k], ""});
+    io::plot_lines(plots, "monitor_gains", monitor_gains_, "step", layers,
+                   {.title = "Per-layer gain^2 during training (1 = critical)", .xlabel = "step",
+                    .ylabel = "gain^2 = ||J||_F^2 / fan_out", .logy = true, .points = false, .hlines = {1.0}});
+  }
   if (!control.rows.empty()) {
     const bool ctl = o_.criticality.mode == CriticalityMode::kController;
     io::plot_lines(plots, "criticality_control", control, "step",
