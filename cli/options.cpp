@@ -79,6 +79,9 @@ void add_criticality_flags(CLI::App& cmd, train::CriticalityOptions& o, std::str
   cmd.add_option("--criticality-sub-batch", o.sub_batch, "examples per step for the stochastic estimator")
       ->capture_default_str();
   cmd.add_option("--criticality-probes", o.probes, "Hutchinson probe vectors per example")->capture_default_str();
+  cmd.add_option("--criticality-every", o.every,
+                 "lazy regularisation: apply the penalty (lambda x K) or the controller every K steps")
+      ->capture_default_str();
   cmd.add_option("--criticality-warmup", o.warmup_steps, "steps over which lambda ramps up from 0")
       ->capture_default_str();
   cmd.add_option("--criticality-decay", decay, "lambda after warm-up: " + valid_names<Decay>())->capture_default_str();

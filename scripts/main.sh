@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The one main command: installs what is needed, builds, then trains a network on Fashion-MNIST,
-# measures its distance to criticality against mean-field theory and its avalanches, and benchmarks the build.
+# measures its distance to criticality against mean-field theory and its avalanches, trains the same network
+# with the criticality controller and measures it, and benchmarks the build.
 # Results land in runs/main/ (override with CRITLAB_RUN=DIR).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,6 +24,16 @@ echo "== measure the trained network"
 $bin measure --run "$run"
 echo "== perturbation avalanches in the trained network"
 $bin avalanches --run "$run" --probes 1000
+ctl="${run}-controller"
+echo "== the same network trained with the criticality controller (tolerance 0.05) -> $ctl"
+if [ -f "$ctl/checkpoints/state.json" ] && [ ! -f "$ctl/summary.json" ]; then
+  $bin train --resume "$ctl"
+elif [ ! -f "$ctl/summary.json" ]; then
+  $bin train --arch mlp --depth 3 --width 256 --activation tanh --epochs 3 --batch-size 128 \
+    --optimizer sgd --lr 0.05 --momentum 0.9 --seed 1 --monitor-every 200 \
+    --criticality controller --criticality-strength 0.5 --criticality-tolerance 0.05 --out "$ctl"
+fi
+$bin measure --run "$ctl"
 echo "== benchmarks"
 $bin bench --json | tee "$run/bench.json"
 echo "== done: see $run/summary.json and $run/plots/"

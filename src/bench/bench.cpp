@@ -92,7 +92,7 @@ nlohmann::json run_benchmarks(const BenchOptions& o) {
     loss.backward();
     opt.step();
   };
-  const int steps = o.quick ? 2 : 10;
+  const int steps = o.quick ? 4 : 12;
   const double step_s = median_seconds(o.repeats, device, [&] {
     for (int i = 0; i < steps; ++i) train_step();
   }) / steps;
@@ -130,6 +130,11 @@ nlohmann::json run_benchmarks(const BenchOptions& o) {
         {"hutchinson_local", reg(Penalty::kLogGain, measure::GainMethod::kHutchinson, true)},
         {"hutchinson_full", reg(Penalty::kLogGain, measure::GainMethod::kHutchinson, false)},
         {"lyapunov_local", reg(Penalty::kLyapunov, measure::GainMethod::kAuto, true)},
+        {"closed_form_local_every4", [&] {
+           auto c = reg(Penalty::kLogGain, measure::GainMethod::kAnalytic, true);
+           c.every = 4;
+           return c;
+         }()},
         {"controller", ctl},
         {"jacobian_norm", {}, 0.01}};
     const double plain_s = median_seconds(o.repeats, device, [&] {
@@ -141,13 +146,14 @@ nlohmann::json run_benchmarks(const BenchOptions& o) {
       std::unique_ptr<train::CriticalityController> c;
       if (v.c.enabled()) r = std::make_unique<train::CriticalityRegularizer>(v.c, model);
       if (v.c.mode == CriticalityMode::kController) c = std::make_unique<train::CriticalityController>(v.c, r->layers().size());
-      std::uint64_t seed = 0;
+      std::uint64_t seed = 0, n = 0;
       auto step = [&] {
+        const bool now = n++ % static_cast<std::uint64_t>(v.c.every) == 0;
         model->zero_grad(true);
         const at::Tensor in = v.jacobian_reg > 0 ? x.detach().requires_grad_(true) : x;
         std::vector<nn::Tap> taps;
         at::Tensor logits;
-        if (r) {
+        if (r && now) {
           taps = model->forward_tapped(in);
           logits = taps.back().output;
         } else {
@@ -155,12 +161,12 @@ nlohmann::json run_benchmarks(const BenchOptions& o) {
         }
         at::Tensor loss = torch::nn::functional::cross_entropy(logits, y);
         std::vector<double> gains;
-        if (c) gains = r->gains(model, taps, ++seed);
-        else if (r) loss = loss + r->penalty(model, taps, ++seed).penalty;
+        if (c && now) gains = r->gains(model, taps, ++seed);
+        else if (r && now) loss = loss + static_cast<double>(v.c.every) * r->penalty(model, taps, ++seed).penalty;
         if (v.jacobian_reg > 0) loss = loss + 0.5 * v.jacobian_reg * train::input_jacobian_penalty(logits, in, ++seed);
         loss.backward();
         opt.step();
-        if (c) c->correct(model, r->layers(), gains);
+        if (c && now) c->correct(model, r->layers(), gains);
       };
       const double s = median_seconds(o.repeats, device, [&] {
         for (int i = 0; i < steps; ++i) step();

@@ -63,6 +63,7 @@ bool CriticalityOptions::IsValid(std::string* error) const {
   if (sub_batch < 1) return fail("--criticality-sub-batch must be at least 1");
   if (probes < 1) return fail("--criticality-probes must be at least 1");
   if (warmup_steps < 0) return fail("--criticality-warmup must be >= 0");
+  if (every < 1) return fail(fmt::format("--criticality-every must be at least 1, got {}", every));
   for (auto l : layers)
     if (l < 0) return fail(fmt::format("--criticality-layers: block index {} is negative", l));
   if (!(tolerance > 0) || !std::isfinite(tolerance))
@@ -80,6 +81,7 @@ nlohmann::json to_json(const CriticalityOptions& o) {
           {"local_gradient", o.local_gradient},
           {"sub_batch", o.sub_batch},
           {"probes", o.probes},
+          {"every", o.every},
           {"warmup_steps", o.warmup_steps},
           {"decay", to_string(o.decay)},
           {"layers", o.layers},
@@ -98,6 +100,7 @@ CriticalityOptions criticality_options_from_json(const nlohmann::json& j) {
     o.local_gradient = j.at("local_gradient");
     o.sub_batch = j.at("sub_batch");
     o.probes = j.at("probes");
+    o.every = j.value("every", std::int64_t{1});
     o.warmup_steps = j.at("warmup_steps");
     o.decay = from_string<Decay>(j.at("decay").get<std::string>());
     o.layers = j.at("layers").get<std::vector<std::int64_t>>();

@@ -383,7 +383,7 @@ TrainSummary Run::execute(bool resume) {
     data::BatchIterator batches(fm.train, o_.batch_size, o_.seed, epoch);
     double run_loss = 0, run_correct = 0, run_n = 0, epoch_loss = 0, epoch_correct = 0, epoch_n = 0;
     double run_penalty = 0, run_lambda = 0, run_distance = 0;
-    std::int64_t run_steps = 0;
+    std::int64_t run_steps = 0, run_criticality_steps = 0;  // steps in this log interval; with the penalty applied
     for (std::int64_t b = 0; b < batches.num_batches(); ++b) {
       const auto ts = std::chrono::steady_clock::now();
       const double lr = scheduled_lr(o_, step, total_steps, steps_per_epoch);
@@ -391,9 +391,10 @@ TrainSummary Run::execute(bool resume) {
       auto [x, y] = batches.batch(b);
       model_->zero_grad(/*set_to_none=*/true);  // saves a pass over every gradient buffer per step
       const at::Tensor input = o_.jacobian_reg > 0 ? x.detach().requires_grad_(true) : x;
+      const bool criticality_now = regularizer_ && step % o_.criticality.every == 0;
       std::vector<nn::Tap> taps;
       at::Tensor logits;
-      if (regularizer_) {
+      if (criticality_now) {
         taps = model_->forward_tapped(input);
         logits = taps.back().output;
       } else {
@@ -403,10 +404,11 @@ TrainSummary Run::execute(bool resume) {
       const double loss_value = loss.item<double>();
       const std::uint64_t step_seed = o_.seed * 1000003ULL + static_cast<std::uint64_t>(step);
       std::vector<double> batch_gains;  // controller: this batch's gains, acted on after the step
-      if (controller_) {
+      if (controller_ && criticality_now) {
         batch_gains = regularizer_->gains(model_, taps, step_seed);
-      } else if (regularizer_) {
-        const double lambda = o_.criticality.strength * regularizer_->schedule(step, total_steps);
+      } else if (regularizer_ && criticality_now && !controller_) {
+        const double lambda = o_.criticality.strength * static_cast<double>(o_.criticality.every) *
+                              regularizer_->schedule(step, total_steps);
         const auto pv = regularizer_->penalty(model_, taps, step_seed);
         const double penalty = pv.penalty.item<double>();
         if (!std::isfinite(penalty)) {
@@ -418,6 +420,7 @@ TrainSummary Run::execute(bool resume) {
         }
         loss = loss + lambda * pv.penalty;
         run_penalty += penalty, run_lambda += lambda, run_distance += pv.distance;
+        ++run_criticality_steps;
       }
       if (o_.jacobian_reg > 0) loss = loss + 0.5 * o_.jacobian_reg * input_jacobian_penalty(logits, input, step_seed);
       if (!std::isfinite(loss_value)) {
@@ -429,8 +432,9 @@ TrainSummary Run::execute(bool resume) {
       }
       loss.backward();
       opt_->step();
-      if (controller_) {
+      if (controller_ && criticality_now) {
         run_distance += controller_->correct(model_, regularizer_->layers(), batch_gains);
+        ++run_criticality_steps;
         run_lambda = std::nan(""), run_penalty = std::nan("");  // no penalty: the columns stay empty
       }
       ++step;
@@ -451,11 +455,12 @@ TrainSummary Run::execute(bool resume) {
         row[4] = run_loss / run_n, row[5] = run_correct / run_n;
         row[10] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         if (regularizer_)
-          row[11] = run_penalty / run_steps, row[12] = run_lambda / run_steps, row[13] = run_distance / run_steps;
+          row[11] = run_penalty / run_criticality_steps, row[12] = run_lambda / run_criticality_steps,
+          row[13] = run_distance / run_criticality_steps;
         if (monitor_now) monitor(step, epoch, row);
         metrics_.add_row(row);
         run_loss = run_correct = run_n = run_penalty = run_lambda = run_distance = 0;
-        run_steps = 0;
+        run_steps = run_criticality_steps = 0;
         if (log_now) write_metrics();
       }
       progress.update(step, fmt::format("epoch {}/{} loss {:.4f}", epoch, o_.epochs, loss_value));

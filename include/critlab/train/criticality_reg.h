@@ -61,6 +61,8 @@ struct CriticalityOptions {
   bool local_gradient = true;       // see above; false = the full gradient of R
   std::int64_t sub_batch = 32;      // examples per step (all but the full-gradient closed form)
   int probes = 1;                   // Hutchinson probe vectors per example
+  std::int64_t every = 1;           // lazy regularisation (Karras et al. 2020): penalty (with lambda x every) or
+                                    // controller correction only on every `every`-th step
   std::int64_t warmup_steps = 0;    // lambda ramps linearly from 0 over these steps
   Decay decay = Decay::kNone;       // then decays to 0 by the last step
   std::vector<std::int64_t> layers; // block indices to regulate; empty = every hidden block
