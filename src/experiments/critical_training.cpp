@@ -437,7 +437,11 @@ CriticalTrainingSummary run_critical_training(const fs::path& out, const Critica
   plot_by_method(plots, "clean_accuracy", "Clean test accuracy", "accuracy", o.archs, o.methods, stat["clean_accuracy"]);
   for (const auto& n : cols.names)
     if (n.rfind("noise_", 0) == 0 || n.rfind("fgsm_", 0) == 0 || n.rfind("pgd_", 0) == 0)
-      plot_by_method(plots, n, "Accuracy under " + n, "accuracy", o.archs, o.methods, stat[n]);
+      plot_by_method(plots, n,
+                     n.rfind("noise_", 0) == 0 ? "Accuracy under Gaussian noise, sigma = " + n.substr(6)
+                     : n.rfind("fgsm_", 0) == 0 ? "Accuracy under FGSM, eps = " + n.substr(5)
+                                                : "Accuracy under PGD, eps = " + n.substr(4),
+                     "accuracy", o.archs, o.methods, stat[n]);
   plot_by_method(plots, "distance_to_criticality", "Distance to criticality after training", "mean |ln gain|",
                  o.archs, o.methods, stat["distance_to_criticality"]);
   for (const auto& a : o.archs) {

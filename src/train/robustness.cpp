@@ -76,7 +76,17 @@ RobustnessResult evaluate_robustness(nn::LayerStack& model, const data::Dataset&
   const auto t0 = std::chrono::steady_clock::now();
   const data::Dataset d = o.examples > 0 && o.examples < test.size() ? data::stratified_subset(test, o.examples) : test;
   measure::EvalModeGuard eval(*model);
-  for (auto& p : model->parameters()) p.requires_grad_(false);  // gradients only with respect to inputs
+  // Gradients only with respect to inputs; the parameters' flags come back however this function exits.
+  struct FrozenParameters {
+    std::vector<at::Tensor> params;
+    std::vector<bool> flags;
+    explicit FrozenParameters(std::vector<at::Tensor> p) : params(std::move(p)) {
+      for (auto& t : params) flags.push_back(t.requires_grad()), t.requires_grad_(false);
+    }
+    ~FrozenParameters() {
+      for (std::size_t i = 0; i < params.size(); ++i) params[i].requires_grad_(flags[i]);
+    }
+  } frozen(model->parameters());
   auto gen = at::make_generator<at::CPUGeneratorImpl>(o.seed);
   auto cpu_float = torch::TensorOptions().dtype(d.images.scalar_type());
 
@@ -105,7 +115,6 @@ RobustnessResult evaluate_robustness(nn::LayerStack& model, const data::Dataset&
       pgd[i] += correct(model, xa, y);
     }
   }
-  for (auto& p : model->parameters()) p.requires_grad_(true);
   const double n = static_cast<double>(d.size());
   r.clean /= n;
   for (std::size_t i = 0; i < o.noise_std.size(); ++i) r.noise.emplace_back(o.noise_std[i], noise[i] / n);
