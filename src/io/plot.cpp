@@ -52,8 +52,6 @@ bool plot_lines(const std::filesystem::path& dir, const std::string& stem, const
   gp += "set xlabel " + quote(options.xlabel) + "\nset ylabel " + quote(options.ylabel) + "\n";
   if (options.logx) gp += "set logscale x\n";
   if (options.logy) gp += "set logscale y\n";
-  for (double h : options.hlines)
-    gp += fmt::format("set arrow from graph 0, first {0} to graph 1, first {0} nohead dt 2 lc rgb 'gray40'\n", h);
   for (double v : options.vlines)
     gp += fmt::format("set arrow from first {0}, graph 0 to first {0}, graph 1 nohead dt 3 lc rgb 'gray40'\n", v);
   gp += "plot ";
@@ -65,6 +63,9 @@ bool plot_lines(const std::filesystem::path& dir, const std::string& stem, const
                       quote(csv.filename().string()), xi, yi, options.points ? "linespoints pt 7 ps 0.5" : "lines",
                       quote(title));
   }
+  // Reference lines as constant functions, so that autoscaling keeps them in view.
+  for (double h : options.hlines)
+    if (!(options.logy && h <= 0)) gp += fmt::format(", \\\n     {} with lines dt 2 lc rgb 'gray40' notitle", h);
   gp += "\n";
   return render_gnuplot(dir, stem, gp);
 }

@@ -305,8 +305,7 @@ void Run::write_plots() {
   if (!control.rows.empty()) {
     const bool ctl = o_.criticality.mode == CriticalityMode::kController;
     io::plot_lines(plots, "criticality_control", control, "step",
-                   {{"batch_distance", ctl ? "smoothed batch distance (controller's estimate)"
-                                           : "batch distance to criticality (regulariser's estimate)"}},
+                   {{"batch_distance", ctl ? "smoothed batch estimate" : "batch estimate"}},
                    {.title = ctl ? "Controller: distance (tolerance and dead band dashed)" : "Regulariser: distance",
                     .xlabel = "step", .ylabel = "mean |ln gain|", .points = false,
                     .hlines = ctl ? std::vector<double>{o_.criticality.tolerance, 0.5 * o_.criticality.tolerance}
