@@ -297,10 +297,11 @@ void Run::write_plots() {
                     .hlines = {0.0}});
   if (!monitor_gains_.rows.empty()) {
     std::vector<io::PlotSeries> layers;
-    for (std::size_t k = 2; k < monitor_gains_.columns.size(); ++k) layers.push_back({monitor_gains_.columns[k], ""});
+    for (std::size_t k = 2; k < monitor_gains_.columns.size(); ++k)  // columns gain_sq_<block index>
+      layers.push_back({monitor_gains_.columns[k], "layer " + monitor_gains_.columns[k].substr(8)});
     io::plot_lines(plots, "monitor_gains", monitor_gains_, "step", layers,
                    {.title = "Per-layer gain^2 during training (1 = critical)", .xlabel = "step",
-                    .ylabel = "gain^2 = ||J||_F^2 / fan_out", .logy = true, .points = false, .hlines = {1.0}});
+                    .ylabel = "gain^2 = ||J||^2 / fan-out", .logy = true, .points = false, .hlines = {1.0}});
   }
   if (!control.rows.empty()) {
     const bool ctl = o_.criticality.mode == CriticalityMode::kController;
