@@ -61,7 +61,7 @@ void write_report_files(const std::filesystem::path& dir, const CriticalityRepor
   io::plot_lines(plots, "gains", gains, "layer", {{"gain_sq", "mean squared singular value of J_l"}},
                  {.title = fmt::format("Layer Jacobian gains (distance to criticality {:.3f})", r.distance_to_criticality),
                   .xlabel = "layer",
-                  .ylabel = "gain^2 = ||J_l||_F^2 / fan_out",
+                  .ylabel = "gain^2 = ||J_l||_F^2 / fan-out",
                   .logy = true,
                   .hlines = {1.0}});
   if (r.has_lyapunov) {
