@@ -180,3 +180,35 @@ TEST(CriticalityReg, OptionsRejectNonsenseWithTheFlagName) {
   EXPECT_FALSE(o.IsValid(&err));
   EXPECT_NE(err.find("--criticality-tolerance"), std::string::npos);
 }
+
+TEST(CriticalityController, CorrectsBatchNormLayersThroughTheirScales) {
+  // Behind batch norm the weight scale does not set the gain; the BN scale gamma does, exactly (eval mode).
+  auto spec = nn::mlp_spec(2, 16, Activation::kLinear, 1.0, 0.0, {12});
+  spec.norm = Norm::kBatchNorm;
+  auto net = nn::build_model(spec, 9);
+  {
+    net->train();  // give the running statistics something to hold
+    torch::NoGradGuard no_grad;
+    for (int i = 0; i < 20; ++i) net->forward(torch::randn({64, 12}));
+  }
+  net->eval();
+  const at::Tensor probes = torch::randn({8, 12});
+  measure::GainOptions exact;
+  exact.method = measure::GainMethod::kExact;
+  const auto before = measure::layer_gains(net, probes, exact);
+  const auto w_before = net->block(0)->named_parameters()["linear.weight"].clone();
+
+  train::CriticalityOptions o;
+  o.mode = CriticalityMode::kController;
+  o.strength = 0.5;
+  o.control_smoothing = 1.0;
+  train::CriticalityRegularizer reg(o, net);
+  train::CriticalityController ctl(o, reg.layers().size());
+  ctl.correct(net, reg.layers(), {4.0, 1.0});  // layer 0 reported at gain^2 = 4, layer 1 critical
+  const auto after = measure::layer_gains(net, probes, exact);
+  // k = 0.5 on ln 4: gamma scaled by 4^(-1/4), so gain^2 halves; layer 1 is inside the dead band.
+  EXPECT_NEAR(after[0].gain_sq / before[0].gain_sq, 0.5, 1e-4);
+  EXPECT_NEAR(after[1].gain_sq / before[1].gain_sq, 1.0, 1e-6);
+  EXPECT_TRUE(torch::equal(net->block(0)->named_parameters()["linear.weight"], w_before));
+  EXPECT_EQ(train::gain_parameters(*net->block(0)).size(), 1u);
+}
