@@ -142,31 +142,17 @@ nlohmann::json run_benchmarks(const BenchOptions& o) {
     }) / steps;
     nlohmann::json rows = nlohmann::json::object();
     for (const auto& v : variants) {
-      std::unique_ptr<train::CriticalityRegularizer> r;
-      std::unique_ptr<train::CriticalityController> c;
-      if (v.c.enabled()) r = std::make_unique<train::CriticalityRegularizer>(v.c, model);
-      if (v.c.mode == CriticalityMode::kController) c = std::make_unique<train::CriticalityController>(v.c, r->layers().size());
-      std::uint64_t seed = 0, n = 0;
+      train::CriticalityTraining crit(v.c, v.jacobian_reg, model);  // the trainer's own step logic
+      std::int64_t n = 0;
       auto step = [&] {
-        const bool now = n++ % static_cast<std::uint64_t>(v.c.every) == 0;
         model->zero_grad(true);
-        const at::Tensor in = v.jacobian_reg > 0 ? x.detach().requires_grad_(true) : x;
-        std::vector<nn::Tap> taps;
-        at::Tensor logits;
-        if (r && now) {
-          taps = model->forward_tapped(in);
-          logits = taps.back().output;
-        } else {
-          logits = model->forward(in);
-        }
-        at::Tensor loss = torch::nn::functional::cross_entropy(logits, y);
-        std::vector<double> gains;
-        if (c && now) gains = r->gains(model, taps, ++seed);
-        else if (r && now) loss = loss + static_cast<double>(v.c.every) * r->penalty(model, taps, ++seed).penalty;
-        if (v.jacobian_reg > 0) loss = loss + 0.5 * v.jacobian_reg * train::input_jacobian_penalty(logits, in, ++seed);
+        const auto pass = crit.forward(model, x, n);
+        at::Tensor loss = torch::nn::functional::cross_entropy(pass.logits, y);
+        auto figures = crit.add_penalties(model, pass, loss, n, /*total_steps=*/1, static_cast<std::uint64_t>(n));
         loss.backward();
         opt.step();
-        if (c && now) c->correct(model, r->layers(), gains);
+        crit.after_step(model, &figures);
+        ++n;
       };
       const double s = median_seconds(o.repeats, device, [&] {
         for (int i = 0; i < steps; ++i) step();

@@ -24,8 +24,6 @@ class DualLevel {
   std::uint64_t level_;
 };
 
-std::int64_t per_example(const at::Tensor& t) { return t.numel() / std::max<std::int64_t>(1, t.size(0)); }
-
 // The block's output sizes for `rows` examples, from a forward pass of one example only.
 std::vector<std::int64_t> output_sizes(nn::BlockImpl& block, const at::Tensor& x, std::int64_t rows) {
   torch::NoGradGuard no_grad;
@@ -34,6 +32,8 @@ std::vector<std::int64_t> output_sizes(nn::BlockImpl& block, const at::Tensor& x
   return sizes;
 }
 }  // namespace
+
+std::int64_t per_example(const at::Tensor& t) { return t.numel() / std::max<std::int64_t>(1, t.size(0)); }
 
 at::Tensor rademacher(at::IntArrayRef sizes, const at::TensorOptions& options, std::uint64_t seed) {
   auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);

@@ -3,19 +3,19 @@
 #include <algorithm>
 #include <cmath>
 
-#include <ATen/CPUGeneratorImpl.h>
 #include <torch/torch.h>
 #include <torch/csrc/autograd/autograd.h>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "critlab/core/error.h"
+#include "critlab/data/dataset.h"
 
 namespace critlab::train {
 
-namespace {
+using measure::per_example;
 
-std::int64_t per_example(const at::Tensor& t) { return t.numel() / std::max<std::int64_t>(1, t.size(0)); }
+namespace {
 
 // A tensor that autograd can differentiate with respect to: `x` itself when it is part of the graph (so the
 // penalty's gradient also reaches earlier layers), else a detached leaf.
@@ -26,12 +26,6 @@ at::Tensor grad_of(const at::Tensor& out, const at::Tensor& wrt, const at::Tenso
                                  /*allow_unused=*/true);
   CRITLAB_ASSERT(g[0].defined(), "the block's output does not depend on its input");
   return g[0];
-}
-
-// Standard normal draws on a CPU generator, moved to the options' device.
-at::Tensor gaussian(at::IntArrayRef sizes, const at::TensorOptions& options, std::uint64_t seed) {
-  auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
-  return at::randn(sizes, gen, torch::TensorOptions().dtype(options.dtype())).to(options.device());
 }
 
 // Euclidean norm of each example (row) of a [B, ...] tensor: shape [B], or broadcastable to t with `keepdim`.
@@ -126,17 +120,13 @@ at::Tensor gain_sq_estimate(nn::BlockImpl& block, const nn::Tap& tap, measure::G
                   "auto or hutchinson");
   }
   // Hutchinson with create_graph: the penalty's gradient is a double backward through this VJP.
-  const bool was_training = block.is_training();
-  block.eval();  // per-example Jacobians: batch normalisation uses its running statistics, which stay untouched
   const at::Tensor xs = differentiable_input(measure::repeat_examples(x.slice(0, 0, std::min(sub_batch, x.size(0))), probes));
   at::Tensor out;
-  try {
+  {
+    // Per-example Jacobians: batch normalisation uses its running statistics, which stay untouched.
+    measure::EvalModeGuard eval(block);
     out = block.forward(xs);
-  } catch (...) {
-    block.train(was_training);
-    throw;
   }
-  block.train(was_training);
   const at::Tensor u = measure::rademacher(out.sizes(), out.options(), seed);
   const at::Tensor g = grad_of(out, xs, u);
   return g.pow(2).flatten(1).sum(1).mean() / static_cast<double>(per_example(out));
@@ -190,7 +180,7 @@ PenaltyValue CriticalityRegularizer::penalty(nn::LayerStack& stack, const std::v
     // One random unit tangent vector per example, pushed through the hidden layers.
     const auto& x0 = taps[layers_.front()].input;
     const auto rows = std::min(o_.sub_batch, x0.size(0));
-    at::Tensor v = gaussian(x0.slice(0, 0, rows).sizes(), x0.options(), seed);
+    at::Tensor v = data::gaussian_probes(rows, x0.sizes().slice(1).vec(), seed).to(x0.options());
     v = v / row_norms(v, true);
     at::Tensor lambda_sum = torch::zeros({}, x0.options());
     std::vector<at::Tensor> per_layer;
@@ -247,12 +237,10 @@ std::vector<double> CriticalityRegularizer::gains(nn::LayerStack& stack, const s
       if (o_.estimator == measure::GainMethod::kAnalytic)
         throw Error("block '" + block.describe() + "' offers no closed-form Jacobian norm; use "
                     "--criticality-estimator auto or hutchinson");
-      const bool was_training = block.is_training();
-      block.eval();
+      measure::EvalModeGuard eval(block);
       sq = measure::jacobian_sq_norm(block, tap.input.slice(0, 0, std::min(o_.sub_batch, tap.input.size(0))),
                                      measure::GainMethod::kHutchinson, o_.probes,
                                      seed + 7919 * static_cast<std::uint64_t>(l));
-      block.train(was_training);
     }
     g.push_back(sq.mean() / static_cast<double>(per_example(taps[l].output)));
   }
@@ -316,10 +304,55 @@ void CriticalityController::restore(const nlohmann::json& state) {
   corrections_ = state.at("corrections");
 }
 
+CriticalityTraining::CriticalityTraining(const CriticalityOptions& options, double jacobian_reg,
+                                         const nn::LayerStack& model)
+    : o_(options), jacobian_reg_(jacobian_reg) {
+  if (o_.enabled()) regularizer_ = std::make_unique<CriticalityRegularizer>(o_, model);
+  if (o_.mode == CriticalityMode::kController)
+    controller_ = std::make_unique<CriticalityController>(o_, regularizer_->layers().size());
+}
+
+CriticalityTraining::Pass CriticalityTraining::forward(nn::LayerStack& model, const at::Tensor& x,
+                                                       std::int64_t step) const {
+  Pass pass;
+  pass.input = jacobian_reg_ > 0 ? x.detach().requires_grad_(true) : x;
+  pass.due = regularizer_ && step % o_.every == 0;
+  if (pass.due) {
+    pass.taps = model->forward_tapped(pass.input);
+    pass.logits = pass.taps.back().output;
+  } else {
+    pass.logits = model->forward(pass.input);
+  }
+  return pass;
+}
+
+CriticalityTraining::Figures CriticalityTraining::add_penalties(nn::LayerStack& model, const Pass& pass,
+                                                                at::Tensor& loss, std::int64_t step,
+                                                                std::int64_t total_steps, std::uint64_t seed) {
+  Figures f;
+  f.due = pass.due;
+  if (controller_ && pass.due) {
+    gains_ = regularizer_->gains(model, pass.taps, seed);
+  } else if (pass.due) {
+    f.lambda = o_.strength * static_cast<double>(o_.every) * regularizer_->schedule(step, total_steps);
+    const auto pv = regularizer_->penalty(model, pass.taps, seed);
+    f.penalty = pv.penalty.item<double>();
+    f.distance = pv.distance;
+    loss = loss + f.lambda * pv.penalty;
+  }
+  if (jacobian_reg_ > 0) loss = loss + 0.5 * jacobian_reg_ * input_jacobian_penalty(pass.logits, pass.input, seed);
+  return f;
+}
+
+void CriticalityTraining::after_step(nn::LayerStack& model, Figures* figures) {
+  if (!controller_ || !figures->due) return;
+  figures->distance = controller_->correct(model, regularizer_->layers(), gains_);
+}
+
 at::Tensor input_jacobian_penalty(const at::Tensor& logits, const at::Tensor& x, std::uint64_t seed) {
   CRITLAB_ASSERT(x.requires_grad(), "input_jacobian_penalty: the input must require grad");
   const auto classes = logits.size(1);
-  at::Tensor v = gaussian(logits.sizes(), logits.options(), seed);
+  at::Tensor v = data::gaussian_probes(logits.size(0), {logits.size(1)}, seed).to(logits.options());
   v = v / row_norms(v, true);
   const at::Tensor g = grad_of(logits, x, v);
   return static_cast<double>(classes) * g.pow(2).flatten(1).sum(1).mean();

@@ -217,8 +217,7 @@ class Run {
   io::Table monitor_gains_;
   at::Tensor monitor_probes_;
   std::unique_ptr<graph::Recorder> recorder_;
-  std::unique_ptr<CriticalityRegularizer> regularizer_;
-  std::unique_ptr<CriticalityController> controller_;
+  std::unique_ptr<CriticalityTraining> criticality_;
 };
 
 void Run::write_config(const c10::Device& device, int threads) {
@@ -239,7 +238,7 @@ void Run::checkpoint(std::int64_t epochs_done, std::int64_t step) {
   io::write_atomic_with(optim_path(dir_, epochs_done), [&](const fs::path& p) { torch::save(*opt_, p.string()); });
   // state.json is the commit point: until it names this epoch, the previous checkpoint stays current.
   nlohmann::json state{{"epoch", epochs_done}, {"step", step}};
-  if (controller_) state["controller"] = controller_->state();
+  if (auto* ctl = criticality_->controller()) state["controller"] = ctl->state();
   io::write_json(dir_ / "checkpoints" / "state.json", state);
   // Keep the initial weights and the newest two checkpoints.
   for (std::int64_t old = 1; old < epochs_done - 1; ++old) {
@@ -336,9 +335,7 @@ TrainSummary Run::execute(bool resume) {
   model_ = nn::build_model(spec_, o_.seed);
   model_->to(device);
   opt_ = make_optimizer(model_, o_);
-  if (o_.criticality.enabled()) regularizer_ = std::make_unique<CriticalityRegularizer>(o_.criticality, model_);
-  if (o_.criticality.mode == CriticalityMode::kController)
-    controller_ = std::make_unique<CriticalityController>(o_.criticality, regularizer_->layers().size());
+  criticality_ = std::make_unique<CriticalityTraining>(o_.criticality, o_.jacobian_reg, model_);
 
   // Written before any checkpoint, so a checkpoint never exists without its config; on resume it records the
   // runtime of this invocation (which may run elsewhere) and any new epoch count.
@@ -350,7 +347,8 @@ TrainSummary Run::execute(bool resume) {
     step = state.at("step");
     torch::load(model_, model_path(dir_, epochs_done).string(), device);
     torch::load(*opt_, optim_path(dir_, epochs_done).string(), device);
-    if (controller_ && state.contains("controller")) controller_->restore(state.at("controller"));
+    if (auto* ctl = criticality_->controller(); ctl && state.contains("controller"))
+      ctl->restore(state.at("controller"));
     if (fs::exists(dir_ / "metrics.csv")) {
       metrics_ = conform(io::read_csv(dir_ / "metrics.csv"));
       std::erase_if(metrics_.rows, [&](const auto& r) { return r[metrics_.column("epoch")] > epochs_done; });
@@ -383,46 +381,26 @@ TrainSummary Run::execute(bool resume) {
     data::BatchIterator batches(fm.train, o_.batch_size, o_.seed, epoch);
     double run_loss = 0, run_correct = 0, run_n = 0, epoch_loss = 0, epoch_correct = 0, epoch_n = 0;
     double run_penalty = 0, run_lambda = 0, run_distance = 0;
-    std::int64_t run_steps = 0, run_criticality_steps = 0;  // steps in this log interval; with the penalty applied
+    std::int64_t run_criticality_steps = 0;  // steps in this log interval where the regulariser/controller acted
     for (std::int64_t b = 0; b < batches.num_batches(); ++b) {
       const auto ts = std::chrono::steady_clock::now();
       const double lr = scheduled_lr(o_, step, total_steps, steps_per_epoch);
       set_lr(*opt_, lr);
       auto [x, y] = batches.batch(b);
       model_->zero_grad(/*set_to_none=*/true);  // saves a pass over every gradient buffer per step
-      const at::Tensor input = o_.jacobian_reg > 0 ? x.detach().requires_grad_(true) : x;
-      const bool criticality_now = regularizer_ && step % o_.criticality.every == 0;
-      std::vector<nn::Tap> taps;
-      at::Tensor logits;
-      if (criticality_now) {
-        taps = model_->forward_tapped(input);
-        logits = taps.back().output;
-      } else {
-        logits = model_->forward(input);
-      }
+      const auto pass = criticality_->forward(model_, x, step);
+      const at::Tensor& logits = pass.logits;
       at::Tensor loss = torch::nn::functional::cross_entropy(logits, y);
       const double loss_value = loss.item<double>();
       const std::uint64_t step_seed = o_.seed * 1000003ULL + static_cast<std::uint64_t>(step);
-      std::vector<double> batch_gains;  // controller: this batch's gains, acted on after the step
-      if (controller_ && criticality_now) {
-        batch_gains = regularizer_->gains(model_, taps, step_seed);
-      } else if (regularizer_ && criticality_now && !controller_) {
-        const double lambda = o_.criticality.strength * static_cast<double>(o_.criticality.every) *
-                              regularizer_->schedule(step, total_steps);
-        const auto pv = regularizer_->penalty(model_, taps, step_seed);
-        const double penalty = pv.penalty.item<double>();
-        if (!std::isfinite(penalty)) {
-          write_metrics();
-          throw DivergenceError(fmt::format(
-              "the criticality penalty became {} at epoch {}, step {}; the last good checkpoint (epoch {}) is kept "
-              "in {}; lower --criticality-strength or --lr and start again",
-              penalty, epoch, step + 1, epochs_done, (dir_ / "checkpoints").string()));
-        }
-        loss = loss + lambda * pv.penalty;
-        run_penalty += penalty, run_lambda += lambda, run_distance += pv.distance;
-        ++run_criticality_steps;
+      auto figures = criticality_->add_penalties(model_, pass, loss, step, total_steps, step_seed);
+      if (figures.due && !criticality_->controller() && !std::isfinite(figures.penalty)) {
+        write_metrics();
+        throw DivergenceError(fmt::format(
+            "the criticality penalty became {} at epoch {}, step {}; the last good checkpoint (epoch {}) is kept "
+            "in {}; lower --criticality-strength or --lr and start again",
+            figures.penalty, epoch, step + 1, epochs_done, (dir_ / "checkpoints").string()));
       }
-      if (o_.jacobian_reg > 0) loss = loss + 0.5 * o_.jacobian_reg * input_jacobian_penalty(logits, input, step_seed);
       if (!std::isfinite(loss_value)) {
         write_metrics();
         throw DivergenceError(fmt::format(
@@ -432,14 +410,13 @@ TrainSummary Run::execute(bool resume) {
       }
       loss.backward();
       opt_->step();
-      if (controller_ && criticality_now) {
-        run_distance += controller_->correct(model_, regularizer_->layers(), batch_gains);
+      criticality_->after_step(model_, &figures);
+      if (figures.due) {  // the controller has no penalty or lambda: NaN keeps those columns empty
+        run_penalty += figures.penalty, run_lambda += figures.lambda, run_distance += figures.distance;
         ++run_criticality_steps;
-        run_lambda = std::nan(""), run_penalty = std::nan("");  // no penalty: the columns stay empty
       }
       ++step;
       const double n = static_cast<double>(y.size(0));
-      ++run_steps;
       const double correct = logits.argmax(1).eq(y).sum().item<double>();
       run_loss += loss_value * n, run_correct += correct, run_n += n;
       epoch_loss += loss_value * n, epoch_correct += correct, epoch_n += n;
@@ -454,13 +431,13 @@ TrainSummary Run::execute(bool resume) {
         row[0] = step, row[1] = epoch, row[2] = 0, row[3] = lr;
         row[4] = run_loss / run_n, row[5] = run_correct / run_n;
         row[10] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-        if (regularizer_)
+        if (o_.criticality.enabled())
           row[11] = run_penalty / run_criticality_steps, row[12] = run_lambda / run_criticality_steps,
           row[13] = run_distance / run_criticality_steps;
         if (monitor_now) monitor(step, epoch, row);
         metrics_.add_row(row);
         run_loss = run_correct = run_n = run_penalty = run_lambda = run_distance = 0;
-        run_steps = run_criticality_steps = 0;
+        run_criticality_steps = 0;
         if (log_now) write_metrics();
       }
       progress.update(step, fmt::format("epoch {}/{} loss {:.4f}", epoch, o_.epochs, loss_value));
@@ -498,7 +475,7 @@ TrainSummary Run::execute(bool resume) {
                             for (const auto& l : report.layers) g.push_back(l.gain_sq);
                             return g;
                           }()}};
-  if (controller_) summary.criticality["controller_corrections"] = controller_->corrections();
+  if (auto* ctl = criticality_->controller()) summary.criticality["controller_corrections"] = ctl->corrections();
   write_plots();
   auto out = to_json(summary);
   out["status"] = "completed";

@@ -39,7 +39,9 @@
 // distance is thus held near or below s plus estimator noise, at the cost of one gain estimate per layer and
 // step (closed form: a few vector operations).
 #pragma once
+#include <cmath>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -126,6 +128,43 @@ class CriticalityController {
   CriticalityOptions o_;
   std::vector<double> m_;  // NaN until the first batch
   std::int64_t corrections_ = 0;
+};
+
+// The criticality work of one training step, in one place for the trainer and the benchmark: which forward
+// pass to run, the penalties to add to the loss, and the controller's correction after the optimiser step.
+// The regulariser or controller acts on every `every`-th step; the Jacobian-norm penalty on every step.
+class CriticalityTraining {
+ public:
+  CriticalityTraining(const CriticalityOptions& options, double jacobian_reg, const nn::LayerStack& model);
+
+  struct Pass {
+    at::Tensor input;            // requires grad when the Jacobian-norm penalty is on
+    at::Tensor logits;
+    std::vector<nn::Tap> taps;   // filled when the regulariser or controller acts at this step
+    bool due = false;
+  };
+  Pass forward(nn::LayerStack& model, const at::Tensor& x, std::int64_t step) const;
+
+  // What the regulariser or controller did at a step (NaN where it does not apply).
+  struct Figures {
+    bool due = false;
+    double penalty = std::nan(""), lambda = std::nan(""), distance = std::nan("");
+  };
+  // Adds lambda_t R (lambda_t = strength x every x schedule) and the Jacobian-norm term to `loss`; the
+  // controller instead keeps this batch's gains for after_step.
+  Figures add_penalties(nn::LayerStack& model, const Pass& pass, at::Tensor& loss, std::int64_t step,
+                        std::int64_t total_steps, std::uint64_t seed);
+  // After the optimiser step: the controller's correction when due (fills figures->distance).
+  void after_step(nn::LayerStack& model, Figures* figures);
+
+  CriticalityController* controller() { return controller_.get(); }
+
+ private:
+  CriticalityOptions o_;
+  double jacobian_reg_;
+  std::unique_ptr<CriticalityRegularizer> regularizer_;
+  std::unique_ptr<CriticalityController> controller_;
+  std::vector<double> gains_;  // the controller's batch gains between add_penalties and after_step
 };
 
 // The tensors whose scale sets a block's gain: batch-norm scales where the block has batch norm, else its
