@@ -49,20 +49,13 @@ nn::ModelSpec arch_spec(const std::string& arch, bool full) {
     s.width = 16;
     return s;
   }
-  std::string valid;
-  for (const auto& n : critical_training_archs()) valid += (valid.empty() ? "" : ", ") + n;
-  throw Error(fmt::format("unknown architecture '{}' for critical-training; valid: {}", arch, valid));
+  throw Error(fmt::format("unknown architecture '{}' for critical-training; valid: {}", arch,
+                          fmt::join(critical_training_archs(), ", ")));
 }
 
 namespace {
 
 bool contains(const std::vector<std::string>& v, const std::string& x) { return std::find(v.begin(), v.end(), x) != v.end(); }
-
-std::string joined(const std::vector<std::string>& v) {
-  std::string out;
-  for (const auto& n : v) out += (out.empty() ? "" : ", ") + n;
-  return out;
-}
 
 }  // namespace
 
@@ -75,10 +68,10 @@ bool CriticalTrainingOptions::IsValid(std::string* error) const {
   if (methods.empty()) return fail("--methods is empty");
   for (const auto& a : archs)
     if (!contains(critical_training_archs(), a))
-      return fail(fmt::format("unknown architecture '{}'; valid: {}", a, joined(critical_training_archs())));
+      return fail(fmt::format("unknown architecture '{}'; valid: {}", a, fmt::join(critical_training_archs(), ", ")));
   for (const auto& m : methods)
     if (!contains(critical_training_methods(), m))
-      return fail(fmt::format("unknown method '{}'; valid: {}", m, joined(critical_training_methods())));
+      return fail(fmt::format("unknown method '{}'; valid: {}", m, fmt::join(critical_training_methods(), ", ")));
   if (seeds < 1) return fail("--seeds must be at least 1");
   if (epochs < 1) return fail("--epochs must be at least 1");
   if (train_examples < 0) return fail("--train-examples must be >= 0 (0 = all)");
@@ -190,13 +183,13 @@ nlohmann::json run_cell(const Cell& c, const CriticalTrainingOptions& o, const d
 
   nlohmann::json trace_step = nlohmann::json::array(), trace_distance = nlohmann::json::array();
   const auto metrics = io::read_csv(run / "metrics.csv");
-  for (const auto& r : metrics.rows) {
-    const double d = r[metrics.column("distance")];
-    if (r[metrics.column("is_epoch_end")] == 0 && !std::isnan(d)) {
-      trace_step.push_back(r[metrics.column("step")]);
-      trace_distance.push_back(d);
+  const auto c_step = metrics.column("step"), c_end = metrics.column("is_epoch_end"),
+             c_distance = metrics.column("distance");
+  for (const auto& r : metrics.rows)
+    if (r[c_end] == 0 && !std::isnan(r[c_distance])) {
+      trace_step.push_back(r[c_step]);
+      trace_distance.push_back(r[c_distance]);
     }
-  }
   const auto& crit = summary.at("criticality");
   return {{"arch", c.arch},
           {"method", c.method},

@@ -75,6 +75,11 @@ at::Tensor DenseBlockImpl::jacobian_sq_norm_analytic(const Tap& tap) {
   return sq;
 }
 
+DenseBlockImpl* as_plain_dense(BlockImpl& block) {
+  auto* d = dynamic_cast<DenseBlockImpl*>(&block);
+  return d && d->norm == Norm::kNone && !d->residual ? d : nullptr;
+}
+
 std::string DenseBlockImpl::describe() const {
   return fmt::format("dense {}->{} {}{}{}", linear->weight.size(1), linear->weight.size(0),
                      is_readout() ? "readout" : to_string(activation),

@@ -12,8 +12,8 @@ namespace critlab::train {
 
 OnlineMlp::OnlineMlp(nn::LayerStack& model) {
   for (std::size_t l = 0; l < model->size(); ++l) {
-    auto* dense = dynamic_cast<nn::DenseBlockImpl*>(model->block(l).get());
-    if (!dense || dense->norm != Norm::kNone || dense->residual)
+    auto* dense = nn::as_plain_dense(*model->block(l));
+    if (!dense)
       throw Error("the online fast path needs a plain MLP (dense layers, no normalisation, no residual)");
     weights_.push_back(dense->linear->weight);
     biases_.push_back(dense->linear->bias);

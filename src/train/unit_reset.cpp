@@ -16,21 +16,21 @@ namespace critlab::train {
 namespace {
 
 nn::DenseBlockImpl& dense(nn::LayerStack& stack, std::size_t l) {
-  auto* d = dynamic_cast<nn::DenseBlockImpl*>(stack->block(l).get());
-  if (!d || d->norm != Norm::kNone || d->residual)
+  auto* d = nn::as_plain_dense(*stack->block(l));
+  if (!d)
     throw Error(fmt::format("unit replacement needs plain dense blocks (no norm, no skip); block {} is '{}'", l,
                             stack->block(l)->describe()));
   return *d;
 }
 
-// Zeroes the optimiser state that belongs to `param` where `mask` (shaped like param) is true.
-void reset_state(torch::optim::Optimizer* opt, const at::Tensor& param, const at::Tensor& mask) {
+// Zeroes the optimiser state that belongs to slice `index` of `param` along `dim`.
+void reset_state(torch::optim::Optimizer* opt, const at::Tensor& param, std::int64_t dim, std::int64_t index) {
   if (!opt) return;
   auto& state = opt->state();
   auto it = state.find(c10::guts::to_string(param.unsafeGetTensorImpl()));
   if (it == state.end()) return;
   auto zero = [&](at::Tensor t) {
-    if (t.defined()) t.masked_fill_(mask, 0);
+    if (t.defined()) t.select(dim, index).zero_();
   };
   if (auto* s = dynamic_cast<torch::optim::SGDParamState*>(it->second.get())) zero(s->momentum_buffer());
   if (auto* s = dynamic_cast<torch::optim::AdamParamState*>(it->second.get())) {
@@ -74,14 +74,9 @@ void replace_unit(nn::LayerStack& stack, std::size_t layer, std::int64_t unit, d
   w_out.select(1, unit).zero_();
   w_in.select(0, unit).copy_(fresh.to(w_in.device()));
   b_in.select(0, unit).zero_();
-  at::Tensor row = torch::zeros_like(w_in, torch::kBool), col = torch::zeros_like(w_out, torch::kBool),
-             bias = torch::zeros_like(b_in, torch::kBool);
-  row.select(0, unit).fill_(true);
-  col.select(1, unit).fill_(true);
-  bias.select(0, unit).fill_(true);
-  reset_state(opt, w_in, row);
-  reset_state(opt, b_in, bias);
-  reset_state(opt, w_out, col);
+  reset_state(opt, w_in, 0, unit);
+  reset_state(opt, b_in, 0, unit);
+  reset_state(opt, w_out, 1, unit);
 }
 
 ContinualBackprop::ContinualBackprop(nn::LayerStack& stack, const UnitResetOptions& options, std::uint64_t seed)

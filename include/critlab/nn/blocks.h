@@ -35,6 +35,10 @@ class DenseBlockImpl : public BlockImpl {
   at::Tensor preact(const at::Tensor& x2d);
 };
 
+// The block as a plain dense layer (no normalisation, no skip connection), or nullptr: the form that the
+// hand-written paths (online SGD, unit replacement) work on directly.
+DenseBlockImpl* as_plain_dense(BlockImpl& block);
+
 // conv3x3(pad 1) -> [batchnorm] -> phi -> [maxpool 2x2].
 class ConvBlockImpl : public BlockImpl {
  public:
