@@ -32,7 +32,7 @@ bool ModelSpec::IsValid(std::string* error) const {
   if (depth > 100000) return fail(fmt::format("--depth {} is unreasonably large", depth));
   if (!(sigma_w > 0) || !std::isfinite(sigma_w)) return fail(fmt::format("--sigma-w must be positive, got {}", sigma_w));
   if (!(sigma_b >= 0) || !std::isfinite(sigma_b)) return fail(fmt::format("--sigma-b must be >= 0, got {}", sigma_b));
-  if (num_classes < 2) return fail("num_classes must be at least 2");
+  if (num_classes < 1) return fail("num_classes (the number of outputs) must be at least 1");
   if (input_shape.empty()) return fail("input_shape is empty");
   for (auto d : input_shape)
     if (d < 1) return fail("input_shape has a non-positive dimension");

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include <torch/torch.h>
+#include <fmt/format.h>
 
 #include "critlab/core/error.h"
 #include "critlab/nn/activation.h"
@@ -10,7 +11,43 @@
 
 namespace critlab::train {
 
-OnlineMlp::OnlineMlp(nn::LayerStack& model) {
+namespace {
+
+// phi'(z) of a hidden layer from its pre-activation z and output h.
+at::Tensor derivative(Activation act, const at::Tensor& z, const at::Tensor& h) {
+  switch (act) {
+    case Activation::kRelu: return (z > 0).to(z.scalar_type());
+    case Activation::kTanh: return 1 - h * h;
+    case Activation::kLinear: return torch::ones_like(z);
+    default: return nn::activate_grad(act, z);
+  }
+}
+
+bool has_second_derivative(Activation act) {
+  return act == Activation::kRelu || act == Activation::kTanh || act == Activation::kLinear;
+}
+
+}  // namespace
+
+bool OnlineOptions::IsValid(std::string* error) const {
+  auto fail = [&](const std::string& m) {
+    if (error) *error = m;
+    return false;
+  };
+  if (!(lr > 0) || !std::isfinite(lr)) return fail("the learning rate must be positive");
+  if (!(beta1 >= 0 && beta1 < 1) || !(beta2 >= 0 && beta2 < 1)) return fail("Adam's betas must be in [0, 1)");
+  if (!(eps > 0)) return fail("Adam's eps must be positive");
+  if (!(weight_decay >= 0)) return fail("the weight decay must be >= 0");
+  if (!(criticality_strength >= 0)) return fail("the criticality strength must be >= 0");
+  if (criticality_strength > 0 && adam)
+    return fail("the online criticality regulariser runs with SGD only; drop --adam or the regulariser");
+  if (!(target_gain > 0)) return fail("the target gain must be positive");
+  return true;
+}
+
+OnlineMlp::OnlineMlp(nn::LayerStack& model, const OnlineOptions& options) : o_(options) {
+  std::string err;
+  if (!o_.IsValid(&err)) throw Error(err);
   for (std::size_t l = 0; l < model->size(); ++l) {
     auto* dense = nn::as_plain_dense(*model->block(l));
     if (!dense)
@@ -18,18 +55,31 @@ OnlineMlp::OnlineMlp(nn::LayerStack& model) {
     weights_.push_back(dense->linear->weight);
     biases_.push_back(dense->linear->bias);
     acts_.push_back(dense->activation);
+    if (o_.criticality_strength > 0 && l + 1 < model->size() && !has_second_derivative(dense->activation))
+      throw Error(fmt::format("the online criticality regulariser supports relu, tanh and linear layers, not {}",
+                              to_string(dense->activation)));
   }
+  if (o_.loss == OnlineLoss::kSquaredError && weights_.back().size(0) != 1)
+    throw Error("squared-error online learning needs a single output unit");
   const auto opts = weights_.front().options().requires_grad(false);
   a_.push_back(torch::empty({weights_.front().size(1)}, opts));
   for (const auto& w : weights_) {
     z_.push_back(torch::empty({w.size(0)}, opts));
     a_.push_back(torch::empty({w.size(0)}, opts));
     g_.push_back(torch::empty({w.size(0)}, opts));
+    if (o_.adam) {
+      m_w_.push_back(torch::zeros_like(w, opts));
+      v_w_.push_back(torch::zeros_like(w, opts));
+      grad_w_.push_back(torch::zeros_like(w, opts));
+      m_b_.push_back(torch::zeros({w.size(0)}, opts));
+      v_b_.push_back(torch::zeros({w.size(0)}, opts));
+    }
   }
 }
 
-double OnlineMlp::step(const at::Tensor& x, std::int64_t label, double lr, bool* correct) {
+double OnlineMlp::step(const at::Tensor& x, double target, bool* correct) {
   c10::InferenceMode guard;  // no autograd dispatch at all: this path does its own derivatives
+  ++steps_;
   const std::size_t L = weights_.size();
   a_[0].copy_(x.reshape({-1}));
   for (std::size_t l = 0; l < L; ++l) {
@@ -39,32 +89,108 @@ double OnlineMlp::step(const at::Tensor& x, std::int64_t label, double lr, bool*
       else a_[l + 1].copy_(nn::activate(acts_[l], z_[l]));
     }
   }
-  // Softmax cross-entropy: g_L = softmax(z_L) - onehot(label).
-  at::Tensor& logits = z_[L - 1];
+  at::Tensor& out = z_[L - 1];
   at::Tensor& g = g_[L - 1];
-  at::_softmax_out(g, logits, 0, false);
-  double p_label;
-  if (g.is_cpu()) {  // direct access: at batch 1 each tensor op's dispatch costs more than the arithmetic
-    float* p = g.data_ptr<float>();
-    p_label = p[label];
-    p[label] -= 1.0f;
+  double loss;
+  if (o_.loss == OnlineLoss::kCrossEntropy) {
+    // Softmax cross-entropy: g_L = softmax(z_L) - onehot(label).
+    const auto label = static_cast<std::int64_t>(target);
+    at::_softmax_out(g, out, 0, false);
+    double p_label;
+    if (g.is_cpu() && g.scalar_type() == at::kFloat) {  // direct access: at batch 1 each tensor op's dispatch costs more than the arithmetic
+      float* p = g.data_ptr<float>();
+      p_label = p[label];
+      p[label] -= 1.0f;
+    } else {
+      p_label = g[label].item<double>();
+      g[label].sub_(1.0);
+    }
+    loss = -std::log(std::max(p_label, 1e-30));
+    if (correct) *correct = out.argmax().item<std::int64_t>() == label;
   } else {
-    p_label = g[label].item<double>();
-    g[label].sub_(1.0);
+    const double diff = out.item<double>() - target;
+    loss = diff * diff;
+    g.fill_(2 * diff);
+    if (correct) *correct = false;
   }
-  const double loss = -std::log(std::max(p_label, 1e-30));
-  if (correct) *correct = logits.argmax().item<std::int64_t>() == label;
   // Backward, updating each layer right after its input gradient has been taken with the old weights.
+  const double lr = o_.lr, wd = o_.weight_decay;
+  const double bc1 = 1 - std::pow(o_.beta1, static_cast<double>(steps_));
+  const double bc2 = 1 - std::pow(o_.beta2, static_cast<double>(steps_));
   for (std::size_t l = L; l-- > 0;) {
     if (l > 0) {
       at::mv_out(g_[l - 1], weights_[l].t(), g_[l]);
       if (acts_[l - 1] == Activation::kRelu) g_[l - 1].mul_(z_[l - 1] > 0);
       else g_[l - 1].mul_(nn::activate_grad(acts_[l - 1], z_[l - 1]));
     }
-    weights_[l].addr_(g_[l], a_[l], 1.0, -lr);
-    biases_[l].add_(g_[l], -lr);
+    at::Tensor& w = weights_[l];
+    at::Tensor& b = biases_[l];
+    at::Tensor gl = g_[l];
+    if (o_.adam) {
+      at::outer_out(grad_w_[l], gl, a_[l]);
+      if (wd > 0) grad_w_[l].add_(w, wd);
+      const at::Tensor gb = wd > 0 ? gl + wd * b : gl;
+      auto adam = [&](at::Tensor& p, at::Tensor& m, at::Tensor& v, const at::Tensor& grad) {
+        m.mul_(o_.beta1).add_(grad, 1 - o_.beta1);
+        v.mul_(o_.beta2).addcmul_(grad, grad, 1 - o_.beta2);
+        p.addcdiv_(m, (v.sqrt() / std::sqrt(bc2)).add_(o_.eps), -lr / bc1);
+      };
+      adam(w, m_w_[l], v_w_[l], grad_w_[l]);
+      adam(b, m_b_[l], v_b_[l], gb);
+      continue;
+    }
+    if (o_.criticality_strength > 0 && l + 1 < L) {
+      const at::Tensor phi1 = derivative(acts_[l], z_[l], a_[l + 1]);
+      const at::Tensor c = phi1 * phi1;
+      const at::Tensor n = w.square().sum(1);
+      const double fan_out = static_cast<double>(w.size(0));
+      const double G = (c * n).sum().item<double>() / fan_out;
+      const double t2 = o_.target_gain * o_.target_gain;
+      if (G > 0 && std::isfinite(G)) {
+        const double k = 2 * o_.criticality_strength * std::log(G / t2) / (G * fan_out);
+        w.mul_((1 - lr * wd - lr * k * 2 * c).unsqueeze(1));
+        if (acts_[l] == Activation::kTanh) gl = gl + k * 2 * phi1 * (-2 * a_[l + 1] * phi1) * n;  // phi'' = -2 h phi'
+        w.addr_(gl, a_[l], 1.0, -lr);
+        if (wd > 0) b.mul_(1 - lr * wd);
+        b.add_(gl, -lr);
+        continue;
+      }
+    }
+    if (wd > 0) w.mul_(1 - lr * wd), b.mul_(1 - lr * wd);
+    w.addr_(gl, a_[l], 1.0, -lr);
+    b.add_(gl, -lr);
   }
   return loss;
+}
+
+std::vector<at::Tensor> OnlineMlp::hidden_activations() const {
+  return {a_.begin() + 1, a_.end() - 1};
+}
+
+std::vector<double> OnlineMlp::hidden_gain_sq() const {
+  c10::InferenceMode guard;
+  std::vector<double> out;
+  for (std::size_t l = 0; l + 1 < weights_.size(); ++l) {
+    const at::Tensor phi1 = derivative(acts_[l], z_[l], a_[l + 1]);
+    out.push_back((phi1 * phi1 * weights_[l].square().sum(1)).sum().item<double>() /
+                  static_cast<double>(weights_[l].size(0)));
+  }
+  return out;
+}
+
+std::vector<at::Tensor> OnlineMlp::state_tensors() const {
+  std::vector<at::Tensor> s;
+  for (std::size_t l = 0; l < m_w_.size(); ++l) s.insert(s.end(), {m_w_[l], v_w_[l], m_b_[l], v_b_[l]});
+  return s;
+}
+
+void OnlineMlp::zero_state_slice(const at::Tensor& param, std::int64_t dim, std::int64_t index) {
+  if (!o_.adam) return;
+  c10::InferenceMode guard;
+  for (std::size_t l = 0; l < weights_.size(); ++l) {
+    if (param.is_same(weights_[l])) m_w_[l].select(dim, index).zero_(), v_w_[l].select(dim, index).zero_();
+    if (param.is_same(biases_[l])) m_b_[l].select(dim, index).zero_(), v_b_[l].select(dim, index).zero_();
+  }
 }
 
 }  // namespace critlab::train

@@ -1,5 +1,6 @@
 #include "critlab/train/unit_reset.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include <ATen/CPUGeneratorImpl.h>
@@ -7,6 +8,7 @@
 #include <torch/optim/adam.h>
 #include <torch/optim/sgd.h>
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "critlab/core/error.h"
 #include "critlab/nn/blocks.h"
@@ -23,22 +25,13 @@ nn::DenseBlockImpl& dense(nn::LayerStack& stack, std::size_t l) {
   return *d;
 }
 
-// Zeroes the optimiser state that belongs to slice `index` of `param` along `dim`.
-void reset_state(torch::optim::Optimizer* opt, const at::Tensor& param, std::int64_t dim, std::int64_t index) {
-  if (!opt) return;
-  auto& state = opt->state();
-  auto it = state.find(c10::guts::to_string(param.unsafeGetTensorImpl()));
-  if (it == state.end()) return;
-  auto zero = [&](at::Tensor t) {
-    if (t.defined()) t.select(dim, index).zero_();
-  };
-  if (auto* s = dynamic_cast<torch::optim::SGDParamState*>(it->second.get())) zero(s->momentum_buffer());
-  if (auto* s = dynamic_cast<torch::optim::AdamParamState*>(it->second.get())) {
-    zero(s->exp_avg());
-    zero(s->exp_avg_sq());
-    zero(s->max_exp_avg_sq());
-  }
+// mean_k |W_ki| over the rows of `w` ([next, units]), as float64 on the CPU.
+std::vector<double> mean_abs_columns(const at::Tensor& w) {
+  const at::Tensor m = w.detach().abs().mean(0).to(torch::kFloat64).cpu().contiguous();
+  return {m.data_ptr<double>(), m.data_ptr<double>() + m.numel()};
 }
+
+nlohmann::json vectors(const std::vector<std::vector<double>>& v) { return v; }
 
 }  // namespace
 
@@ -56,8 +49,32 @@ bool UnitResetOptions::IsValid(std::string* error) const {
   return true;
 }
 
+StateReset optimizer_state_reset(torch::optim::Optimizer* opt) {
+  if (!opt) return {};
+  return [opt](const at::Tensor& param, std::int64_t dim, std::int64_t index) {
+    auto& state = opt->state();
+    auto it = state.find(c10::guts::to_string(param.unsafeGetTensorImpl()));
+    if (it == state.end()) return;
+    auto zero = [&](at::Tensor t) {
+      if (t.defined()) t.select(dim, index).zero_();
+    };
+    if (auto* s = dynamic_cast<torch::optim::SGDParamState*>(it->second.get())) zero(s->momentum_buffer());
+    if (auto* s = dynamic_cast<torch::optim::AdamParamState*>(it->second.get())) {
+      zero(s->exp_avg());
+      zero(s->exp_avg_sq());
+      zero(s->max_exp_avg_sq());
+    }
+  };
+}
+
+std::vector<at::Tensor> hidden_outputs(const std::vector<nn::Tap>& taps) {
+  std::vector<at::Tensor> h;
+  for (std::size_t l = 0; l + 1 < taps.size(); ++l) h.push_back(taps[l].output.detach());
+  return h;
+}
+
 void replace_unit(nn::LayerStack& stack, std::size_t layer, std::int64_t unit, double mean_activation,
-                  double sigma_w, torch::optim::Optimizer* opt, std::uint64_t seed) {
+                  double sigma_w, const StateReset& reset, std::uint64_t seed) {
   CRITLAB_ASSERT(layer + 1 < stack->size(), "replace_unit: the layer needs a following dense block");
   auto& in = dense(stack, layer);
   auto& out = dense(stack, layer + 1);
@@ -74,9 +91,11 @@ void replace_unit(nn::LayerStack& stack, std::size_t layer, std::int64_t unit, d
   w_out.select(1, unit).zero_();
   w_in.select(0, unit).copy_(fresh.to(w_in.device()));
   b_in.select(0, unit).zero_();
-  reset_state(opt, w_in, 0, unit);
-  reset_state(opt, b_in, 0, unit);
-  reset_state(opt, w_out, 1, unit);
+  if (reset) {
+    reset(w_in, 0, unit);
+    reset(b_in, 0, unit);
+    reset(w_out, 1, unit);
+  }
 }
 
 ContinualBackprop::ContinualBackprop(nn::LayerStack& stack, const UnitResetOptions& options, std::uint64_t seed)
@@ -84,47 +103,58 @@ ContinualBackprop::ContinualBackprop(nn::LayerStack& stack, const UnitResetOptio
   std::string err;
   if (!o_.IsValid(&err)) throw Error(err);
   for (std::size_t l = 0; l + 1 < stack->size(); ++l) {
-    const auto units = dense(stack, l).linear->weight.size(0);
+    const auto units = static_cast<std::size_t>(dense(stack, l).linear->weight.size(0));
     dense(stack, l + 1);
     layers_.push_back(l);
-    auto z = torch::zeros({units}, torch::kFloat64);
-    utility_.push_back(z.clone());
-    mean_.push_back(z.clone());
-    age_.push_back(z.clone());
+    utility_.emplace_back(units, 0.0);
+    mean_.emplace_back(units, 0.0);
+    age_.emplace_back(units, 0.0);
     accumulator_.push_back(0.0);
   }
 }
 
-std::int64_t ContinualBackprop::update(nn::LayerStack& stack, const std::vector<nn::Tap>& taps,
-                                       torch::optim::Optimizer* opt) {
+std::int64_t ContinualBackprop::update(nn::LayerStack& stack, const std::vector<at::Tensor>& hidden,
+                                       const StateReset& reset) {
+  CRITLAB_ASSERT(hidden.size() >= layers_.size(), "continual backprop: one activation tensor per hidden layer");
   torch::NoGradGuard no_grad;
   ++calls_;
   std::int64_t replaced = 0;
   const double eta = o_.decay;
   for (std::size_t i = 0; i < layers_.size(); ++i) {
     const auto l = layers_[i];
-    const at::Tensor h = taps[l].output.detach().to(torch::kFloat64).cpu();               // [B, units]
-    const at::Tensor out_w = dense(stack, l + 1).linear->weight.detach().abs().mean(0);  // [units]
-    const at::Tensor contribution = (h.abs() * out_w.to(torch::kFloat64).cpu()).mean(0);
-    utility_[i].mul_(eta).add_(contribution, 1 - eta);
-    mean_[i].mul_(eta).add_(h.mean(0), 1 - eta);
-    age_[i].add_(1);
-    const at::Tensor eligible = age_[i] > static_cast<double>(o_.maturity);
-    const auto n_eligible = eligible.sum().item<std::int64_t>();
-    if (n_eligible == 0) continue;
-    accumulator_[i] += o_.replacement_rate * static_cast<double>(n_eligible);
-    const auto n = static_cast<std::int64_t>(std::floor(accumulator_[i]));
+    const auto units = static_cast<std::int64_t>(utility_[i].size());
+    const at::Tensor h = hidden[i].detach().reshape({-1, units}).to(torch::kFloat64).cpu().contiguous();
+    const auto batch = h.size(0);
+    const double* hp = h.data_ptr<double>();
+    const auto out_w = mean_abs_columns(dense(stack, l + 1).linear->weight);
+    auto& util = utility_[i];
+    auto& mean = mean_[i];
+    auto& age = age_[i];
+    std::int64_t eligible = 0;
+    for (std::int64_t u = 0; u < units; ++u) {
+      double abs_sum = 0, sum = 0;
+      for (std::int64_t b = 0; b < batch; ++b) abs_sum += std::abs(hp[b * units + u]), sum += hp[b * units + u];
+      util[u] = eta * util[u] + (1 - eta) * (abs_sum / batch) * out_w[u];
+      mean[u] = eta * mean[u] + (1 - eta) * (sum / batch);
+      age[u] += 1;
+      eligible += age[u] > static_cast<double>(o_.maturity);
+    }
+    if (eligible == 0) continue;
+    accumulator_[i] += o_.replacement_rate * static_cast<double>(eligible);
+    const auto n = std::min(static_cast<std::int64_t>(std::floor(accumulator_[i])), eligible);
     if (n == 0) continue;
-    accumulator_[i] -= static_cast<double>(n);
-    const at::Tensor correction = 1 - torch::pow(eta, age_[i]);
-    const at::Tensor score = (utility_[i] / correction).masked_fill(eligible.logical_not(), INFINITY);
-    const at::Tensor pick = std::get<1>(at::topk(score, std::min(n, n_eligible), 0, /*largest=*/false));
-    const auto* p = pick.data_ptr<std::int64_t>();
-    for (std::int64_t k = 0; k < pick.numel(); ++k) {
-      const auto u = p[k];
-      const double f = (mean_[i][u] / correction[u]).item<double>();
-      replace_unit(stack, l, u, f, o_.sigma_w, opt, seed_ * 1000003ULL + calls_ * 131ULL + static_cast<std::uint64_t>(u));
-      utility_[i][u] = 0.0, mean_[i][u] = 0.0, age_[i][u] = 0.0;
+    accumulator_[i] -= std::floor(accumulator_[i]);
+    // The n eligible units of smallest bias-corrected utility (ties: lower index first).
+    std::vector<std::pair<double, std::int64_t>> score;
+    for (std::int64_t u = 0; u < units; ++u)
+      if (age[u] > static_cast<double>(o_.maturity)) score.emplace_back(util[u] / (1 - std::pow(eta, age[u])), u);
+    std::partial_sort(score.begin(), score.begin() + n, score.end());
+    for (std::int64_t k = 0; k < n; ++k) {
+      const auto u = score[k].second;
+      const double f = mean[u] / (1 - std::pow(eta, age[u]));
+      replace_unit(stack, l, u, f, o_.sigma_w, reset,
+                   seed_ * 1000003ULL + calls_ * 131ULL + static_cast<std::uint64_t>(u));
+      util[u] = 0.0, mean[u] = 0.0, age[u] = 0.0;
       ++replaced;
     }
   }
@@ -132,25 +162,108 @@ std::int64_t ContinualBackprop::update(nn::LayerStack& stack, const std::vector<
   return replaced;
 }
 
-std::int64_t redo_reset(nn::LayerStack& stack, const std::vector<nn::Tap>& taps, double tau, double sigma_w,
-                        torch::optim::Optimizer* opt, std::uint64_t seed) {
+nlohmann::json ContinualBackprop::state() const {
+  return {{"utility", vectors(utility_)}, {"mean", vectors(mean_)},       {"age", vectors(age_)},
+          {"accumulator", accumulator_},  {"replaced", replaced_total_}, {"calls", calls_}};
+}
+
+void ContinualBackprop::restore(const nlohmann::json& s) {
+  utility_ = s.at("utility").get<std::vector<std::vector<double>>>();
+  mean_ = s.at("mean").get<std::vector<std::vector<double>>>();
+  age_ = s.at("age").get<std::vector<std::vector<double>>>();
+  accumulator_ = s.at("accumulator").get<std::vector<double>>();
+  replaced_total_ = s.at("replaced").get<std::int64_t>();
+  calls_ = s.at("calls").get<std::uint64_t>();
+  CRITLAB_ASSERT(utility_.size() == layers_.size(), "continual backprop state: layer count differs");
+}
+
+std::int64_t redo_reset(nn::LayerStack& stack, const std::vector<at::Tensor>& mean_abs,
+                        const std::vector<at::Tensor>& mean, double tau, double sigma_w, const StateReset& reset,
+                        std::uint64_t seed) {
   torch::NoGradGuard no_grad;
   std::int64_t replaced = 0;
-  for (std::size_t l = 0; l + 1 < stack->size(); ++l) {
+  for (std::size_t l = 0; l + 1 < stack->size() && l < mean_abs.size(); ++l) {
     dense(stack, l);
-    const at::Tensor h = taps[l].output.detach().to(torch::kFloat64).cpu();
-    const at::Tensor s = h.abs().mean(0);
+    const at::Tensor s = mean_abs[l].to(torch::kFloat64).cpu();
     const double avg = s.mean().item<double>();
     const at::Tensor normalised = avg > 0 ? s / avg : torch::zeros_like(s);
     const at::Tensor dormant = torch::nonzero(normalised <= tau).flatten().contiguous();
-    const at::Tensor mean = h.mean(0);
+    const at::Tensor m = mean[l].to(torch::kFloat64).cpu().contiguous();
     for (std::int64_t k = 0; k < dormant.numel(); ++k) {
       const auto u = dormant[k].item<std::int64_t>();
-      replace_unit(stack, l, u, mean[u].item<double>(), sigma_w, opt, seed * 1000003ULL + l * 7919ULL + static_cast<std::uint64_t>(u));
+      replace_unit(stack, l, u, m.data_ptr<double>()[u], sigma_w, reset,
+                   seed * 1000003ULL + l * 7919ULL + static_cast<std::uint64_t>(u));
       ++replaced;
     }
   }
   return replaced;
+}
+
+std::int64_t redo_reset(nn::LayerStack& stack, const std::vector<at::Tensor>& hidden, double tau, double sigma_w,
+                        const StateReset& reset, std::uint64_t seed) {
+  std::vector<at::Tensor> mean_abs, mean;
+  for (const auto& h : hidden) {
+    const at::Tensor f = h.detach().reshape({h.size(0), -1}).to(torch::kFloat64);
+    mean_abs.push_back(f.abs().mean(0));
+    mean.push_back(f.mean(0));
+  }
+  return redo_reset(stack, mean_abs, mean, tau, sigma_w, reset, seed);
+}
+
+Redo::Redo(nn::LayerStack& stack, const UnitResetOptions& options, std::uint64_t seed) : o_(options), seed_(seed) {
+  std::string err;
+  if (!o_.IsValid(&err)) throw Error(err);
+  for (std::size_t l = 0; l + 1 < stack->size(); ++l) {
+    const auto units = dense(stack, l).linear->weight.size(0);
+    sum_abs_.push_back(torch::zeros({units}, torch::kFloat64));
+    sum_.push_back(torch::zeros({units}, torch::kFloat64));
+  }
+}
+
+std::int64_t Redo::update(nn::LayerStack& stack, const std::vector<at::Tensor>& hidden, const StateReset& reset) {
+  torch::NoGradGuard no_grad;
+  std::int64_t batch = 1;
+  for (std::size_t l = 0; l < sum_.size(); ++l) {
+    const at::Tensor f = hidden[l].detach().reshape({-1, sum_[l].size(0)}).to(torch::kFloat64).cpu();
+    batch = f.size(0);
+    sum_abs_[l].add_(f.abs().sum(0));
+    sum_[l].add_(f.sum(0));
+  }
+  count_ += batch;
+  if (count_ < o_.period) return 0;
+  std::vector<at::Tensor> mean_abs, mean;
+  for (std::size_t l = 0; l < sum_.size(); ++l) {
+    mean_abs.push_back(sum_abs_[l] / static_cast<double>(count_));
+    mean.push_back(sum_[l] / static_cast<double>(count_));
+  }
+  const auto n = redo_reset(stack, mean_abs, mean, o_.tau, o_.sigma_w, reset, seed_ * 7777ULL + ++resets_);
+  for (std::size_t l = 0; l < sum_.size(); ++l) sum_abs_[l].zero_(), sum_[l].zero_();
+  count_ = 0;
+  replaced_total_ += n;
+  return n;
+}
+
+nlohmann::json Redo::state() const {
+  std::vector<std::vector<double>> sa, s;
+  for (std::size_t l = 0; l < sum_.size(); ++l) {
+    const at::Tensor a = sum_abs_[l].contiguous(), b = sum_[l].contiguous();
+    sa.emplace_back(a.data_ptr<double>(), a.data_ptr<double>() + a.numel());
+    s.emplace_back(b.data_ptr<double>(), b.data_ptr<double>() + b.numel());
+  }
+  return {{"sum_abs", sa}, {"sum", s}, {"count", count_}, {"replaced", replaced_total_}, {"resets", resets_}};
+}
+
+void Redo::restore(const nlohmann::json& st) {
+  const auto sa = st.at("sum_abs").get<std::vector<std::vector<double>>>();
+  const auto s = st.at("sum").get<std::vector<std::vector<double>>>();
+  CRITLAB_ASSERT(sa.size() == sum_.size(), "ReDo state: layer count differs");
+  for (std::size_t l = 0; l < sum_.size(); ++l) {
+    sum_abs_[l] = torch::tensor(sa[l], torch::kFloat64);
+    sum_[l] = torch::tensor(s[l], torch::kFloat64);
+  }
+  count_ = st.at("count").get<std::int64_t>();
+  replaced_total_ = st.at("replaced").get<std::int64_t>();
+  resets_ = st.at("resets").get<std::uint64_t>();
 }
 
 }  // namespace critlab::train

@@ -33,7 +33,7 @@ TEST(UnitReset, ReplacingAConstantUnitLeavesTheOutputUnchanged) {
   torch::NoGradGuard no_grad;
   const at::Tensor before = net->forward(x);
   const at::Tensor w_before = param(net, 0, "linear.weight")[3].clone();
-  train::replace_unit(net, 0, 3, 0.7, 1.4, nullptr, 5);
+  train::replace_unit(net, 0, 3, 0.7, 1.4, {}, 5);
   EXPECT_LT((net->forward(x) - before).abs().max().item<double>(), 1e-6);
   EXPECT_FALSE(torch::equal(param(net, 0, "linear.weight")[3], w_before));  // fresh incoming weights
   EXPECT_EQ(param(net, 1, "linear.weight").select(1, 3).abs().sum().item<double>(), 0.0);
@@ -51,7 +51,7 @@ TEST(UnitReset, OutputMovesByExactlyTheBiasCorrectionResidual) {
   const double f = h.mean().item<double>();
   const at::Tensor w_col = param(net, 2, "linear.weight").select(1, 2).clone();
   const at::Tensor before = taps.back().output;
-  train::replace_unit(net, 1, 2, f, 1.4, nullptr, 3);
+  train::replace_unit(net, 1, 2, f, 1.4, {}, 3);
   const at::Tensor expected = before + torch::outer(f - h, w_col);
   EXPECT_LT((net->forward(x) - expected).abs().max().item<double>(), 1e-5);
   // On average over these inputs the output does not move.
@@ -77,7 +77,7 @@ TEST(UnitReset, MaturityAndRateReplaceTheExpectedNumberOfUnits) {
       torch::NoGradGuard no_grad;
       taps = net->forward_tapped(torch::randn({4, 6}));
     }
-    const auto n = cbp.update(net, taps, nullptr);
+    const auto n = cbp.update(net, train::hidden_outputs(taps));
     if (t <= maturity) {
       EXPECT_EQ(n, 0) << "step " << t;
     }
@@ -110,7 +110,7 @@ TEST(UnitReset, OptimiserStateOfReplacedWeightsIsZeroed) {
     net->forward(torch::randn({8, 3})).pow(2).sum().backward();
     opt.step();
   }
-  train::replace_unit(net, 0, 1, 0.0, 1.4, &opt, 1);
+  train::replace_unit(net, 0, 1, 0.0, 1.4, train::optimizer_state_reset(&opt), 1);
   auto momentum = [&](const at::Tensor& p) {
     auto& s = static_cast<torch::optim::SGDParamState&>(*opt.state().at(c10::guts::to_string(p.unsafeGetTensorImpl())));
     return s.momentum_buffer();
@@ -132,6 +132,6 @@ TEST(UnitReset, RedoReplacesDormantUnitsOnly) {
     torch::NoGradGuard no_grad;
     taps = net->forward_tapped(torch::randn({64, 4}));
   }
-  EXPECT_EQ(train::redo_reset(net, taps, 0.0, 1.4, nullptr, 1), 3);
+  EXPECT_EQ(train::redo_reset(net, train::hidden_outputs(taps), 0.0, 1.4, {}, 1), 3);
   EXPECT_EQ(param(net, 0, "linear.bias").slice(0, 0, 3).abs().sum().item<double>(), 0.0);
 }

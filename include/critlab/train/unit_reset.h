@@ -16,9 +16,11 @@
 // Adam moments) of the replaced weights is zeroed; utility, mean and age restart at 0.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include <ATen/core/Tensor.h>
+#include <nlohmann/json_fwd.hpp>
 #include <torch/optim/optimizer.h>
 
 #include "critlab/nn/stack.h"
@@ -37,31 +39,64 @@ struct UnitResetOptions {
   bool IsValid(std::string* error) const;
 };
 
+// Zeroes the optimiser state of slice `index` along `dim` of parameter `param` (empty = no state).
+using StateReset = std::function<void(const at::Tensor& param, std::int64_t dim, std::int64_t index)>;
+// The reset for a torch optimiser (SGD momentum, Adam moments); `opt` may be null.
+StateReset optimizer_state_reset(torch::optim::Optimizer* opt);
+
+// The outputs of a tapped forward pass's hidden blocks (all but the last), [B, units] each.
+std::vector<at::Tensor> hidden_outputs(const std::vector<nn::Tap>& taps);
+
 // Replaces unit `unit` of hidden block `layer` as described above; `mean_activation` is the f_i used for
-// the bias correction. `opt` may be null.
+// the bias correction.
 void replace_unit(nn::LayerStack& stack, std::size_t layer, std::int64_t unit, double mean_activation,
-                  double sigma_w, torch::optim::Optimizer* opt, std::uint64_t seed);
+                  double sigma_w, const StateReset& reset, std::uint64_t seed);
 
 class ContinualBackprop {
  public:
   ContinualBackprop(nn::LayerStack& stack, const UnitResetOptions& options, std::uint64_t seed);
-  // After an optimiser step, with the taps of that step's forward pass. Returns the units replaced.
-  std::int64_t update(nn::LayerStack& stack, const std::vector<nn::Tap>& taps, torch::optim::Optimizer* opt);
+  // After an optimiser step, with that step's hidden outputs (hidden_outputs, or an online learner's
+  // activations as [1, units]). Returns the units replaced.
+  std::int64_t update(nn::LayerStack& stack, const std::vector<at::Tensor>& hidden, const StateReset& reset = {});
   std::int64_t replaced_total() const { return replaced_total_; }
-  const std::vector<at::Tensor>& ages() const { return age_; }
+  const std::vector<std::vector<double>>& ages() const { return age_; }
+  // Utilities, means, ages, accumulators and counters, for checkpoints (restored bit for bit).
+  nlohmann::json state() const;
+  void restore(const nlohmann::json& state);
 
  private:
   UnitResetOptions o_;
-  std::vector<std::size_t> layers_;                // hidden dense blocks followed by a dense block
-  std::vector<at::Tensor> utility_, mean_, age_;   // per layer, [units] (float64)
+  std::vector<std::size_t> layers_;                          // hidden dense blocks followed by a dense block
+  std::vector<std::vector<double>> utility_, mean_, age_;   // per layer, per unit
   std::vector<double> accumulator_;
   std::int64_t replaced_total_ = 0;
   std::uint64_t seed_, calls_ = 0;
 };
 
-// ReDo at one step: replaces every unit whose normalised mean |activation| over `taps` is <= tau. Returns
+// ReDo at one step: replaces every unit whose normalised mean |activation|, mean_abs[l][i] / mean_j
+// mean_abs[l][j], is <= tau; `mean[l]` are the units' mean activations (for the bias correction). Returns
 // the units replaced.
-std::int64_t redo_reset(nn::LayerStack& stack, const std::vector<nn::Tap>& taps, double tau, double sigma_w,
-                        torch::optim::Optimizer* opt, std::uint64_t seed);
+std::int64_t redo_reset(nn::LayerStack& stack, const std::vector<at::Tensor>& mean_abs,
+                        const std::vector<at::Tensor>& mean, double tau, double sigma_w, const StateReset& reset,
+                        std::uint64_t seed);
+// The same with the scores of one batch of hidden outputs (hidden_outputs).
+std::int64_t redo_reset(nn::LayerStack& stack, const std::vector<at::Tensor>& hidden, double tau, double sigma_w,
+                        const StateReset& reset, std::uint64_t seed);
+
+// ReDo in an online stream: accumulates E|h_i| and E h_i over `period` steps, then resets (redo_reset).
+class Redo {
+ public:
+  Redo(nn::LayerStack& stack, const UnitResetOptions& options, std::uint64_t seed);
+  std::int64_t update(nn::LayerStack& stack, const std::vector<at::Tensor>& hidden, const StateReset& reset = {});
+  std::int64_t replaced_total() const { return replaced_total_; }
+  nlohmann::json state() const;
+  void restore(const nlohmann::json& state);
+
+ private:
+  UnitResetOptions o_;
+  std::vector<at::Tensor> sum_abs_, sum_;  // per layer [units], float64
+  std::int64_t count_ = 0, replaced_total_ = 0;
+  std::uint64_t seed_, resets_ = 0;
+};
 
 }  // namespace critlab::train
