@@ -8,15 +8,12 @@
 
 namespace critlab::data {
 
-namespace {
-// Mixes (seed, stream, index) into one generator seed, so tasks are independent and addressable.
 std::uint64_t mix(std::uint64_t seed, std::uint64_t a, std::uint64_t b) {
   std::uint64_t z = seed * 0x9E3779B97F4A7C15ULL + a * 0xBF58476D1CE4E5B9ULL + b * 0x94D049BB133111EBULL;
   z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
   z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
   return z ^ (z >> 31);
 }
-}  // namespace
 
 TaskStream::TaskStream(const Dataset& pool, StreamKind kind, std::int64_t examples_per_task, std::uint64_t seed)
     : pool_(pool), kind_(kind), examples_(examples_per_task), seed_(seed) {

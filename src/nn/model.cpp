@@ -1,6 +1,7 @@
 #include "critlab/nn/model.h"
 
 #include <cmath>
+#include <mutex>
 
 #include <torch/torch.h>
 #include <fmt/format.h>
@@ -132,6 +133,10 @@ void initialise(LayerStack& stack, const ModelSpec& spec) {
 LayerStack build_model(const ModelSpec& spec, std::uint64_t seed) {
   std::string err;
   if (!spec.IsValid(&err)) throw Error(err);
+  // The global torch generator is seeded and drawn from here: one build at a time, so concurrent callers
+  // (parallel experiment runs) get the same weights as a lone one.
+  static std::mutex mutex;
+  std::lock_guard lock(mutex);
   torch::manual_seed(seed);
   LayerStack stack;
   const auto w = spec.resolved_width();

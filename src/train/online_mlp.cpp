@@ -167,13 +167,39 @@ std::vector<at::Tensor> OnlineMlp::hidden_activations() const {
   return {a_.begin() + 1, a_.end() - 1};
 }
 
-std::vector<double> OnlineMlp::hidden_gain_sq() const {
+std::vector<at::Tensor> OnlineMlp::hidden_row_sq_norms() const {
   c10::InferenceMode guard;
+  std::vector<at::Tensor> n;
+  for (std::size_t l = 0; l + 1 < weights_.size(); ++l) n.push_back(weights_[l].square().sum(1).to(torch::kFloat64).cpu());
+  return n;
+}
+
+std::vector<double> OnlineMlp::hidden_gain_sq() const { return hidden_gain_sq(hidden_row_sq_norms()); }
+
+std::vector<double> OnlineMlp::hidden_gain_sq(const std::vector<at::Tensor>& row_sq_norms) const {
+  c10::InferenceMode guard;
+  CRITLAB_ASSERT(row_sq_norms.size() + 1 == weights_.size(), "hidden_gain_sq: one row-norm vector per hidden layer");
   std::vector<double> out;
   for (std::size_t l = 0; l + 1 < weights_.size(); ++l) {
-    const at::Tensor phi1 = derivative(acts_[l], z_[l], a_[l + 1]);
-    out.push_back((phi1 * phi1 * weights_[l].square().sum(1)).sum().item<double>() /
-                  static_cast<double>(weights_[l].size(0)));
+    const double* n = row_sq_norms[l].data_ptr<double>();
+    const auto units = z_[l].numel();
+    double sum = 0;
+    if (z_[l].is_cpu() && z_[l].scalar_type() == at::kFloat &&
+        (acts_[l] == Activation::kRelu || acts_[l] == Activation::kTanh || acts_[l] == Activation::kLinear)) {
+      // Direct loops: a handful of tensor ops per layer would cost as much as the training step itself.
+      const float* z = z_[l].data_ptr<float>();
+      const float* h = a_[l + 1].data_ptr<float>();
+      for (std::int64_t i = 0; i < units; ++i) {
+        const double d = acts_[l] == Activation::kRelu ? (z[i] > 0 ? 1.0 : 0.0)
+                         : acts_[l] == Activation::kTanh ? 1.0 - static_cast<double>(h[i]) * h[i]
+                                                          : 1.0;
+        sum += d * d * n[i];
+      }
+    } else {
+      const at::Tensor phi1 = derivative(acts_[l], z_[l], a_[l + 1]).to(torch::kFloat64).cpu();
+      sum = (phi1 * phi1 * row_sq_norms[l]).sum().item<double>();
+    }
+    out.push_back(sum / static_cast<double>(units));
   }
   return out;
 }

@@ -131,7 +131,9 @@ TEST(OnlineMlp, CriticalityRegulariserAddsTheLocalLogGainGradient) {
       const auto expected = grads[k].defined() ? -lr * lambda * grads[k] : torch::zeros_like(pp[k]);
       EXPECT_LT((pg[k] - pp[k] - expected).abs().max().item<double>(), 1e-9 + 1e-6 * expected.abs().max().item<double>())
           << to_string(act) << " parameter " << k;
-      if (k % 2 == 0 || act == Activation::kTanh) EXPECT_GT(expected.abs().max().item<double>(), 1e-4);
+      if (k % 2 == 0 || act == Activation::kTanh) {
+        EXPECT_GT(expected.abs().max().item<double>(), 1e-4);
+      }
     }
     EXPECT_LT((pg.back() - pp.back()).abs().max().item<double>(), 1e-12);
   }

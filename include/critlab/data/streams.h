@@ -20,6 +20,9 @@
 
 namespace critlab::data {
 
+// Mixes (seed, stream, index) into one generator seed (splitmix64), so tasks are independent and addressable.
+std::uint64_t mix(std::uint64_t seed, std::uint64_t a, std::uint64_t b);
+
 enum class StreamKind { kPermutedPixels, kPermutedLabels };
 
 // One task of a classification stream: `examples` images drawn without replacement from `pool` (all of it

@@ -62,6 +62,10 @@ class OnlineMlp {
   // Per hidden layer, gain_sq = sum_i phi'(z_i)^2 |W_i|^2 / fan_out at the last step's example (the
   // closed-form Jacobian gain of measure/jacobian.h on one example).
   std::vector<double> hidden_gain_sq() const;
+  // The same with the row norms |W_i|^2 taken from `row_sq_norms` (hidden_row_sq_norms() at some earlier
+  // point) instead of a pass over the weights: cheap enough to run after every step.
+  std::vector<double> hidden_gain_sq(const std::vector<at::Tensor>& row_sq_norms) const;
+  std::vector<at::Tensor> hidden_row_sq_norms() const;
 
   // Optimiser state (Adam moments; empty for SGD) and its step count, for checkpoints.
   std::vector<at::Tensor> state_tensors() const;

@@ -1,0 +1,97 @@
+// Experiment: is the loss of plasticity in continual learning a loss of criticality? (Vock & Meisel 2025,
+// on the benchmarks of Dohare et al., "Loss of plasticity in deep continual learning", Nature 2024)
+//
+// A stream of tasks (data/streams.h) is learned online, one example at a time, by each method; before each
+// task the network is measured on that task's first `probe_examples` inputs. Streams:
+//   permuted-pixels   Fashion-MNIST, a fresh pixel permutation and a fresh sample of images per task
+//   permuted-labels   Fashion-MNIST, a fresh permutation of the labels per task
+//   regression        the slowly-changing regression problem (20 bits, 100 LTUs, beta 0.7); a "task" is
+//                     `examples_per_task` consecutive examples (one bit flips every `flip_every`)
+// Methods (all SGD, or Adam with `adam`, on the fast online path train/online_mlp.h):
+//   backprop                 the default initialisation (He for relu)
+//   l2                       + weight decay
+//   shrink-perturb           + weight decay and N(0, perturb_std^2) noise on every parameter after each step
+//   continual-backprop       + unit replacement by contribution utility (train/unit_reset.h)
+//   redo                     + ReDo resets of dormant units every redo_period steps
+//   criticality              critical initialisation + the homeostatic gain controller (criticality_reg.h)
+//   criticality-regularizer  critical initialisation + the log-gain penalty (closed form, local gradient)
+//   critical-init            critical initialisation only
+// A "fresh" reference trains a newly initialised backprop network on every task; a method's plasticity on a
+// task is its online accuracy there over the fresh network's (for regression: the fresh network's error
+// over the method's).
+//
+// Per task (tasks.csv): online accuracy and loss over the task; before it, on the probes: dead-unit
+// fraction, effective rank (mean over hidden layers and per layer), mean |W|, per-layer gains, the distance
+// to criticality, the maximal Lyapunov exponent and the dynamic range; units replaced during the task.
+// Across methods: Spearman correlations of plasticity with each measure (tasks >= 1), with a Fisher
+// interval and a cluster bootstrap over runs, and a scatter plot.
+//
+// Resumable: each run (method, seed) commits OUT/runs/<method>/seed-<s>/state.json after every task with a
+// checkpoint of the network, optimiser and method state; running the same command again continues every
+// run from its last completed task and reproduces an uninterrupted run exactly. Runs go in parallel, one
+// thread each, so the numbers do not depend on --threads.
+#pragma once
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "critlab/core/enums.h"
+
+namespace critlab::experiments {
+
+struct ContinualOptions {
+  std::string stream = "permuted-pixels";
+  std::int64_t tasks = 100;
+  std::int64_t examples_per_task = 10000;
+  std::vector<std::string> methods{"backprop", "l2",          "shrink-perturb",         "continual-backprop",
+                                   "redo",     "criticality", "criticality-regularizer"};
+  std::uint64_t seed = 1;
+  std::int64_t seeds = 1;  // seeds seed, seed + 1, ...
+  bool full = false;       // 800 tasks x 60,000 examples, 3 x 2000 units, 3 seeds (unless given)
+  // Learner: MLP with `depth` hidden layers of `width` units (regression: 20-5-1 unless given).
+  std::int64_t depth = 3, width = 100;
+  Activation activation = Activation::kRelu;
+  double lr = 0.01;
+  bool adam = false;
+  // Method hyper-parameters (Dohare et al.'s published defaults where they give one).
+  double weight_decay = 1e-4;      // l2, shrink-perturb
+  double perturb_std = 1e-5;       // shrink-perturb
+  double replacement_rate = 1e-4;  // continual-backprop
+  double utility_decay = 0.99;
+  std::int64_t maturity = 100;
+  double redo_tau = 0.1;           // redo
+  std::int64_t redo_period = 1000;
+  double controller_rate = 0.5;    // criticality: correction rate k
+  double tolerance = 0.05;         // criticality: distance tolerance (dead band tolerance / 2)
+  std::int64_t controller_every = 10;  // steps between corrections (gain estimate from that step's example)
+  double criticality_strength = 0.1;   // criticality-regularizer: lambda (per example)
+  double critical_sigma_b = 0.05;      // critical init: sigma_b (sigma_w from the mean-field theory)
+  // Regression stream.
+  std::int64_t flip_every = 10000;
+  // Measurement.
+  std::int64_t probe_examples = 2000;
+  bool fresh_baseline = true;
+  std::string device = "auto";
+  int threads = 0;  // parallel runs (0 = all cores); every run is single-threaded
+  std::string data_dir;
+
+  bool IsValid(std::string* error) const;
+};
+nlohmann::json to_json(const ContinualOptions& o);
+
+// Names accepted in `methods` and `stream`.
+const std::vector<std::string>& continual_methods();
+const std::vector<std::string>& continual_streams();
+
+struct ContinualSummary {
+  std::int64_t runs = 0, tasks_computed = 0, tasks_reused = 0;
+  double seconds = 0;
+  std::filesystem::path tasks_csv, summary_md;
+};
+
+ContinualSummary run_continual(const std::filesystem::path& out, const ContinualOptions& options);
+
+}  // namespace critlab::experiments

@@ -1,0 +1,105 @@
+// Must-show 3 (issue 6): a short stream runs for every method, and an experiment killed in the middle of a
+// task resumes from each run's last completed task with exactly the results of an uninterrupted run.
+// Also: the regression stream, the per-task columns, and bad input.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include <nlohmann/json.hpp>
+
+#include "critlab/io/files.h"
+#include "critlab/io/table.h"
+#include "test_util.h"
+
+using namespace critlab;
+using test::run_cli;
+
+namespace {
+const std::string kAll = "backprop,l2,shrink-perturb,continual-backprop,redo,criticality,criticality-regularizer,critical-init";
+// Small enough for CI: 10 tasks x 120 examples, 784-32x2-10; replacement rate and ReDo period scaled so that
+// units are actually replaced within the stream.
+std::string args(const std::filesystem::path& out, int tasks = 10) {
+  return "experiment continual --tasks " + std::to_string(tasks) +
+         " --examples-per-task 120 --probe-examples 60 --depth 2 --width 32 --replacement-rate 0.01 --maturity 20 "
+         "--redo-period 50 --controller-every 5 --threads 2 --methods " + kAll + " --out " + out.string();
+}
+}  // namespace
+
+TEST(Continual, EveryMethodRunsAndAKilledExperimentResumesIdentically) {
+  test::TempDir d;
+  const auto whole = d.path() / "whole", killed = d.path() / "killed";
+  auto r = run_cli(args(whole));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  // First 4 tasks of every run (the task count may grow under an experiment), so that every method's state
+  // is restored from a checkpoint below; then killed in the middle of task 6 (example 6 x 120 + 37) of
+  // whichever run gets there first.
+  ASSERT_EQ(run_cli(args(killed, 4)).exit_code, 0);
+  auto k = run_cli(args(killed), "CRITLAB_TEST_KILL_AT_EXAMPLE=757");
+  ASSERT_EQ(k.exit_code, 137) << k.err;
+  std::int64_t committed = 0;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(killed / "runs"))
+    if (e.path().filename() == "state.json") committed += io::read_json(e.path()).at("rows").size();
+  EXPECT_GE(committed, 9 * 4);
+  EXPECT_LT(committed, 9 * 10);
+  auto resumed = run_cli(args(killed) + " --json");
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+  const auto summary = nlohmann::json::parse(resumed.out);
+  EXPECT_EQ(summary.at("tasks_reused").get<std::int64_t>(), committed);
+  EXPECT_EQ(summary.at("tasks_computed").get<std::int64_t>(), 9 * 10 - committed);
+  EXPECT_EQ(io::read_text(whole / "tasks.csv"), io::read_text(killed / "tasks.csv"));
+  EXPECT_EQ(io::read_text(whole / "summary.md"), io::read_text(killed / "summary.md"));
+
+  // Every method has its 10 tasks with the acceptance columns filled.
+  const auto csv = io::read_text(whole / "tasks.csv");
+  const auto header = csv.substr(0, csv.find('\n'));
+  for (const char* c : {"method", "task", "online_accuracy", "dead_fraction", "effective_rank", "mean_abs_weight",
+                        "distance_to_criticality", "plasticity", "lambda_max", "gain_sq_l0"})
+    EXPECT_NE(header.find(c), std::string::npos) << c;
+  for (const std::string m : {"backprop", "l2", "shrink-perturb", "continual-backprop", "redo", "criticality",
+                              "criticality-regularizer", "critical-init", "fresh"}) {
+    std::size_t n = 0;
+    for (std::size_t pos = 0; (pos = csv.find("\n" + m + ",", pos)) != std::string::npos; ++pos) ++n;
+    EXPECT_EQ(n, 10u) << m;
+  }
+  // Unit replacement happened where it should, and only there.
+  const auto state = [&](const std::string& m) { return io::read_json(whole / "runs" / m / "seed-1" / "state.json"); };
+  EXPECT_GT(state("continual-backprop").at("continual_backprop").at("replaced").get<int>(), 0);
+  EXPECT_FALSE(state("backprop").contains("continual_backprop"));
+  for (const char* plot : {"accuracy_per_task", "dead_units_per_task", "effective_rank_per_task", "distance_per_task",
+                           "plasticity_vs_distance"})
+    EXPECT_TRUE(std::filesystem::exists(whole / "plots" / (std::string(plot) + ".gp"))) << plot;
+  EXPECT_NE(io::read_text(whole / "summary.md").find("Does plasticity track criticality?"), std::string::npos);
+}
+
+TEST(Continual, RegressionStreamReportsSquaredErrorAndPlasticity) {
+  test::TempDir d;
+  auto r = run_cli("experiment continual --stream regression --tasks 4 --flip-every 300 --methods backprop,continual-backprop "
+                   "--threads 1 --out " + (d.path() / "reg").string());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto csv = io::read_text(d.path() / "reg" / "tasks.csv");
+  // Columns: method,seed,task,online_accuracy,online_loss,plasticity,...: accuracy empty, loss and plasticity set.
+  const auto line = csv.substr(csv.find("\nbackprop,1,3,") + 1);
+  const auto first = line.substr(0, line.find('\n'));
+  EXPECT_NE(first.find("backprop,1,3,,"), std::string::npos) << first;
+  const auto rest = first.substr(std::string("backprop,1,3,,").size());
+  const double loss = std::stod(rest.substr(0, rest.find(',')));
+  EXPECT_GT(loss, 0);
+  EXPECT_TRUE(std::isfinite(loss));
+}
+
+TEST(Continual, BadInputNamesTheProblem) {
+  test::TempDir d;
+  auto r = run_cli("experiment continual --methods backprop,sgd-magic --out " + (d.path() / "x").string());
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("unknown method 'sgd-magic'"), std::string::npos) << r.err;
+  r = run_cli("experiment continual --stream cifar --out " + (d.path() / "y").string());
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("--stream"), std::string::npos) << r.err;
+  // A changed protocol under an existing experiment is refused.
+  ASSERT_EQ(run_cli("experiment continual --tasks 1 --examples-per-task 20 --probe-examples 10 --width 8 --depth 1 "
+                    "--methods backprop --no-fresh --out " + (d.path() / "z").string()).exit_code, 0);
+  r = run_cli("experiment continual --tasks 1 --examples-per-task 20 --probe-examples 10 --width 8 --depth 1 --lr 0.1 "
+              "--methods backprop --no-fresh --out " + (d.path() / "z").string());
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("different protocol"), std::string::npos) << r.err;
+}
