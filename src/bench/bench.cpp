@@ -10,6 +10,7 @@
 #include "critlab/core/error.h"
 #include "critlab/core/runtime.h"
 #include "critlab/data/dataset.h"
+#include "critlab/experiments/continual.h"
 #include "critlab/measure/criticality.h"
 #include "critlab/nn/model.h"
 #include "critlab/graph/correlation.h"
@@ -213,6 +214,10 @@ nlohmann::json run_benchmarks(const BenchOptions& o) {
                      {"examples_per_second", n / fast_s},
                      {"autograd_examples_per_second", n_slow / slow_s},
                      {"speedup_over_autograd", (n / fast_s) / (n_slow / slow_s)}};
+    // The continual-learning methods' per-step work on the same path (experiment continual's loop).
+    out["continual_methods"] = experiments::benchmark_continual_methods(
+        {"backprop", "l2", "shrink-perturb", "continual-backprop", "redo", "criticality", "criticality-regularizer"},
+        o.quick ? 500 : 4000, device, std::max(1, o.repeats / 2));
     configure_threads(saved == 1 && o.threads == 0 ? 0 : saved);
   }
   configure_threads(o.threads);

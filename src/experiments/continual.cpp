@@ -1,5 +1,6 @@
 #include "critlab/experiments/continual.h"
 
+
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -13,6 +14,7 @@
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <torch/serialize.h>
+#include <torch/cuda.h>
 #include <torch/torch.h>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -21,6 +23,7 @@
 #include "critlab/core/runtime.h"
 #include "critlab/data/dataset.h"
 #include "critlab/data/streams.h"
+#include "critlab/experiments/protocol.h"
 #include "critlab/io/files.h"
 #include "critlab/io/plot.h"
 #include "critlab/io/progress.h"
@@ -61,8 +64,8 @@ struct TaskData {
 
 class Streams {
  public:
-  Streams(const ContinualOptions& o, const c10::Device& device) : o_(o), device_(device) {
-    if (is_regression(o)) return;
+  Streams(const ContinualOptions& o, const c10::Device& device, bool load = true) : o_(o), device_(device) {
+    if (is_regression(o) || !load) return;
     pool_ = data::load_fashion_mnist(data::resolve_data_dir(o.data_dir)).train;
   }
   std::vector<std::int64_t> input_shape() const {
@@ -151,7 +154,7 @@ class Run {
   std::int64_t open() {
     build(seed_);
     const auto state_path = dir_ / "state.json";
-    if (!fs::exists(state_path)) return 0;
+    if (dir_.empty() || !fs::exists(state_path)) return 0;
     const auto st = io::read_json(state_path);
     rows_ = st.at("rows").get<std::vector<json>>();
     if (method_ != kFresh) load(st);
@@ -169,20 +172,9 @@ class Run {
       measure(task.probes, row);
     }
     const double replaced_before = replaced();
-    gain_sum_.clear(), gain_count_ = 0, row_norms_.clear();  // per-task controller window (resumes exactly)
-    auto gen = at::make_generator<at::CPUGeneratorImpl>(data::mix(seed_, 11, static_cast<std::uint64_t>(t)));
-    const auto kill_at = kill_at_example();
-    double loss_sum = 0, correct_sum = 0;
+    const auto sums = train(task.inputs, task.targets, t, &examples_done);
+    const double loss_sum = sums.first, correct_sum = sums.second;
     const std::int64_t m = task.inputs.size(0);
-    for (std::int64_t i = 0; i < m; ++i) {
-      if (kill_at >= 0 && t * o_.examples_per_task + i == kill_at) std::_Exit(137);  // test hook: abrupt kill
-      bool correct = false;
-      loss_sum += mlp_->step(task.inputs[i], task.targets[static_cast<std::size_t>(i)], &correct);
-      correct_sum += correct;
-      after_step(gen);
-      if ((i & 255) == 255) examples_done += 256;
-    }
-    examples_done += m & 255;
     row["task"] = static_cast<double>(t);
     row["online_loss"] = loss_sum / static_cast<double>(m);
     row["online_accuracy"] = is_regression(o_) ? kNaN : correct_sum / static_cast<double>(m);
@@ -193,6 +185,28 @@ class Run {
     for (const auto& [k, v] : row) j[k] = std::isnan(v) ? json(nullptr) : std::isinf(v) ? json(v > 0 ? "inf" : "-inf") : json(v);
     rows_.push_back(std::move(j));
     commit();
+  }
+
+  // One pass of online learning over `inputs` as task `t` (its noise generator and controller window):
+  // each example's step and the method's per-step work. Returns the sums of the loss and of correct
+  // predictions. Used by run_task and by the benchmark.
+  std::pair<double, double> train(const at::Tensor& inputs, const std::vector<double>& targets, std::int64_t t,
+                                  std::atomic<std::int64_t>* examples_done = nullptr) {
+    gain_sum_.clear(), gain_count_ = 0, row_norms_.clear();  // per-task controller window (resumes exactly)
+    auto gen = at::make_generator<at::CPUGeneratorImpl>(data::mix(seed_, 11, static_cast<std::uint64_t>(t)));
+    const auto kill_at = kill_at_example();
+    double loss_sum = 0, correct_sum = 0;
+    const std::int64_t m = inputs.size(0);
+    for (std::int64_t i = 0; i < m; ++i) {
+      if (kill_at >= 0 && t * o_.examples_per_task + i == kill_at) std::_Exit(137);  // test hook: abrupt kill
+      bool correct = false;
+      loss_sum += mlp_->step(inputs[i], targets[static_cast<std::size_t>(i)], &correct);
+      correct_sum += correct;
+      after_step(gen);
+      if (examples_done && (i & 255) == 255) *examples_done += 256;
+    }
+    if (examples_done) *examples_done += m & 255;
+    return {loss_sum, correct_sum};
   }
 
  private:
@@ -702,27 +716,47 @@ const std::vector<std::string>& continual_streams() {
   return names;
 }
 
+json benchmark_continual_methods(const std::vector<std::string>& methods, std::int64_t examples,
+                                 const c10::Device& device, int repeats) {
+  ContinualOptions o;  // the default protocol's learner and hyper-parameters
+  o.methods = methods;
+  std::string err;
+  if (!o.IsValid(&err)) throw Error(err);
+  const Streams streams(o, device, /*load=*/false);
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(3);
+  const at::Tensor inputs = at::randn({examples, 1, 28, 28}, gen, torch::kFloat32).to(device);
+  const at::Tensor labels = at::randint(0, 10, {examples}, gen, torch::kInt64).to(torch::kFloat64).contiguous();
+  const std::vector<double> targets(labels.data_ptr<double>(), labels.data_ptr<double>() + examples);
+  json out = json::object();
+  double base = kNaN;
+  for (const auto& m : methods) {
+    std::vector<double> seconds;
+    for (int r = 0; r < std::max(1, repeats); ++r) {
+      Run run(o, m, 1, streams, device, {});
+      run.open();
+      const auto t0 = std::chrono::steady_clock::now();
+      run.train(inputs, targets, 0);
+      if (device.is_cuda()) torch::cuda::synchronize();
+      seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    }
+    std::sort(seconds.begin(), seconds.end());
+    const double rate = static_cast<double>(examples) / seconds[seconds.size() / 2];
+    if (m == "backprop") base = rate;
+    out[m] = {{"examples_per_second", rate}, {"cost_vs_backprop", std::isnan(base) ? json(nullptr) : json(base / rate)}};
+  }
+  return out;
+}
+
 ContinualSummary run_continual(const fs::path& out, const ContinualOptions& o) {
   std::string err;
   if (!o.IsValid(&err)) throw Error(err);
   const auto t0 = std::chrono::steady_clock::now();
-  fs::create_directories(out);
-  const auto config_path = out / "experiment.json";
-  const auto config = to_json(o);
-  if (fs::exists(config_path)) {
-    // The protocol must not change under completed tasks; methods, seeds and the task count may.
-    auto previous = io::read_json(config_path), same = config;
-    for (const char* k : {"methods", "seeds", "tasks"}) previous.erase(k), same.erase(k);
-    if (previous != same)
-      throw Error(fmt::format("'{}' holds an experiment with a different protocol (see {}); use another --out, or "
-                              "repeat the original options to continue it",
-                              out.string(), config_path.string()));
-  }
+  // The protocol must not change under completed tasks; methods, seeds and the task count may.
+  open_experiment_dir(out, to_json(o), {"methods", "seeds", "tasks"});
   const c10::Device device = resolve_device(o.device);
   int workers = o.threads > 0 ? o.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   if (!device.is_cpu()) workers = 1;
   configure_threads(1);  // every run is single-threaded; runs go in parallel
-  io::write_json(config_path, config);
   auto runtime = runtime_metadata(device, 1);
   runtime["parallel_runs"] = workers;
   io::write_json(out / "runtime.json", runtime);

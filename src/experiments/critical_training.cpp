@@ -11,6 +11,7 @@
 #include "critlab/core/error.h"
 #include "critlab/core/runtime.h"
 #include "critlab/data/dataset.h"
+#include "critlab/experiments/protocol.h"
 #include "critlab/io/files.h"
 #include "critlab/io/plot.h"
 #include "critlab/io/progress.h"
@@ -290,23 +291,10 @@ CriticalTrainingSummary run_critical_training(const fs::path& out, const Critica
   std::string err;
   if (!o.IsValid(&err)) throw Error(err);
   const auto t0 = std::chrono::steady_clock::now();
-  fs::create_directories(out);
-  const auto config_path = out / "experiment.json";
-  const auto config = to_json(o);
-  if (fs::exists(config_path)) {
-    // The grid's protocol must not change under finished cells; the grid itself may grow or shrink.
-    auto previous = io::read_json(config_path);
-    auto same = config;
-    previous.erase("archs"), previous.erase("methods"), previous.erase("seeds");
-    same.erase("archs"), same.erase("methods"), same.erase("seeds");
-    if (previous != same)
-      throw Error(fmt::format("'{}' holds an experiment with a different protocol (see {}); use another --out, or "
-                              "repeat the original options to continue it",
-                              out.string(), config_path.string()));
-  }
+  // The grid's protocol must not change under finished cells; the grid itself may grow or shrink.
+  open_experiment_dir(out, to_json(o), {"archs", "methods", "seeds"});
   const c10::Device device = resolve_device(o.device);
   const int threads = configure_threads(o.threads);
-  io::write_json(config_path, config);
   io::write_json(out / "runtime.json", runtime_metadata(device, threads));
 
   auto fm = data::load_fashion_mnist(data::resolve_data_dir(o.data_dir));

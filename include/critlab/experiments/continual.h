@@ -36,6 +36,7 @@
 #include <string>
 #include <vector>
 
+#include <c10/core/Device.h>
 #include <nlohmann/json_fwd.hpp>
 
 #include "critlab/core/enums.h"
@@ -93,5 +94,11 @@ struct ContinualSummary {
 };
 
 ContinualSummary run_continual(const std::filesystem::path& out, const ContinualOptions& options);
+
+// For `critlab bench`: examples per second of each method's online training (its per-step work, no
+// measures) on `examples` random inputs with the default protocol's learner, on the calling thread's
+// settings; the median of `repeats` fresh runs. Also each method's cost relative to backprop (listed first).
+nlohmann::json benchmark_continual_methods(const std::vector<std::string>& methods, std::int64_t examples,
+                                           const c10::Device& device, int repeats);
 
 }  // namespace critlab::experiments
