@@ -250,10 +250,20 @@ class Run {
       if (redo_) redo_->update(net_, hidden, reset_);
     }
     if (method_ == "shrink-perturb" && o_.perturb_std > 0) {
+      // One draw of N(0, s^2) for every parameter into a preallocated buffer, then added slice by slice.
       torch::NoGradGuard no_grad;
-      for (auto& p : net_->parameters()) {
-        const at::Tensor noise = at::normal(0.0, o_.perturb_std, p.sizes(), gen, torch::TensorOptions().dtype(p.dtype()));
-        p.add_(noise.to(p.device()));
+      auto params = net_->parameters();
+      if (!noise_.defined()) {
+        std::int64_t total = 0;
+        for (const auto& p : params) total += p.numel();
+        noise_ = torch::empty({total}, torch::TensorOptions().dtype(params.front().dtype()));
+      }
+      noise_.normal_(0.0, o_.perturb_std, gen);
+      const at::Tensor noise = noise_.to(params.front().device());
+      std::int64_t offset = 0;
+      for (auto& p : params) {
+        p.add_(noise.slice(0, offset, offset + p.numel()).view(p.sizes()));
+        offset += p.numel();
       }
     }
     if (controller_) {
@@ -377,6 +387,7 @@ class Run {
   std::unique_ptr<train::Redo> redo_;
   std::unique_ptr<train::CriticalityController> controller_;
   std::vector<std::size_t> hidden_;
+  at::Tensor noise_;                   // shrink-perturb: one buffer for all parameters' noise
   std::vector<at::Tensor> row_norms_;  // controller: |W_i|^2 per hidden layer, refreshed after each correction
   std::vector<double> gain_sum_;
   std::int64_t gain_count_ = 0;

@@ -156,8 +156,9 @@ double OnlineMlp::step(const at::Tensor& x, double target, bool* correct) {
         continue;
       }
     }
-    if (wd > 0) w.mul_(1 - lr * wd), b.mul_(1 - lr * wd);
-    w.addr_(gl, a_[l], 1.0, -lr);
+    // (1 - lr wd) W - lr g a^T in one pass over W (addr's beta), the weight decay folded in.
+    w.addr_(gl, a_[l], 1.0 - lr * wd, -lr);
+    if (wd > 0) b.mul_(1 - lr * wd);
     b.add_(gl, -lr);
   }
   return loss;
