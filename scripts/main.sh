@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The one main command: installs what is needed, builds, then trains a network on Fashion-MNIST,
 # measures its distance to criticality against mean-field theory and its avalanches, trains the same network
-# with the criticality controller and measures it, and benchmarks the build.
+# with the criticality controller and measures it, runs a short continual-learning stream with every method,
+# and benchmarks the build.
 # Results land in runs/main/ (override with CRITLAB_RUN=DIR).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -34,6 +35,10 @@ elif [ ! -f "$ctl/summary.json" ]; then
     --criticality controller --criticality-strength 0.5 --criticality-tolerance 0.05 --out "$ctl"
 fi
 $bin measure --run "$ctl"
+cl="${run}-continual"
+echo "== continual learning, a short stream: 30 permuted tasks x 5,000 examples, every method -> $cl"
+$bin experiment continual --tasks 30 --examples-per-task 5000 --out "$cl"  # resumes if interrupted
+sed -n '/^| method/,/^$/p' "$cl/summary.md"
 echo "== benchmarks"
 $bin bench --json | tee "$run/bench.json"
 echo "== done: see $run/summary.json and $run/plots/"

@@ -402,7 +402,7 @@ class Run {
 const std::vector<std::string> kColumns{"online_accuracy", "online_loss",  "plasticity",     "fresh_accuracy",
                                         "fresh_loss",      "dead_fraction", "effective_rank", "mean_abs_weight",
                                         "distance_to_criticality", "lambda_max", "dynamic_range_db",
-                                        "units_replaced"};
+                                        "units_replaced",  "diverged"};
 // Measures correlated with plasticity (the criticality ones first).
 const std::vector<std::string> kMeasures{"distance_to_criticality", "abs_lambda_max", "dead_fraction",
                                          "effective_rank", "mean_abs_weight"};
@@ -498,7 +498,7 @@ Outputs write_outputs(const fs::path& out, const ContinualOptions& o, const std:
   csv += "\n";
   for (const auto& [m, seed, row] : rows) {
     csv += fmt::format("{},{},{}", m, seed, static_cast<std::int64_t>(get(row, "task")));
-    for (const auto& c : kColumns) csv += "," + cell(get(row, c));
+    for (const auto& c : kColumns) csv += "," + (c == "diverged" ? std::to_string(get(row, c) == 1) : cell(get(row, c)));
     for (const auto& c : layer_columns) csv += "," + cell(get(row, c));
     csv += "\n";
   }
@@ -554,6 +554,18 @@ Outputs write_outputs(const fs::path& out, const ContinualOptions& o, const std:
                       fixed(window("mean_abs_weight", m, true), 4), fixed(window("distance_to_criticality", m, false)),
                       fixed(window("distance_to_criticality", m, true)), fixed(window("lambda_max", m, true)),
                       m == kFresh ? "-" : fmt::format("{:.0f}", replaced[m]));
+  }
+
+  // Runs that diverged (non-finite loss or weights), and from which task.
+  std::map<std::pair<std::string, std::uint64_t>, std::int64_t> diverged_at;
+  for (const auto& [m, seed, row] : rows)
+    if (get(row, "diverged") == 1 && !diverged_at.count({m, seed}))
+      diverged_at[{m, seed}] = static_cast<std::int64_t>(get(row, "task"));
+  if (!diverged_at.empty()) {
+    md += "\nDiverged (non-finite loss or weights; no measures from then on):";
+    for (const auto& [key, t] : diverged_at) md += fmt::format(" {} seed {} at task {};", key.first, key.second, t);
+    md.back() = '.';
+    md += "\n";
   }
 
   // Plasticity against each measure, over all methods and tasks >= 1.
