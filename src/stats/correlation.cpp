@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <limits>
 #include <map>
 #include <numeric>
@@ -16,21 +17,90 @@ namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
-void drop_nan(const std::vector<double>& x, const std::vector<double>& y, std::vector<double>& xo,
-              std::vector<double>& yo, const std::vector<int>* g = nullptr, std::vector<int>* go = nullptr) {
-  CRITLAB_ASSERT(x.size() == y.size(), "correlation: x and y differ in length");
-  for (std::size_t i = 0; i < x.size(); ++i)
-    if (!std::isnan(x[i]) && !std::isnan(y[i])) {
-      xo.push_back(x[i]), yo.push_back(y[i]);
-      if (g) go->push_back((*g)[i]);
-    }
-}
-
 double quantile_sorted(const std::vector<double>& v, double q) {
   const double pos = q * static_cast<double>(v.size() - 1);
   const auto lo = static_cast<std::size_t>(std::floor(pos));
   const auto hi = std::min(lo + 1, v.size() - 1);
   return v[lo] + (pos - static_cast<double>(lo)) * (v[hi] - v[lo]);
+}
+
+// Keeps the indices where every column is a number.
+std::vector<std::size_t> complete_cases(const std::vector<const std::vector<double>*>& cols) {
+  for (const auto* c : cols) CRITLAB_ASSERT(c->size() == cols.front()->size(), "correlation: columns differ in length");
+  std::vector<std::size_t> keep;
+  for (std::size_t i = 0; i < cols.front()->size(); ++i) {
+    bool ok = true;
+    for (const auto* c : cols) ok = ok && !std::isnan((*c)[i]);
+    if (ok) keep.push_back(i);
+  }
+  return keep;
+}
+
+std::vector<double> take(const std::vector<double>& v, const std::vector<std::size_t>& idx) {
+  std::vector<double> out;
+  out.reserve(idx.size());
+  for (auto i : idx) out.push_back(v[i]);
+  return out;
+}
+
+// Residuals of a least-squares fit of y on x (with intercept).
+std::vector<double> residuals(const std::vector<double>& y, const std::vector<double>& x) {
+  const double n = static_cast<double>(x.size());
+  const double mx = std::accumulate(x.begin(), x.end(), 0.0) / n, my = std::accumulate(y.begin(), y.end(), 0.0) / n;
+  double sxy = 0, sxx = 0;
+  for (std::size_t i = 0; i < x.size(); ++i) sxy += (x[i] - mx) * (y[i] - my), sxx += (x[i] - mx) * (x[i] - mx);
+  const double b = sxx > 0 ? sxy / sxx : 0.0;
+  std::vector<double> r(y.size());
+  for (std::size_t i = 0; i < y.size(); ++i) r[i] = y[i] - my - b * (x[i] - mx);
+  return r;
+}
+
+double partial_rank(const std::vector<double>& x, const std::vector<double>& y, const std::vector<double>& z) {
+  const auto rz = ranks(z);
+  return pearson(residuals(ranks(x), rz), residuals(ranks(y), rz));
+}
+
+// Fisher interval and p-value for a (partial) rank correlation with `controls` variables held fixed.
+void fisher_interval(RankCorrelation& r, int controls, double confidence) {
+  const double dof = static_cast<double>(r.n - 3 - controls);
+  if (std::isnan(r.rho) || dof < 1) {
+    r.low = r.high = r.p_value = kNaN;
+    return;
+  }
+  const double z = std::atanh(std::clamp(r.rho, -1 + 1e-15, 1 - 1e-15));
+  const double se = std::sqrt((1 + r.rho * r.rho / 2) / dof);
+  const double q = normal_quantile(0.5 + confidence / 2);
+  r.low = std::tanh(z - q * se);
+  r.high = std::tanh(z + q * se);
+  r.p_value = 2 * normal_cdf(-std::abs(z) * std::sqrt(dof / 1.06));
+}
+
+// Percentile interval of `statistic` over resamples of whole groups.
+void cluster_bootstrap(RankCorrelation& r, const std::vector<int>& groups, double confidence, int resamples,
+                       std::uint64_t seed, const std::function<double(const std::vector<std::size_t>&)>& statistic) {
+  r.interval = "cluster-bootstrap";
+  r.p_value = kNaN;
+  std::map<int, std::vector<std::size_t>> members;
+  for (std::size_t i = 0; i < groups.size(); ++i) members[groups[i]].push_back(i);
+  std::vector<std::vector<std::size_t>> clusters;
+  for (auto& [k, v] : members) clusters.push_back(std::move(v));
+  r.low = r.high = kNaN;
+  if (std::isnan(r.rho) || clusters.size() < 2 || resamples < 1) return;
+  std::mt19937_64 rng(seed);
+  std::uniform_int_distribution<std::size_t> pick(0, clusters.size() - 1);
+  std::vector<double> stats;
+  std::vector<std::size_t> idx;
+  for (int b = 0; b < resamples; ++b) {
+    idx.clear();
+    for (std::size_t c = 0; c < clusters.size(); ++c)
+      for (auto i : clusters[pick(rng)]) idx.push_back(i);
+    const double v = idx.size() >= 4 ? statistic(idx) : kNaN;
+    if (!std::isnan(v)) stats.push_back(v);
+  }
+  if (stats.empty()) return;
+  std::sort(stats.begin(), stats.end());
+  r.low = quantile_sorted(stats, 0.5 - confidence / 2);
+  r.high = quantile_sorted(stats, 0.5 + confidence / 2);
 }
 
 }  // namespace
@@ -75,66 +145,52 @@ double normal_quantile(double p) {
 }
 
 RankCorrelation spearman(const std::vector<double>& x_in, const std::vector<double>& y_in, double confidence) {
-  std::vector<double> x, y;
-  drop_nan(x_in, y_in, x, y);
+  const auto keep = complete_cases({&x_in, &y_in});
   RankCorrelation r;
-  r.n = static_cast<std::int64_t>(x.size());
+  r.n = static_cast<std::int64_t>(keep.size());
   r.interval = "fisher";
-  if (r.n < 4) {
-    r.rho = r.low = r.high = r.p_value = kNaN;
-    return r;
-  }
-  r.rho = pearson(ranks(x), ranks(y));
-  if (std::isnan(r.rho)) {
-    r.low = r.high = r.p_value = kNaN;
-    return r;
-  }
-  const double n3 = static_cast<double>(r.n - 3);
-  const double z = std::atanh(std::clamp(r.rho, -1 + 1e-15, 1 - 1e-15));
-  const double se = std::sqrt((1 + r.rho * r.rho / 2) / n3);
-  const double q = normal_quantile(0.5 + confidence / 2);
-  r.low = std::tanh(z - q * se);
-  r.high = std::tanh(z + q * se);
-  r.p_value = 2 * normal_cdf(-std::abs(z) * std::sqrt(n3 / 1.06));
+  r.rho = r.n >= 4 ? pearson(ranks(take(x_in, keep)), ranks(take(y_in, keep))) : kNaN;
+  fisher_interval(r, 0, confidence);
   return r;
 }
 
 RankCorrelation spearman_cluster_bootstrap(const std::vector<double>& x_in, const std::vector<double>& y_in,
-                                           const std::vector<int>& groups_in, double confidence, int resamples,
+                                           const std::vector<int>& groups, double confidence, int resamples,
                                            std::uint64_t seed) {
-  CRITLAB_ASSERT(groups_in.size() == x_in.size(), "cluster bootstrap: one group label per pair");
-  std::vector<double> x, y;
+  CRITLAB_ASSERT(groups.size() == x_in.size(), "cluster bootstrap: one group label per pair");
+  const auto keep = complete_cases({&x_in, &y_in});
+  const auto x = take(x_in, keep), y = take(y_in, keep);
   std::vector<int> g;
-  drop_nan(x_in, y_in, x, y, &groups_in, &g);
+  for (auto i : keep) g.push_back(groups[i]);
   RankCorrelation r = spearman(x, y, confidence);
-  r.interval = "cluster-bootstrap";
-  r.p_value = kNaN;
-  std::map<int, std::vector<std::size_t>> members;
-  for (std::size_t i = 0; i < g.size(); ++i) members[g[i]].push_back(i);
-  std::vector<std::vector<std::size_t>> clusters;
-  for (auto& [k, v] : members) clusters.push_back(std::move(v));
-  if (std::isnan(r.rho) || clusters.size() < 2 || resamples < 1) {
-    r.low = r.high = kNaN;
-    return r;
-  }
-  std::mt19937_64 rng(seed);
-  std::uniform_int_distribution<std::size_t> pick(0, clusters.size() - 1);
-  std::vector<double> rhos;
-  std::vector<double> bx, by;
-  for (int b = 0; b < resamples; ++b) {
-    bx.clear(), by.clear();
-    for (std::size_t c = 0; c < clusters.size(); ++c)
-      for (auto i : clusters[pick(rng)]) bx.push_back(x[i]), by.push_back(y[i]);
-    const double rho = bx.size() >= 4 ? pearson(ranks(bx), ranks(by)) : kNaN;
-    if (!std::isnan(rho)) rhos.push_back(rho);
-  }
-  if (rhos.empty()) {
-    r.low = r.high = kNaN;
-    return r;
-  }
-  std::sort(rhos.begin(), rhos.end());
-  r.low = quantile_sorted(rhos, 0.5 - confidence / 2);
-  r.high = quantile_sorted(rhos, 0.5 + confidence / 2);
+  cluster_bootstrap(r, g, confidence, resamples, seed,
+                    [&](const std::vector<std::size_t>& idx) { return pearson(ranks(take(x, idx)), ranks(take(y, idx))); });
+  return r;
+}
+
+RankCorrelation partial_spearman(const std::vector<double>& x_in, const std::vector<double>& y_in,
+                                 const std::vector<double>& z_in, double confidence) {
+  const auto keep = complete_cases({&x_in, &y_in, &z_in});
+  RankCorrelation r;
+  r.n = static_cast<std::int64_t>(keep.size());
+  r.interval = "fisher";
+  r.rho = r.n >= 5 ? partial_rank(take(x_in, keep), take(y_in, keep), take(z_in, keep)) : kNaN;
+  fisher_interval(r, 1, confidence);
+  return r;
+}
+
+RankCorrelation partial_spearman_cluster_bootstrap(const std::vector<double>& x_in, const std::vector<double>& y_in,
+                                                   const std::vector<double>& z_in, const std::vector<int>& groups,
+                                                   double confidence, int resamples, std::uint64_t seed) {
+  CRITLAB_ASSERT(groups.size() == x_in.size(), "cluster bootstrap: one group label per triple");
+  const auto keep = complete_cases({&x_in, &y_in, &z_in});
+  const auto x = take(x_in, keep), y = take(y_in, keep), z = take(z_in, keep);
+  std::vector<int> g;
+  for (auto i : keep) g.push_back(groups[i]);
+  RankCorrelation r = partial_spearman(x, y, z, confidence);
+  cluster_bootstrap(r, g, confidence, resamples, seed, [&](const std::vector<std::size_t>& idx) {
+    return partial_rank(take(x, idx), take(y, idx), take(z, idx));
+  });
   return r;
 }
 

@@ -31,6 +31,16 @@ RankCorrelation spearman_cluster_bootstrap(const std::vector<double>& x, const s
                                            const std::vector<int>& groups, double confidence = 0.95,
                                            int resamples = 2000, std::uint64_t seed = 1);
 
+// Partial Spearman correlation of x and y given z: Pearson's correlation of the residuals of rank(x) and
+// rank(y) after least-squares regression on rank(z). "Does x still track y once z is accounted for?" The
+// Fisher interval uses n - 4 (one variable controlled for).
+RankCorrelation partial_spearman(const std::vector<double>& x, const std::vector<double>& y,
+                                 const std::vector<double>& z, double confidence = 0.95);
+RankCorrelation partial_spearman_cluster_bootstrap(const std::vector<double>& x, const std::vector<double>& y,
+                                                   const std::vector<double>& z, const std::vector<int>& groups,
+                                                   double confidence = 0.95, int resamples = 2000,
+                                                   std::uint64_t seed = 1);
+
 // z with Phi(z) = p, 0 < p < 1.
 double normal_quantile(double p);
 
