@@ -587,16 +587,20 @@ Outputs write_outputs(const fs::path& out, const ContinualOptions& o, const std:
         "consecutive tasks of one run are not independent. A partial row asks whether the distance still tracks "
         "plasticity once a classical measure is accounted for.\n\n"
         "| measure | rho | 95% CI (Fisher) | 95% CI (cluster bootstrap) | p (Fisher) | n |\n| --- | --- | --- | --- | --- | --- |\n";
+  // One row of the table and of correlations.json: the Fisher result f and the cluster bootstrap b.
+  auto add_correlation = [&](const std::string& name, const stats::RankCorrelation& f, const stats::RankCorrelation& b) {
+    md += fmt::format("| {} | {} | [{}, {}] | [{}, {}] | {} | {} |\n", name, fixed(f.rho), fixed(f.low), fixed(f.high),
+                      fixed(b.low), fixed(b.high), std::isfinite(f.p_value) ? fmt::format("{:.2g}", f.p_value) : "-",
+                      f.n);
+    correlations.push_back({{"measure", name}, {"rho", f.rho}, {"fisher_low", f.low}, {"fisher_high", f.high},
+                            {"bootstrap_low", b.low}, {"bootstrap_high", b.high}, {"p_value", f.p_value}, {"n", f.n}});
+  };
   stats::RankCorrelation headline;
   for (const auto& c : kMeasures) {
     const auto f = stats::spearman(xs[c], plasticity);
     const auto b = stats::spearman_cluster_bootstrap(xs[c], plasticity, cluster, 0.95, 2000, o.seed);
     if (c == "distance_to_criticality") headline = b;
-    md += fmt::format("| {} | {} | [{}, {}] | [{}, {}] | {} | {} |\n", c, fixed(f.rho), fixed(f.low), fixed(f.high),
-                      fixed(b.low), fixed(b.high), std::isfinite(f.p_value) ? fmt::format("{:.2g}", f.p_value) : "-",
-                      f.n);
-    correlations.push_back({{"measure", c}, {"rho", f.rho}, {"fisher_low", f.low}, {"fisher_high", f.high},
-                            {"bootstrap_low", b.low}, {"bootstrap_high", b.high}, {"p_value", f.p_value}, {"n", f.n}});
+    add_correlation(c, f, b);
   }
   // Does the distance carry information beyond the classical plasticity measures?
   stats::RankCorrelation erank_partial;
@@ -606,11 +610,7 @@ Outputs write_outputs(const fs::path& out, const ContinualOptions& o, const std:
     const auto b = stats::partial_spearman_cluster_bootstrap(d, plasticity, xs[control], cluster, 0.95, 2000, o.seed);
     if (control == "effective_rank") erank_partial = b;
     const auto name = "distance_to_criticality given " + control;
-    md += fmt::format("| {} (partial) | {} | [{}, {}] | [{}, {}] | {} | {} |\n", name, fixed(f.rho), fixed(f.low),
-                      fixed(f.high), fixed(b.low), fixed(b.high),
-                      std::isfinite(f.p_value) ? fmt::format("{:.2g}", f.p_value) : "-", f.n);
-    correlations.push_back({{"measure", name}, {"rho", f.rho}, {"fisher_low", f.low}, {"fisher_high", f.high},
-                            {"bootstrap_low", b.low}, {"bootstrap_high", b.high}, {"p_value", f.p_value}, {"n", f.n}});
+    add_correlation(name + " (partial)", f, b);
   }
   md += "\nThe paper's claim predicts a negative correlation with the distance to criticality (closer to criticality, "
         "more plastic). ";
