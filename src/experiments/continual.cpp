@@ -433,7 +433,7 @@ struct Outputs {
 };
 
 // A line plot of `column` against task, one series per method (mean over seeds).
-void plot_per_task(const fs::path& dir, const std::string& stem, const std::string& column, const std::string& title,
+void plot_per_task(const fs::path& dir, const std::string& stem, const std::string& title,
                    const std::string& ylabel, const std::vector<std::string>& methods, std::int64_t tasks,
                    const std::map<std::string, std::vector<std::vector<double>>>& by_method,
                    std::vector<double> hlines = {}) {
@@ -460,7 +460,6 @@ void plot_per_task(const fs::path& dir, const std::string& stem, const std::stri
   if (!any) return;
   io::plot_lines(dir, stem, t, "task", series,
                  {.title = title, .xlabel = "task", .ylabel = ylabel, .points = tasks <= 60, .hlines = hlines});
-  (void)column;
 }
 
 Outputs write_outputs(const fs::path& out, const ContinualOptions& o, const std::vector<std::unique_ptr<Run>>& runs) {
@@ -638,19 +637,19 @@ Outputs write_outputs(const fs::path& out, const ContinualOptions& o, const std:
   // Plots.
   const auto plots = out / "plots";
   std::vector<std::string> with_measures = o.methods;
-  plot_per_task(plots, "accuracy_per_task", perf, regression ? "Online squared error per task" : "Online accuracy per task",
+  plot_per_task(plots, "accuracy_per_task", regression ? "Online squared error per task" : "Online accuracy per task",
                 regression ? "mean squared error" : "accuracy", methods, o.tasks, series[perf]);
-  plot_per_task(plots, "plasticity_per_task", "plasticity", "Plasticity: performance relative to a fresh network",
+  plot_per_task(plots, "plasticity_per_task", "Plasticity: performance relative to a fresh network",
                 "plasticity", with_measures, o.tasks, series["plasticity"], {1.0});
-  plot_per_task(plots, "dead_units_per_task", "dead_fraction", "Dead hidden units (before each task)",
+  plot_per_task(plots, "dead_units_per_task", "Dead hidden units (before each task)",
                 "fraction dead", with_measures, o.tasks, series["dead_fraction"]);
-  plot_per_task(plots, "effective_rank_per_task", "effective_rank", "Effective rank (mean over hidden layers)",
+  plot_per_task(plots, "effective_rank_per_task", "Effective rank (mean over hidden layers)",
                 "effective rank", with_measures, o.tasks, series["effective_rank"]);
-  plot_per_task(plots, "distance_per_task", "distance_to_criticality", "Distance to criticality (before each task)",
+  plot_per_task(plots, "distance_per_task", "Distance to criticality (before each task)",
                 "mean |ln gain|", with_measures, o.tasks, series["distance_to_criticality"], {o.tolerance});
-  plot_per_task(plots, "lambda_max_per_task", "lambda_max", "Maximal Lyapunov exponent (before each task)",
+  plot_per_task(plots, "lambda_max_per_task", "Maximal Lyapunov exponent (before each task)",
                 "lambda_max per layer", with_measures, o.tasks, series["lambda_max"], {0.0});
-  plot_per_task(plots, "weight_magnitude_per_task", "mean_abs_weight", "Mean |W| (before each task)", "mean |W|",
+  plot_per_task(plots, "weight_magnitude_per_task", "Mean |W| (before each task)", "mean |W|",
                 with_measures, o.tasks, series["mean_abs_weight"]);
   // The scatter: plasticity against distance, one point set per method.
   {

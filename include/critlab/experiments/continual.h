@@ -52,7 +52,8 @@ struct ContinualOptions {
   std::uint64_t seed = 1;
   std::int64_t seeds = 1;  // seeds seed, seed + 1, ...
   bool full = false;       // 800 tasks x 60,000 examples, 3 x 2000 units, 3 seeds (unless given)
-  // Learner: MLP with `depth` hidden layers of `width` units (regression: 20-5-1 unless given).
+  // Learner: MLP with `depth` hidden layers of `width` units (the CLI makes the regression learner 20-5-1,
+  // Dohare et al.'s, unless --depth/--width are given).
   std::int64_t depth = 3, width = 100;
   Activation activation = Activation::kRelu;
   double lr = 0.01;
