@@ -530,10 +530,29 @@ Outputs write_outputs(const fs::path& out, const ContinualOptions& o, const std:
       vals.push_back(mean_of(v[static_cast<std::size_t>(t)]));
     return mean_of(vals);
   };
+  // The same per seed, then "mean ± sd over seeds" (just the mean for one seed).
+  auto window_sd = [&](const std::string& c, const std::string& m, bool late) {
+    const auto& v = series[c][m];
+    const auto n = static_cast<std::int64_t>(v.size());
+    std::vector<double> per_seed;
+    for (std::int64_t k = 0; k < o.seeds; ++k) {
+      std::vector<double> vals;
+      for (std::int64_t t = late ? std::max<std::int64_t>(0, n - tenth) : 0; t < (late ? n : std::min(n, tenth)); ++t)
+        if (k < static_cast<std::int64_t>(v[static_cast<std::size_t>(t)].size()))
+          vals.push_back(v[static_cast<std::size_t>(t)][static_cast<std::size_t>(k)]);
+      if (const double x = mean_of(vals); std::isfinite(x)) per_seed.push_back(x);
+    }
+    const double mean = mean_of(per_seed);
+    if (per_seed.size() < 2) return fixed(mean);
+    double ss = 0;
+    for (double x : per_seed) ss += (x - mean) * (x - mean);
+    return fmt::format("{} ± {}", fixed(mean), fixed(std::sqrt(ss / static_cast<double>(per_seed.size() - 1))));
+  };
   const std::string perf = regression ? "online_loss" : "online_accuracy";
   std::string md = fmt::format("# Continual learning: {} stream\n\n", o.stream);
   md += fmt::format("{} tasks x {} examples, online (batch 1), {} {}-{}x{}-{}, lr {}, seeds {}..{}. Early = the first "
-                    "{} task(s), late = the last {} completed task(s); values are means over seeds; measures are taken "
+                    "{} task(s), late = the last {} completed task(s); values are means over seeds (late accuracy and plasticity: "
+                    "mean ± sd over seeds' means); measures are taken "
                     "before each task on its first {} inputs.\n\n",
                     o.tasks, o.examples_per_task, o.adam ? "Adam" : "SGD", regression ? 20 : 784, o.width, o.depth,
                     regression ? 1 : 10, o.lr, o.seed, o.seed + static_cast<std::uint64_t>(o.seeds) - 1, tenth, tenth,
@@ -547,7 +566,7 @@ Outputs write_outputs(const fs::path& out, const ContinualOptions& o, const std:
   for (const auto& m : methods) {
     if (!series[perf].count(m)) continue;
     md += fmt::format("| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n", m, fixed(window(perf, m, false)),
-                      fixed(window(perf, m, true)), fixed(window("plasticity", m, true)),
+                      window_sd(perf, m, true), window_sd("plasticity", m, true),
                       fixed(window("dead_fraction", m, false)), fixed(window("dead_fraction", m, true)),
                       fixed(window("effective_rank", m, false), 1), fixed(window("effective_rank", m, true), 1),
                       fixed(window("mean_abs_weight", m, true), 4), fixed(window("distance_to_criticality", m, false)),
