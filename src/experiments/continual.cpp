@@ -477,6 +477,7 @@ Outputs write_outputs(const fs::path& out, const ContinualOptions& o, const std:
   for (const auto& r : runs)
     for (json row : r->rows()) {
       const auto t = static_cast<std::int64_t>(get(row, "task"));
+      if (t >= o.tasks) continue;  // an experiment reopened with fewer tasks reports only those
       auto it = fresh.find({r->seed(), t});
       if (r->method() != kFresh && it != fresh.end()) {
         row["fresh_accuracy"] = it->second.first;
