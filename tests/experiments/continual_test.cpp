@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <sstream>
 
 #include <nlohmann/json.hpp>
 
@@ -85,6 +86,27 @@ TEST(Continual, RegressionStreamReportsSquaredErrorAndPlasticity) {
   const double loss = std::stod(rest.substr(0, rest.find(',')));
   EXPECT_GT(loss, 0);
   EXPECT_TRUE(std::isfinite(loss));
+}
+
+// The label-permuted stream: the same images, a fresh label permutation per task. A fresh network learns
+// each task from scratch, so its accuracy stays above chance on every task.
+TEST(Continual, LabelPermutedStreamRuns) {
+  test::TempDir d;
+  auto r = run_cli("experiment continual --stream permuted-labels --tasks 3 --examples-per-task 600 --probe-examples 50 "
+                   "--depth 1 --width 32 --methods backprop --threads 1 --out " + (d.path() / "lab").string());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  // Columns: method,seed,task,online_accuracy,...
+  std::istringstream csv(io::read_text(d.path() / "lab" / "tasks.csv"));
+  int fresh_tasks = 0;
+  for (std::string line; std::getline(csv, line);)
+    if (line.rfind("fresh,", 0) == 0) {
+      std::vector<std::string> f;
+      std::istringstream cells(line);
+      for (std::string c; std::getline(cells, c, ',');) f.push_back(c);
+      EXPECT_GT(std::stod(f.at(3)), 0.3) << line;
+      ++fresh_tasks;
+    }
+  EXPECT_EQ(fresh_tasks, 3);
 }
 
 TEST(Continual, BadInputNamesTheProblem) {
