@@ -33,6 +33,7 @@
 #include "critlab/measure/theory.h"
 #include "critlab/nn/model.h"
 #include "critlab/stats/correlation.h"
+#include "critlab/stats/describe.h"
 #include "critlab/train/criticality_reg.h"
 #include "critlab/train/online_mlp.h"
 #include "critlab/train/unit_reset.h"
@@ -416,17 +417,10 @@ double get(const json& row, const std::string& key) {
   return it->get<double>();
 }
 
-std::string cell(double v) {
-  return std::isnan(v) ? "" : std::isinf(v) ? (v > 0 ? "inf" : "-inf") : fmt::format("{:.6g}", v);
-}
 std::string fixed(double v, int digits = 3) { return std::isfinite(v) ? fmt::format("{:.{}f}", v, digits) : "-"; }
 
-double mean_of(const std::vector<double>& v) {
-  double s = 0, n = 0;
-  for (double x : v)
-    if (std::isfinite(x)) s += x, ++n;
-  return n > 0 ? s / n : kNaN;
-}
+// The mean of the finite values (NaN when there are none).
+double mean_of(const std::vector<double>& v) { return stats::mean_sd(v).mean; }
 
 struct Outputs {
   fs::path tasks_csv, summary_md;
@@ -498,8 +492,8 @@ Outputs write_outputs(const fs::path& out, const ContinualOptions& o, const std:
   csv += "\n";
   for (const auto& [m, seed, row] : rows) {
     csv += fmt::format("{},{},{}", m, seed, static_cast<std::int64_t>(get(row, "task")));
-    for (const auto& c : kColumns) csv += "," + (c == "diverged" ? std::to_string(get(row, c) == 1) : cell(get(row, c)));
-    for (const auto& c : layer_columns) csv += "," + cell(get(row, c));
+    for (const auto& c : kColumns) csv += "," + (c == "diverged" ? std::to_string(get(row, c) == 1) : io::csv_number(get(row, c)));
+    for (const auto& c : layer_columns) csv += "," + io::csv_number(get(row, c));
     csv += "\n";
   }
   Outputs outputs{out / "tasks.csv", out / "summary.md"};
@@ -523,31 +517,32 @@ Outputs write_outputs(const fs::path& out, const ContinualOptions& o, const std:
 
   // Summary table: early vs late tasks (first and last tenth, at least one task each).
   const std::int64_t tenth = std::max<std::int64_t>(1, o.tasks / 10);
+  // Tasks [first, end) of the early or late window among the n tasks of a series.
+  auto window_range = [&](std::int64_t n, bool late) {
+    return late ? std::make_pair(std::max<std::int64_t>(0, n - tenth), n) : std::make_pair<std::int64_t>(0, std::min(n, tenth));
+  };
+  // Mean over the window's tasks of the mean over seeds.
   auto window = [&](const std::string& c, const std::string& m, bool late) {
     std::vector<double> vals;
     const auto& v = series[c][m];
-    const auto n = static_cast<std::int64_t>(v.size());
-    for (std::int64_t t = late ? std::max<std::int64_t>(0, n - tenth) : 0; t < (late ? n : std::min(n, tenth)); ++t)
-      vals.push_back(mean_of(v[static_cast<std::size_t>(t)]));
+    const auto [first, end] = window_range(static_cast<std::int64_t>(v.size()), late);
+    for (auto t = first; t < end; ++t) vals.push_back(mean_of(v[static_cast<std::size_t>(t)]));
     return mean_of(vals);
   };
   // The same per seed, then "mean ± sd over seeds" (just the mean for one seed).
   auto window_sd = [&](const std::string& c, const std::string& m, bool late) {
     const auto& v = series[c][m];
-    const auto n = static_cast<std::int64_t>(v.size());
+    const auto [first, end] = window_range(static_cast<std::int64_t>(v.size()), late);
     std::vector<double> per_seed;
     for (std::int64_t k = 0; k < o.seeds; ++k) {
       std::vector<double> vals;
-      for (std::int64_t t = late ? std::max<std::int64_t>(0, n - tenth) : 0; t < (late ? n : std::min(n, tenth)); ++t)
+      for (auto t = first; t < end; ++t)
         if (k < static_cast<std::int64_t>(v[static_cast<std::size_t>(t)].size()))
           vals.push_back(v[static_cast<std::size_t>(t)][static_cast<std::size_t>(k)]);
-      if (const double x = mean_of(vals); std::isfinite(x)) per_seed.push_back(x);
+      per_seed.push_back(mean_of(vals));
     }
-    const double mean = mean_of(per_seed);
-    if (per_seed.size() < 2) return fixed(mean);
-    double ss = 0;
-    for (double x : per_seed) ss += (x - mean) * (x - mean);
-    return fmt::format("{} ± {}", fixed(mean), fixed(std::sqrt(ss / static_cast<double>(per_seed.size() - 1))));
+    const auto s = stats::mean_sd(per_seed);
+    return s.n < 2 ? fixed(s.mean) : fmt::format("{} ± {}", fixed(s.mean), fixed(s.sd));
   };
   const std::string perf = regression ? "online_loss" : "online_accuracy";
   std::string md = fmt::format("# Continual learning: {} stream\n\n", o.stream);

@@ -17,6 +17,7 @@
 #include "critlab/io/progress.h"
 #include "critlab/io/table.h"
 #include "critlab/measure/theory.h"
+#include "critlab/stats/describe.h"
 #include "critlab/train/trainer.h"
 
 namespace critlab::experiments {
@@ -235,27 +236,10 @@ std::vector<double> cell_values(const nlohmann::json& r, const CriticalTrainingO
   return v;
 }
 
-struct MeanSd {
-  double mean = std::nan(""), sd = std::nan("");
-  std::int64_t n = 0;
-};
-MeanSd mean_sd(const std::vector<double>& x) {
-  MeanSd m;
-  double s = 0, s2 = 0;
-  for (double v : x)
-    if (std::isfinite(v)) s += v, s2 += v * v, ++m.n;
-  if (m.n == 0) return m;
-  m.mean = s / m.n;
-  m.sd = m.n > 1 ? std::sqrt(std::max(0.0, (s2 - m.n * m.mean * m.mean) / (m.n - 1))) : 0.0;
-  return m;
-}
-
-std::string csv_cell(double v) { return std::isnan(v) ? "" : fmt::format("{:.6g}", v); }
-
 // One figure per metric: mean +- sd over seeds against method, one series per architecture.
 void plot_by_method(const fs::path& dir, const std::string& stem, const std::string& title, const std::string& ylabel,
                     const std::vector<std::string>& archs, const std::vector<std::string>& methods,
-                    const std::map<std::pair<std::string, std::string>, MeanSd>& values) {
+                    const std::map<std::pair<std::string, std::string>, stats::MeanSd>& values) {
   std::string dat = "# method_index method";
   for (const auto& a : archs) dat += fmt::format(" {0}_mean {0}_sd", a);
   dat += "\n";
@@ -263,7 +247,7 @@ void plot_by_method(const fs::path& dir, const std::string& stem, const std::str
     dat += fmt::format("{} {}", m, methods[m]);
     for (const auto& a : archs) {
       auto it = values.find({a, methods[m]});
-      const MeanSd v = it == values.end() ? MeanSd{} : it->second;
+      const stats::MeanSd v = it == values.end() ? stats::MeanSd{} : it->second;
       dat += std::isnan(v.mean) ? " NaN NaN" : fmt::format(" {:.6g} {:.6g}", v.mean, v.sd);
     }
     dat += "\n";
@@ -340,7 +324,7 @@ CriticalTrainingSummary run_critical_training(const fs::path& out, const Critica
     const std::string arch = r.at("arch"), method = r.at("method");
     const std::uint64_t seed = r.at("seed");
     cells_csv += fmt::format("{},{},{}", arch, method, seed);
-    for (double x : v) cells_csv += "," + csv_cell(x);
+    for (double x : v) cells_csv += "," + io::csv_number(x);
     cells_csv += "\n";
     by_group[{arch, method}].push_back(v);
     by_cell[{arch, method, seed}] = v;
@@ -350,7 +334,7 @@ CriticalTrainingSummary run_critical_training(const fs::path& out, const Critica
   std::string results_csv = "arch,method,seeds";
   for (const auto& n : cols.names) results_csv += fmt::format(",{0}_mean,{0}_sd", n);
   results_csv += "\n";
-  std::map<std::string, std::map<std::pair<std::string, std::string>, MeanSd>> stat;  // column -> group -> value
+  std::map<std::string, std::map<std::pair<std::string, std::string>, stats::MeanSd>> stat;  // column -> group -> value
   std::string md = fmt::format(
       "# critical-training: accuracy and robustness by method\n\n"
       "Fashion-MNIST, {} epoch(s) on {} training examples, SGD lr {} momentum 0.9, batch {}; {} seed(s) per cell "
@@ -375,9 +359,9 @@ CriticalTrainingSummary run_critical_training(const fs::path& out, const Critica
       for (std::size_t k = 0; k < cols.names.size(); ++k) {
         std::vector<double> x;
         for (const auto& v : it->second) x.push_back(v[k]);
-        const auto s = mean_sd(x);
+        const auto s = stats::mean_sd(x);
         stat[cols.names[k]][{a, m}] = s;
-        results_csv += "," + csv_cell(s.mean) + "," + csv_cell(s.sd);
+        results_csv += "," + io::csv_number(s.mean) + "," + io::csv_number(s.sd);
         md += std::isnan(s.mean) ? " – |" : fmt::format(" {:.3f} ± {:.3f} |", s.mean, s.sd);
       }
       results_csv += "\n";
@@ -404,7 +388,7 @@ CriticalTrainingSummary run_critical_training(const fs::path& out, const Critica
             auto x = by_cell.find({a, m, seed}), y = by_cell.find({a, b, seed});
             if (x != by_cell.end() && y != by_cell.end()) d.push_back(x->second[k] - y->second[k]);
           }
-          const auto s = mean_sd(d);
+          const auto s = stats::mean_sd(d);
           md += std::isnan(s.mean) ? " – |" : fmt::format(" {:+.3f} ± {:.3f} |", s.mean, s.sd);
         }
         md += "\n";
@@ -447,7 +431,7 @@ CriticalTrainingSummary run_critical_training(const fs::path& out, const Critica
       std::vector<double> row{step};
       for (const auto& m : o.methods) {
         auto it = per_method.find(m);
-        row.push_back(it == per_method.end() ? std::nan("") : mean_sd(it->second).mean);
+        row.push_back(it == per_method.end() ? std::nan("") : stats::mean_sd(it->second).mean);
       }
       t.add_row(row);
     }

@@ -29,6 +29,8 @@ std::string cell(double v, int precision) {
 }
 }  // namespace
 
+std::string csv_number(double v) { return std::isnan(v) ? "" : fmt::format("{:.6g}", v); }
+
 std::string Table::to_csv() const {
   std::string out;
   for (std::size_t i = 0; i < columns.size(); ++i) out += (i ? "," : "") + columns[i];

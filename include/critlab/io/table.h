@@ -18,6 +18,10 @@ struct Table {
   std::string to_markdown(int precision = 4) const;
 };
 
+// One number as a CSV cell in the experiments' hand-written tables: empty for NaN, else {:.6g} (inf and
+// -inf as such).
+std::string csv_number(double v);
+
 // Parses CSV written by Table::to_csv (header line + numeric cells, empty = NaN).
 Table read_csv(const std::filesystem::path& path);
 void write_csv(const std::filesystem::path& path, const Table& table);

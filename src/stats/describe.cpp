@@ -1,0 +1,19 @@
+#include "critlab/stats/describe.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace critlab::stats {
+
+MeanSd mean_sd(const std::vector<double>& x) {
+  MeanSd m;
+  double s = 0, s2 = 0;
+  for (double v : x)
+    if (std::isfinite(v)) s += v, s2 += v * v, ++m.n;
+  if (m.n == 0) return m;
+  m.mean = s / m.n;
+  m.sd = m.n > 1 ? std::sqrt(std::max(0.0, (s2 - m.n * m.mean * m.mean) / (m.n - 1))) : 0.0;
+  return m;
+}
+
+}  // namespace critlab::stats
