@@ -153,7 +153,7 @@ class Run {
 
   // Reads the committed state (if any); returns the number of completed tasks.
   std::int64_t open() {
-    build(seed_);
+    if (method_ != kFresh) build(seed_);  // the fresh reference builds a new network for every task
     const auto state_path = dir_ / "state.json";
     if (dir_.empty() || !fs::exists(state_path)) return 0;
     const auto st = io::read_json(state_path);
@@ -245,8 +245,7 @@ class Run {
 
   void after_step(at::Generator& gen) {
     if (cbp_ || redo_) {
-      std::vector<at::Tensor> hidden;
-      for (const auto& h : mlp_->hidden_activations()) hidden.push_back(h.unsqueeze(0));
+      const auto hidden = mlp_->hidden_activations();  // [units] each: one example
       if (cbp_) cbp_->update(net_, hidden, reset_);
       if (redo_) redo_->update(net_, hidden, reset_);
     }

@@ -175,8 +175,6 @@ std::vector<at::Tensor> OnlineMlp::hidden_row_sq_norms() const {
   return n;
 }
 
-std::vector<double> OnlineMlp::hidden_gain_sq() const { return hidden_gain_sq(hidden_row_sq_norms()); }
-
 std::vector<double> OnlineMlp::hidden_gain_sq(const std::vector<at::Tensor>& row_sq_norms) const {
   c10::InferenceMode guard;
   CRITLAB_ASSERT(row_sq_norms.size() + 1 == weights_.size(), "hidden_gain_sq: one row-norm vector per hidden layer");

@@ -54,16 +54,13 @@ class OnlineMlp {
   double step(const at::Tensor& x, double target, bool* correct = nullptr);
 
   std::size_t num_layers() const { return weights_.size(); }
-  const OnlineOptions& options() const { return o_; }
-  void set_lr(double lr) { o_.lr = lr; }
 
   // Outputs of the hidden layers at the last step, [units] each (views of internal buffers).
   std::vector<at::Tensor> hidden_activations() const;
-  // Per hidden layer, gain_sq = sum_i phi'(z_i)^2 |W_i|^2 / fan_out at the last step's example (the
-  // closed-form Jacobian gain of measure/jacobian.h on one example).
-  std::vector<double> hidden_gain_sq() const;
-  // The same with the row norms |W_i|^2 taken from `row_sq_norms` (hidden_row_sq_norms() at some earlier
-  // point) instead of a pass over the weights: cheap enough to run after every step.
+  // Per hidden layer, gain_sq = sum_i phi'(z_i)^2 n_i / fan_out at the last step's example (the closed-form
+  // Jacobian gain of measure/jacobian.h on one example), with the row norms n_i = |W_i|^2 taken from
+  // `row_sq_norms` (hidden_row_sq_norms() at some earlier point) instead of a pass over the weights: cheap
+  // enough to run after every step.
   std::vector<double> hidden_gain_sq(const std::vector<at::Tensor>& row_sq_norms) const;
   std::vector<at::Tensor> hidden_row_sq_norms() const;
 

@@ -55,11 +55,10 @@ void replace_unit(nn::LayerStack& stack, std::size_t layer, std::int64_t unit, d
 class ContinualBackprop {
  public:
   ContinualBackprop(nn::LayerStack& stack, const UnitResetOptions& options, std::uint64_t seed);
-  // After an optimiser step, with that step's hidden outputs (hidden_outputs, or an online learner's
-  // activations as [1, units]). Returns the units replaced.
+  // After an optimiser step, with that step's hidden outputs ([B, units] from hidden_outputs, or one
+  // example's [units] from an online learner). Returns the units replaced.
   std::int64_t update(nn::LayerStack& stack, const std::vector<at::Tensor>& hidden, const StateReset& reset = {});
   std::int64_t replaced_total() const { return replaced_total_; }
-  const std::vector<std::vector<double>>& ages() const { return age_; }
   // Utilities, means, ages, accumulators and counters, for checkpoints (restored bit for bit).
   nlohmann::json state() const;
   void restore(const nlohmann::json& state);
