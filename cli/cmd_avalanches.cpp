@@ -40,9 +40,7 @@ Runner add_avalanches(CLI::App& cmd) {
       ->capture_default_str();
   cmd.add_option("--collapse-max", s->ao.collapse_max_duration, "longest duration in the shape collapse")
       ->capture_default_str();
-  cmd.add_option("--data", s->data, "Fashion-MNIST directory (default: $CRITLAB_DATA, then Debian's)");
-  cmd.add_option("--device", s->device, "auto, cpu, cuda, cuda:N")->capture_default_str();
-  cmd.add_option("--threads", s->threads, "threads (0 = all cores)")->capture_default_str();
+  add_runtime_flags(cmd, {.device = &s->device, .threads = &s->threads, .data_dir = &s->data});
   cmd.add_option("--out", s->out, "output directory (default with --run: RUN/avalanches)");
   cmd.add_flag("--json", s->json, "print JSON");
   return [s]() {

@@ -10,8 +10,7 @@ Runner add_bench(CLI::App& cmd) {
   auto o = std::make_shared<bench::BenchOptions>();
   auto json = std::make_shared<bool>(false);
   cmd.add_option("--repeats", o->repeats, "timed rounds per figure (median reported)")->capture_default_str();
-  cmd.add_option("--threads", o->threads, "threads (0 = all cores)")->capture_default_str();
-  cmd.add_option("--device", o->device, "cpu, cuda, auto")->capture_default_str();
+  add_runtime_flags(cmd, {.device = &o->device, .threads = &o->threads, .data_dir = nullptr});
   cmd.add_flag("--quick", o->quick, "small workloads (smoke test)");
   cmd.add_flag("--json", *json, "print JSON (default: a short table)");
   return [o, json]() {

@@ -16,6 +16,7 @@ Runner add_critical_training(CLI::App& cmd) {
     experiments::CriticalTrainingOptions o;
     std::string out;
     bool json = false;
+    KillFlags kill;
   };
   auto s = std::make_shared<State>();
   auto& o = s->o;
@@ -52,12 +53,13 @@ Runner add_critical_training(CLI::App& cmd) {
       ->capture_default_str();
   cmd.add_option("--robust-examples", o.robustness.examples, "test images for the robustness evaluation (0 = all)")
       ->capture_default_str();
-  cmd.add_option("--device", o.device, "auto, cpu, cuda, cuda:N")->capture_default_str();
-  cmd.add_option("--threads", o.threads, "threads (0 = all cores)")->capture_default_str();
-  cmd.add_option("--data", o.data_dir, "Fashion-MNIST directory (default: $CRITLAB_DATA, then Debian's)");
+  add_runtime_flags(cmd, {.device = &o.device, .threads = &o.threads, .data_dir = &o.data_dir});
   cmd.add_flag("--json", s->json, "print the summary as JSON");
+  add_kill_flags(cmd, s->kill);
   return [s, &cmd]() {
     auto& o = s->o;
+    o.callbacks = kill_callbacks(s->kill);
+    o.progress = terminal_progress();
     if (o.full) {
       if (!cmd.count("--epochs")) o.epochs = 10;
       if (!cmd.count("--train-examples")) o.train_examples = 0;
@@ -126,9 +128,8 @@ Runner add_continual(CLI::App& cmd) {
   cmd.add_option("--probe-examples", o.probe_examples, "inputs of each new task the measures use")
       ->capture_default_str();
   cmd.add_flag("--no-fresh", s->no_fresh, "skip the fresh-network reference (no plasticity column)");
-  cmd.add_option("--device", o.device, "auto, cpu, cuda, cuda:N")->capture_default_str();
-  cmd.add_option("--threads", o.threads, "runs in parallel, one thread each (0 = all cores)")->capture_default_str();
-  cmd.add_option("--data", o.data_dir, "Fashion-MNIST directory (default: $CRITLAB_DATA, then Debian's)");
+  add_runtime_flags(cmd, {.device = &o.device, .threads = &o.threads, .data_dir = &o.data_dir,
+                          .threads_help = "runs in parallel, one thread each (0 = all cores)"});
   cmd.add_flag("--json", s->json, "print the summary as JSON");
   return [s, &cmd]() {
     auto& o = s->o;

@@ -35,9 +35,7 @@ Runner add_graph(CLI::App& cmd) {
   cmd.add_option("--ccg-units", s->o.ccg_units, "units per hidden layer in each class graph")->capture_default_str();
   cmd.add_option("--ccg-inputs", s->o.ccg_inputs, "input pixels in each class graph")->capture_default_str();
   cmd.add_option("--compare", s->compare, "further recorded runs (other widths) for the finite-size comparison");
-  cmd.add_option("--data", s->o.data_dir, "Fashion-MNIST directory (default: the run's)");
-  cmd.add_option("--device", s->o.device, "auto, cpu, cuda, cuda:N")->capture_default_str();
-  cmd.add_option("--threads", s->o.threads, "threads (0 = all cores)")->capture_default_str();
+  add_runtime_flags(cmd, {.device = &s->o.device, .threads = &s->o.threads, .data_dir = &s->o.data_dir, .data_help = "Fashion-MNIST directory for pruning (default: the run's)"});
   cmd.add_option("--seed", s->o.seed, "seed for bootstraps, random pruning, community detection")->capture_default_str();
   cmd.add_flag("--json", s->json, "print the summary as JSON");
   return [s]() {

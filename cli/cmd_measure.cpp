@@ -18,14 +18,11 @@ namespace critlab::cli {
 namespace {
 // Mean-field prediction for the hidden layers where the theory applies (plain Gaussian-initialised MLPs).
 nlohmann::json mean_field_reference(const nn::ModelSpec& spec) {
-  if (spec.arch != Arch::kMlp || spec.norm != Norm::kNone || spec.residual) return nullptr;
-  double sw = spec.sigma_w, sb = spec.sigma_b;
-  Init init = spec.init == Init::kAuto ? (spec.activation == Activation::kRelu ? Init::kHe : Init::kXavier) : spec.init;
-  if (init == Init::kHe) sw = std::sqrt(2.0), sb = 0;
-  else if (init != Init::kGaussian) return nullptr;
-  auto j = measure::to_json(measure::mean_field(spec.activation, sw, sb));
-  j["sigma_w"] = sw;
-  j["sigma_b"] = sb;
+  const auto scales = nn::mean_field_scales(spec);
+  if (!scales) return nullptr;
+  auto j = measure::to_json(measure::mean_field(spec.activation, scales->sigma_w, scales->sigma_b));
+  j["sigma_w"] = scales->sigma_w;
+  j["sigma_b"] = scales->sigma_b;
   return j;
 }
 }  // namespace
@@ -54,9 +51,7 @@ Runner add_measure(CLI::App& cmd) {
       ->capture_default_str();
   cmd.add_flag("--no-lyapunov", s->no_lyapunov, "skip the Lyapunov spectrum");
   cmd.add_flag("--no-dynamic-range", s->no_dr, "skip the dynamic range");
-  cmd.add_option("--data", s->data, "Fashion-MNIST directory (default: $CRITLAB_DATA, then Debian's)");
-  cmd.add_option("--device", s->device, "auto, cpu, cuda, cuda:N")->capture_default_str();
-  cmd.add_option("--threads", s->threads, "threads (0 = all cores)")->capture_default_str();
+  add_runtime_flags(cmd, {.device = &s->device, .threads = &s->threads, .data_dir = &s->data});
   cmd.add_option("--out", s->out, "write criticality.json, tables and plots here (default with --run: RUN/measure)");
   cmd.add_flag("--json", s->json, "print JSON");
   return [s]() {

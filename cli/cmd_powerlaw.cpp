@@ -29,7 +29,7 @@ Runner add_powerlaw(CLI::App& cmd) {
   cmd.add_option("--min-tail", s->o.min_tail, "smallest tail the xmin scan considers")->capture_default_str();
   cmd.add_option("--bootstrap", s->o.bootstrap, "simulations for the goodness-of-fit p-value")->capture_default_str();
   cmd.add_option("--seed", s->o.seed, "bootstrap seed")->capture_default_str();
-  cmd.add_option("--threads", s->o.threads, "bootstrap threads (0 = all cores)")->capture_default_str();
+  add_runtime_flags(cmd, {.device = nullptr, .threads = &s->o.threads, .data_dir = nullptr, .threads_help = "bootstrap threads (0 = all cores)"});
   cmd.add_flag("--no-compare", s->no_compare, "skip the likelihood-ratio comparisons");
   cmd.add_option("--out", s->out, "write fit.json and the CCDF plot here");
   cmd.add_flag("--json", s->json, "print JSON");

@@ -3,6 +3,7 @@
 
 #include "commands.h"
 #include "critlab/core/error.h"
+#include "critlab/graph/recording.h"
 #include "critlab/train/trainer.h"
 
 namespace critlab::cli {
@@ -15,6 +16,7 @@ Runner add_train(CLI::App& cmd) {
     std::string criticality = "off", penalty = "log-gain", estimator = "auto", decay = "none";
     std::int64_t epochs = 1;
     bool json = false;
+    KillFlags kill;
   };
   auto s = std::make_shared<State>();
   add_model_flags(cmd, s->model);
@@ -44,13 +46,20 @@ Runner add_train(CLI::App& cmd) {
   cmd.add_option("--jacobian-reg", s->o.jacobian_reg,
                  "Jacobian-norm baseline (Hoffman et al. 2019): adds jacobian_reg/2 * ||d logits/dx||_F^2")
       ->capture_default_str();
-  cmd.add_option("--device", s->o.device, "auto, cpu, cuda, cuda:N")->capture_default_str();
-  cmd.add_option("--threads", s->o.threads, "threads (0 = all cores)")->capture_default_str();
-  cmd.add_option("--data", s->o.data_dir, "Fashion-MNIST directory (default: $CRITLAB_DATA, then Debian's)");
+  add_runtime_flags(cmd, {.device = &s->o.device, .threads = &s->o.threads, .data_dir = &s->o.data_dir});
   cmd.add_option("--out", s->out, "run directory to create");
   cmd.add_option("--resume", s->resume, "continue the run in this directory from its last checkpoint");
   cmd.add_flag("--json", s->json, "print summary.json to stdout");
-  return [s, &cmd]() {
+  add_kill_flags(cmd, s->kill);
+  // Monitors: the activity recorder when the run records, and the test suite's simulated kills.
+  const auto environment = [s](const train::TrainOptions& o) {
+    train::TrainEnvironment env{.callbacks = kill_callbacks(s->kill), .progress = terminal_progress()};
+    if (o.record)
+      env.callbacks.insert(env.callbacks.begin(), std::make_shared<graph::RecordingCallback>(
+                                                      graph::RecordOptions{o.record_points, o.record_probes, o.record_half}));
+    return env;
+  };
+  return [s, &cmd, environment]() {
     train::TrainSummary summary;
     std::string dir;
     if (!s->resume.empty()) {
@@ -58,7 +67,8 @@ Runner add_train(CLI::App& cmd) {
       dir = s->resume;
       std::optional<std::int64_t> epochs;
       if (cmd.count("--epochs")) epochs = s->epochs;
-      summary = train::train_resume(dir, epochs);
+      const auto config = train::read_run_config(dir);
+      summary = train::train_resume(dir, epochs, environment(config.options));
     } else {
       if (s->out.empty()) throw Error("train needs --out DIR (a new run directory) or --resume DIR");
       dir = s->out;
@@ -67,7 +77,7 @@ Runner add_train(CLI::App& cmd) {
       s->o.schedule = from_string<Schedule>(s->schedule);
       resolve_criticality_flags(s->o.criticality, s->criticality, s->penalty, s->estimator, s->decay);
       const auto spec = resolve_model_flags(s->model);
-      summary = train::train_new(dir, spec, s->o);
+      summary = train::train_new(dir, spec, s->o, environment(s->o));
     }
     if (s->json) print(train::to_json(summary).dump(2));
     else

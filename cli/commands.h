@@ -9,7 +9,9 @@
 #include <c10/core/Device.h>
 #include <nlohmann/json.hpp>
 
+#include "critlab/core/progress.h"
 #include "critlab/nn/model.h"
+#include "critlab/train/callbacks.h"
 #include "critlab/train/criticality_reg.h"
 
 namespace critlab::cli {
@@ -55,6 +57,30 @@ void add_criticality_flags(CLI::App& cmd, train::CriticalityOptions& o, std::str
                            std::string& estimator, std::string& decay);
 void resolve_criticality_flags(train::CriticalityOptions& o, const std::string& mode, const std::string& penalty,
                                const std::string& estimator, const std::string& decay);
+
+// The runtime flags, declared here once for every command: --device, --threads and --data, each only where
+// its pointer is given, bound to the command's own fields.
+struct RuntimeFlags {
+  std::string* device = nullptr;
+  int* threads = nullptr;
+  std::string* data_dir = nullptr;
+  const char* threads_help = "threads (0 = all cores)";
+  const char* data_help = "Fashion-MNIST directory (default: $CRITLAB_DATA, then Debian's)";
+};
+void add_runtime_flags(CLI::App& cmd, const RuntimeFlags& flags);
+
+// A progress function that draws one bar per task on stderr when stdout and stderr are terminals, and does
+// nothing otherwise (quiet in pipes, logs and CI).
+ProgressFn terminal_progress();
+
+// Hidden flags with which the test suite simulates a kill (an abrupt _Exit(137)) at a chosen moment of a
+// training run: the library reads no environment; the hooks are callbacks the CLI attaches.
+struct KillFlags {
+  std::int64_t at_step = -1;      // --test-kill-at-step N: after optimiser step N
+  std::int64_t after_epoch = -1;  // --test-kill-after-epoch N: after epoch N's checkpoint is committed
+};
+void add_kill_flags(CLI::App& cmd, KillFlags& flags);
+train::TrainCallbacks kill_callbacks(const KillFlags& flags);
 
 // Prints `text` to stdout followed by a newline.
 void print(const std::string& text);

@@ -1,8 +1,12 @@
+#include <cstdlib>
 #include <iostream>
+#include <memory>
+#include <string>
 
 #include "commands.h"
 #include "critlab/core/error.h"
-#include "critlab/train/trainer.h"
+#include "critlab/io/progress.h"
+#include "critlab/train/run.h"
 
 namespace critlab::cli {
 
@@ -97,6 +101,49 @@ void resolve_criticality_flags(train::CriticalityOptions& o, const std::string& 
   o.decay = from_string<Decay>(decay);
   std::string err;
   if (!o.IsValid(&err)) throw Error(err);
+}
+
+void add_runtime_flags(CLI::App& cmd, const RuntimeFlags& f) {
+  if (f.device) cmd.add_option("--device", *f.device, "auto, cpu, cuda, cuda:N")->capture_default_str();
+  if (f.threads) cmd.add_option("--threads", *f.threads, f.threads_help)->capture_default_str();
+  if (f.data_dir) cmd.add_option("--data", *f.data_dir, f.data_help);
+}
+
+ProgressFn terminal_progress() {
+  struct Bar {
+    std::string task;
+    std::unique_ptr<io::Progress> progress;
+  };
+  auto bar = std::make_shared<Bar>();
+  return [bar](const ProgressEvent& e) {
+    if (!bar->progress || bar->task != e.task) {
+      bar->progress.reset();  // finishes the previous task's line
+      bar->task = std::string(e.task);
+      bar->progress = std::make_unique<io::Progress>(bar->task, e.total);
+    }
+    bar->progress->update(e.done, std::string(e.note));
+    if (e.done >= e.total) bar->progress.reset();
+  };
+}
+
+void add_kill_flags(CLI::App& cmd, KillFlags& f) {
+  cmd.add_option("--test-kill-at-step", f.at_step)->group("");
+  cmd.add_option("--test-kill-after-epoch", f.after_epoch)->group("");
+}
+
+train::TrainCallbacks kill_callbacks(const KillFlags& f) {
+  struct Kill : train::TrainCallback {
+    KillFlags f;
+    explicit Kill(KillFlags flags) : f(flags) {}
+    void on_step(std::int64_t step, nn::LayerStack&) override {
+      if (step == f.at_step) std::_Exit(137);
+    }
+    void on_epoch_end(std::int64_t epoch, nn::LayerStack&) override {
+      if (epoch == f.after_epoch) std::_Exit(137);
+    }
+  };
+  if (f.at_step < 0 && f.after_epoch < 0) return {};
+  return {std::make_shared<Kill>(f)};
 }
 
 void print(const std::string& text) { std::cout << text << std::endl; }

@@ -213,7 +213,8 @@ class Run {
  private:
   void build(std::uint64_t model_seed) {
     const std::string base = method_ == kFresh ? "backprop" : method_;
-    net_ = nn::build_model(learner_spec(o_, base, streams_), model_seed);
+    const auto spec = learner_spec(o_, base, streams_);
+    net_ = nn::build_model(spec, model_seed);
     net_->to(device_);
     train::OnlineOptions oo;
     oo.lr = o_.lr;
@@ -223,7 +224,8 @@ class Run {
     if (base == "criticality-regularizer") oo.criticality_strength = o_.criticality_strength;
     mlp_ = std::make_unique<train::OnlineMlp>(net_, oo);
     train::UnitResetOptions uo;
-    uo.sigma_w = o_.activation == Activation::kRelu ? std::sqrt(2.0) : 1.0;
+    // New units are drawn like the spec's own initialisation: he sqrt 2; xavier at equal fans 1.
+    uo.sigma_w = nn::init_scales(spec).value_or(nn::MeanFieldScales{1.0, 0.0}).sigma_w;
     uo.replacement_rate = o_.replacement_rate;
     uo.decay = o_.utility_decay;
     uo.maturity = o_.maturity;
@@ -305,14 +307,7 @@ class Run {
     }
     row["dead_fraction"] = units > 0 ? dead / units : kNaN;
     row["effective_rank"] = plast.empty() ? kNaN : erank / static_cast<double>(plast.size());
-    double abs_sum = 0, count = 0;
-    {
-      torch::NoGradGuard no_grad;
-      for (const auto& item : net_->named_parameters())
-        if (item.key().find("weight") != std::string::npos)
-          abs_sum += item.value().abs().sum().item<double>(), count += static_cast<double>(item.value().numel());
-    }
-    row["mean_abs_weight"] = abs_sum / count;
+    row["mean_abs_weight"] = measure::mean_abs_weight(net_);
     measure::MeasureOptions mo;
     mo.lyapunov.k = 1;
     mo.lyapunov.max_inputs = 64;

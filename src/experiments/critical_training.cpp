@@ -14,7 +14,6 @@
 #include "critlab/experiments/protocol.h"
 #include "critlab/io/files.h"
 #include "critlab/io/plot.h"
-#include "critlab/io/progress.h"
 #include "critlab/io/table.h"
 #include "critlab/measure/theory.h"
 #include "critlab/stats/describe.h"
@@ -163,11 +162,11 @@ nlohmann::json run_cell(const Cell& c, const CriticalTrainingOptions& o, const d
   if (!fs::exists(run / "summary.json")) {
     try {
       if (fs::exists(run / "checkpoints" / "state.json")) {
-        train::train_resume(run);
+        train::train_resume(run, std::nullopt, {.callbacks = o.callbacks, .progress = o.progress});
       } else {
         fs::remove_all(run);  // a run that never committed its first checkpoint holds nothing to keep
         const auto [spec, t] = cell_setup(c, o);
-        train::train_new(run, spec, t);
+        train::train_new(run, spec, t, {.callbacks = o.callbacks, .progress = o.progress});
       }
     } catch (const DivergenceError& e) {
       // A result like any other: the method failed on this cell. Counted and shown, never averaged in.
@@ -295,11 +294,11 @@ CriticalTrainingSummary run_critical_training(const fs::path& out, const Critica
   CriticalTrainingSummary summary;
   summary.cells = static_cast<std::int64_t>(cells.size());
   std::vector<nlohmann::json> results;
-  io::Progress progress("critical-training", summary.cells);
   for (std::size_t i = 0; i < cells.size(); ++i) {
     const auto& c = cells[i];
     const auto result_path = c.dir / "result.json";
-    progress.update(static_cast<std::int64_t>(i), fmt::format("{} {} seed {}", c.arch, c.method, c.seed));
+    report_progress(o.progress, "critical-training", static_cast<std::int64_t>(i), summary.cells,
+                    fmt::format("{} {} seed {}", c.arch, c.method, c.seed));
     if (fs::exists(result_path)) {
       results.push_back(io::read_json(result_path));
       ++summary.reused;
@@ -310,7 +309,7 @@ CriticalTrainingSummary run_critical_training(const fs::path& out, const Critica
     results.push_back(std::move(r));
     ++summary.computed;
   }
-  progress.finish();
+  report_progress(o.progress, "critical-training", summary.cells, summary.cells);
 
   // cells.csv and the aggregates.
   const Columns cols(o);

@@ -17,8 +17,7 @@
 #include "critlab/io/progress.h"
 #include "critlab/io/table.h"
 #include "critlab/measure/jacobian.h"
-#include "critlab/nn/blocks.h"
-#include "critlab/train/trainer.h"
+#include "critlab/train/run.h"
 
 namespace critlab::graph {
 namespace fs = std::filesystem;
@@ -398,16 +397,21 @@ std::string raster(const Recording& rec, std::int64_t step, std::size_t layer, c
 }
 
 // ------------------------------------------------------------------ critical computational graphs, pruning
-std::vector<std::shared_ptr<nn::DenseBlockImpl>> dense_blocks(nn::LayerStack& model) {
-  std::vector<std::shared_ptr<nn::DenseBlockImpl>> d;
-  for (std::size_t l = 0; l < model->size(); ++l) d.push_back(std::dynamic_pointer_cast<nn::DenseBlockImpl>(model->block(l)));
+// Every block's dense view; empty if one block is not dense.
+std::vector<nn::DenseView> dense_blocks(nn::LayerStack& model) {
+  std::vector<nn::DenseView> d;
+  for (std::size_t l = 0; l < model->size(); ++l) {
+    auto v = model->block(l)->dense_view();
+    if (!v) return {};
+    d.push_back(std::move(*v));
+  }
   return d;
 }
 
 // Mean |input| of every block per class on the probes: [classes, fan_in] per block.
 std::vector<at::Tensor> class_input_means(nn::LayerStack& model, const at::Tensor& images, const at::Tensor& labels,
                                           std::int64_t classes) {
-  measure::EvalModeGuard eval(*model);
+  nn::EvalModeGuard eval(*model);
   torch::NoGradGuard no_grad;
   const auto taps = model->forward_tapped(images);
   const auto onehot = at::one_hot(labels, classes).to(at::kFloat).to(images.device());
@@ -443,8 +447,7 @@ json prune_and_export(const fs::path& run_dir, const Recording& rec, const Graph
   const c10::Device device = resolve_device(o.device);
   auto run = train::load_run(run_dir, device);
   auto blocks = dense_blocks(run.model);
-  for (const auto& b : blocks)
-    if (!b) return {{"status", "pruning and class graphs need a network of dense blocks (an MLP)"}};
+  if (blocks.empty()) return {{"status", "pruning and class graphs need a network of dense blocks (an MLP)"}};
   auto fm = data::load_fashion_mnist(data::resolve_data_dir(o.data_dir.empty() ? run.options.data_dir : o.data_dir));
   fm.test = {fm.test.images.to(device), fm.test.labels.to(device)};
   const auto images = rec.probe_images.to(device), labels = rec.probe_labels.to(device);
@@ -452,17 +455,17 @@ json prune_and_export(const fs::path& run_dir, const Recording& rec, const Graph
 
   std::vector<at::Tensor> original, critical_score;
   for (std::size_t l = 0; l < blocks.size(); ++l) {
-    original.push_back(blocks[l]->linear->weight.detach().clone());
+    original.push_back(blocks[l].weight.detach().clone());
     critical_score.push_back(ccg_scores(original[l], means[l]));
   }
   const auto accuracy_with = [&](const std::function<at::Tensor(std::size_t)>& mask) {
     {
       torch::NoGradGuard no_grad;
-      for (std::size_t l = 0; l < blocks.size(); ++l) blocks[l]->linear->weight.copy_(original[l] * mask(l));
+      for (std::size_t l = 0; l < blocks.size(); ++l) blocks[l].weight.copy_(original[l] * mask(l));
     }
     const double acc = train::evaluate(run.model, fm.test).accuracy;
     torch::NoGradGuard no_grad;
-    for (std::size_t l = 0; l < blocks.size(); ++l) blocks[l]->linear->weight.copy_(original[l]);
+    for (std::size_t l = 0; l < blocks.size(); ++l) blocks[l].weight.copy_(original[l]);
     return acc;
   };
   io::Table t{{"fraction_kept", "critical", "random", "random_sd", "magnitude"}, {}};

@@ -11,7 +11,6 @@
 #include "critlab/io/files.h"
 #include "critlab/io/npy.h"
 #include "critlab/measure/jacobian.h"
-#include "critlab/nn/blocks.h"
 
 namespace critlab::graph {
 namespace fs = std::filesystem;
@@ -66,17 +65,21 @@ Recorder::Recorder(fs::path run_dir, const data::Dataset& train, const RecordOpt
   io::write_npy(dir_ / "probe_labels.npy", probe_set.labels);
   nlohmann::json blocks = nlohmann::json::array();
   {
-    measure::EvalModeGuard eval(*model);
+    nn::EvalModeGuard eval(*model);
     torch::NoGradGuard no_grad;
     auto x = probes_.slice(0, 0, 2);
     for (std::size_t l = 0; l < model->size(); ++l) {
       auto [pre, out] = model->block(l)->forward_with_pre(x);
+      const auto dense = model->block(l)->dense_view();
+      const auto prefix = nn::LayerStackImpl::block_name(l) + ".";
       blocks.push_back({{"index", l},
                         {"description", model->block(l)->describe()},
                         {"units", units_of(out).size(1)},
                         {"has_pre", pre.defined()},
                         {"readout", model->block(l)->is_readout()},
-                        {"dense", std::dynamic_pointer_cast<nn::DenseBlockImpl>(model->block(l)) != nullptr}});
+                        {"dense", dense.has_value()},
+                        {"weight_name", dense ? prefix + dense->weight_name : ""},
+                        {"bias_name", dense && !dense->bias_name.empty() ? prefix + dense->bias_name : ""}});
       x = out;
     }
   }
@@ -96,7 +99,7 @@ void Recorder::record(std::int64_t step, nn::LayerStack& model) {
   fs::remove_all(tmp);
   fs::create_directories(tmp);
   {
-    measure::EvalModeGuard eval(*model);
+    nn::EvalModeGuard eval(*model);
     torch::NoGradGuard no_grad;
     const auto taps = model->forward_tapped(probes_.to(model->parameters().front().device()));
     const auto store = [&](const at::Tensor& t) { return options_.half ? units_of(t).to(at::kHalf) : units_of(t).to(at::kFloat); };
@@ -111,6 +114,15 @@ void Recorder::record(std::int64_t step, nn::LayerStack& model) {
   fs::rename(tmp, final_dir);
 }
 
+void RecordingCallback::on_start(const train::TrainStart& start, nn::LayerStack& model) {
+  recorder_ = std::make_unique<Recorder>(start.dir, *start.train, options_, start.total_steps, model);
+  if (!start.resumed) recorder_->record(0, model);
+}
+
+void RecordingCallback::on_step(std::int64_t step, nn::LayerStack& model) {
+  if (recorder_ && recorder_->due(step)) recorder_->record(step, model);
+}
+
 Recording open_recording(const fs::path& run_dir) {
   Recording rec;
   rec.dir = run_dir / "record";
@@ -121,9 +133,15 @@ Recording open_recording(const fs::path& run_dir) {
   rec.meta = io::read_json(rec.dir / "meta.json");
   try {
     rec.schedule = rec.meta.at("schedule").get<std::vector<std::int64_t>>();
-    for (const auto& b : rec.meta.at("blocks"))
-      rec.blocks.push_back({b.at("index"), b.at("description"), b.at("units"), b.at("has_pre"), b.at("readout"),
-                            b.at("dense")});
+    for (const auto& b : rec.meta.at("blocks")) {
+      BlockInfo info{b.at("index"), b.at("description"), b.at("units"), b.at("has_pre"), b.at("readout"),
+                     b.at("dense")};
+      // Recordings made before blocks named their dense weights held only the built-in dense block.
+      const auto legacy = fmt::format("block{}.linear.", info.index);
+      info.weight_name = b.value("weight_name", info.dense ? legacy + "weight" : "");
+      info.bias_name = b.value("bias_name", info.dense ? legacy + "bias" : "");
+      rec.blocks.push_back(std::move(info));
+    }
   } catch (const nlohmann::json::exception& e) {
     throw Error(fmt::format("'{}' is malformed: {}", (rec.dir / "meta.json").string(), e.what()));
   }
@@ -144,8 +162,8 @@ RecordedStep load_step(const Recording& rec, std::int64_t step) {
     s.post.push_back(io::read_npy(d / fmt::format("block{}_post.npy", b.index)).to(at::kFloat));
     s.pre.push_back(b.has_pre ? io::read_npy(d / fmt::format("block{}_pre.npy", b.index)).to(at::kFloat) : at::Tensor());
     if (b.dense) {
-      s.weight.push_back(io::read_npy(d / param_file(fmt::format("block{}.linear.weight", b.index))));
-      s.bias.push_back(io::read_npy(d / param_file(fmt::format("block{}.linear.bias", b.index))));
+      s.weight.push_back(io::read_npy(d / param_file(b.weight_name)));
+      s.bias.push_back(b.bias_name.empty() ? at::Tensor() : io::read_npy(d / param_file(b.bias_name)));
     } else {
       s.weight.emplace_back();
       s.bias.emplace_back();

@@ -28,7 +28,7 @@ bool NetworkAvalancheOptions::IsValid(std::string* error) const {
 NetworkAvalanches network_avalanches(nn::LayerStack& stack, const at::Tensor& probes, const NetworkAvalancheOptions& o) {
   std::string err;
   if (!o.IsValid(&err)) throw Error(err);
-  EvalModeGuard eval(*stack);
+  nn::EvalModeGuard eval(*stack);
   torch::NoGradGuard no_grad;
   const auto hidden = stack->hidden_blocks();
   if (hidden.empty()) throw Error("the model has no hidden layers: no avalanches to measure");

@@ -34,7 +34,7 @@ double crossing(const std::vector<double>& s, const std::vector<double>& f, doub
 DynamicRangeResult dynamic_range(nn::LayerStack& stack, const at::Tensor& probes, const DynamicRangeOptions& options) {
   std::string err;
   if (!options.IsValid(&err)) throw Error(err);
-  EvalModeGuard eval(*stack);
+  nn::EvalModeGuard eval(*stack);
   torch::NoGradGuard no_grad;
   const auto hidden = stack->hidden_blocks();
   if (hidden.empty()) throw Error("the model has no hidden layers: no dynamic range to measure");

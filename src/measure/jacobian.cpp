@@ -147,7 +147,7 @@ at::Tensor jacobian_sq_norm(nn::BlockImpl& block, const at::Tensor& x, GainMetho
 std::vector<LayerGain> layer_gains(nn::LayerStack& stack, const at::Tensor& probes, const GainOptions& options) {
   std::string err;
   if (!options.IsValid(&err)) throw Error(err);
-  EvalModeGuard eval(*stack);
+  nn::EvalModeGuard eval(*stack);
   std::vector<nn::Tap> taps;
   {
     torch::NoGradGuard no_grad;

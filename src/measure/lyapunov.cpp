@@ -26,7 +26,7 @@ bool LyapunovOptions::IsValid(std::string* error) const {
 LyapunovResult lyapunov_spectrum(nn::LayerStack& stack, const at::Tensor& probes, const LyapunovOptions& options) {
   std::string err;
   if (!options.IsValid(&err)) throw Error(err);
-  EvalModeGuard eval(*stack);
+  nn::EvalModeGuard eval(*stack);
   torch::NoGradGuard no_grad;
   at::Tensor h = options.max_inputs > 0 ? probes.slice(0, 0, options.max_inputs) : probes;
   const auto batch = h.size(0);

@@ -28,7 +28,7 @@ DeadUnits dead_units(const at::Tensor& activations) {
 }
 
 std::vector<LayerPlasticity> layer_plasticity(nn::LayerStack& stack, const at::Tensor& probes) {
-  EvalModeGuard eval(*stack);
+  nn::EvalModeGuard eval(*stack);
   torch::NoGradGuard no_grad;
   const auto taps = stack->forward_tapped(probes);
   std::vector<LayerPlasticity> out;
@@ -38,12 +38,19 @@ std::vector<LayerPlasticity> layer_plasticity(nn::LayerStack& stack, const at::T
     p.dead = dead_units(taps[l].output);
     p.effective_rank = effective_rank(taps[l].output);
     double sum = 0, n = 0;
-    for (const auto& w : stack->block(l)->parameters())
-      if (w.dim() >= 2) sum += w.abs().sum().item<double>(), n += static_cast<double>(w.numel());
+    for (const auto& w : stack->block(l)->weights()) sum += w.abs().sum().item<double>(), n += static_cast<double>(w.numel());
     p.mean_abs_weight = n > 0 ? sum / n : 0.0;
     out.push_back(p);
   }
   return out;
+}
+
+double mean_abs_weight(nn::LayerStack& stack) {
+  torch::NoGradGuard no_grad;
+  double sum = 0, n = 0;
+  for (std::size_t l = 0; l < stack->size(); ++l)
+    for (const auto& w : stack->block(l)->weights()) sum += w.abs().sum().item<double>(), n += static_cast<double>(w.numel());
+  return n > 0 ? sum / n : std::nan("");
 }
 
 }  // namespace critlab::measure

@@ -75,9 +75,16 @@ at::Tensor DenseBlockImpl::jacobian_sq_norm_analytic(const Tap& tap) {
   return sq;
 }
 
-DenseBlockImpl* as_plain_dense(BlockImpl& block) {
-  auto* d = dynamic_cast<DenseBlockImpl*>(&block);
-  return d && d->norm == Norm::kNone && !d->residual ? d : nullptr;
+// Batch norm renormalises W x, so rescaling W leaves the gain alone: the controller scales the norm's gamma.
+// Layer norm is left to the weights, as before it was named.
+std::vector<at::Tensor> DenseBlockImpl::gain_parameters() const {
+  if (bn_) return {bn_->weight};
+  return {linear->weight};
+}
+
+std::optional<DenseView> DenseBlockImpl::dense_view() {
+  return DenseView{linear->weight, linear->bias, "linear.weight", "linear.bias", activation, norm != Norm::kNone,
+                   residual};
 }
 
 std::string DenseBlockImpl::describe() const {
@@ -102,6 +109,11 @@ std::pair<at::Tensor, at::Tensor> ConvBlockImpl::forward_with_pre(const at::Tens
 }
 
 at::Tensor ConvBlockImpl::forward(const at::Tensor& x) { return forward_with_pre(x).second; }
+
+std::vector<at::Tensor> ConvBlockImpl::gain_parameters() const {
+  if (bn_) return {bn_->weight};
+  return {conv_->weight};
+}
 
 std::string ConvBlockImpl::describe() const {
   return fmt::format("conv3x3 {}->{} {}{}{}", in_, out_, to_string(act_), bn_ ? " batchnorm" : "",
@@ -143,6 +155,13 @@ std::pair<at::Tensor, at::Tensor> ResidualBlockImpl::forward_with_pre(const at::
 }
 
 at::Tensor ResidualBlockImpl::forward(const at::Tensor& x) { return forward_with_pre(x).second; }
+
+std::vector<at::Tensor> ResidualBlockImpl::gain_parameters() const {
+  if (!bn1_) return weights();
+  std::vector<at::Tensor> scales{bn1_->weight, bn2_->weight};
+  if (bn_short_) scales.push_back(bn_short_->weight);
+  return scales;
+}
 
 std::string ResidualBlockImpl::describe() const {
   return fmt::format("residual {}->{} stride {} {}{}", in_, out_, stride_, to_string(act_), bn1_ ? " batchnorm" : "");

@@ -106,6 +106,7 @@ void init_weight(at::Tensor& w, at::Tensor* b, Init init, double sigma_w, double
   torch::NoGradGuard guard;
   switch (init) {
     case Init::kGaussian: w.normal_(0, sigma_w / std::sqrt(static_cast<double>(fan_in))); break;
+    // sqrt(2 / fan_in), the (sqrt 2, 0) of init_scales, written as it always was so weights stay bit-identical.
     case Init::kHe: w.normal_(0, std::sqrt(2.0 / static_cast<double>(fan_in))); break;
     case Init::kXavier: w.normal_(0, std::sqrt(2.0 / static_cast<double>(fan_in + fan_out))); break;
     case Init::kOrthogonal: torch::nn::init::orthogonal_(w, sigma_w); break;
@@ -118,9 +119,26 @@ void init_weight(at::Tensor& w, at::Tensor* b, Init init, double sigma_w, double
 }
 }  // namespace
 
+Init resolved_init(const ModelSpec& spec) {
+  if (spec.init != Init::kAuto) return spec.init;
+  return spec.activation == Activation::kRelu ? Init::kHe : Init::kXavier;
+}
+
+std::optional<MeanFieldScales> init_scales(const ModelSpec& spec) {
+  switch (resolved_init(spec)) {
+    case Init::kGaussian: return MeanFieldScales{spec.sigma_w, spec.sigma_b};
+    case Init::kHe: return MeanFieldScales{std::sqrt(2.0), 0.0};
+    default: return std::nullopt;
+  }
+}
+
+std::optional<MeanFieldScales> mean_field_scales(const ModelSpec& spec) {
+  if (spec.arch != Arch::kMlp || spec.norm != Norm::kNone || spec.residual) return std::nullopt;
+  return init_scales(spec);
+}
+
 void initialise(LayerStack& stack, const ModelSpec& spec) {
-  Init init = spec.init;
-  if (init == Init::kAuto) init = spec.activation == Activation::kRelu ? Init::kHe : Init::kXavier;
+  const Init init = resolved_init(spec);
   for (auto& m : stack->modules(/*include_self=*/false)) {
     if (auto* lin = m->as<torch::nn::Linear>()) {
       init_weight(lin->weight, &lin->bias, init, spec.sigma_w, spec.sigma_b);

@@ -4,8 +4,23 @@
 
 namespace critlab::nn {
 
+std::vector<at::Tensor> BlockImpl::weights() const {
+  std::vector<at::Tensor> w;
+  for (const auto& p : parameters(/*recurse=*/true))
+    if (p.dim() >= 2) w.push_back(p);
+  return w;
+}
+
+std::optional<DenseView> plain_dense_view(BlockImpl& block) {
+  auto v = block.dense_view();
+  if (!v || v->normalised || v->residual) return std::nullopt;
+  return v;
+}
+
+std::string LayerStackImpl::block_name(std::size_t i) { return "block" + std::to_string(i); }
+
 void LayerStackImpl::append(BlockPtr block) {
-  register_module("block" + std::to_string(blocks_.size()), block);
+  register_module(block_name(blocks_.size()), block);
   blocks_.push_back(std::move(block));
 }
 

@@ -124,7 +124,7 @@ at::Tensor gain_sq_estimate(nn::BlockImpl& block, const nn::Tap& tap, measure::G
   at::Tensor out;
   {
     // Per-example Jacobians: batch normalisation uses its running statistics, which stay untouched.
-    measure::EvalModeGuard eval(block);
+    nn::EvalModeGuard eval(block);
     out = block.forward(xs);
   }
   const at::Tensor u = measure::rademacher(out.sizes(), out.options(), seed);
@@ -237,7 +237,7 @@ std::vector<double> CriticalityRegularizer::gains(nn::LayerStack& stack, const s
       if (o_.estimator == measure::GainMethod::kAnalytic)
         throw Error("block '" + block.describe() + "' offers no closed-form Jacobian norm; use "
                     "--criticality-estimator auto or hutchinson");
-      measure::EvalModeGuard eval(block);
+      nn::EvalModeGuard eval(block);
       sq = measure::jacobian_sq_norm(block, tap.input.slice(0, 0, std::min(o_.sub_batch, tap.input.size(0))),
                                      measure::GainMethod::kHutchinson, o_.probes,
                                      seed + 7919 * static_cast<std::uint64_t>(l));
@@ -246,18 +246,6 @@ std::vector<double> CriticalityRegularizer::gains(nn::LayerStack& stack, const s
   }
   const auto t = torch::stack(g).to(torch::kFloat64).cpu().contiguous();
   return {t.data_ptr<double>(), t.data_ptr<double>() + t.numel()};
-}
-
-std::vector<at::Tensor> gain_parameters(nn::BlockImpl& block) {
-  std::vector<at::Tensor> norm_scales, weights;
-  for (const auto& item : block.named_parameters(/*recurse=*/true)) {
-    const auto& name = item.key();
-    const bool is_weight = name.size() >= 6 && name.compare(name.size() - 6, 6, "weight") == 0;
-    if (!is_weight) continue;
-    if (item.value().dim() >= 2) weights.push_back(item.value());
-    else if (name.rfind("bn", 0) == 0) norm_scales.push_back(item.value());
-  }
-  return norm_scales.empty() ? weights : norm_scales;
 }
 
 CriticalityController::CriticalityController(const CriticalityOptions& options, std::size_t layers)
@@ -275,7 +263,7 @@ double CriticalityController::correct(nn::LayerStack& stack, const std::vector<s
     m_[i] = std::isnan(m_[i]) ? e : (1 - a) * m_[i] + a * e;
     if (std::abs(m_[i]) / 2 <= dead_band) continue;
     const double scale = std::exp(-k * m_[i] / 2);
-    for (auto& p : gain_parameters(*stack->block(layers[i]))) p.mul_(scale);
+    for (auto& p : stack->block(layers[i])->gain_parameters()) p.mul_(scale);
     m_[i] *= 1 - k;
     ++corrections_;
   }

@@ -49,11 +49,11 @@ OnlineMlp::OnlineMlp(nn::LayerStack& model, const OnlineOptions& options) : o_(o
   std::string err;
   if (!o_.IsValid(&err)) throw Error(err);
   for (std::size_t l = 0; l < model->size(); ++l) {
-    auto* dense = nn::as_plain_dense(*model->block(l));
+    auto dense = nn::plain_dense_view(*model->block(l));
     if (!dense)
       throw Error("the online fast path needs a plain MLP (dense layers, no normalisation, no residual)");
-    weights_.push_back(dense->linear->weight);
-    biases_.push_back(dense->linear->bias);
+    weights_.push_back(dense->weight);
+    biases_.push_back(dense->bias);
     acts_.push_back(dense->activation);
     if (o_.criticality_strength > 0 && l + 1 < model->size() && !has_second_derivative(dense->activation))
       throw Error(fmt::format("the online criticality regulariser supports relu, tanh and linear layers, not {}",

@@ -75,7 +75,7 @@ RobustnessResult evaluate_robustness(nn::LayerStack& model, const data::Dataset&
   if (!o.IsValid(&err)) throw Error(err);
   const auto t0 = std::chrono::steady_clock::now();
   const data::Dataset d = o.examples > 0 && o.examples < test.size() ? data::stratified_subset(test, o.examples) : test;
-  measure::EvalModeGuard eval(*model);
+  nn::EvalModeGuard eval(*model);
   // Gradients only with respect to inputs; the parameters' flags come back however this function exits.
   struct FrozenParameters {
     std::vector<at::Tensor> params;

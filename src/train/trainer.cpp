@@ -1,7 +1,5 @@
 #include "critlab/train/trainer.h"
 
-#include "critlab/graph/recording.h"
-
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -15,92 +13,12 @@
 #include "critlab/data/dataset.h"
 #include "critlab/io/files.h"
 #include "critlab/io/plot.h"
-#include "critlab/io/progress.h"
 #include "critlab/io/table.h"
 #include "critlab/measure/criticality.h"
 
 namespace critlab::train {
 
 namespace fs = std::filesystem;
-
-bool TrainOptions::IsValid(std::string* error) const {
-  auto fail = [&](const std::string& m) {
-    if (error) *error = m;
-    return false;
-  };
-  if (!(lr > 0) || !std::isfinite(lr)) return fail(fmt::format("--lr must be positive, got {}", lr));
-  if (!(momentum >= 0 && momentum < 1)) return fail(fmt::format("--momentum must be in [0, 1), got {}", momentum));
-  if (!(weight_decay >= 0)) return fail(fmt::format("--weight-decay must be >= 0, got {}", weight_decay));
-  if (batch_size < 1) return fail(fmt::format("--batch-size must be positive, got {}", batch_size));
-  if (epochs < 1) return fail(fmt::format("--epochs must be at least 1, got {}", epochs));
-  if (train_examples < 0) return fail("--train-examples must be >= 0");
-  if (log_every < 1) return fail("--log-every must be at least 1");
-  if (monitor_every < 0) return fail("--monitor-every must be >= 0");
-  if (monitor_probes < 2) return fail("--monitor-probes must be at least 2");
-  if (record) {
-    std::string err;
-    if (!graph::RecordOptions{record_points, record_probes, record_half}.IsValid(&err)) return fail(err);
-  }
-  if (eval_batch_size < 1) return fail("eval batch size must be positive");
-  if (warmup_steps < 0 || step_epochs < 1 || !(step_gamma > 0)) return fail("bad learning-rate schedule settings");
-  if (threads < 0) return fail("--threads must be >= 0");
-  if (!(jacobian_reg >= 0) || !std::isfinite(jacobian_reg))
-    return fail(fmt::format("--jacobian-reg must be >= 0, got {}", jacobian_reg));
-  return criticality.IsValid(error);
-}
-
-nlohmann::json to_json(const TrainOptions& o) {
-  return {{"optimizer", to_string(o.optimizer)}, {"lr", o.lr},
-          {"momentum", o.momentum},              {"weight_decay", o.weight_decay},
-          {"schedule", to_string(o.schedule)},   {"warmup_steps", o.warmup_steps},
-          {"step_epochs", o.step_epochs},        {"step_gamma", o.step_gamma},
-          {"batch_size", o.batch_size},          {"epochs", o.epochs},
-          {"seed", o.seed},                      {"train_examples", o.train_examples},
-          {"log_every", o.log_every},            {"monitor_every", o.monitor_every},
-          {"monitor_probes", o.monitor_probes},  {"eval_batch_size", o.eval_batch_size},
-          {"device", o.device},                  {"threads", o.threads},
-          {"data_dir", o.data_dir},              {"record", o.record},
-          {"record_points", o.record_points},    {"record_probes", o.record_probes},
-          {"record_half", o.record_half},        {"criticality", to_json(o.criticality)},
-          {"jacobian_reg", o.jacobian_reg}};
-}
-
-TrainOptions train_options_from_json(const nlohmann::json& j) {
-  TrainOptions o;
-  try {
-    o.optimizer = from_string<Optimizer>(j.at("optimizer").get<std::string>());
-    o.lr = j.at("lr");
-    o.momentum = j.at("momentum");
-    o.weight_decay = j.at("weight_decay");
-    o.schedule = from_string<Schedule>(j.at("schedule").get<std::string>());
-    o.warmup_steps = j.at("warmup_steps");
-    o.step_epochs = j.at("step_epochs");
-    o.step_gamma = j.at("step_gamma");
-    o.batch_size = j.at("batch_size");
-    o.epochs = j.at("epochs");
-    o.seed = j.at("seed");
-    o.train_examples = j.at("train_examples");
-    o.log_every = j.at("log_every");
-    o.monitor_every = j.at("monitor_every");
-    o.monitor_probes = j.at("monitor_probes");
-    o.eval_batch_size = j.at("eval_batch_size");
-    o.device = j.at("device");
-    o.threads = j.at("threads");
-    o.data_dir = j.at("data_dir");
-    o.record = j.value("record", false);  // absent in runs made before recording existed
-    o.record_points = j.value("record_points", o.record_points);
-    o.record_probes = j.value("record_probes", o.record_probes);
-    o.record_half = j.value("record_half", o.record_half);
-    // Absent in runs made before criticality-driven training existed: off.
-    if (j.contains("criticality")) o.criticality = criticality_options_from_json(j.at("criticality"));
-    o.jacobian_reg = j.value("jacobian_reg", 0.0);
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(std::string("training options are incomplete or malformed: ") + e.what());
-  }
-  std::string err;
-  if (!o.IsValid(&err)) throw Error("training options: " + err);
-  return o;
-}
 
 nlohmann::json to_json(const TrainSummary& s) {
   return {{"test_accuracy", s.test_accuracy},   {"test_loss", s.test_loss},
@@ -130,13 +48,6 @@ io::Table conform(const io::Table& t) {
     out.add_row(std::move(row));
   }
   return out;
-}
-
-fs::path model_path(const fs::path& dir, std::int64_t epoch) {
-  return dir / "checkpoints" / fmt::format("model-{:04d}.pt", epoch);
-}
-fs::path optim_path(const fs::path& dir, std::int64_t epoch) {
-  return dir / "checkpoints" / fmt::format("optimizer-{:04d}.pt", epoch);
 }
 
 std::unique_ptr<torch::optim::Optimizer> make_optimizer(nn::LayerStack& model, const TrainOptions& o) {
@@ -175,29 +86,12 @@ void set_lr(torch::optim::Optimizer& opt, double lr) {
 
 }  // namespace
 
-Evaluation evaluate(nn::LayerStack& model, const data::Dataset& d, std::int64_t batch_size) {
-  measure::EvalModeGuard eval(*model);
-  torch::NoGradGuard no_grad;
-  double loss = 0, correct = 0;
-  for (std::int64_t start = 0; start < d.size(); start += batch_size) {
-    const auto end = std::min(start + batch_size, d.size());
-    auto x = d.images.slice(0, start, end);
-    auto y = d.labels.slice(0, start, end);
-    auto logits = model->forward(x);
-    loss += torch::nn::functional::cross_entropy(
-                logits, y, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))
-                .item<double>();
-    correct += logits.argmax(1).eq(y).sum().item<double>();
-  }
-  return {loss / d.size(), correct / d.size()};
-}
-
 namespace {
 
 class Run {
  public:
-  Run(fs::path dir, nn::ModelSpec spec, TrainOptions options)
-      : dir_(std::move(dir)), spec_(std::move(spec)), o_(std::move(options)) {}
+  Run(fs::path dir, nn::ModelSpec spec, TrainOptions options, const TrainEnvironment& env)
+      : dir_(std::move(dir)), spec_(std::move(spec)), o_(std::move(options)), env_(env) {}
 
   TrainSummary execute(bool resume);
 
@@ -211,12 +105,12 @@ class Run {
   fs::path dir_;
   nn::ModelSpec spec_;
   TrainOptions o_;
+  const TrainEnvironment& env_;
   nn::LayerStack model_{nullptr};
   std::unique_ptr<torch::optim::Optimizer> opt_;
   io::Table metrics_{kMetricColumns, {}};
   io::Table monitor_gains_;
   at::Tensor monitor_probes_;
-  std::unique_ptr<graph::Recorder> recorder_;
   std::unique_ptr<CriticalityTraining> criticality_;
 };
 
@@ -224,6 +118,7 @@ void Run::write_config(const c10::Device& device, int threads) {
   io::write_json(dir_ / "config.json", {{"model", nn::to_json(spec_)},
                                         {"train", to_json(o_)},
                                         {"runtime", runtime_metadata(device, threads)},
+                                        {"data_source", env_.train ? "supplied" : "fashion-mnist"},
                                         {"parameters", model_->num_parameters()}});
 }
 
@@ -234,8 +129,8 @@ void Run::write_metrics() {
 
 void Run::checkpoint(std::int64_t epochs_done, std::int64_t step) {
   write_metrics();
-  io::write_atomic_with(model_path(dir_, epochs_done), [&](const fs::path& p) { torch::save(model_, p.string()); });
-  io::write_atomic_with(optim_path(dir_, epochs_done), [&](const fs::path& p) { torch::save(*opt_, p.string()); });
+  io::write_atomic_with(model_checkpoint_path(dir_, epochs_done), [&](const fs::path& p) { torch::save(model_, p.string()); });
+  io::write_atomic_with(optimizer_checkpoint_path(dir_, epochs_done), [&](const fs::path& p) { torch::save(*opt_, p.string()); });
   // state.json is the commit point: until it names this epoch, the previous checkpoint stays current.
   nlohmann::json state{{"epoch", epochs_done}, {"step", step}};
   if (auto* ctl = criticality_->controller()) state["controller"] = ctl->state();
@@ -243,8 +138,8 @@ void Run::checkpoint(std::int64_t epochs_done, std::int64_t step) {
   // Keep the initial weights and the newest two checkpoints.
   for (std::int64_t old = 1; old < epochs_done - 1; ++old) {
     std::error_code ec;
-    fs::remove(model_path(dir_, old), ec);
-    fs::remove(optim_path(dir_, old), ec);
+    fs::remove(model_checkpoint_path(dir_, old), ec);
+    fs::remove(optimizer_checkpoint_path(dir_, old), ec);
   }
 }
 
@@ -320,11 +215,15 @@ void Run::write_plots() {
 TrainSummary Run::execute(bool resume) {
   const c10::Device device = resolve_device(o_.device);
   const int threads = configure_threads(o_.threads);
-  const auto data_dir = data::resolve_data_dir(o_.data_dir);
-  auto fm = data::load_fashion_mnist(data_dir);
-  if (o_.train_examples > 0 && o_.train_examples < fm.train.size()) {
-    fm.train.images = fm.train.images.slice(0, 0, o_.train_examples);
-    fm.train.labels = fm.train.labels.slice(0, 0, o_.train_examples);
+  data::FashionMnist fm;
+  if (env_.train) {
+    fm.train = *env_.train, fm.test = *env_.test;
+  } else {
+    fm = data::load_fashion_mnist(data::resolve_data_dir(o_.data_dir));
+    if (o_.train_examples > 0 && o_.train_examples < fm.train.size()) {
+      fm.train.images = fm.train.images.slice(0, 0, o_.train_examples);
+      fm.train.labels = fm.train.labels.slice(0, 0, o_.train_examples);
+    }
   }
   if (spec_.input_shape != std::vector<std::int64_t>(fm.train.images.sizes().begin() + 1, fm.train.images.sizes().end()))
     throw Error("the model's input_shape does not match the data's image shape");
@@ -345,8 +244,8 @@ TrainSummary Run::execute(bool resume) {
     const auto state = io::read_json(dir_ / "checkpoints" / "state.json");
     epochs_done = state.at("epoch");
     step = state.at("step");
-    torch::load(model_, model_path(dir_, epochs_done).string(), device);
-    torch::load(*opt_, optim_path(dir_, epochs_done).string(), device);
+    torch::load(model_, model_checkpoint_path(dir_, epochs_done).string(), device);
+    torch::load(*opt_, optimizer_checkpoint_path(dir_, epochs_done).string(), device);
     if (auto* ctl = criticality_->controller(); ctl && state.contains("controller"))
       ctl->restore(state.at("controller"));
     if (fs::exists(dir_ / "metrics.csv")) {
@@ -365,12 +264,8 @@ TrainSummary Run::execute(bool resume) {
 
   const std::int64_t steps_per_epoch = (fm.train.size() + o_.batch_size - 1) / o_.batch_size;
   const std::int64_t total_steps = steps_per_epoch * o_.epochs;
-  if (o_.record) {
-    recorder_ = std::make_unique<graph::Recorder>(
-        dir_, fm.train, graph::RecordOptions{o_.record_points, o_.record_probes, o_.record_half}, total_steps, model_);
-    if (!resume) recorder_->record(0, model_);
-  }
-  io::Progress progress(fmt::format("train {}", dir_.filename().string()), total_steps);
+  for (const auto& cb : env_.callbacks) cb->on_start({dir_, &fm.train, total_steps, step, resume}, model_);
+  const std::string task = fmt::format("train {}", dir_.filename().string());
   const auto t0 = std::chrono::steady_clock::now();
   double train_seconds = 0;
   std::int64_t examples = 0;
@@ -425,7 +320,6 @@ TrainSummary Run::execute(bool resume) {
 
       const bool log_now = step % o_.log_every == 0;
       const bool monitor_now = o_.monitor_every > 0 && step % o_.monitor_every == 0;
-      if (recorder_ && recorder_->due(step)) recorder_->record(step, model_);
       if (log_now || monitor_now) {
         std::vector<double> row(kMetricColumns.size(), std::nan(""));
         row[0] = step, row[1] = epoch, row[2] = 0, row[3] = lr;
@@ -440,9 +334,10 @@ TrainSummary Run::execute(bool resume) {
         run_criticality_steps = 0;
         if (log_now) write_metrics();
       }
-      progress.update(step, fmt::format("epoch {}/{} loss {:.4f}", epoch, o_.epochs, loss_value));
-      if (const char* fail = std::getenv("CRITLAB_TEST_FAIL_AT_STEP"); fail && std::atoll(fail) == step)
-        std::_Exit(137);  // test hook: an abrupt kill in the middle of an epoch
+      if (env_.progress)
+        report_progress(env_.progress, task, step, total_steps,
+                        fmt::format("epoch {}/{} loss {:.4f}", epoch, o_.epochs, loss_value));
+      for (const auto& cb : env_.callbacks) cb->on_step(step, model_);
     }
     const auto test = evaluate(model_, fm.test, o_.eval_batch_size);
     std::vector<double> row(kMetricColumns.size(), std::nan(""));
@@ -453,10 +348,9 @@ TrainSummary Run::execute(bool resume) {
     checkpoint(epoch, step);
     epochs_done = epoch;
     write_plots();
-    if (const char* stop = std::getenv("CRITLAB_TEST_EXIT_AFTER_EPOCH"); stop && std::atoll(stop) == epoch)
-      std::_Exit(137);  // test hook: a kill right after a committed checkpoint
+    for (const auto& cb : env_.callbacks) cb->on_epoch_end(epoch, model_);
   }
-  progress.finish();
+  report_progress(env_.progress, task, total_steps, total_steps);
 
   // Final figures come from the last epoch row, whether this invocation trained it or an earlier one did.
   for (const auto& r : metrics_.rows)
@@ -485,7 +379,8 @@ TrainSummary Run::execute(bool resume) {
 
 }  // namespace
 
-TrainSummary train_new(const fs::path& dir, const nn::ModelSpec& spec, const TrainOptions& options) {
+TrainSummary train_new(const fs::path& dir, const nn::ModelSpec& spec, const TrainOptions& options,
+                       const TrainEnvironment& env) {
   std::string err;
   if (!spec.IsValid(&err)) throw Error(err);
   if (!options.IsValid(&err)) throw Error(err);
@@ -493,43 +388,29 @@ TrainSummary train_new(const fs::path& dir, const nn::ModelSpec& spec, const Tra
     throw Error(fmt::format("'{}' already holds a run; pass --resume {} to continue it, or choose another --out",
                             dir.string(), dir.string()));
   fs::create_directories(dir);
-  Run run(dir, spec, options);
+  if (env.train.has_value() != env.test.has_value())
+    throw Error("a supplied dataset needs both a training and a test set");
+  Run run(dir, spec, options, env);
   return run.execute(false);
 }
 
-TrainSummary train_resume(const fs::path& dir, std::optional<std::int64_t> epochs) {
+TrainSummary train_resume(const fs::path& dir, std::optional<std::int64_t> epochs, const TrainEnvironment& env) {
   if (!fs::exists(dir / "config.json") || !fs::exists(dir / "checkpoints" / "state.json"))
     throw Error(fmt::format("'{}' holds no resumable run (config.json and checkpoints/state.json are needed)",
                             dir.string()));
-  const auto config = io::read_json(dir / "config.json");
-  auto spec = nn::model_spec_from_json(config.at("model"));
-  auto options = train_options_from_json(config.at("train"));
+  const auto config = read_run_config(dir);
+  const auto& spec = config.spec;
+  auto options = config.options;
   if (epochs) options.epochs = *epochs;
   std::string err;
   if (!options.IsValid(&err)) throw Error(err);
-  Run run(dir, spec, options);
+  const bool supplied = config.supplied_data;
+  if (supplied && !env.train)
+    throw Error(fmt::format("'{}' was trained on data its caller supplied; resume it with the same data", dir.string()));
+  if (!supplied && env.train)
+    throw Error(fmt::format("'{}' was trained on Fashion-MNIST; resume it without supplying data", dir.string()));
+  Run run(dir, spec, options, env);
   return run.execute(true);
-}
-
-LoadedRun load_run(const fs::path& dir, const c10::Device& device) {
-  if (!fs::exists(dir / "config.json"))
-    throw Error(fmt::format("'{}' is not a critlab run directory (no config.json)", dir.string()));
-  const auto config = io::read_json(dir / "config.json");
-  LoadedRun run;
-  run.spec = nn::model_spec_from_json(config.at("model"));
-  run.options = train_options_from_json(config.at("train"));
-  const auto state_path = dir / "checkpoints" / "state.json";
-  if (!fs::exists(state_path)) throw Error(fmt::format("'{}' has no checkpoint (checkpoints/state.json)", dir.string()));
-  run.epoch = io::read_json(state_path).at("epoch");
-  run.model = nn::build_model(run.spec, run.options.seed);
-  try {
-    torch::load(run.model, model_path(dir, run.epoch).string(), device);
-  } catch (const c10::Error& e) {
-    throw Error(fmt::format("cannot load checkpoint '{}': {}", model_path(dir, run.epoch).string(),
-                            e.what_without_backtrace()));
-  }
-  run.model->to(device);
-  return run;
 }
 
 }  // namespace critlab::train

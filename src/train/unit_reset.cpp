@@ -17,8 +17,8 @@ namespace critlab::train {
 
 namespace {
 
-nn::DenseBlockImpl& dense(nn::LayerStack& stack, std::size_t l) {
-  auto* d = nn::as_plain_dense(*stack->block(l));
+nn::DenseView dense(nn::LayerStack& stack, std::size_t l) {
+  auto d = nn::plain_dense_view(*stack->block(l));
   if (!d)
     throw Error(fmt::format("unit replacement needs plain dense blocks (no norm, no skip); block {} is '{}'", l,
                             stack->block(l)->describe()));
@@ -76,13 +76,13 @@ std::vector<at::Tensor> hidden_outputs(const std::vector<nn::Tap>& taps) {
 void replace_unit(nn::LayerStack& stack, std::size_t layer, std::int64_t unit, double mean_activation,
                   double sigma_w, const StateReset& reset, std::uint64_t seed) {
   CRITLAB_ASSERT(layer + 1 < stack->size(), "replace_unit: the layer needs a following dense block");
-  auto& in = dense(stack, layer);
-  auto& out = dense(stack, layer + 1);
+  auto in = dense(stack, layer);
+  auto out = dense(stack, layer + 1);
   torch::NoGradGuard no_grad;
-  auto& w_in = in.linear->weight;    // [units, fan_in]
-  auto& b_in = in.linear->bias;      // [units]
-  auto& w_out = out.linear->weight;  // [next, units]
-  auto& b_out = out.linear->bias;    // [next]
+  auto& w_in = in.weight;    // [units, fan_in]
+  auto& b_in = in.bias;      // [units]
+  auto& w_out = out.weight;  // [next, units]
+  auto& b_out = out.bias;    // [next]
   const auto fan_in = w_in.size(1);
   auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
   const at::Tensor fresh = at::randn({fan_in}, gen, torch::TensorOptions().dtype(w_in.scalar_type())) *
@@ -103,7 +103,7 @@ ContinualBackprop::ContinualBackprop(nn::LayerStack& stack, const UnitResetOptio
   std::string err;
   if (!o_.IsValid(&err)) throw Error(err);
   for (std::size_t l = 0; l + 1 < stack->size(); ++l) {
-    const auto units = static_cast<std::size_t>(dense(stack, l).linear->weight.size(0));
+    const auto units = static_cast<std::size_t>(dense(stack, l).weight.size(0));
     dense(stack, l + 1);
     layers_.push_back(l);
     utility_.emplace_back(units, 0.0);
@@ -126,7 +126,7 @@ std::int64_t ContinualBackprop::update(nn::LayerStack& stack, const std::vector<
     const at::Tensor h = hidden[i].detach().reshape({-1, units}).to(torch::kFloat64).cpu().contiguous();
     const auto batch = h.size(0);
     const double* hp = h.data_ptr<double>();
-    const auto out_w = mean_abs_columns(dense(stack, l + 1).linear->weight);
+    const auto out_w = mean_abs_columns(dense(stack, l + 1).weight);
     auto& util = utility_[i];
     auto& mean = mean_[i];
     auto& age = age_[i];
@@ -214,7 +214,7 @@ Redo::Redo(nn::LayerStack& stack, const UnitResetOptions& options, std::uint64_t
   std::string err;
   if (!o_.IsValid(&err)) throw Error(err);
   for (std::size_t l = 0; l + 1 < stack->size(); ++l) {
-    const auto units = dense(stack, l).linear->weight.size(0);
+    const auto units = dense(stack, l).weight.size(0);
     sum_abs_.push_back(torch::zeros({units}, torch::kFloat64));
     sum_.push_back(torch::zeros({units}, torch::kFloat64));
   }

@@ -61,7 +61,7 @@ TEST(GraphCli, KilledRecordingResumesToTheSameActivity) {
   test::TempDir d;
   const auto ref = d.path() / "ref", run = d.path() / "run";
   ASSERT_EQ(run_cli(kTrain + "--epochs 1 --out " + ref.string()).exit_code, 0);
-  EXPECT_EQ(run_cli(kTrain + "--epochs 1 --out " + run.string(), "CRITLAB_TEST_FAIL_AT_STEP=12").exit_code, 137);
+  EXPECT_EQ(run_cli(kTrain + "--epochs 1 --test-kill-at-step 12 --out " + run.string()).exit_code, 137);
   ASSERT_EQ(run_cli("train --resume " + run.string()).exit_code, 0);
   const auto steps = io::read_json(ref / "record" / "meta.json")["schedule"].get<std::vector<std::int64_t>>();
   for (const auto s : steps) {

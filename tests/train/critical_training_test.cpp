@@ -78,7 +78,7 @@ TEST(CriticalTraining, ExperimentResumesWithoutRecomputingFinishedCells) {
   EXPECT_EQ(nlohmann::json::parse(a.out)["computed"], 6);
 
   // Killed in the middle of the first cell's training, then run again to the end.
-  auto k = run_cli(args + run.string(), "CRITLAB_TEST_FAIL_AT_STEP=7");
+  auto k = run_cli("experiment critical-training --test-kill-at-step 7 " + args.substr(29) + run.string());
   EXPECT_EQ(k.exit_code, 137);
   EXPECT_FALSE(std::filesystem::exists(run / "results.md"));
   auto b = run_cli(args + run.string());

@@ -210,5 +210,5 @@ TEST(CriticalityController, CorrectsBatchNormLayersThroughTheirScales) {
   EXPECT_NEAR(after[0].gain_sq / before[0].gain_sq, 0.5, 1e-4);
   EXPECT_NEAR(after[1].gain_sq / before[1].gain_sq, 1.0, 1e-6);
   EXPECT_TRUE(torch::equal(net->block(0)->named_parameters()["linear.weight"], w_before));
-  EXPECT_EQ(train::gain_parameters(*net->block(0)).size(), 1u);
+  EXPECT_EQ(net->block(0)->gain_parameters().size(), 1u);
 }

@@ -34,14 +34,14 @@ TEST(TrainCli, KillAndResumeLosesNothingAndMatchesAnUninterruptedRun) {
   ASSERT_EQ(run_cli(common + "--out " + ref.string()).exit_code, 0);
 
   // Killed right after committing epoch 1.
-  auto k1 = run_cli(common + "--out " + run.string(), "CRITLAB_TEST_EXIT_AFTER_EPOCH=1");
+  auto k1 = run_cli(common + "--test-kill-after-epoch 1 --out " + run.string());
   EXPECT_EQ(k1.exit_code, 137);
   EXPECT_FALSE(std::filesystem::exists(run / "summary.json"));
   EXPECT_EQ(io::read_json(run / "checkpoints" / "state.json")["epoch"], 1);
   const auto after_kill = io::read_csv(run / "metrics.csv");
 
   // Resumed, then killed in the middle of epoch 2 (step 45 of 90).
-  auto k2 = run_cli("train --resume " + run.string(), "CRITLAB_TEST_FAIL_AT_STEP=45");
+  auto k2 = run_cli("train --test-kill-at-step 45 --resume " + run.string());
   EXPECT_EQ(k2.exit_code, 137);
   EXPECT_EQ(io::read_json(run / "checkpoints" / "state.json")["epoch"], 1);
   EXPECT_FALSE(std::filesystem::exists(run / "summary.json"));

@@ -26,6 +26,8 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "critlab/core/progress.h"
+#include "critlab/train/callbacks.h"
 #include "critlab/nn/model.h"
 #include "critlab/train/robustness.h"
 
@@ -56,6 +58,10 @@ struct CriticalTrainingOptions {
   }();
   std::string device = "auto";
   int threads = 0;
+  // Not part of the protocol (never written to experiment.json): monitors attached to every cell's training
+  // run, and progress over cells and training steps.
+  train::TrainCallbacks callbacks;
+  ProgressFn progress;
   std::string data_dir;
 
   bool IsValid(std::string* error) const;

@@ -16,6 +16,7 @@
 #pragma once
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,7 @@
 
 #include "critlab/data/dataset.h"
 #include "critlab/nn/stack.h"
+#include "critlab/train/callbacks.h"
 
 namespace critlab::graph {
 
@@ -57,6 +59,19 @@ class Recorder {
   at::Tensor probes_;
 };
 
+// The recorder as a training monitor: attach it to train::TrainEnvironment::callbacks. On start it opens the
+// recording (a new run also records step 0, the initial network); after each due step it records.
+class RecordingCallback : public train::TrainCallback {
+ public:
+  explicit RecordingCallback(RecordOptions options) : options_(options) {}
+  void on_start(const train::TrainStart& start, nn::LayerStack& model) override;
+  void on_step(std::int64_t step, nn::LayerStack& model) override;
+
+ private:
+  RecordOptions options_;
+  std::unique_ptr<Recorder> recorder_;
+};
+
 // A recording read back.
 struct BlockInfo {
   std::int64_t index = 0;
@@ -64,7 +79,9 @@ struct BlockInfo {
   std::int64_t units = 0;
   bool has_pre = false;
   bool readout = false;
-  bool dense = false;  // a DenseBlock: its weight is param_block<l>.linear.weight [units, fan_in]
+  bool dense = false;       // the block answers nn::BlockImpl::dense_view(): a weight [units, fan_in]
+  std::string weight_name;  // dense blocks: the weight's and bias's parameter names in the stack, e.g.
+  std::string bias_name;    // "block2.linear.weight" (stored as param_<name>.npy at every step)
 };
 struct Recording {
   std::filesystem::path dir;  // the record/ directory

@@ -76,15 +76,4 @@ double distance_to_criticality(const std::vector<LayerGain>& gains);
 
 nlohmann::json to_json(const LayerGain& g);
 
-// Puts a module in eval mode for a scope and restores its previous mode.
-class EvalModeGuard {
- public:
-  explicit EvalModeGuard(torch::nn::Module& m) : m_(m), was_training_(m.is_training()) { m_.eval(); }
-  ~EvalModeGuard() { m_.train(was_training_); }
-
- private:
-  torch::nn::Module& m_;
-  bool was_training_;
-};
-
 }  // namespace critlab::measure

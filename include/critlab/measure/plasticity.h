@@ -33,4 +33,8 @@ struct LayerPlasticity {
 // Per hidden block of `stack` on `probes` (eval mode, no gradients).
 std::vector<LayerPlasticity> layer_plasticity(nn::LayerStack& stack, const at::Tensor& probes);
 
+// Mean |w| over the weights() of every block, the readout included: the whole network's weight magnitude
+// (Dohare et al.'s "average weight magnitude"), where LayerPlasticity::mean_abs_weight is one block's.
+double mean_abs_weight(nn::LayerStack& stack);
+
 }  // namespace critlab::measure

@@ -23,6 +23,8 @@ class DenseBlockImpl : public BlockImpl {
   at::Tensor jacobian_sq_norm_analytic(const at::Tensor& x) override;
   at::Tensor jacobian_sq_norm_analytic(const Tap& tap) override;
   std::string describe() const override;
+  std::vector<at::Tensor> gain_parameters() const override;
+  std::optional<DenseView> dense_view() override;
 
   torch::nn::Linear linear{nullptr};
   Activation activation;
@@ -35,10 +37,6 @@ class DenseBlockImpl : public BlockImpl {
   at::Tensor preact(const at::Tensor& x2d);
 };
 
-// The block as a plain dense layer (no normalisation, no skip connection), or nullptr: the form that the
-// hand-written paths (online SGD, unit replacement) work on directly.
-DenseBlockImpl* as_plain_dense(BlockImpl& block);
-
 // conv3x3(pad 1) -> [batchnorm] -> phi -> [maxpool 2x2].
 class ConvBlockImpl : public BlockImpl {
  public:
@@ -46,6 +44,7 @@ class ConvBlockImpl : public BlockImpl {
   at::Tensor forward(const at::Tensor& x) override;
   std::pair<at::Tensor, at::Tensor> forward_with_pre(const at::Tensor& x) override;
   std::string describe() const override;
+  std::vector<at::Tensor> gain_parameters() const override;
 
  private:
   torch::nn::Conv2d conv_{nullptr};
@@ -64,6 +63,7 @@ class ResidualBlockImpl : public BlockImpl {
   at::Tensor forward(const at::Tensor& x) override;
   std::pair<at::Tensor, at::Tensor> forward_with_pre(const at::Tensor& x) override;
   std::string describe() const override;
+  std::vector<at::Tensor> gain_parameters() const override;
 
  private:
   torch::nn::Conv2d conv1_{nullptr}, conv2_{nullptr}, shortcut_{nullptr};

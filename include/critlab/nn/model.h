@@ -8,6 +8,7 @@
 //   auto       he for relu, xavier otherwise
 #pragma once
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -37,6 +38,20 @@ struct ModelSpec {
   // False with a message naming the bad field.
   bool IsValid(std::string* error) const;
 };
+
+// The initialisation a spec resolves to: `auto` is he for relu and xavier otherwise.
+Init resolved_init(const ModelSpec& spec);
+
+// An initialisation in the mean-field convention W ~ N(0, sigma_w^2 / fan_in), b ~ N(0, sigma_b^2).
+struct MeanFieldScales {
+  double sigma_w = 0, sigma_b = 0;
+};
+// The scales of the spec's initialisation where it has them: gaussian (sigma_w, sigma_b), he (sqrt 2, 0);
+// nullopt for xavier and orthogonal, whose variance is not sigma_w^2 / fan_in.
+std::optional<MeanFieldScales> init_scales(const ModelSpec& spec);
+// The same, only where mean-field theory describes the network at initialisation: a plain MLP (no
+// normalisation, no skip connections) with gaussian or he init. The measure command's reference.
+std::optional<MeanFieldScales> mean_field_scales(const ModelSpec& spec);
 
 nlohmann::json to_json(const ModelSpec& spec);
 ModelSpec model_spec_from_json(const nlohmann::json& j);

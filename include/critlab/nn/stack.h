@@ -6,11 +6,14 @@
 // classifier is the readout (logits) and is excluded from "hidden layer" averages.
 #pragma once
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include <torch/nn/module.h>
 #include <torch/nn/pimpl.h>
+
+#include "critlab/core/enums.h"
 
 namespace critlab::nn {
 
@@ -19,6 +22,18 @@ struct Tap {
   at::Tensor input;   // h_{l-1}
   at::Tensor pre;     // pre-activation, undefined where the block has none
   at::Tensor output;  // h_l
+};
+
+// A block seen as a dense layer h = phi(W flatten(x) + b) [+ flatten(x) when residual]: what correlation
+// graphs, pruning and critical computational graphs need to read and edit weights unit by unit.
+struct DenseView {
+  at::Tensor weight;        // [fan_out, fan_in]: the parameter itself, so in-place edits change the block
+  at::Tensor bias;          // [fan_out], undefined where the layer has none
+  std::string weight_name;  // the weight's parameter path inside the block, e.g. "linear.weight"
+  std::string bias_name;    // the bias's, empty where there is none
+  Activation activation = Activation::kLinear;
+  bool normalised = false;  // a normalisation sits between W x + b and phi
+  bool residual = false;
 };
 
 class BlockImpl : public torch::nn::Module {
@@ -37,6 +52,19 @@ class BlockImpl : public torch::nn::Module {
   // Short human-readable description, e.g. "dense 784->256 tanh".
   virtual std::string describe() const = 0;
 
+  // What measures, trainers and analyses ask of a block instead of reading its parameters' names (DESIGN.md:
+  // measures ask the stack). A new block kind (a TorchScript submodule, say) answers these and every
+  // measure works on it.
+  //
+  // The weight matrices and kernels: every parameter of two or more dimensions (Linear and Conv2d weights;
+  // never biases or normalisation scales), in registration order.
+  virtual std::vector<at::Tensor> weights() const;
+  // The parameters a gain controller rescales to move this block's gain: a batch norm would undo a
+  // rescaled weight, so blocks with batch norm answer its scales; the default is weights().
+  virtual std::vector<at::Tensor> gain_parameters() const { return weights(); }
+  // The block as a dense layer, if it is one (see DenseView); nullopt for convolutions and other maps.
+  virtual std::optional<DenseView> dense_view() { return std::nullopt; }
+
   bool is_readout() const { return readout_; }
   void set_readout(bool r) { readout_ = r; }
 
@@ -45,6 +73,23 @@ class BlockImpl : public torch::nn::Module {
 };
 
 using BlockPtr = std::shared_ptr<BlockImpl>;
+
+// The block's dense view if it is a plain dense layer (no normalisation, no skip connection): the form the
+// hand-written paths (online SGD, unit replacement) work on directly.
+std::optional<DenseView> plain_dense_view(BlockImpl& block);
+
+// Puts a module in eval mode for a scope and restores its previous mode.
+class EvalModeGuard {
+ public:
+  explicit EvalModeGuard(torch::nn::Module& m) : m_(m), was_training_(m.is_training()) { m_.eval(); }
+  ~EvalModeGuard() { m_.train(was_training_); }
+  EvalModeGuard(const EvalModeGuard&) = delete;
+  EvalModeGuard& operator=(const EvalModeGuard&) = delete;
+
+ private:
+  torch::nn::Module& m_;
+  bool was_training_;
+};
 
 class LayerStackImpl : public torch::nn::Module {
  public:
@@ -58,6 +103,8 @@ class LayerStackImpl : public torch::nn::Module {
 
   std::size_t size() const { return blocks_.size(); }
   const BlockPtr& block(std::size_t i) const { return blocks_.at(i); }
+  // The name block i is registered under ("block<i>"): the prefix of its parameters' names in checkpoints.
+  static std::string block_name(std::size_t i);
   // Indices of hidden blocks (all but readout blocks).
   std::vector<std::size_t> hidden_blocks() const;
   std::int64_t num_parameters() const;

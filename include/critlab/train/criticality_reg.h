@@ -167,10 +167,6 @@ class CriticalityTraining {
   std::vector<double> gains_;  // the controller's batch gains between add_penalties and after_step
 };
 
-// The tensors whose scale sets a block's gain: batch-norm scales where the block has batch norm, else its
-// weight matrices and kernels (parameters named "weight" with two or more dimensions).
-std::vector<at::Tensor> gain_parameters(nn::BlockImpl& block);
-
 // Hoffman et al. (2019): ||J||_F^2 of logits with respect to inputs, estimated with one random unit
 // projection per example: C * mean_b ||v_b^T J(x_b)||^2, v_b uniform on the sphere in R^C. `x` must be the
 // (requires-grad) input that produced `logits`. Differentiable (double backward).
