@@ -1,7 +1,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "commands.h"
+#include "engine.h"
 #include "critlab/core/error.h"
 #include "critlab/core/runtime.h"
 #include "critlab/data/dataset.h"
@@ -57,7 +57,7 @@ Runner add_avalanches(CLI::App& cmd) {
       j["source"] = loaded.source;
       auto& model = loaded.model;
       if (s->probes < 2) throw Error("--probes must be at least 2");
-      s->o.kind = measure::avalanche_kind_from_string(s->kind);
+      s->o.kind = from_string<measure::AvalancheKind>(s->kind);
       s->o.seed = s->seed;
       const auto fm = data::load_fashion_mnist(data::resolve_data_dir(s->data));
       const auto probes = data::stratified_subset(fm.test, s->probes).images.to(device);
@@ -91,7 +91,7 @@ Runner add_avalanches(CLI::App& cmd) {
     }
     auto show = [](const stats::PowerLawFit& f) {
       return f.ok() ? fmt::format("{:.3f} +- {:.3f} (xmin {:g}, {} in tail)", f.alpha, f.alpha_se, f.xmin, f.n_tail)
-                    : "no fit (" + f.message + ")";
+                    : "no fit (" + f.status.message + ")";
     };
     print(fmt::format("{} avalanches", analysis.count));
     if (j.contains("reached_output"))
@@ -100,10 +100,11 @@ Runner add_avalanches(CLI::App& cmd) {
     print("  size exponent tau:       " + show(analysis.size_fit));
     print("  duration exponent tau_t: " + show(analysis.duration_fit));
     print(fmt::format("  <S>(T) ~ T^gamma: gamma = {:.3f} +- {:.3f}; crackling prediction (tau_t-1)/(tau-1) = {:.3f}",
-                      analysis.gamma, analysis.gamma_se, analysis.gamma_predicted));
-    print(analysis.collapse.ok ? fmt::format("  shape collapse exponent: {:.3f} (spread {:.3g})", analysis.collapse.exponent,
-                                             analysis.collapse.spread)
-                               : "  shape collapse: " + analysis.collapse.message);
+                      analysis.gamma.value_or(std::nan("")), analysis.gamma_se.value_or(std::nan("")),
+                      analysis.gamma_predicted.value_or(std::nan(""))));
+    print(analysis.collapse.ok() ? fmt::format("  shape collapse exponent: {:.3f} (spread {:.3g})",
+                                               analysis.collapse.exponent, analysis.collapse.spread)
+                                 : "  shape collapse: " + analysis.collapse.status.message);
     if (!out.empty()) print("  tables and plots written to " + out);
     return 0;
   };

@@ -1,7 +1,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "commands.h"
+#include "engine.h"
 #include "critlab/bench/bench.h"
 
 namespace critlab::cli {

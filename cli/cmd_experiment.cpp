@@ -2,7 +2,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "commands.h"
+#include "engine.h"
 #include "critlab/core/error.h"
 #include "critlab/experiments/continual.h"
 #include "critlab/experiments/critical_training.h"

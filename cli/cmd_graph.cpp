@@ -3,7 +3,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "commands.h"
+#include "engine.h"
 #include "critlab/core/error.h"
 #include "critlab/graph/analysis.h"
 

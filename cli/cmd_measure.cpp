@@ -5,7 +5,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "commands.h"
+#include "engine.h"
 #include "critlab/core/error.h"
 #include "critlab/core/runtime.h"
 #include "critlab/data/dataset.h"
@@ -58,7 +58,7 @@ Runner add_measure(CLI::App& cmd) {
     const c10::Device device = resolve_device(s->device);
     const int threads = configure_threads(s->threads);
     if (s->probes < 2) throw Error("--probes must be at least 2");
-    s->mo.gains.method = measure::gain_method_from_string(s->method);
+    s->mo.gains.method = from_string<measure::GainMethod>(s->method);
     s->mo.with_lyapunov = !s->no_lyapunov;
     s->mo.with_dynamic_range = !s->no_dr;
     s->mo.gains.seed = s->seed;

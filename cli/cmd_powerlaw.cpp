@@ -4,6 +4,7 @@
 
 #include "commands.h"
 #include "critlab/core/error.h"
+#include "critlab/core/status.h"
 #include "critlab/io/files.h"
 #include "critlab/io/numbers.h"
 #include "critlab/stats/compare.h"
@@ -40,12 +41,13 @@ Runner add_powerlaw(CLI::App& cmd) {
     if (!s->o.IsValid(&err)) throw Error(err);
     const auto data = io::read_number_column(s->file, s->column);
     const auto fit = stats::fit_power_law(data, s->o);
-    if (!fit.ok()) throw Error(fmt::format("'{}': {}", s->file, fit.message));
+    // Values a power law cannot take are bad input; a sample that admits no fit is a result with its status.
+    if (fit.status.code == StatusCode::kInvalidInput) throw Error(fmt::format("'{}': {}", s->file, fit.status.message));
     auto j = stats::to_json(fit);
     j["file"] = s->file;
     j["comparisons"] = nlohmann::json::array();
     std::vector<stats::Comparison> comparisons;
-    if (!s->no_compare) comparisons = stats::compare_all(data, fit);
+    if (!s->no_compare && fit.ok()) comparisons = stats::compare_all(data, fit);
     for (const auto& c : comparisons) j["comparisons"].push_back(stats::to_json(c));
     j["R_sign"] = "R > 0 favours the power law, R < 0 the alternative";
     if (!s->out.empty()) {
@@ -57,16 +59,21 @@ Runner add_powerlaw(CLI::App& cmd) {
       return 0;
     }
     print(fmt::format("{}: n = {}, {} power law", s->file, fit.n, fit.discrete ? "discrete" : "continuous"));
+    if (!fit.ok()) {
+      print(fmt::format("  no fit: {} ({})", fit.status.message, to_string(fit.status.code)));
+      return 0;
+    }
     print(fmt::format("  xmin = {:g}{}  n_tail = {}  alpha = {:.4f} +- {:.4f}  KS = {:.4f}", fit.xmin,
                       fit.xmax > 0 ? fmt::format("  xmax = {:g}", fit.xmax) : "", fit.n_tail, fit.alpha, fit.alpha_se,
                       fit.ks));
-    if (fit.p_value >= 0)
+    if (fit.p_value)
       print(fmt::format("  goodness of fit: p = {:.3f} ({} bootstrap sets; p < 0.1 rules the power law out)",
-                        fit.p_value, fit.bootstrap));
+                        *fit.p_value, fit.bootstrap));
     if (!comparisons.empty()) print("  likelihood ratios (R > 0 favours the power law):");
     for (const auto& c : comparisons)
-      print(fmt::format("    {:<22} R = {:+8.3f}  p = {:.3g}{}  -> {}", c.against, c.R, c.p, c.nested ? " (nested)" : "",
-                        c.ok ? c.favours : "failed: " + c.message));
+      print(c.ok() ? fmt::format("    {:<22} R = {:+8.3f}  p = {:.3g}{}  -> {}", c.against, *c.R, *c.p,
+                                 c.nested ? " (nested)" : "", c.favours)
+                   : fmt::format("    {:<22} no comparison: {}", c.against, c.status.message));
     return 0;
   };
 }

@@ -20,7 +20,7 @@ Runner add_theory(CLI::App& cmd) {
   cmd.add_option("--sigma-w", s->sigma_w, "weight scale sigma_w")->capture_default_str();
   cmd.add_option("--sigma-b", s->sigma_b, "bias scale sigma_b")->capture_default_str();
   cmd.add_option("--quadrature", s->mf.quadrature_points, "Gauss-Hermite points")->capture_default_str();
-  cmd.add_flag("--edge-of-chaos", s->edge, "also trace sigma_w*(sigma_b) for sigma_b in [0, 0.5, ..., 3]");
+  cmd.add_flag("--edge-of-chaos", s->edge, "also trace sigma_w*(sigma_b) for sigma_b = 0, 0.1, ..., 3");
   cmd.add_option("--out", s->out, "with --edge-of-chaos: directory for the curve's table and plot");
   cmd.add_flag("--json", s->json, "print JSON");
   return [s]() {
@@ -30,15 +30,15 @@ Runner add_theory(CLI::App& cmd) {
     j["activation"] = s->activation;
     j["sigma_w"] = s->sigma_w;
     j["sigma_b"] = s->sigma_b;
-    j["phase"] = r.chi1 < 1 - 1e-9 ? "ordered" : (r.chi1 > 1 + 1e-9 ? "chaotic" : "critical");
     if (s->edge) {
       io::Table curve{{"sigma_b", "sigma_w_star"}, {}};
       nlohmann::json pts = nlohmann::json::array();
-      for (int i = 0; i <= 30; ++i) {
-        const double sb = 0.1 * i;
-        const double sw = measure::edge_of_chaos_sigma_w(act, sb, s->mf);
-        curve.add_row({sb, sw});
-        pts.push_back({{"sigma_b", sb}, {"sigma_w", sw}});
+      for (const auto& p : measure::edge_of_chaos_curve(act, 3.0, 0.1, s->mf)) {
+        curve.add_row({p.sigma_b, p.sigma_w.value_or(std::nan(""))});  // an empty CSV cell where there is none
+        nlohmann::json point{{"sigma_b", p.sigma_b}};
+        put_result(point, "sigma_w", p.sigma_w,
+                   make_status(StatusCode::kNotFound, "chi_1 = 1 has no root for sigma_w in [0.05, 20]"));
+        pts.push_back(point);
       }
       j["edge_of_chaos"] = pts;
       if (!s->out.empty())
@@ -52,11 +52,11 @@ Runner add_theory(CLI::App& cmd) {
     } else {
       print(fmt::format("{} at sigma_w={}, sigma_b={}: q* = {:.6g}, chi_1 = {:.6g}, ln(chi_1)/2 = {:+.6g} -> {}{}",
                         s->activation, s->sigma_w, s->sigma_b, r.q_star, r.chi1, r.lyapunov,
-                        j["phase"].get<std::string>(), r.message.empty() ? "" : " (" + r.message + ")"));
+                        to_string(measure::phase_of(r)), r.status.message.empty() ? "" : " (" + r.status.message + ")"));
       if (s->edge)
         for (const auto& p : j["edge_of_chaos"])
-          print(fmt::format("  sigma_b = {:.1f}: sigma_w* = {:.6f}", p["sigma_b"].get<double>(),
-                            p["sigma_w"].get<double>()));
+          print(fmt::format("  sigma_b = {:.1f}: sigma_w* = {}", p["sigma_b"].get<double>(),
+                            p["sigma_w"].is_null() ? "none" : fmt::format("{:.6f}", p["sigma_w"].get<double>())));
     }
     return 0;
   };

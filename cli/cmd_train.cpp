@@ -1,7 +1,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "commands.h"
+#include "engine.h"
 #include "critlab/core/error.h"
 #include "critlab/graph/recording.h"
 #include "critlab/train/trainer.h"
@@ -67,7 +67,7 @@ Runner add_train(CLI::App& cmd) {
       dir = s->resume;
       std::optional<std::int64_t> epochs;
       if (cmd.count("--epochs")) epochs = s->epochs;
-      const auto config = train::read_run_config(dir);
+      const auto config = train::read_resumable_run_config(dir);
       summary = train::train_resume(dir, epochs, environment(config.options));
     } else {
       if (s->out.empty()) throw Error("train needs --out DIR (a new run directory) or --resume DIR");

@@ -3,9 +3,8 @@
 #include <memory>
 #include <string>
 
-#include "commands.h"
+#include "engine.h"
 #include "critlab/core/error.h"
-#include "critlab/io/progress.h"
 #include "critlab/train/run.h"
 
 namespace critlab::cli {
@@ -97,33 +96,10 @@ void resolve_criticality_flags(train::CriticalityOptions& o, const std::string& 
                                const std::string& estimator, const std::string& decay) {
   o.mode = from_string<CriticalityMode>(mode);
   o.penalty = from_string<Penalty>(penalty);
-  o.estimator = measure::gain_method_from_string(estimator);
+  o.estimator = from_string<measure::GainMethod>(estimator);
   o.decay = from_string<Decay>(decay);
   std::string err;
   if (!o.IsValid(&err)) throw Error(err);
-}
-
-void add_runtime_flags(CLI::App& cmd, const RuntimeFlags& f) {
-  if (f.device) cmd.add_option("--device", *f.device, "auto, cpu, cuda, cuda:N")->capture_default_str();
-  if (f.threads) cmd.add_option("--threads", *f.threads, f.threads_help)->capture_default_str();
-  if (f.data_dir) cmd.add_option("--data", *f.data_dir, f.data_help);
-}
-
-ProgressFn terminal_progress() {
-  struct Bar {
-    std::string task;
-    std::unique_ptr<io::Progress> progress;
-  };
-  auto bar = std::make_shared<Bar>();
-  return [bar](const ProgressEvent& e) {
-    if (!bar->progress || bar->task != e.task) {
-      bar->progress.reset();  // finishes the previous task's line
-      bar->task = std::string(e.task);
-      bar->progress = std::make_unique<io::Progress>(bar->task, e.total);
-    }
-    bar->progress->update(e.done, std::string(e.note));
-    if (e.done >= e.total) bar->progress.reset();
-  };
 }
 
 void add_kill_flags(CLI::App& cmd, KillFlags& f) {
@@ -145,7 +121,5 @@ train::TrainCallbacks kill_callbacks(const KillFlags& f) {
   if (f.at_step < 0 && f.after_epoch < 0) return {};
   return {std::make_shared<Kill>(f)};
 }
-
-void print(const std::string& text) { std::cout << text << std::endl; }
 
 }  // namespace critlab::cli

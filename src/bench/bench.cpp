@@ -23,7 +23,7 @@ namespace critlab::bench {
 
 bool BenchOptions::IsValid(std::string* error) const {
   if (repeats < 1) {
-    if (error) *error = "--repeats must be at least 1";
+    if (error) *error = "repeats must be at least 1";
     return false;
   }
   return true;
@@ -277,7 +277,7 @@ nlohmann::json run_benchmarks(const BenchOptions& o) {
                        {"bootstrap_simulations", sims},
                        {"bootstrap_seconds", boot_s},
                        {"bootstrap_simulations_per_second", sims / boot_s},
-                       {"bootstrap_p", boot.p_value}};
+                       {"bootstrap_p", or_null(boot.p_value)}};
   }
   return out;
 }

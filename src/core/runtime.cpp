@@ -14,13 +14,7 @@
 
 #include "critlab/core/error.h"
 
-#ifndef CRITLAB_VERSION
-#define CRITLAB_VERSION "dev"
-#endif
-
 namespace critlab {
-
-std::string version() { return CRITLAB_VERSION; }
 
 BlasInfo blas_info() {
   BlasInfo info{"", "unknown"};
@@ -72,7 +66,7 @@ void reexec_with_passive_openmp(char** argv) {
 }
 
 int configure_threads(int threads) {
-  if (threads < 0) throw Error("--threads must be >= 0 (0 = all cores), got " + std::to_string(threads));
+  if (threads < 0) throw Error("threads must be >= 0 (0 = all cores), got " + std::to_string(threads));
   int n = threads == 0 ? static_cast<int>(std::max(1u, std::thread::hardware_concurrency())) : threads;
   using SetThreads = void (*)(int);
   auto* set_blas = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));

@@ -106,7 +106,7 @@ at::Tensor gaussian_probes(std::int64_t n, const std::vector<std::int64_t>& shap
 BatchIterator::BatchIterator(const Dataset& data, std::int64_t batch_size, std::uint64_t seed, std::int64_t epoch,
                              bool shuffle, bool drop_last)
     : data_(data), batch_size_(batch_size), drop_last_(drop_last) {
-  if (batch_size <= 0) throw Error("--batch-size must be positive, got " + std::to_string(batch_size));
+  if (batch_size <= 0) throw Error("batch_size must be positive, got " + std::to_string(batch_size));
   if (shuffle) {
     // One generator per (seed, epoch): the order never depends on what ran before.
     auto gen = at::make_generator<at::CPUGeneratorImpl>(seed * 1000003ULL + static_cast<std::uint64_t>(epoch));

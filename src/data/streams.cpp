@@ -17,7 +17,7 @@ std::uint64_t mix(std::uint64_t seed, std::uint64_t a, std::uint64_t b) {
 
 TaskStream::TaskStream(const Dataset& pool, StreamKind kind, std::int64_t examples_per_task, std::uint64_t seed)
     : pool_(pool), kind_(kind), examples_(examples_per_task), seed_(seed) {
-  if (examples_per_task < 1) throw Error("--examples-per-task must be at least 1");
+  if (examples_per_task < 1) throw Error("examples_per_task must be at least 1");
   if (pool.size() < 1) throw Error("the task stream needs a non-empty pool of images");
 }
 

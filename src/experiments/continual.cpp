@@ -316,8 +316,8 @@ class Run {
     mo.with_dynamic_range = !is_regression(o_);
     const auto r = measure::measure_criticality(net_, probes, mo);
     row["distance_to_criticality"] = r.distance_to_criticality;
-    row["lambda_max"] = r.has_lyapunov && !r.lyapunov.exponents.empty() ? r.lyapunov.exponents[0] : kNaN;
-    row["dynamic_range_db"] = r.has_dynamic_range && r.dynamic_range.ok ? r.dynamic_range.delta_db : kNaN;
+    row["lambda_max"] = r.lyapunov && !r.lyapunov->exponents.empty() ? r.lyapunov->exponents[0] : kNaN;
+    row["dynamic_range_db"] = r.dynamic_range && r.dynamic_range->ok() ? r.dynamic_range->delta_db : kNaN;
     for (const auto& g : r.layers)
       if (!g.readout) row[fmt::format("gain_sq_l{}", g.index)] = g.gain_sq;
   }

@@ -9,13 +9,6 @@
 
 namespace critlab::measure {
 
-std::string to_string(AvalancheKind k) { return k == AvalancheKind::kPerturbation ? "perturbation" : "activity"; }
-
-AvalancheKind avalanche_kind_from_string(const std::string& name) {
-  if (name == "perturbation") return AvalancheKind::kPerturbation;
-  if (name == "activity") return AvalancheKind::kActivity;
-  throw Error("unknown avalanche kind '" + name + "'; valid: perturbation, activity");
-}
 
 bool NetworkAvalancheOptions::IsValid(std::string* error) const {
   if (!(perturbation != 0) || !(threshold > 0) || repeats < 1) {

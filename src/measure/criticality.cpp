@@ -27,11 +27,9 @@ CriticalityReport measure_criticality(nn::LayerStack& stack, const at::Tensor& p
   r.distance_to_criticality = distance_to_criticality(r.layers);
   if (options.with_lyapunov) {
     r.lyapunov = lyapunov_spectrum(stack, probes, options.lyapunov);
-    r.has_lyapunov = true;
   }
   if (options.with_dynamic_range) {
     r.dynamic_range = dynamic_range(stack, probes, options.dynamic_range);
-    r.has_dynamic_range = true;
   }
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return r;
@@ -44,9 +42,10 @@ nlohmann::json to_json(const CriticalityReport& r) {
                       {"distance_to_criticality", r.distance_to_criticality},
                       {"probes", r.probes},
                       {"seconds", r.seconds}};
-  j["lyapunov"] = r.has_lyapunov ? nlohmann::json(r.lyapunov.exponents) : nlohmann::json::array();
-  if (r.has_lyapunov) j["lyapunov_detail"] = to_json(r.lyapunov);
-  if (r.has_dynamic_range) j["dynamic_range"] = to_json(r.dynamic_range);
+  const Status not_run = make_status(StatusCode::kNotRun, "not asked for");
+  put_result(j, "lyapunov", r.lyapunov ? std::optional(r.lyapunov->exponents) : std::nullopt, not_run);
+  put_result(j, "lyapunov_detail", r.lyapunov ? std::optional(to_json(*r.lyapunov)) : std::nullopt, not_run);
+  put_result(j, "dynamic_range", r.dynamic_range ? std::optional(to_json(*r.dynamic_range)) : std::nullopt, not_run);
   return j;
 }
 
@@ -64,38 +63,38 @@ void write_report_files(const std::filesystem::path& dir, const CriticalityRepor
                   .ylabel = "gain^2 = ||J_l||_F^2 / fan-out",
                   .logy = true,
                   .hlines = {1.0}});
-  if (r.has_lyapunov) {
+  if (r.lyapunov) {
     io::Table ly{{"layer"}, {}};
-    for (int i = 0; i < r.lyapunov.k; ++i) ly.columns.push_back(fmt::format("lambda_{}", i + 1));
-    for (std::size_t l = 0; l < r.lyapunov.per_layer.size(); ++l) {
-      if (std::isnan(r.lyapunov.per_layer[l].front())) continue;
+    for (int i = 0; i < r.lyapunov->k; ++i) ly.columns.push_back(fmt::format("lambda_{}", i + 1));
+    for (std::size_t l = 0; l < r.lyapunov->per_layer.size(); ++l) {
+      if (std::isnan(r.lyapunov->per_layer[l].front())) continue;
       std::vector<double> row{static_cast<double>(l)};
-      row.insert(row.end(), r.lyapunov.per_layer[l].begin(), r.lyapunov.per_layer[l].end());
+      row.insert(row.end(), r.lyapunov->per_layer[l].begin(), r.lyapunov->per_layer[l].end());
       ly.add_row(row);
     }
     io::write_csv(tables / "lyapunov_per_layer.csv", ly);
     std::vector<io::PlotSeries> series;
-    for (int i = 0; i < std::min(r.lyapunov.k, 4); ++i) series.push_back({fmt::format("lambda_{}", i + 1), ""});
+    for (int i = 0; i < std::min(r.lyapunov->k, 4); ++i) series.push_back({fmt::format("lambda_{}", i + 1), ""});
     io::plot_lines(plots, "lyapunov_per_layer", ly, "layer", series,
                    {.title = fmt::format("Local Lyapunov exponents (lambda_1 = {:.4f} per layer)",
-                                         r.lyapunov.exponents.front()),
+                                         r.lyapunov->exponents.front()),
                     .xlabel = "layer",
                     .ylabel = "ln |R_ii| (nats per layer)",
                     .hlines = {0.0}});
     io::Table spec{{"i", "lambda", "se"}, {}};
-    for (std::size_t i = 0; i < r.lyapunov.exponents.size(); ++i)
-      spec.add_row({static_cast<double>(i + 1), r.lyapunov.exponents[i], r.lyapunov.exponents_se[i]});
+    for (std::size_t i = 0; i < r.lyapunov->exponents.size(); ++i)
+      spec.add_row({static_cast<double>(i + 1), r.lyapunov->exponents[i], r.lyapunov->exponents_se[i]});
     io::plot_lines(plots, "lyapunov_spectrum", spec, "i", {{"lambda", "exponent"}},
                    {.title = "Lyapunov spectrum", .xlabel = "index i", .ylabel = "lambda_i (nats per layer)",
                     .hlines = {0.0}});
   }
-  if (r.has_dynamic_range) {
+  if (r.dynamic_range) {
     io::Table dr{{"scale", "response"}, {}};
-    for (std::size_t i = 0; i < r.dynamic_range.scales.size(); ++i)
-      dr.add_row({r.dynamic_range.scales[i], r.dynamic_range.response[i]});
+    for (std::size_t i = 0; i < r.dynamic_range->scales.size(); ++i)
+      dr.add_row({r.dynamic_range->scales[i], r.dynamic_range->response[i]});
     io::plot_lines(plots, "dynamic_range", dr, "scale", {{"response", "F(s)"}},
-                   {.title = r.dynamic_range.ok ? fmt::format("Response curve, dynamic range {:.2f} dB",
-                                                              r.dynamic_range.delta_db)
+                   {.title = r.dynamic_range->ok() ? fmt::format("Response curve, dynamic range {:.2f} dB",
+                                                              r.dynamic_range->delta_db)
                                                 : "Response curve (flat: no dynamic range)",
                     .xlabel = "input scale s",
                     .ylabel = "||h_L(s x) - h_L(0)|| / sqrt(N)",
@@ -110,15 +109,15 @@ std::string brief_report(const CriticalityReport& r) {
     out += fmt::format("{:>5}  {:<34} {:>7} {:>7} {:>10.4f} {:>9.4f} {:>9.4f}  {}\n", g.index, g.description, g.fan_in,
                        g.fan_out, g.gain_sq, g.gain_sq_se, g.log_gain, g.method);
   out += fmt::format("distance to criticality (mean |ln gain| over hidden layers): {:.4f}\n", r.distance_to_criticality);
-  if (r.has_lyapunov) {
+  if (r.lyapunov) {
     out += "Lyapunov exponents (nats/layer):";
-    for (std::size_t i = 0; i < r.lyapunov.exponents.size(); ++i)
-      out += fmt::format(" {:.4f}", r.lyapunov.exponents[i]);
+    for (std::size_t i = 0; i < r.lyapunov->exponents.size(); ++i)
+      out += fmt::format(" {:.4f}", r.lyapunov->exponents[i]);
     out += "\n";
   }
-  if (r.has_dynamic_range)
-    out += r.dynamic_range.ok ? fmt::format("dynamic range: {:.2f} dB\n", r.dynamic_range.delta_db)
-                              : "dynamic range: none (" + r.dynamic_range.message + ")\n";
+  if (r.dynamic_range)
+    out += r.dynamic_range->ok() ? fmt::format("dynamic range: {:.2f} dB\n", r.dynamic_range->delta_db)
+                              : "dynamic range: none (" + r.dynamic_range->status.message + ")\n";
   out += fmt::format("({} probes, {:.2f} s)\n", r.probes, r.seconds);
   return out;
 }

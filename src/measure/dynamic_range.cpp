@@ -53,24 +53,24 @@ DynamicRangeResult dynamic_range(nn::LayerStack& stack, const at::Tensor& probes
   }
   const double f_low = r.response.front(), f_high = r.response.back();
   if (!(f_high > f_low) || !std::isfinite(f_high)) {
-    r.message = "the response does not grow with the input scale; no dynamic range";
+    r.status = make_status(StatusCode::kNotFound, "the response does not grow with the input scale; no dynamic range");
     return r;
   }
   r.s_low = crossing(r.scales, r.response, f_low + options.low * (f_high - f_low));
   r.s_high = crossing(r.scales, r.response, f_low + options.high * (f_high - f_low));
   r.delta_db = 10 * std::log10(r.s_high / r.s_low);
-  r.ok = true;
   return r;
 }
 
 nlohmann::json to_json(const DynamicRangeResult& r) {
-  return {{"delta_db", r.ok ? nlohmann::json(r.delta_db) : nlohmann::json(nullptr)},
-          {"s_low", r.s_low},
-          {"s_high", r.s_high},
-          {"ok", r.ok},
-          {"message", r.message},
-          {"scales", r.scales},
-          {"response", r.response}};
+  const auto result = [&](double v) { return r.ok() ? nlohmann::json(v) : nlohmann::json(nullptr); };
+  nlohmann::json j{{"delta_db", result(r.delta_db)},
+                   {"s_low", result(r.s_low)},
+                   {"s_high", result(r.s_high)},
+                   {"scales", r.scales},
+                   {"response", r.response}};
+  put_status(j, r.status);
+  return j;
 }
 
 }  // namespace critlab::measure

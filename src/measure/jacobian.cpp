@@ -78,22 +78,6 @@ at::Tensor vjp(nn::BlockImpl& block, const at::Tensor& x, const at::Tensor& u) {
   return grads[0];
 }
 
-std::string to_string(GainMethod m) {
-  switch (m) {
-    case GainMethod::kAuto: return "auto";
-    case GainMethod::kAnalytic: return "analytic";
-    case GainMethod::kExact: return "exact";
-    case GainMethod::kHutchinson: return "hutchinson";
-  }
-  return "?";
-}
-
-GainMethod gain_method_from_string(const std::string& name) {
-  for (auto m : {GainMethod::kAuto, GainMethod::kAnalytic, GainMethod::kExact, GainMethod::kHutchinson})
-    if (to_string(m) == name) return m;
-  throw Error("unknown gain method '" + name + "'; valid: auto, analytic, exact, hutchinson");
-}
-
 bool GainOptions::IsValid(std::string* error) const {
   if (probes < 1) {
     if (error) *error = "gain probes must be at least 1";
@@ -180,7 +164,7 @@ std::vector<LayerGain> layer_gains(nn::LayerStack& stack, const at::Tensor& prob
     g.gain_sq_se = per_input.size(0) > 1 ? per_input.std().item<double>() / std::sqrt(per_input.size(0)) : 0.0;
     g.gain = std::sqrt(g.gain_sq);
     g.log_gain = 0.5 * std::log(g.gain_sq);
-    g.method = to_string(method);
+    g.method = critlab::to_string(method);
     out.push_back(g);
   }
   return out;

@@ -13,7 +13,7 @@ namespace critlab::measure {
 
 bool LyapunovOptions::IsValid(std::string* error) const {
   if (k < 1) {
-    if (error) *error = "--lyapunov-k must be at least 1";
+    if (error) *error = "lyapunov.k must be at least 1";
     return false;
   }
   if (max_inputs < 0) {

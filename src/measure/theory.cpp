@@ -7,7 +7,7 @@
 #include <fmt/format.h>
 
 #include "critlab/core/error.h"
-#include "critlab/nn/activation.h"
+#include "critlab/nn/activation_scalar.h"
 
 namespace critlab::measure {
 
@@ -117,13 +117,13 @@ MeanFieldResult mean_field(Activation act, double sigma_w, double sigma_b, const
   const double sw2 = sigma_w * sigma_w, sb2 = sigma_b * sigma_b;
   MeanFieldResult r;
   double q = options.q0;
-  r.status = MeanFieldStatus::kNoFixedPoint;
+  bool converged_any = false;
   for (r.iterations = 1; r.iterations <= options.max_iterations; ++r.iterations) {
     const double next = sw2 * second_moment(act, gh, q) + sb2;
     const bool converged = std::abs(next - q) <= options.tolerance * std::max(1.0, q);
     q = next;
     if (converged) {
-      r.status = MeanFieldStatus::kConverged;
+      converged_any = true;
       break;
     }
     if (!std::isfinite(q) || q > 1e12) break;
@@ -131,9 +131,15 @@ MeanFieldResult mean_field(Activation act, double sigma_w, double sigma_b, const
   r.q_star = q;
   r.chi1 = sw2 * derivative_moment(act, gh, std::isfinite(q) ? q : 1.0);
   r.lyapunov = 0.5 * std::log(r.chi1);
-  if (r.status != MeanFieldStatus::kConverged)
-    r.message = fmt::format("the length map has no finite fixed point for {} at sigma_w={}, sigma_b={} (q grew to {:.3g})",
-                            to_string(act), sigma_w, sigma_b, q);
+  if (!converged_any)
+    r.status = make_status(StatusCode::kNoConvergence,
+                           fmt::format("the length map has no finite fixed point for {} at sigma_w={}, sigma_b={} "
+                                       "(q grew to {:.3g})",
+                                       to_string(act), sigma_w, sigma_b, q));
+  else if (!std::isfinite(r.q_star) || !std::isfinite(r.chi1))
+    r.status = make_status(StatusCode::kNonFinite,
+                           fmt::format("the fixed point or chi_1 is not finite for {} at sigma_w={}, sigma_b={}",
+                                       to_string(act), sigma_w, sigma_b));
   return r;
 }
 
@@ -151,13 +157,34 @@ double edge_of_chaos_sigma_w(Activation act, double sigma_b, const MeanFieldOpti
   return 0.5 * (lo + hi);
 }
 
+Phase phase_of(const MeanFieldResult& r) {
+  if (!r.ok()) return Phase::kUndetermined;
+  return r.chi1 < 1 - 1e-9 ? Phase::kOrdered : (r.chi1 > 1 + 1e-9 ? Phase::kChaotic : Phase::kCritical);
+}
+
+std::vector<EdgeOfChaosPoint> edge_of_chaos_curve(Activation act, double sigma_b_max, double step,
+                                                  const MeanFieldOptions& options) {
+  if (!(step > 0) || !(sigma_b_max >= 0) || sigma_b_max / step > 1e4)
+    throw Error(fmt::format("edge-of-chaos curve: step must be positive and at most 10,000 points, got "
+                            "sigma_b_max {} and step {}", sigma_b_max, step));
+  std::vector<EdgeOfChaosPoint> curve;
+  for (int i = 0; i * step <= sigma_b_max + 1e-12; ++i) {
+    const double sb = step * i;
+    const double sw = edge_of_chaos_sigma_w(act, sb, options);
+    curve.push_back({sb, std::isfinite(sw) ? std::optional(sw) : std::nullopt});
+  }
+  return curve;
+}
+
 nlohmann::json to_json(const MeanFieldResult& r) {
-  return {{"q_star", r.q_star},
-          {"chi1", r.chi1},
-          {"lyapunov", r.lyapunov},
-          {"iterations", r.iterations},
-          {"status", r.status == MeanFieldStatus::kConverged ? "converged" : "no_fixed_point"},
-          {"message", r.message}};
+  const auto result = [&](double v) { return r.ok() ? nlohmann::json(v) : nlohmann::json(nullptr); };
+  nlohmann::json j{{"q_star", result(r.q_star)},
+                   {"chi1", result(r.chi1)},
+                   {"lyapunov", result(r.lyapunov)},
+                   {"iterations", r.iterations},
+                   {"phase", critlab::to_string(phase_of(r))}};
+  put_status(j, r.status);
+  return j;
 }
 
 }  // namespace critlab::measure

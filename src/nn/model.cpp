@@ -27,21 +27,21 @@ bool ModelSpec::IsValid(std::string* error) const {
     if (error) *error = msg;
     return false;
   };
-  if (depth < 1) return fail(fmt::format("--depth must be at least 1, got {}", depth));
-  if (width < 0) return fail(fmt::format("--width must be positive, got {}", width));
-  if (resolved_width() > (1 << 16)) return fail(fmt::format("--width {} is unreasonably large", width));
-  if (depth > 100000) return fail(fmt::format("--depth {} is unreasonably large", depth));
-  if (!(sigma_w > 0) || !std::isfinite(sigma_w)) return fail(fmt::format("--sigma-w must be positive, got {}", sigma_w));
-  if (!(sigma_b >= 0) || !std::isfinite(sigma_b)) return fail(fmt::format("--sigma-b must be >= 0, got {}", sigma_b));
+  if (depth < 1) return fail(fmt::format("depth must be at least 1, got {}", depth));
+  if (width < 0) return fail(fmt::format("width must be positive, got {}", width));
+  if (resolved_width() > (1 << 16)) return fail(fmt::format("width {} is unreasonably large", width));
+  if (depth > 100000) return fail(fmt::format("depth {} is unreasonably large", depth));
+  if (!(sigma_w > 0) || !std::isfinite(sigma_w)) return fail(fmt::format("sigma_w must be positive, got {}", sigma_w));
+  if (!(sigma_b >= 0) || !std::isfinite(sigma_b)) return fail(fmt::format("sigma_b must be >= 0, got {}", sigma_b));
   if (num_classes < 1) return fail("num_classes (the number of outputs) must be at least 1");
   if (input_shape.empty()) return fail("input_shape is empty");
   for (auto d : input_shape)
     if (d < 1) return fail("input_shape has a non-positive dimension");
   if (arch != Arch::kMlp && input_shape.size() != 3)
     return fail("the cnn and resnet architectures need image inputs [C, H, W]");
-  if (arch == Arch::kCnn && depth > 4) return fail("--depth for cnn is at most 4 (each block halves the image)");
-  if (arch != Arch::kMlp && residual) return fail("--residual applies to mlp only (resnet blocks are residual)");
-  if (arch != Arch::kMlp && norm == Norm::kLayerNorm) return fail("--norm layernorm applies to mlp only");
+  if (arch == Arch::kCnn && depth > 4) return fail("depth for cnn is at most 4 (each block halves the image)");
+  if (arch != Arch::kMlp && residual) return fail("residual applies to mlp only (resnet blocks are residual)");
+  if (arch != Arch::kMlp && norm == Norm::kLayerNorm) return fail("norm layernorm applies to mlp only");
   return true;
 }
 

@@ -89,7 +89,8 @@ ShapeCollapse shape_collapse(const std::vector<Avalanche>& avalanches, std::int6
   ShapeCollapse c;
   const auto shapes = mean_shapes(avalanches, min_duration, max_duration, min_count);
   if (shapes.size() < 3) {
-    c.message = "fewer than three durations with enough avalanches (and recorded shapes) for a collapse";
+    c.status = make_status(StatusCode::kInsufficientData,
+                           "fewer than three durations with enough avalanches (and recorded shapes) for a collapse");
     return c;
   }
   c.exponent = minimize_brent([&](double g) { return collapse_spread(shapes, g); }, 0.5, 4.0, 1e-8);
@@ -100,7 +101,6 @@ ShapeCollapse shape_collapse(const std::vector<Avalanche>& avalanches, std::int6
     for (std::size_t k = 0; k < g.size(); ++k) scaled[k] = std::pow(static_cast<double>(T), 1 - c.exponent) * g[k];
     c.scaled_shapes.push_back(scaled);
   }
-  c.ok = true;
   return c;
 }
 
@@ -133,31 +133,32 @@ AvalancheAnalysis analyse_avalanches(const std::vector<Avalanche>& av, const Ava
     const auto line = weighted_line_fit(lx, ly, w);
     r.gamma = line.slope;
     r.gamma_se = line.slope_se;
-  } else {
-    r.gamma = r.gamma_se = std::nan("");
   }
-  r.gamma_predicted = r.size_fit.ok() && r.duration_fit.ok() ? (r.duration_fit.alpha - 1) / (r.size_fit.alpha - 1)
-                                                             : std::nan("");
+  if (r.size_fit.ok() && r.duration_fit.ok())
+    r.gamma_predicted = (r.duration_fit.alpha - 1) / (r.size_fit.alpha - 1);
   r.collapse = shape_collapse(av, o.collapse_min_duration, o.collapse_max_duration);
   return r;
 }
 
 nlohmann::json to_json(const AvalancheAnalysis& a) {
-  auto num = [](double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); };
-  return {{"count", a.count},
-          {"size", to_json(a.size_fit)},
-          {"duration", to_json(a.duration_fit)},
-          {"tau", num(a.size_fit.alpha)},
-          {"tau_t", num(a.duration_fit.alpha)},
-          {"gamma", num(a.gamma)},
-          {"gamma_se", num(a.gamma_se)},
-          {"gamma_predicted", num(a.gamma_predicted)},
-          {"crackling_difference", num(a.gamma - a.gamma_predicted)},
-          {"collapse", {{"exponent", a.collapse.ok ? num(a.collapse.exponent) : nullptr},
-                        {"spread", num(a.collapse.spread)},
-                        {"durations", a.collapse.durations},
-                        {"ok", a.collapse.ok},
-                        {"message", a.collapse.message}}}};
+  const auto fitted = [](const PowerLawFit& f) { return f.ok() ? std::optional(f.alpha) : std::nullopt; };
+  nlohmann::json j{{"count", a.count}, {"size", to_json(a.size_fit)}, {"duration", to_json(a.duration_fit)}};
+  put_result(j, "tau", fitted(a.size_fit), a.size_fit.status);
+  put_result(j, "tau_t", fitted(a.duration_fit), a.duration_fit.status);
+  const Status no_gamma = make_status(StatusCode::kInsufficientData, "fewer than two durations in the <S>(T) window");
+  put_result(j, "gamma", a.gamma, no_gamma);
+  put_result(j, "gamma_se", a.gamma_se, no_gamma);
+  const Status no_prediction = make_status(StatusCode::kNotApplicable, "needs both power-law fits");
+  put_result(j, "gamma_predicted", a.gamma_predicted, no_prediction);
+  put_result(j, "crackling_difference",
+             a.gamma && a.gamma_predicted ? std::optional(*a.gamma - *a.gamma_predicted) : std::nullopt,
+             a.gamma ? no_prediction : no_gamma);
+  nlohmann::json collapse{{"exponent", a.collapse.ok() ? nlohmann::json(a.collapse.exponent) : nullptr},
+                          {"spread", a.collapse.ok() ? nlohmann::json(a.collapse.spread) : nullptr},
+                          {"durations", a.collapse.durations}};
+  put_status(collapse, a.collapse.status);
+  j["collapse"] = collapse;
+  return j;
 }
 
 void write_avalanche_files(const std::filesystem::path& dir, const std::vector<Avalanche>& av,
@@ -179,16 +180,17 @@ void write_avalanche_files(const std::filesystem::path& dir, const std::vector<A
   const double anchor_s = a.mean_size.empty() ? 1 : a.mean_size.front();
   for (std::size_t i = 0; i < a.mean_size.size(); ++i)
     ms.add_row({a.mean_size_durations[i], a.mean_size[i], a.counts_per_duration[i],
-                std::isfinite(a.gamma) ? anchor_s * std::pow(a.mean_size_durations[i] / anchor_t, a.gamma) : std::nan("")});
+                a.gamma ? anchor_s * std::pow(a.mean_size_durations[i] / anchor_t, *a.gamma) : std::nan("")});
   io::write_csv(tables / "mean_size.csv", ms);
   io::plot_lines(plots, "mean_size", ms, "duration",
-                 {{"mean_size", "<S>(T)"}, {"fit", fmt::format("slope gamma = {:.3f}", a.gamma)}},
-                 {.title = fmt::format("Mean size given duration (crackling prediction {:.3f})", a.gamma_predicted),
+                 {{"mean_size", "<S>(T)"}, {"fit", fmt::format("slope gamma = {:.3f}", a.gamma.value_or(std::nan("")))}},
+                 {.title = fmt::format("Mean size given duration (crackling prediction {:.3f})",
+                                       a.gamma_predicted.value_or(std::nan(""))),
                   .xlabel = "duration T",
                   .ylabel = "<S>(T)",
                   .logx = true,
                   .logy = true});
-  if (a.collapse.ok) {
+  if (a.collapse.ok()) {
     io::Table c{{"u"}, {}};
     const std::size_t step = std::max<std::size_t>(1, a.collapse.durations.size() / 6);
     std::vector<std::size_t> picked;

@@ -126,7 +126,7 @@ BranchingResult estimate_branching_ratio(const std::vector<std::vector<double>>&
   std::size_t longest = 0;
   for (const auto& t : trials) all.push_back(&t), longest = std::max(longest, t.size());
   if (longest <= static_cast<std::size_t>(o.kmax) + 2) {
-    r.message = "the series are too short for the requested kmax";
+    r.status = make_status(StatusCode::kInsufficientData, "the series are too short for the requested kmax");
     return r;
   }
   double anc = 0, desc = 0;
@@ -155,15 +155,17 @@ BranchingResult estimate_branching_ratio(const std::vector<std::vector<double>>&
     r.m_high = ms[static_cast<std::size_t>((1 - lo) * (ms.size() - 1))];
   }
   r.tau = r.m > 0 && r.m < 1 ? -1 / std::log(r.m) : std::nan("");
-  r.ok = std::isfinite(r.m);
-  if (!r.ok) r.message = "the exponential fit of r_k did not converge";
+  if (!std::isfinite(r.m)) r.status = make_status(StatusCode::kNoConvergence, "the exponential fit of r_k did not converge");
   return r;
 }
 
 nlohmann::json to_json(const BranchingResult& r) {
-  return {{"m", r.m},         {"m_low", r.m_low}, {"m_high", r.m_high}, {"b", r.b},   {"c", r.c},
-          {"m_naive", r.m_naive}, {"r1", r.r1}, {"tau", r.tau},       {"rk", r.rk}, {"ok", r.ok},
-          {"message", r.message}};
+  const auto result = [&](double v) { return r.ok() ? finite_or_null(v) : nlohmann::json(nullptr); };
+  nlohmann::json j{{"m", result(r.m)},   {"m_low", result(r.m_low)}, {"m_high", result(r.m_high)},
+                   {"b", result(r.b)},   {"c", result(r.c)},         {"m_naive", finite_or_null(r.m_naive)},
+                   {"r1", result(r.r1)}, {"tau", result(r.tau)},     {"rk", r.rk}};
+  put_status(j, r.status);
+  return j;
 }
 
 }  // namespace critlab::stats

@@ -4,6 +4,7 @@
 #include <functional>
 #include <limits>
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "critlab/core/error.h"
@@ -189,27 +190,17 @@ Model make_model(Alternative alt, const PowerLawFit& fit, const std::vector<doub
 }
 }  // namespace
 
-std::string to_string(Alternative a) {
-  switch (a) {
-    case Alternative::kExponential: return "exponential";
-    case Alternative::kLognormal: return "lognormal";
-    case Alternative::kStretchedExponential: return "stretched_exponential";
-    case Alternative::kPoisson: return "poisson";
-    case Alternative::kTruncatedPowerLaw: return "truncated_power_law";
-  }
-  return "?";
-}
 
 Comparison compare_power_law(const std::vector<double>& data, const PowerLawFit& fit, Alternative alt) {
   Comparison c;
   c.against = to_string(alt);
   c.nested = alt == Alternative::kTruncatedPowerLaw;
   if (!fit.ok()) {
-    c.message = "the power-law fit failed: " + fit.message;
+    c.status = make_status(StatusCode::kNotApplicable, "the power-law fit failed: " + fit.status.message);
     return c;
   }
   if (alt == Alternative::kPoisson && !fit.discrete) {
-    c.message = "the Poisson alternative applies to discrete data only";
+    c.status = make_status(StatusCode::kNotApplicable, "the Poisson alternative applies to discrete data only");
     return c;
   }
   std::vector<double> tail;
@@ -217,7 +208,7 @@ Comparison compare_power_law(const std::vector<double>& data, const PowerLawFit&
     if (x >= fit.xmin && (fit.xmax <= 0 || x <= fit.xmax)) tail.push_back(x);
   const std::size_t n = tail.size();
   if (n < 2) {
-    c.message = "fewer than two tail points";
+    c.status = make_status(StatusCode::kInsufficientData, "fewer than two tail points");
     return c;
   }
   Model model = make_model(alt, fit, tail);
@@ -237,7 +228,7 @@ Comparison compare_power_law(const std::vector<double>& data, const PowerLawFit&
     if (val < best_val) best_val = val, best = p, converged = conv;
   }
   if (!std::isfinite(best_val)) {
-    c.message = "the " + c.against + " fit did not converge";
+    c.status = make_status(StatusCode::kNoConvergence, "the " + c.against + " fit did not converge");
     return c;
   }
   std::vector<double> alt_ll(n);
@@ -245,18 +236,22 @@ Comparison compare_power_law(const std::vector<double>& data, const PowerLawFit&
   std::vector<double> l(n);
   for (std::size_t i = 0; i < n; ++i) l[i] = power_law_log_pdf(fit, tail[i]) - alt_ll[i];
   double sum = sum_of(l);
+  if (!std::isfinite(sum)) {
+    c.status = make_status(StatusCode::kNonFinite, fmt::format("the log-likelihood ratio against {} is {}", c.against, sum));
+    return c;
+  }
   if (c.nested && sum > 0) sum = 0, std::fill(l.begin(), l.end(), 0.0);  // the nesting model cannot do worse
   const double mean = sum / n;
   double var = 0;
   for (double v : l) var += (v - mean) * (v - mean);
   var /= n;
   c.log_likelihood_ratio = sum;
-  c.R = var > 0 ? sum / std::sqrt(n * var) : 0.0;
-  c.p = c.nested ? std::erfc(std::sqrt(std::abs(sum))) : std::erfc(std::abs(c.R) / std::sqrt(2.0));
-  c.favours = c.p < 0.1 ? (sum > 0 ? "power_law" : c.against) : "inconclusive";
+  const double R = var > 0 ? sum / std::sqrt(n * var) : 0.0;  // identical likelihoods: no evidence either way
+  c.R = R;
+  c.p = c.nested ? std::erfc(std::sqrt(std::abs(sum))) : std::erfc(std::abs(R) / std::sqrt(2.0));
+  c.favours = *c.p < 0.1 ? (sum > 0 ? "power_law" : c.against) : "inconclusive";
   c.parameters = model.describe(best);
-  c.ok = true;
-  if (!converged) c.message = "the simplex had not fully converged; the comparison uses its best point";
+  if (!converged) c.status.message = "the simplex had not fully converged; the comparison uses its best point";
   return c;
 }
 
@@ -273,9 +268,13 @@ std::vector<Comparison> compare_all(const std::vector<double>& data, const Power
 nlohmann::json to_json(const Comparison& c) {
   nlohmann::json params = nlohmann::json::object();
   for (const auto& [k, v] : c.parameters) params[k] = v;
-  return {{"against", c.against}, {"R", c.R},       {"log_likelihood_ratio", c.log_likelihood_ratio},
-          {"p", c.p},             {"nested", c.nested}, {"favours", c.favours},
-          {"parameters", params}, {"ok", c.ok},     {"message", c.message}};
+  nlohmann::json j{{"against", c.against}, {"R", or_null(c.R)},
+                   {"log_likelihood_ratio", or_null(c.log_likelihood_ratio)},
+                   {"p", or_null(c.p)}, {"nested", c.nested},
+                   {"favours", c.ok() ? nlohmann::json(c.favours) : nlohmann::json(nullptr)},
+                   {"parameters", params}};
+  put_status(j, c.status);
+  return j;
 }
 
 }  // namespace critlab::stats

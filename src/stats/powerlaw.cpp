@@ -185,9 +185,8 @@ PowerLawFit fit_validated(const std::vector<double>& data, const PowerLawOptions
       if (c.n_ge[i] - c.n_ge[end] >= static_cast<double>(o.min_tail)) candidates.push_back(i);
   }
   if (candidates.empty()) {
-    fit.status = FitStatus::kTooFewTailPoints;
-    fit.message = fmt::format("fewer than {} values in any candidate tail (n = {}); a power-law fit needs more data",
-                              o.min_tail, data.size());
+    fit.status = make_status(StatusCode::kInsufficientData, fmt::format("fewer than {} values in any candidate tail (n = {}); a power-law fit needs more data",
+                              o.min_tail, data.size()));
     return fit;
   }
   std::size_t best = candidates.front();
@@ -201,8 +200,7 @@ PowerLawFit fit_validated(const std::vector<double>& data, const PowerLawOptions
     if (t.ks < best_fit.ks) best_fit = t, best = i;
   }
   if (!std::isfinite(best_fit.ks)) {
-    fit.status = FitStatus::kNoConvergence;
-    fit.message = "no candidate xmin gave a finite fit";
+    fit.status = make_status(StatusCode::kNoConvergence, "no candidate xmin gave a finite fit");
     return fit;
   }
   fit.xmin = o.xmin ? *o.xmin : c.value[best];
@@ -211,12 +209,10 @@ PowerLawFit fit_validated(const std::vector<double>& data, const PowerLawOptions
   fit.n_tail = static_cast<std::int64_t>(c.n_ge[best] - c.n_ge[end]);
   fit.alpha_se = alpha_standard_error(o.discrete, fit.alpha, fit.xmin, fit.xmax, static_cast<double>(fit.n_tail));
   if (fit.alpha >= kAlphaSearchMax - 1e-3) {
-    fit.status = FitStatus::kNoConvergence;
-    fit.message = fmt::format("the likelihood is still rising at the search bound alpha = {:g}: the tail is not a "
-                              "power law (it falls off faster than any)", kAlphaSearchMax);
+    fit.status = make_status(StatusCode::kNoConvergence, fmt::format("the likelihood is still rising at the search bound alpha = {:g}: the tail is not a "
+                              "power law (it falls off faster than any)", kAlphaSearchMax));
   } else if (fit.xmax <= 0 && fit.alpha <= 1 + 1e-6) {
-    fit.status = FitStatus::kAlphaNotAboveOne;
-    fit.message = "the fitted exponent is at its bound alpha = 1: the tail is not normalisable without --xmax";
+    fit.status = make_status(StatusCode::kNotFound, "the fitted exponent is at its bound alpha = 1: the tail is not normalisable without --xmax");
   }
   return fit;
 }
@@ -235,24 +231,14 @@ bool PowerLawOptions::IsValid(std::string* error) const {
     return false;
   };
   if (min_tail < 2) return fail("min_tail must be at least 2");
-  if (bootstrap < 0) return fail("--bootstrap must be >= 0");
-  if (xmin && !(*xmin > 0)) return fail("--xmin must be positive");
-  if (xmax && !(*xmax > 0)) return fail("--xmax must be positive");
-  if (xmin && xmax && !(*xmax > *xmin)) return fail("--xmax must exceed --xmin");
-  if (threads < 0) return fail("--threads must be >= 0");
+  if (bootstrap < 0) return fail("bootstrap must be >= 0");
+  if (xmin && !(*xmin > 0)) return fail("xmin must be positive");
+  if (xmax && !(*xmax > 0)) return fail("xmax must be positive");
+  if (xmin && xmax && !(*xmax > *xmin)) return fail("xmax must exceed xmin");
+  if (threads < 0) return fail("threads must be >= 0");
   return true;
 }
 
-std::string to_string(FitStatus s) {
-  switch (s) {
-    case FitStatus::kOk: return "ok";
-    case FitStatus::kTooFewTailPoints: return "too_few_tail_points";
-    case FitStatus::kAlphaNotAboveOne: return "alpha_not_above_one";
-    case FitStatus::kNoConvergence: return "no_convergence";
-    case FitStatus::kInvalidData: return "invalid_data";
-  }
-  return "?";
-}
 
 PowerLawFit power_law_model(double alpha, double xmin, bool discrete, double xmax) {
   PowerLawFit f;
@@ -288,7 +274,7 @@ void plot_power_law_ccdf(const std::filesystem::path& dir, const std::string& st
                  {{"ccdf", "data"}, {"fit", f.ok() ? fmt::format("power law, exponent {:.3f}", f.alpha) : "no fit"}},
                  {.title = f.ok() ? fmt::format("CCDF of {} with the fitted tail (xmin = {:g}, {} points in the tail)", label,
                                                 f.xmin, f.n_tail)
-                                  : fmt::format("CCDF of {} (no power-law fit: {})", label, f.message),
+                                  : fmt::format("CCDF of {} (no power-law fit: {})", label, f.status.message),
                   .xlabel = label,
                   .ylabel = "P(X >= x)",
                   .logx = true,
@@ -356,17 +342,16 @@ PowerLawFit fit_power_law(const std::vector<double>& data, const PowerLawOptions
   for (std::size_t i = 0; i < data.size(); ++i) {
     const double v = data[i];
     if (!(v > 0) || !std::isfinite(v)) {
-      fit.status = FitStatus::kInvalidData;
-      fit.message = fmt::format("value {} (item {}) is not positive and finite; a power law needs x > 0", v, i + 1);
+      fit.status = make_status(StatusCode::kInvalidInput, fmt::format("value {} (item {}) is not positive and finite; a power law needs x > 0", v, i + 1));
       return fit;
     }
     if (o.discrete && v != std::floor(v)) {
-      fit.status = FitStatus::kInvalidData;
-      fit.message = fmt::format("value {} (item {}) is not an integer; drop --discrete for continuous data", v, i + 1);
+      fit.status = make_status(StatusCode::kInvalidInput, fmt::format("value {} (item {}) is not an integer; drop --discrete for continuous data", v, i + 1));
       return fit;
     }
   }
   fit = fit_validated(data, o);
+  if (!fit.ok()) fit.p_value_status = make_status(StatusCode::kNotRun, "no power-law fit to test");
   if (!fit.ok() || o.bootstrap == 0) return fit;
 
   // CSN section 4.1: semi-parametric bootstrap of the KS distance.
@@ -397,22 +382,26 @@ PowerLawFit fit_power_law(const std::vector<double>& data, const PowerLawOptions
   for (double d : ks) at_least += d >= fit.ks;
   fit.bootstrap = o.bootstrap;
   fit.p_value = static_cast<double>(at_least) / o.bootstrap;
+  fit.p_value_status = Status::Ok();
   return fit;
 }
 
 nlohmann::json to_json(const PowerLawFit& f) {
-  return {{"xmin", f.xmin},
-          {"xmax", f.xmax > 0 ? nlohmann::json(f.xmax) : nlohmann::json(nullptr)},
-          {"alpha", f.alpha},
-          {"alpha_se", f.alpha_se},
-          {"n", f.n},
-          {"n_tail", f.n_tail},
-          {"ks", f.ks},
-          {"discrete", f.discrete},
-          {"p_value", f.p_value >= 0 ? nlohmann::json(f.p_value) : nlohmann::json(nullptr)},
-          {"bootstrap", f.bootstrap},
-          {"status", to_string(f.status)},
-          {"message", f.message}};
+  const auto fitted = [&](double v) { return f.ok() ? nlohmann::json(v) : nlohmann::json(nullptr); };
+  nlohmann::json j{{"xmin", fitted(f.xmin)},
+                   {"xmax", f.xmax > 0 ? nlohmann::json(f.xmax) : nlohmann::json(nullptr)},  // null: untruncated
+                   {"alpha", fitted(f.alpha)},
+                   {"alpha_se", fitted(f.alpha_se)},
+                   {"n", f.n},
+                   {"n_tail", fitted(static_cast<double>(f.n_tail))},
+                   {"ks", fitted(f.ks)},
+                   {"discrete", f.discrete},
+                   {"p_value", or_null(f.p_value)},
+                   {"p_value_status", critlab::to_string(f.p_value_status.code)},
+                   {"p_value_message", f.p_value_status.message},
+                   {"bootstrap", f.bootstrap}};
+  put_status(j, f.status);
+  return j;
 }
 
 }  // namespace critlab::stats

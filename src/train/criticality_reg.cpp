@@ -45,23 +45,23 @@ bool CriticalityOptions::IsValid(std::string* error) const {
     return false;
   };
   if (!(strength >= 0) || !std::isfinite(strength))
-    return fail(fmt::format("--criticality-strength must be >= 0, got {}", strength));
+    return fail(fmt::format("criticality.strength must be >= 0, got {}", strength));
   if (mode == CriticalityMode::kController && !(strength > 0 && strength < 2))
-    return fail(fmt::format("--criticality-strength is the controller's correction rate k and must be in (0, 2), "
+    return fail(fmt::format("criticality.strength is the controller's correction rate k and must be in (0, 2), "
                             "got {}; 1 corrects fully each step, 0.2 gently",
                             strength));
   if (!(target_gain > 0) || !std::isfinite(target_gain))
-    return fail(fmt::format("--criticality-target must be positive, got {}", target_gain));
+    return fail(fmt::format("criticality.target_gain must be positive, got {}", target_gain));
   if (estimator == measure::GainMethod::kExact)
-    return fail("--criticality-estimator must be auto, analytic or hutchinson (exact is for measuring only)");
-  if (sub_batch < 1) return fail("--criticality-sub-batch must be at least 1");
-  if (probes < 1) return fail("--criticality-probes must be at least 1");
-  if (warmup_steps < 0) return fail("--criticality-warmup must be >= 0");
-  if (every < 1) return fail(fmt::format("--criticality-every must be at least 1, got {}", every));
+    return fail("criticality.estimator must be auto, analytic or hutchinson (exact is for measuring only)");
+  if (sub_batch < 1) return fail("criticality.sub_batch must be at least 1");
+  if (probes < 1) return fail("criticality.probes must be at least 1");
+  if (warmup_steps < 0) return fail("criticality.warmup_steps must be >= 0");
+  if (every < 1) return fail(fmt::format("criticality.every must be at least 1, got {}", every));
   for (auto l : layers)
-    if (l < 0) return fail(fmt::format("--criticality-layers: block index {} is negative", l));
+    if (l < 0) return fail(fmt::format("criticality.layers: block index {} is negative", l));
   if (!(tolerance > 0) || !std::isfinite(tolerance))
-    return fail(fmt::format("--criticality-tolerance must be positive, got {}", tolerance));
+    return fail(fmt::format("criticality.tolerance must be positive, got {}", tolerance));
   if (!(control_smoothing > 0 && control_smoothing <= 1)) return fail("controller smoothing must be in (0, 1]");
   return true;
 }
@@ -69,7 +69,7 @@ bool CriticalityOptions::IsValid(std::string* error) const {
 nlohmann::json to_json(const CriticalityOptions& o) {
   return {{"mode", to_string(o.mode)},
           {"penalty", to_string(o.penalty)},
-          {"estimator", measure::to_string(o.estimator)},
+          {"estimator", critlab::to_string(o.estimator)},
           {"strength", o.strength},
           {"target_gain", o.target_gain},
           {"local_gradient", o.local_gradient},
@@ -88,7 +88,7 @@ CriticalityOptions criticality_options_from_json(const nlohmann::json& j) {
   try {
     o.mode = from_string<CriticalityMode>(j.at("mode").get<std::string>());
     o.penalty = from_string<Penalty>(j.at("penalty").get<std::string>());
-    o.estimator = measure::gain_method_from_string(j.at("estimator").get<std::string>());
+    o.estimator = from_string<measure::GainMethod>(j.at("estimator").get<std::string>());
     o.strength = j.at("strength");
     o.target_gain = j.at("target_gain");
     o.local_gradient = j.at("local_gradient");
@@ -151,7 +151,7 @@ CriticalityRegularizer::CriticalityRegularizer(const CriticalityOptions& options
   } else {
     for (auto l : o_.layers) {
       if (static_cast<std::size_t>(l) >= stack->size())
-        throw Error(fmt::format("--criticality-layers: block {} does not exist (the model has blocks 0..{})", l,
+        throw Error(fmt::format("criticality.layers: block {} does not exist (the model has blocks 0..{})", l,
                                 stack->size() - 1));
       layers_.push_back(static_cast<std::size_t>(l));
     }
@@ -236,7 +236,7 @@ std::vector<double> CriticalityRegularizer::gains(nn::LayerStack& stack, const s
     if (!sq.defined()) {
       if (o_.estimator == measure::GainMethod::kAnalytic)
         throw Error("block '" + block.describe() + "' offers no closed-form Jacobian norm; use "
-                    "--criticality-estimator auto or hutchinson");
+                    "criticality.estimator auto or hutchinson");
       nn::EvalModeGuard eval(block);
       sq = measure::jacobian_sq_norm(block, tap.input.slice(0, 0, std::min(o_.sub_batch, tap.input.size(0))),
                                      measure::GainMethod::kHutchinson, o_.probes,

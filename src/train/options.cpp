@@ -13,22 +13,22 @@ bool TrainOptions::IsValid(std::string* error) const {
     if (error) *error = m;
     return false;
   };
-  if (!(lr > 0) || !std::isfinite(lr)) return fail(fmt::format("--lr must be positive, got {}", lr));
-  if (!(momentum >= 0 && momentum < 1)) return fail(fmt::format("--momentum must be in [0, 1), got {}", momentum));
-  if (!(weight_decay >= 0)) return fail(fmt::format("--weight-decay must be >= 0, got {}", weight_decay));
-  if (batch_size < 1) return fail(fmt::format("--batch-size must be positive, got {}", batch_size));
-  if (epochs < 1) return fail(fmt::format("--epochs must be at least 1, got {}", epochs));
-  if (train_examples < 0) return fail("--train-examples must be >= 0");
-  if (log_every < 1) return fail("--log-every must be at least 1");
-  if (monitor_every < 0) return fail("--monitor-every must be >= 0");
-  if (monitor_probes < 2) return fail("--monitor-probes must be at least 2");
+  if (!(lr > 0) || !std::isfinite(lr)) return fail(fmt::format("lr must be positive, got {}", lr));
+  if (!(momentum >= 0 && momentum < 1)) return fail(fmt::format("momentum must be in [0, 1), got {}", momentum));
+  if (!(weight_decay >= 0)) return fail(fmt::format("weight_decay must be >= 0, got {}", weight_decay));
+  if (batch_size < 1) return fail(fmt::format("batch_size must be positive, got {}", batch_size));
+  if (epochs < 1) return fail(fmt::format("epochs must be at least 1, got {}", epochs));
+  if (train_examples < 0) return fail("train_examples must be >= 0");
+  if (log_every < 1) return fail("log_every must be at least 1");
+  if (monitor_every < 0) return fail("monitor_every must be >= 0");
+  if (monitor_probes < 2) return fail("monitor_probes must be at least 2");
   if (record && record_points < 2) return fail(fmt::format("record_points must be at least 2, got {}", record_points));
   if (record && record_probes < 2) return fail(fmt::format("record_probes must be at least 2, got {}", record_probes));
   if (eval_batch_size < 1) return fail("eval batch size must be positive");
   if (warmup_steps < 0 || step_epochs < 1 || !(step_gamma > 0)) return fail("bad learning-rate schedule settings");
-  if (threads < 0) return fail("--threads must be >= 0");
+  if (threads < 0) return fail("threads must be >= 0");
   if (!(jacobian_reg >= 0) || !std::isfinite(jacobian_reg))
-    return fail(fmt::format("--jacobian-reg must be >= 0, got {}", jacobian_reg));
+    return fail(fmt::format("jacobian_reg must be >= 0, got {}", jacobian_reg));
   return criticality.IsValid(error);
 }
 

@@ -51,6 +51,13 @@ RunConfig read_run_config(const fs::path& dir) {
   return c;
 }
 
+RunConfig read_resumable_run_config(const fs::path& dir) {
+  if (!fs::exists(dir / "config.json") || !fs::exists(dir / "checkpoints" / "state.json"))
+    throw Error(fmt::format("'{}' holds no resumable run (config.json and checkpoints/state.json are needed)",
+                            dir.string()));
+  return read_run_config(dir);
+}
+
 LoadedRun load_run(const fs::path& dir, const c10::Device& device) {
   const auto config = read_run_config(dir);
   LoadedRun run;

@@ -151,7 +151,7 @@ void Run::monitor(std::int64_t step, std::int64_t epoch, std::vector<double>& ro
   mo.gains.seed = static_cast<std::uint64_t>(step);
   auto report = measure::measure_criticality(model_, monitor_probes_, mo);
   row[metrics_.column("distance")] = report.distance_to_criticality;
-  row[metrics_.column("lambda_max")] = report.lyapunov.exponents.front();
+  row[metrics_.column("lambda_max")] = report.lyapunov->exponents.front();
   if (monitor_gains_.columns.empty()) {
     monitor_gains_.columns = {"step", "epoch"};
     for (const auto& g : report.layers) monitor_gains_.columns.push_back(fmt::format("gain_sq_{}", g.index));
@@ -363,7 +363,7 @@ TrainSummary Run::execute(bool resume) {
   mo.with_dynamic_range = false;
   const auto report = measure::measure_criticality(model_, monitor_probes_, mo);
   summary.criticality = {{"distance_to_criticality", report.distance_to_criticality},
-                         {"lambda_max", report.lyapunov.exponents.front()},
+                         {"lambda_max", report.lyapunov->exponents.front()},
                          {"gain_sq", [&] {
                             std::vector<double> g;
                             for (const auto& l : report.layers) g.push_back(l.gain_sq);
@@ -395,10 +395,7 @@ TrainSummary train_new(const fs::path& dir, const nn::ModelSpec& spec, const Tra
 }
 
 TrainSummary train_resume(const fs::path& dir, std::optional<std::int64_t> epochs, const TrainEnvironment& env) {
-  if (!fs::exists(dir / "config.json") || !fs::exists(dir / "checkpoints" / "state.json"))
-    throw Error(fmt::format("'{}' holds no resumable run (config.json and checkpoints/state.json are needed)",
-                            dir.string()));
-  const auto config = read_run_config(dir);
+  const auto config = read_resumable_run_config(dir);
   const auto& spec = config.spec;
   auto options = config.options;
   if (epochs) options.epochs = *epochs;

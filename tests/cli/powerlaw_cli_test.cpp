@@ -4,6 +4,7 @@
 #include <fstream>
 #include <random>
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "critlab/stats/powerlaw.h"
@@ -58,7 +59,14 @@ TEST(PowerLawCli, BadInputGivesOneClearLine) {
                         "line 4: 'foo' is not a number");
   expect_one_line_error(run_cli("powerlaw " + write(d.path(), "n", "1\n-2\n3\n").string()), "not positive");
   expect_one_line_error(run_cli("powerlaw " + write(d.path(), "z", "1\n0\n3\n").string()), "not positive");
-  expect_one_line_error(run_cli("powerlaw " + write(d.path(), "f", "1\n2\n3\n4\n").string()), "fewer than 10 values");
+  // Too few values is no bad input but a sample that admits no fit: a result whose figures are null.
+  const auto few = run_cli("powerlaw " + write(d.path(), "f", "1\n2\n3\n4\n").string() + " --json");
+  ASSERT_EQ(few.exit_code, 0) << few.err;
+  const auto j = nlohmann::json::parse(few.out);
+  EXPECT_EQ(j["status"], "insufficient-data");
+  EXPECT_NE(j["message"].get<std::string>().find("fewer than 10 values"), std::string::npos);
+  for (const char* key : {"alpha", "alpha_se", "ks", "xmin", "p_value"}) EXPECT_TRUE(j[key].is_null()) << key;
+  EXPECT_TRUE(j["comparisons"].empty());
   expect_one_line_error(run_cli("powerlaw " + write(d.path(), "r", "1.5\n2\n").string() + " --discrete"),
                         "not an integer");
   expect_one_line_error(run_cli("powerlaw " + (d.path() / "missing").string()), "does not exist");

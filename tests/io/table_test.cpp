@@ -2,8 +2,7 @@
 
 #include <cmath>
 
-#include "critlab/core/enums.h"
-#include "critlab/io/files.h"
+#include "critlab/core/error.h"
 #include "critlab/io/table.h"
 #include "test_util.h"
 
@@ -23,25 +22,3 @@ TEST(Table, CsvRoundTripKeepsNumbersAndMissingCells) {
   EXPECT_THROW(back.column("c"), Error);
 }
 
-TEST(Files, AtomicWriteLeavesNoTemporaries) {
-  test::TempDir d;
-  io::write_atomic(d.path() / "sub" / "x.txt", "hello");
-  io::write_atomic(d.path() / "sub" / "x.txt", "world");
-  EXPECT_EQ(io::read_text(d.path() / "sub" / "x.txt"), "world");
-  int files = 0;
-  for (auto& e : std::filesystem::directory_iterator(d.path() / "sub")) (void)e, ++files;
-  EXPECT_EQ(files, 1);
-  EXPECT_THROW(io::write_atomic_with(d.path() / "y", [](const std::filesystem::path&) { throw Error("boom"); }), Error);
-  EXPECT_FALSE(std::filesystem::exists(d.path() / "y"));
-}
-
-TEST(Enums, OneSpellingAndHelpfulErrors) {
-  for (auto a : {Activation::kTanh, Activation::kRelu, Activation::kGelu, Activation::kSilu, Activation::kLinear})
-    EXPECT_EQ(from_string<Activation>(to_string(a)), a);
-  try {
-    from_string<Norm>("groupnorm");
-    FAIL();
-  } catch (const Error& e) {
-    EXPECT_STREQ(e.what(), "unknown normalisation 'groupnorm'; valid: none, batchnorm, layernorm");
-  }
-}

@@ -110,12 +110,35 @@ TEST(Jacobian, GainsOfWholeModelsUseTheRightMethods) {
     spec.norm = Norm::kBatchNorm;
     spec.input_shape = {1, 12, 12};
     auto model = nn::build_model(spec, 1);
-    auto gains = measure::layer_gains(model, data::gaussian_probes(6, spec.input_shape, 1));
+    model->to(torch::kFloat64);
+    const auto probes = data::gaussian_probes(6, spec.input_shape, 1).to(torch::kFloat64);
+    auto gains = measure::layer_gains(model, probes);
+    auto exact = measure::layer_gains(model, probes, {.method = measure::GainMethod::kExact});
     ASSERT_EQ(gains.size(), model->size());
     EXPECT_TRUE(gains.back().readout);
-    for (const auto& g : gains) {
-      EXPECT_TRUE(std::isfinite(g.gain_sq) && g.gain_sq > 0) << g.description;
-      EXPECT_NE(g.method, "auto");
+    // Each block's gain^2 = mean_b ||J_l(x_b)||_F^2 / (outputs per example), recomputed here without autograd:
+    // the Jacobian column by column from central differences of the block in eval mode.
+    nn::EvalModeGuard eval(*model);
+    torch::NoGradGuard no_grad;
+    const auto taps = model->forward_tapped(probes);
+    for (std::size_t l = 0; l < gains.size(); ++l) {
+      auto& block = *model->block(l);
+      const auto& x = taps[l].input;
+      const auto per_example = x[0].numel();
+      double sq = 0;
+      for (std::int64_t i = 0; i < per_example; ++i) {
+        auto e = torch::zeros_like(x).view({x.size(0), -1});
+        e.select(1, i).fill_(1e-6);
+        e = e.view_as(x);
+        const auto column = (block.forward(x + e) - block.forward(x - e)) / 2e-6;  // J e_i per example
+        sq += column.square().sum().item<double>();
+      }
+      const double expected = sq / static_cast<double>(x.size(0)) / static_cast<double>(taps[l].output[0].numel());
+      EXPECT_NEAR(exact[l].gain_sq, expected, 1e-6 * expected) << to_string(arch) << " " << gains[l].description;
+      // auto picks Hutchinson for the wide conv blocks: unbiased, within its standard error.
+      EXPECT_NEAR(gains[l].gain_sq, expected, 4 * gains[l].gain_sq_se + 1e-6 * expected)
+          << to_string(arch) << " " << gains[l].description << " (" << gains[l].method << ")";
+      EXPECT_NE(gains[l].method, "auto");
     }
     // Readout: a dense layer (cnn) has the closed form; the pooled readout (resnet) is small enough for exact.
     EXPECT_EQ(gains.back().method, arch == Arch::kCnn ? "analytic" : "exact");

@@ -5,10 +5,9 @@
 #include <c10/core/Device.h>
 #include <nlohmann/json_fwd.hpp>
 
-namespace critlab {
+#include "critlab/core/version.h"
 
-// The critlab version string (from CMake).
-std::string version();
+namespace critlab {
 
 // Path of the BLAS library actually mapped into this process (libblas.so.3 resolved through
 // /proc/self/maps), and a short name: "openblas", "reference", "mkl" or "unknown".

@@ -38,7 +38,7 @@ CRITLAB_ENUM_NAMES(StatusCode, "status",
 
 struct Status {
   StatusCode code = StatusCode::kOk;
-  std::string message;  // what happened and, where there is one, the fix; empty when ok
+  std::string message;  // what happened and, where there is one, the fix; when ok: empty, or a caveat
 
   bool ok() const { return code == StatusCode::kOk; }
   static Status Ok() { return {}; }
@@ -62,6 +62,16 @@ nlohmann::json or_null(const std::optional<T>& v) {
 inline nlohmann::json finite_or_null(double v) {
   return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr);
 }
+// Writes j[key] = the value, or null with j[key + "_status"] and j[key + "_message"] saying why (`why`).
+template <typename T>
+void put_result(nlohmann::json& j, const std::string& key, const std::optional<T>& v, const Status& why) {
+  j[key] = or_null(v);
+  if (!v) {
+    j[key + "_status"] = critlab::to_string(why.code);
+    j[key + "_message"] = why.message;
+  }
+}
+
 // An optional read back from JSON (null or absent -> empty).
 template <typename T>
 std::optional<T> optional_from_json(const nlohmann::json& j, const char* key) {

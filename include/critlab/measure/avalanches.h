@@ -28,8 +28,12 @@
 namespace critlab::measure {
 
 enum class AvalancheKind { kPerturbation, kActivity };
-std::string to_string(AvalancheKind k);
-AvalancheKind avalanche_kind_from_string(const std::string& name);
+}  // namespace critlab::measure
+namespace critlab {
+CRITLAB_ENUM_NAMES(measure::AvalancheKind, "avalanche kind", {measure::AvalancheKind::kPerturbation, "perturbation"},
+                   {measure::AvalancheKind::kActivity, "activity"})
+}  // namespace critlab
+namespace critlab::measure {
 
 struct NetworkAvalancheOptions {
   AvalancheKind kind = AvalancheKind::kPerturbation;

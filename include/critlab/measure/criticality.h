@@ -3,6 +3,7 @@
 // dynamic range. Also the writer that turns a report into tables and plots in a directory.
 #pragma once
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -26,9 +27,8 @@ struct MeasureOptions {
 struct CriticalityReport {
   std::vector<LayerGain> layers;
   double distance_to_criticality = 0;
-  LyapunovResult lyapunov;
-  DynamicRangeResult dynamic_range;
-  bool has_lyapunov = false, has_dynamic_range = false;
+  std::optional<LyapunovResult> lyapunov;          // empty when not asked for (with_lyapunov)
+  std::optional<DynamicRangeResult> dynamic_range;  // empty when not asked for (with_dynamic_range)
   std::int64_t probes = 0;
   double seconds = 0;  // wall time of the measurement
 };

@@ -14,6 +14,7 @@
 #include <ATen/core/Tensor.h>
 #include <nlohmann/json_fwd.hpp>
 
+#include "critlab/core/status.h"
 #include "critlab/nn/stack.h"
 
 namespace critlab::measure {
@@ -31,8 +32,8 @@ struct DynamicRangeResult {
   std::vector<double> scales, response;  // the response curve
   double s_low = 0, s_high = 0;          // scales at the low and high response fractions
   double delta_db = 0;                   // 10 log10(s_high / s_low)
-  bool ok = false;                       // false when the response is flat (no range defined)
-  std::string message;
+  Status status;                         // not-found when the response is flat (no range defined); the
+  bool ok() const { return status.ok(); }  // three figures above are the result only when ok
 };
 
 DynamicRangeResult dynamic_range(nn::LayerStack& stack, const at::Tensor& probes,

@@ -43,8 +43,13 @@ at::Tensor jvp(nn::BlockImpl& block, const at::Tensor& x, const at::Tensor& v, b
 at::Tensor vjp(nn::BlockImpl& block, const at::Tensor& x, const at::Tensor& u);
 
 enum class GainMethod { kAuto, kAnalytic, kExact, kHutchinson };
-std::string to_string(GainMethod m);
-GainMethod gain_method_from_string(const std::string& name);
+}  // namespace critlab::measure
+namespace critlab {
+CRITLAB_ENUM_NAMES(measure::GainMethod, "gain method", {measure::GainMethod::kAuto, "auto"},
+                   {measure::GainMethod::kAnalytic, "analytic"}, {measure::GainMethod::kExact, "exact"},
+                   {measure::GainMethod::kHutchinson, "hutchinson"})
+}  // namespace critlab
+namespace critlab::measure {
 
 struct GainOptions {
   GainMethod method = GainMethod::kAuto;

@@ -16,10 +16,13 @@
 #pragma once
 #include <algorithm>
 #include <cmath>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json_fwd.hpp>
+
+#include "critlab/core/status.h"
 
 #include "critlab/core/enums.h"
 
@@ -56,15 +59,16 @@ struct MeanFieldOptions {
   bool IsValid(std::string* error) const;
 };
 
-enum class MeanFieldStatus { kConverged, kNoFixedPoint };
-
+// status: ok (the length map converged to its fixed point); no-convergence (no fixed point within the
+// iteration limit: q_star is then the last iterate, and JSON writes the three figures as null); non-finite
+// (the quadrature met NaN or Inf, e.g. at sigma_w near 0 or 1e308).
 struct MeanFieldResult {
   double q_star = 0;       // fixed point of the length map (last iterate if none)
   double chi1 = 0;         // sigma_w^2 E[phi'(sqrt(q*) z)^2]
   double lyapunov = 0;     // ln(chi1) / 2: the per-layer maximal Lyapunov exponent in the wide limit
   int iterations = 0;
-  MeanFieldStatus status = MeanFieldStatus::kConverged;
-  std::string message;
+  Status status;
+  bool ok() const { return status.ok(); }
 };
 
 MeanFieldResult mean_field(Activation act, double sigma_w, double sigma_b, const MeanFieldOptions& options = {});
@@ -73,6 +77,21 @@ MeanFieldResult mean_field(Activation act, double sigma_w, double sigma_b, const
 // [0.05, 20]. Returns NaN if chi_1 never crosses 1 there.
 double edge_of_chaos_sigma_w(Activation act, double sigma_b, const MeanFieldOptions& options = {});
 
+// The phase the wide network is in: ordered (chi_1 < 1), critical (chi_1 = 1 within 1e-9), chaotic (> 1);
+// undetermined when the mean field has no result.
+enum class Phase { kOrdered, kCritical, kChaotic, kUndetermined };
+Phase phase_of(const MeanFieldResult& r);
+
+// sigma_w*(sigma_b) at sigma_b = 0, step, 2 step, ... up to sigma_b_max; sigma_w empty where chi_1 = 1 has no
+// root in the bisection bracket.
+struct EdgeOfChaosPoint {
+  double sigma_b = 0;
+  std::optional<double> sigma_w;
+};
+std::vector<EdgeOfChaosPoint> edge_of_chaos_curve(Activation act, double sigma_b_max = 3.0, double step = 0.1,
+                                                  const MeanFieldOptions& options = {});
+
+// q_star, chi1, lyapunov (null unless status ok), iterations, phase, status, message.
 nlohmann::json to_json(const MeanFieldResult& r);
 
 // ------------------------------------------------------------------------------------------- impl
@@ -119,3 +138,9 @@ double gaussian_expectation_panels(double q, F&& f, double panel_width) {
 }
 
 }  // namespace critlab::measure
+
+namespace critlab {
+CRITLAB_ENUM_NAMES(measure::Phase, "phase", {measure::Phase::kOrdered, "ordered"},
+                   {measure::Phase::kCritical, "critical"}, {measure::Phase::kChaotic, "chaotic"},
+                   {measure::Phase::kUndetermined, "undetermined"})
+}  // namespace critlab

@@ -4,13 +4,11 @@
 #include <ATen/core/Tensor.h>
 
 #include "critlab/core/enums.h"
+#include "critlab/nn/activation_scalar.h"
 
 namespace critlab::nn {
 
 at::Tensor activate(Activation a, const at::Tensor& z);
 at::Tensor activate_grad(Activation a, const at::Tensor& z);  // phi'(z), elementwise
-
-double activate(Activation a, double z);
-double activate_grad(Activation a, double z);
 
 }  // namespace critlab::nn

@@ -10,6 +10,7 @@
 // durations in a window fall on one curve (least relative spread on 20 points of t/T).
 #pragma once
 #include <cstdint>
+#include <optional>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -30,8 +31,8 @@ struct ShapeCollapse {
   double spread = 0;          // relative spread at the optimum (0 = perfect collapse)
   std::vector<std::int64_t> durations;  // durations used
   std::vector<std::vector<double>> scaled_shapes;  // T^{1-gamma} s_T on the 20-point grid, per duration
-  bool ok = false;
-  std::string message;
+  Status status;  // insufficient-data when fewer than three durations qualify; exponent and spread only when ok
+  bool ok() const { return status.ok(); }
 };
 ShapeCollapse shape_collapse(const std::vector<Avalanche>& avalanches, std::int64_t min_duration,
                              std::int64_t max_duration, std::int64_t min_count = 10);
@@ -48,8 +49,8 @@ struct AvalancheOptions {
 struct AvalancheAnalysis {
   std::int64_t count = 0;
   PowerLawFit size_fit, duration_fit;
-  double gamma = 0, gamma_se = 0;        // <S>(T) ~ T^gamma
-  double gamma_predicted = 0;            // (tau_t - 1) / (tau - 1)
+  std::optional<double> gamma, gamma_se;  // <S>(T) ~ T^gamma; empty with fewer than two durations to fit
+  std::optional<double> gamma_predicted;  // (tau_t - 1) / (tau - 1); empty unless both fits are ok
   ShapeCollapse collapse;
   std::vector<double> mean_size_durations, mean_size;  // the <S>(T) table
   std::vector<double> counts_per_duration;

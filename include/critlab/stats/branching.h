@@ -18,6 +18,8 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "critlab/core/status.h"
+
 namespace critlab::stats {
 
 // One Galton-Watson tree with Poisson(m) offspring, started from one ancestor; simulated generation by
@@ -55,8 +57,8 @@ struct BranchingResult {
   double m_low = 0, m_high = 0;  // bootstrap confidence interval (equal to m without bootstrap)
   double tau = 0;           // autocorrelation time, bins
   std::vector<double> rk;   // r_1 .. r_kmax
-  bool ok = false;
-  std::string message;
+  Status status;            // insufficient-data (series too short), no-convergence (the fit of r_k); the
+  bool ok() const { return status.ok(); }  // figures are the estimate only when ok (JSON null otherwise)
 };
 
 // `trials`: one activity series per trial (equal lengths not required).

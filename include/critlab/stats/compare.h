@@ -22,6 +22,8 @@
 #include <string>
 #include <vector>
 
+#include <optional>
+
 #include <nlohmann/json_fwd.hpp>
 
 #include "critlab/stats/powerlaw.h"
@@ -29,18 +31,28 @@
 namespace critlab::stats {
 
 enum class Alternative { kExponential, kLognormal, kStretchedExponential, kPoisson, kTruncatedPowerLaw };
-std::string to_string(Alternative a);
+}  // namespace critlab::stats
+namespace critlab {
+CRITLAB_ENUM_NAMES(stats::Alternative, "alternative", {stats::Alternative::kExponential, "exponential"},
+                   {stats::Alternative::kLognormal, "lognormal"},
+                   {stats::Alternative::kStretchedExponential, "stretched_exponential"},
+                   {stats::Alternative::kPoisson, "poisson"},
+                   {stats::Alternative::kTruncatedPowerLaw, "truncated_power_law"})
+}  // namespace critlab
+namespace critlab::stats {
 
+// The figures are empty when the comparison could not be made; `status` says why (not-applicable: the fit
+// failed or the alternative does not apply; insufficient-data; no-convergence; non-finite likelihoods).
 struct Comparison {
   std::string against;
-  double R = 0;                     // normalised log-likelihood ratio (sign: + power law, - alternative)
-  double log_likelihood_ratio = 0;  // sum of per-point log-likelihood differences
-  double p = 1;
+  std::optional<double> R;                     // normalised log-likelihood ratio (+ power law, - alternative)
+  std::optional<double> log_likelihood_ratio;  // sum of per-point log-likelihood differences
+  std::optional<double> p;
   bool nested = false;
-  std::string favours;              // "power_law", the alternative's name, or "inconclusive"
+  std::string favours;              // "power_law", the alternative's name, or "inconclusive" (empty if no result)
   std::vector<std::pair<std::string, double>> parameters;  // the alternative's fitted parameters
-  bool ok = false;
-  std::string message;
+  Status status;  // ok may carry a caveat in its message (a simplex that had not fully converged)
+  bool ok() const { return status.ok(); }
 };
 
 // One alternative against the fit (which must be ok). `data` is the full sample; its tail is used.

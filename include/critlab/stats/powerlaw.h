@@ -28,6 +28,8 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "critlab/core/status.h"
+
 namespace critlab::stats {
 
 struct PowerLawOptions {
@@ -42,20 +44,21 @@ struct PowerLawOptions {
   bool IsValid(std::string* error) const;
 };
 
-enum class FitStatus { kOk, kTooFewTailPoints, kAlphaNotAboveOne, kNoConvergence, kInvalidData };
-std::string to_string(FitStatus s);
-
+// The fit's status: ok; insufficient-data (too few values in any candidate tail); not-found (the tail is
+// steeper than any power law the search allows, or alpha is at its bound 1: not normalisable without xmax);
+// no-convergence; invalid-input (a value <= 0, not finite, or not an integer for a discrete fit).
+// alpha, alpha_se and ks are the fit's only when status is ok; JSON writes them as null otherwise.
 struct PowerLawFit {
   double xmin = 0, xmax = 0;  // xmax = 0 when untruncated
   double alpha = 0, alpha_se = 0;
   double ks = 0;              // KS distance of the tail to the fit
   std::int64_t n = 0, n_tail = 0;
   bool discrete = false;
-  double p_value = -1;        // -1 when no bootstrap ran
+  std::optional<double> p_value;  // the bootstrap's goodness-of-fit p-value; empty when none ran
+  Status p_value_status = make_status(StatusCode::kNotRun, "no bootstrap was asked for (--bootstrap N)");
   int bootstrap = 0;
-  FitStatus status = FitStatus::kOk;
-  std::string message;
-  bool ok() const { return status == FitStatus::kOk; }
+  Status status;
+  bool ok() const { return status.ok(); }
 };
 
 // Fits data (any order; values below xmin are kept for the bootstrap). Never throws on statistical trouble:

@@ -27,6 +27,8 @@ struct RunConfig {
 };
 // Throws critlab::Error naming the file when it is missing or malformed.
 RunConfig read_run_config(const std::filesystem::path& dir);
+// The same for a run that can be resumed: it also needs checkpoints/state.json.
+RunConfig read_resumable_run_config(const std::filesystem::path& dir);
 
 // A run directory's configuration and the model of its last checkpoint.
 struct LoadedRun {

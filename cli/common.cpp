@@ -1,0 +1,112 @@
+#include <algorithm>
+#include <cctype>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "commands.h"
+#include "critlab/core/error.h"
+#include "critlab/io/progress.h"
+
+namespace critlab::cli {
+
+const std::vector<CommandInfo>& command_list() {
+  static const std::vector<CommandInfo> commands{
+      {"train", "train a network on Fashion-MNIST into a run directory", true},
+      {"measure", "measure a network's distance to criticality (gains, Lyapunov spectrum, dynamic range)", true},
+      {"theory", "mean-field theory: q*, chi_1 and the edge of chaos", false},
+      {"powerlaw", "fit a power law to a column of numbers (Clauset, Shalizi & Newman) and compare alternatives",
+       false},
+      {"avalanches", "avalanches in a network (perturbation cascades, activity) or a binned series, with exponents",
+       true},
+      {"graph", "correlation graphs, the connectivity transition, critical neurons and pruning of a --record run",
+       true},
+      {"experiment", "the papers' experiments (critical-training, continual), resumable into a directory", true},
+      {"bench", "built-in benchmarks, printed as JSON", true},
+  };
+  return commands;
+}
+
+void add_runtime_flags(CLI::App& cmd, const RuntimeFlags& f) {
+  if (f.device) cmd.add_option("--device", *f.device, "auto, cpu, cuda, cuda:N")->capture_default_str();
+  if (f.threads) cmd.add_option("--threads", *f.threads, f.threads_help)->capture_default_str();
+  if (f.data_dir) cmd.add_option("--data", *f.data_dir, f.data_help);
+}
+
+ProgressFn terminal_progress() {
+  struct Bar {
+    std::string task;
+    std::unique_ptr<io::Progress> progress;
+  };
+  auto bar = std::make_shared<Bar>();
+  return [bar](const ProgressEvent& e) {
+    if (!bar->progress || bar->task != e.task) {
+      bar->progress.reset();  // finishes the previous task's line
+      bar->task = std::string(e.task);
+      bar->progress = std::make_unique<io::Progress>(bar->task, e.total);
+    }
+    bar->progress->update(e.done, std::string(e.note));
+    if (e.done >= e.total) bar->progress.reset();
+  };
+}
+
+namespace {
+
+// The deepest subcommand the user chose (e.g. `experiment continual`).
+const CLI::App* chosen_command(const CLI::App& app) {
+  for (const auto* sub : app.get_subcommands())
+    if (sub->parsed()) return chosen_command(*sub);
+  return &app;
+}
+
+// Library messages name option fields ("record_probes must be at least 2"); the command line names its flags.
+// The leading field becomes the flag of the chosen command that sets it: '_' and '.' become '-', as the flags
+// are spelled, except for the few flags whose names are shorter than their fields.
+std::string name_flags(const CLI::App& app, const std::string& message) {
+  std::size_t n = 0;
+  while (n < message.size() && (std::islower(static_cast<unsigned char>(message[n])) ||
+                                std::isdigit(static_cast<unsigned char>(message[n])) || message[n] == '_' ||
+                                message[n] == '.'))
+    ++n;
+  if (n == 0 || n == message.size() || (message[n] != ' ' && message[n] != ':')) return message;
+  const std::string field = message.substr(0, n);
+  static const std::map<std::string, std::string> kShorterFlags{{"criticality.target_gain", "--criticality-target"},
+                                                                {"criticality.warmup_steps", "--criticality-warmup"}};
+  std::string flag = "--" + field;
+  std::replace(flag.begin(), flag.end(), '_', '-');
+  std::replace(flag.begin(), flag.end(), '.', '-');
+  if (auto it = kShorterFlags.find(field); it != kShorterFlags.end()) flag = it->second;
+  if (chosen_command(app)->get_option_no_throw(flag) == nullptr) return message;
+  return flag + message.substr(n);
+}
+
+}  // namespace
+
+int run_app(CLI::App& app, const std::vector<std::pair<CLI::App*, Runner>>& commands, int argc, char** argv,
+            const RunnerWrap& wrap) {
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);  // prints help, the version, or the parse error
+    return code == 0 ? 0 : 2;
+  }
+  try {
+    for (const auto& [sub, run] : commands)
+      if (sub->parsed()) return wrap ? wrap(run) : run();
+  } catch (const DivergenceError& e) {
+    std::cerr << "critlab: error: " << e.what() << std::endl;
+    return 3;
+  } catch (const Error& e) {
+    std::cerr << "critlab: error: " << name_flags(app, e.what()) << std::endl;
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "critlab: error: " << e.what() << std::endl;
+    return 1;
+  }
+  return 1;
+}
+
+void print(const std::string& text) { std::cout << text << std::endl; }
+
+}  // namespace critlab::cli
