@@ -1,13 +1,35 @@
 // critlab graph: correlation graphs, the connectivity transition, critical neurons, critical computational
 // graphs and rasters of a run recorded with `critlab train --record`.
+#include <filesystem>
+#include <string>
+#include <utility>
+
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
 #include "engine.h"
 #include "critlab/core/error.h"
 #include "critlab/graph/analysis.h"
+#include "critlab/graph/report.h"
 
 namespace critlab::cli {
+namespace {
+
+// GraphOptions::IsValid names the field first; the user gave a flag.
+std::string with_flag_name(const std::string& message) {
+  static const std::pair<const char*, const char*> kFlags[] = {
+      {"theta_min", "--theta-min"},        {"theta_max", "--theta-max"},     {"theta_step", "--theta-step"},
+      {"theta", "--theta"},                {"neurons.fraction", "--critical-fraction"},
+      {"neurons.bins", "--bins"},          {"prune_fractions", "--prune-fractions"},
+      {"prune_random_repeats", "--prune-repeats"}, {"ccg_units", "--ccg-units"}, {"ccg_inputs", "--ccg-inputs"}};
+  for (const auto& [field, flag] : kFlags) {
+    const std::string f = field;
+    if (message.compare(0, f.size(), f) == 0 && (message.size() == f.size() || message[f.size()] == ' '))
+      return flag + message.substr(f.size());
+  }
+  return message;
+}
+
+}  // namespace
 
 Runner add_graph(CLI::App& cmd) {
   struct State {
@@ -39,39 +61,39 @@ Runner add_graph(CLI::App& cmd) {
   cmd.add_option("--seed", s->o.seed, "seed for bootstraps, random pruning, community detection")->capture_default_str();
   cmd.add_flag("--json", s->json, "print the summary as JSON");
   return [s]() {
-    s->o.sign = graph::edge_sign_from_string(s->sign);
+    s->o.sign = from_string<graph::EdgeSign>(s->sign);
     if (!s->fractions.empty()) s->o.prune_fractions = s->fractions;
     s->o.pruning = !s->no_pruning;
     for (const auto& c : s->compare) s->o.compare.emplace_back(c);
-    const auto r = graph::analyse_run(s->run, s->o);
+    std::string err;
+    if (!s->o.IsValid(&err)) throw Error(with_flag_name(err));
+    s->o.progress = terminal_progress();
+    const auto a = graph::analyse_run(s->run, s->o);
+    graph::write_graph_report(a, std::filesystem::path(s->run) / "graph");
     if (s->json) {
-      print(r.dump(2));
+      print(graph::to_json(a).dump(2));
       return 0;
     }
-    const auto& t = r.at("transition");
-    print(fmt::format("{}: {} recorded steps, {} probes, theta = {:.3f}{}", s->run, r.at("percolation").size(),
-                      r.at("probes").get<std::int64_t>(), r.at("theta").get<double>(),
-                      r.at("theta_auto").get<bool>() ? " (auto)" : ""));
-    const auto& rise = r.at("rise");
-    if (rise.at("status") == "ok")
+    print(fmt::format("{}: {} recorded steps, {} probes, theta = {:.3f}{}", s->run, a.percolation.size(), a.probes,
+                      a.theta, a.theta_auto ? " (auto)" : ""));
+    const auto& rise = a.rise;
+    if (rise.status.ok())
       print(fmt::format("  P_inf {} {:.3f} -> {:.3f} (step {}): 10%, 50%, 90% of it by steps {}, {}, {}",
-                        rise.at("direction").get<std::string>(), rise.at("p_inf_initial").get<double>(),
-                        rise.at("p_inf_extreme").get<double>(), rise.at("step_extreme").get<double>(),
-                        rise.at("step_10").get<double>(), rise.at("step_50").get<double>(),
-                        rise.at("step_90").get<double>()));
-    const auto& first = r.at("percolation").front();
-    const auto& last = r.at("percolation").back();
-    print(fmt::format("  P_inf {:.3f} at step {} -> {:.3f} at step {}", first.at("p_inf").get<double>(),
-                      first.at("step").get<double>(), last.at("p_inf").get<double>(), last.at("step").get<double>()));
-    if (t.at("status") == "ok")
+                        to_string(*rise.direction), *rise.p_inf_initial, *rise.p_inf_extreme, *rise.step_extreme,
+                        *rise.step_10, *rise.step_50, *rise.step_90));
+    const auto& first = a.percolation.front();
+    const auto& last = a.percolation.back();
+    print(fmt::format("  P_inf {:.3f} at step {} -> {:.3f} at step {}", first.p_inf, first.step, last.p_inf, last.step));
+    const auto& t = a.transition;
+    if (t.status.ok())
       print(fmt::format("  transition: susceptibility peak {:.2f} at step {}, beta = {:.3f} [{:.3f}, {:.3f}] ({} points)",
-                        t.at("chi_max").get<double>(), t.at("step").get<double>(), t.at("beta").get<double>(),
-                        t.at("beta_ci")[0].get<double>(), t.at("beta_ci")[1].get<double>(), t.at("fit_points").get<int>()));
+                        *t.chi_max, *t.x_c, *t.beta, *t.beta_lo, *t.beta_hi, t.fit_points));
     else
-      print(fmt::format("  transition: {}", t.at("status").get<std::string>()));
-    for (const auto& p : r.at("pruning"))
-      print(fmt::format("  keep {:6.3f}: critical {:.4f}  magnitude {:.4f}  random {:.4f}", p.at("fraction_kept").get<double>(),
-                        p.at("critical").get<double>(), p.at("magnitude").get<double>(), p.at("random").get<double>()));
+      print(fmt::format("  transition: {}", t.status.to_string()));
+    for (const auto& p : a.pruning.curve)
+      print(fmt::format("  keep {:6.3f}: critical {:.4f}  magnitude {:.4f}  random {:.4f}", p.fraction_kept, p.critical,
+                        p.magnitude, p.random));
+    if (!a.pruning.status.ok()) print(fmt::format("  pruning: {}", a.pruning.status.to_string()));
     print(fmt::format("  tables, plots and class graphs in {}/graph", s->run));
     return 0;
   };

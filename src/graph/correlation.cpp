@@ -44,11 +44,12 @@ Correlation correlate(const at::Tensor& a, const at::Tensor& b) {
   Correlation c;
   c.within_layer = !b.defined();
   if (a.size(1) == 0 || (b.defined() && b.size(1) == 0)) {
-    c.status = "empty";
+    c.status = make_status(StatusCode::kInsufficientData, "a layer with no units");
     return c;
   }
   if (a.size(0) < 2) {
-    c.status = "too_few_samples";
+    c.status = make_status(StatusCode::kInsufficientData,
+                           fmt::format("{} samples; a correlation needs at least 2", a.size(0)));
     c.excluded_a = a.size(1);
     c.excluded_b = b.defined() ? b.size(1) : 0;
     return c;
@@ -59,7 +60,7 @@ Correlation correlate(const at::Tensor& a, const at::Tensor& b) {
   if (!b.defined()) {
     c.kept_b = sa.kept;
     if (sa.kept.empty()) {
-      c.status = "no_variance";
+      c.status = make_status(StatusCode::kNotApplicable, "every unit is constant on the samples (no variance)");
       return c;
     }
     c.r = at::mm(sa.z.t(), sa.z).div_(n).clamp_(-1, 1);
@@ -69,27 +70,12 @@ Correlation correlate(const at::Tensor& a, const at::Tensor& b) {
   auto sb = standardise(b);
   c.kept_b = sb.kept, c.excluded_b = sb.excluded;
   if (sa.kept.empty() || sb.kept.empty()) {
-    c.status = "no_variance";
+    c.status = make_status(StatusCode::kNotApplicable,
+                           "every unit of one layer is constant on the samples (no variance)");
     return c;
   }
   c.r = at::mm(sa.z.t(), sb.z).div_(n).clamp_(-1, 1);
   return c;
-}
-
-EdgeSign edge_sign_from_string(const std::string& s) {
-  if (s == "abs") return EdgeSign::kAbsolute;
-  if (s == "positive") return EdgeSign::kPositive;
-  if (s == "negative") return EdgeSign::kNegative;
-  throw Error(fmt::format("unknown edge sign '{}': use abs, positive or negative", s));
-}
-
-std::string to_string(EdgeSign s) {
-  switch (s) {
-    case EdgeSign::kAbsolute: return "abs";
-    case EdgeSign::kPositive: return "positive";
-    case EdgeSign::kNegative: return "negative";
-  }
-  return "?";
 }
 
 std::vector<WeightedEdge> correlation_edges(const Correlation& c, EdgeSign sign, double min_weight,

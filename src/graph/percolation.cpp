@@ -5,6 +5,8 @@
 #include <numeric>
 #include <random>
 
+#include <fmt/format.h>
+
 #include "critlab/core/error.h"
 
 namespace critlab::graph {
@@ -138,7 +140,8 @@ Transition locate_transition(const std::vector<double>& x, const std::vector<dou
   CRITLAB_ASSERT(x.size() == p.size() && x.size() == chi.size(), "locate_transition: series of different lengths");
   Transition t;
   if (x.size() < 3) {
-    t.status = "too_few_points";
+    t.status = make_status(StatusCode::kInsufficientData,
+                           fmt::format("{} points; locating a transition needs at least 3", x.size()));
     return t;
   }
   std::vector<std::size_t> order(x.size());
@@ -147,39 +150,45 @@ Transition locate_transition(const std::vector<double>& x, const std::vector<dou
   std::size_t peak = order.front();
   for (const auto i : order)
     if (chi[i] > chi[peak]) peak = i;
-  t.x_c = x[peak];
+  const double x_c = x[peak];
+  t.x_c = x_c;
   t.chi_max = chi[peak];
   // The ordered side is where P_inf is larger on average.
   double above = 0, below = 0;
   int n_above = 0, n_below = 0;
   for (std::size_t i = 0; i < x.size(); ++i) {
-    if (x[i] > t.x_c) above += p[i], ++n_above;
-    if (x[i] < t.x_c) below += p[i], ++n_below;
+    if (x[i] > x_c) above += p[i], ++n_above;
+    if (x[i] < x_c) below += p[i], ++n_below;
   }
   if (n_above == 0 && n_below == 0) {
-    t.status = "no_transition";
+    t.status = make_status(StatusCode::kNotFound, "every point lies at the susceptibility peak; no side to fit");
     return t;
   }
   const double mean_above = n_above ? above / n_above : -1, mean_below = n_below ? below / n_below : -1;
-  t.ordered_side = mean_above >= mean_below ? +1 : -1;
+  const int side_sign = mean_above >= mean_below ? +1 : -1;
+  t.ordered_side = side_sign;
   // Points on the ordered side, walking away from x_c, up to saturation.
   std::vector<std::size_t> side;
   for (const auto i : order)
-    if (t.ordered_side * (x[i] - t.x_c) > 0) side.push_back(i);
-  if (t.ordered_side < 0) std::reverse(side.begin(), side.end());
+    if (side_sign * (x[i] - x_c) > 0) side.push_back(i);
+  if (side_sign < 0) std::reverse(side.begin(), side.end());
   double pmax = 0;
   for (const auto i : side) pmax = std::max(pmax, p[i]);
   std::vector<double> lx, ly;
   for (const auto i : side) {
     if (p[i] > 0) {
-      lx.push_back(std::log(std::abs(x[i] - t.x_c)));
+      lx.push_back(std::log(std::abs(x[i] - x_c)));
       ly.push_back(std::log(p[i]));
     }
     if (p[i] >= o.saturation * pmax) break;
   }
   t.fit_points = static_cast<int>(lx.size());
   if (lx.size() < 3) {
-    t.status = pmax > 0 ? "too_few_points" : "no_transition";
+    t.status = pmax > 0 ? make_status(StatusCode::kInsufficientData,
+                                      fmt::format("{} points with P_inf > 0 on the ordered side before saturation; "
+                                                  "fitting beta needs at least 3",
+                                                  lx.size()))
+                        : make_status(StatusCode::kNotFound, "P_inf is zero on the whole ordered side");
     return t;
   }
   const auto slope = [](const std::vector<double>& a, const std::vector<double>& b, const std::vector<std::size_t>& idx,
@@ -195,7 +204,12 @@ Transition locate_transition(const std::vector<double>& x, const std::vector<dou
   std::vector<std::size_t> all(lx.size());
   std::iota(all.begin(), all.end(), 0);
   bool ok = false;
-  t.beta = slope(lx, ly, all, &ok);
+  const double beta = slope(lx, ly, all, &ok);
+  if (!ok) {
+    t.status = make_status(StatusCode::kInsufficientData, "the fit points share one distance from x_c");
+    return t;
+  }
+  t.beta = beta;
   std::mt19937_64 rng(o.seed);
   std::uniform_int_distribution<std::size_t> pick(0, lx.size() - 1);
   std::vector<double> boots;
@@ -214,7 +228,7 @@ Transition locate_transition(const std::vector<double>& x, const std::vector<dou
     t.beta_lo = q((1 - o.level) / 2);
     t.beta_hi = q(1 - (1 - o.level) / 2);
   } else {
-    t.beta_lo = t.beta_hi = t.beta;
+    t.beta_lo = t.beta_hi = beta;
   }
   return t;
 }

@@ -10,7 +10,7 @@
 #include "critlab/core/error.h"
 #include "critlab/io/files.h"
 #include "critlab/io/npy.h"
-#include "critlab/measure/jacobian.h"
+#include "critlab/nn/stack.h"
 
 namespace critlab::graph {
 namespace fs = std::filesystem;
@@ -30,8 +30,12 @@ std::string param_file(const std::string& name) { return "param_" + name + ".npy
 }  // namespace
 
 bool RecordOptions::IsValid(std::string* error) const {
-  if (points < 2) return *error = fmt::format("--record-points must be at least 2, got {}", points), false;
-  if (probes < 2) return *error = fmt::format("--record-probes must be at least 2, got {}", probes), false;
+  const auto fail = [&](std::string m) {
+    if (error) *error = std::move(m);
+    return false;
+  };
+  if (points < 2) return fail(fmt::format("points must be at least 2, got {}", points));
+  if (probes < 2) return fail(fmt::format("probes must be at least 2, got {}", probes));
   return true;
 }
 

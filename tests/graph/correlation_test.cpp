@@ -122,8 +122,9 @@ TEST(CorrelationGraph, PlantedGroupsAreRecoveredAndTheSweepTransitionsWhereTheor
   std::vector<double> p, chi;
   for (const auto& s : sweep) p.push_back(s.p_inf), chi.push_back(s.susceptibility);
   const auto t = locate_transition(thetas, p, chi);
-  EXPECT_EQ(t.ordered_side, -1);  // the graph connects as theta falls
-  EXPECT_NEAR(t.x_c, theta_c, 0.015);  // the finite-size peak sits a little on the connected side
+  ASSERT_TRUE(t.ordered_side && t.x_c) << t.status.to_string();
+  EXPECT_EQ(*t.ordered_side, -1);  // the graph connects as theta falls
+  EXPECT_NEAR(*t.x_c, theta_c, 0.015);  // the finite-size peak sits a little on the connected side
   for (double dt : {0.02, 0.04}) {
     const double th = theta_c - dt;
     EXPECT_NEAR(percolation_sweep(size, group0, {th})[0].p_inf, theory.giant_fraction(th), 0.03) << "theta " << th;
@@ -141,7 +142,7 @@ TEST(CorrelationGraph, PlantedGroupsAreRecoveredAndTheSweepTransitionsWhereTheor
   EXPECT_LE(whole[0].p_inf, 1.0 / groups + 1e-9) << "theta " << apart;
   EXPECT_GE(whole[1].p_inf, 0.99) << "theta " << merged;
   std::printf("ARI %.3f  group theta_c theory %.4f located %.4f  (m %.3f sd_u %.4f sd_e %.4f)  merge between %.3f and %.3f\n",
-              ari, theta_c, t.x_c, theory.m, theory.sd_u, theory.sd_e, merged, apart);
+              ari, theta_c, *t.x_c, theory.m, theory.sd_u, theory.sd_e, merged, apart);
   for (double dt : {0.02, 0.04})
     std::printf("  P_inf(theta_c - %.2f) = %.3f, theory %.3f\n", dt,
                 percolation_sweep(size, group0, {theta_c - dt})[0].p_inf, theory.giant_fraction(theta_c - dt));
@@ -157,6 +158,14 @@ TEST(CorrelationGraph, MatchesPearsonOnSmallExample) {
   const double r01 = ((a - a.mean()) * (b - b.mean())).sum().item<double>() /
                      std::sqrt(((a - a.mean()).pow(2).sum() * (b - b.mean()).pow(2).sum()).item<double>());
   EXPECT_NEAR(c.r[0][1].item<double>(), r01, 1e-6);
+  EXPECT_EQ(from_string<EdgeSign>("positive"), EdgeSign::kPositive);
+  EXPECT_EQ(to_string(EdgeSign::kAbsolute), "abs");
+  try {
+    from_string<EdgeSign>("both");
+    ADD_FAILURE() << "no throw";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("abs, positive, negative"), std::string::npos) << e.what();
+  }
   const auto pos = correlation_edges(c, EdgeSign::kPositive, 0.5, 10);
   const auto neg = correlation_edges(c, EdgeSign::kNegative, 0.5, 10);
   EXPECT_EQ(pos.size(), 1u);  // 0-1
@@ -176,14 +185,15 @@ TEST(CorrelationGraph, DeadUnitsOneSampleAndEmptyLayersGiveStatusNeverNaN) {
   EXPECT_FALSE(c.r.isnan().any().item<bool>());
 
   const auto across = correlate(x, torch::zeros({50, 3}));
-  EXPECT_EQ(across.status, "no_variance");
+  EXPECT_EQ(across.status.code, StatusCode::kNotApplicable);
   EXPECT_EQ(across.excluded_b, 3);
   EXPECT_TRUE(correlation_edges(across, EdgeSign::kAbsolute, 0.1, 0).empty());
 
   const auto one = correlate(torch::randn({1, 5}));
-  EXPECT_EQ(one.status, "too_few_samples");
-  EXPECT_EQ(correlate(torch::randn({10, 0})).status, "empty");
-  EXPECT_EQ(correlate(torch::zeros({10, 4})).status, "no_variance");
+  EXPECT_EQ(one.status.code, StatusCode::kInsufficientData);
+  EXPECT_EQ(one.excluded_a, 5);
+  EXPECT_EQ(correlate(torch::randn({10, 0})).status.code, StatusCode::kInsufficientData);
+  EXPECT_EQ(correlate(torch::zeros({10, 4})).status.code, StatusCode::kNotApplicable);
   EXPECT_THROW(correlate(torch::randn({10, 3}), torch::randn({9, 3})), std::exception);
 
   // Graph structure of an empty graph and of isolated nodes is defined.

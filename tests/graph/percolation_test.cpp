@@ -85,9 +85,10 @@ TEST(Percolation, ErdosRenyiSusceptibilityMatchesTheoryAndPeaksAtTheTransition) 
   EXPECT_NEAR(grid[peak], 1.0, 0.1) << "susceptibility peak at c = " << grid[peak];
   const auto one = erdos_renyi_means(10000, grid, 1);
   const auto t = locate_transition(grid, one.p_inf, one.chi);
-  EXPECT_EQ(t.status, "ok");
-  EXPECT_EQ(t.ordered_side, +1);
-  EXPECT_NEAR(t.x_c, 1.0, 0.1);
+  ASSERT_TRUE(t.status.ok()) << t.status.to_string();
+  ASSERT_TRUE(t.ordered_side && t.x_c);
+  EXPECT_EQ(*t.ordered_side, +1);
+  EXPECT_NEAR(*t.x_c, 1.0, 0.1);
 }
 
 TEST(Percolation, GiantFractionSolvesItsEquation) {
@@ -112,20 +113,26 @@ TEST(Percolation, OrderParameterExponentRecoveredFromExactPowerLaw) {
       chi.push_back(1.0 / (0.01 + std::abs(xi - 2)));
     }
     const auto t = locate_transition(x, p, chi, {.bootstrap = 200, .seed = 3});
-    ASSERT_EQ(t.status, "ok");
-    EXPECT_EQ(t.ordered_side, side);
-    EXPECT_NEAR(t.x_c, 2.0, 1e-12);
-    EXPECT_NEAR(t.beta, 0.5, 1e-9);
-    EXPECT_NEAR(t.beta_lo, 0.5, 1e-6);
-    EXPECT_NEAR(t.beta_hi, 0.5, 1e-6);
+    ASSERT_TRUE(t.status.ok()) << t.status.to_string();
+    ASSERT_TRUE(t.ordered_side && t.x_c && t.beta && t.beta_lo && t.beta_hi);
+    EXPECT_EQ(*t.ordered_side, side);
+    EXPECT_NEAR(*t.x_c, 2.0, 1e-12);
+    EXPECT_NEAR(*t.beta, 0.5, 1e-9);
+    EXPECT_NEAR(*t.beta_lo, 0.5, 1e-6);
+    EXPECT_NEAR(*t.beta_hi, 0.5, 1e-6);
   }
 }
 
 TEST(Percolation, DegenerateInputsGiveStatusNotNaN) {
-  EXPECT_EQ(locate_transition({1, 2}, {0, 1}, {1, 0}).status, "too_few_points");
+  const auto two = locate_transition({1, 2}, {0, 1}, {1, 0});
+  EXPECT_EQ(two.status.code, StatusCode::kInsufficientData);
+  EXPECT_FALSE(two.x_c || two.chi_max || two.beta || two.beta_lo || two.beta_hi || two.ordered_side);
   const auto flat = locate_transition({1, 2, 3, 4}, {0, 0, 0, 0}, {1, 1, 1, 1});
-  EXPECT_EQ(flat.status, "no_transition");
-  EXPECT_FALSE(std::isnan(flat.beta));
+  EXPECT_EQ(flat.status.code, StatusCode::kNotFound);
+  ASSERT_TRUE(flat.x_c);
+  EXPECT_EQ(*flat.x_c, 1.0);  // the peak is found; the exponent is not
+  EXPECT_FALSE(flat.beta || flat.beta_lo || flat.beta_hi);
+  EXPECT_FALSE(flat.status.message.empty());
   const auto empty = percolation_sweep(0, {}, {0.5});
   EXPECT_EQ(empty[0].p_inf, 0.0);
   EXPECT_EQ(empty[0].susceptibility, 0.0);

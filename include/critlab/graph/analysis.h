@@ -1,31 +1,44 @@
 // The `critlab graph` analysis of a recorded run (graph/recording.h): neural correlation graphs over
 // training, the connectivity transition, graph structure, critical neurons, critical computational graphs
-// with the pruning test, and activity rasters. Writes into RUN/graph/:
-//   summary.json                          everything below in one object (what --json prints)
+// with the pruning test, and activity rasters.
+//
+// analyse_run() computes everything and returns a GraphAnalysis (values, no files); write_graph_report()
+// (graph/report.h) writes it into RUN/graph/:
+//   summary.json                          to_json(GraphAnalysis): everything below in one object (--json)
 //   tables/percolation_steps.csv          per step at the default theta: P_inf, susceptibility, components,
 //                                         edges, excluded units; whole network and per layer
-//   tables/theta_sweep_<step>.csv         P_inf, susceptibility, components against theta at one step
-//   tables/cluster_sizes_<step>.csv       finite cluster-size distribution at the default theta
-//   tables/structure.csv, degree_<step>.csv, rich_club_<step>.csv   igraph measures at chosen steps
+//   tables/theta_sweep_step<s>.csv        P_inf, susceptibility, components against theta at one step
+//   tables/cluster_sizes_step<s>.csv      finite cluster-size distribution at the default theta
+//   tables/structure.csv, degree_step<s>.csv, rich_club_step<s>.csv   igraph measures at chosen steps
 //   tables/critical_neurons.csv           per step and layer: critical-set stability, reinforcement,
 //                                         redistribution, balance of contributions
-//   tables/units_<layer>.csv              per unit at the last step: strength, selectivity, information
+//   tables/units_layer<l>.csv             per unit at the last step: strength, selectivity, information
 //   tables/pruning.csv                    test accuracy against fraction kept, per pruning rule
+//   tables/finite_size.csv                with compared runs: the transition per width
 //   ccg/class<c>.graphml, .dot, .png      each class's critical computational graph
 //   plots/                                one PNG (plus CSV and gnuplot script) per series
 //
 // The NCG: nodes are the hidden units (post-activation, zero-variance units excluded), edges join units of
 // one layer or of adjacent layers whose |r| >= theta (or signed, per EdgeSign).
+//
+// Results that may not exist are std::optional (JSON null) with a Status beside them: the transition's
+// beta when too few points lie on the ordered side, the rise of P_inf with fewer than 3 steps, the
+// pruning test for a network that is not all dense blocks (or when not asked for), reinforcement and
+// balance for a layer whose inputs are not the recorded units below it.
 #pragma once
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
+#include "critlab/core/enums.h"
+#include "critlab/core/progress.h"
+#include "critlab/core/status.h"
 #include "critlab/graph/correlation.h"
 #include "critlab/graph/neurons.h"
+#include "critlab/graph/percolation.h"
+#include "critlab/graph/structure.h"
 
 namespace critlab::graph {
 
@@ -46,14 +59,144 @@ struct GraphOptions {
   int threads = 0;
   std::uint64_t seed = 0;
   std::vector<std::filesystem::path> compare;  // further recorded runs for the finite-size comparison
+  ProgressFn progress;                  // per recorded step and per pruning fraction; not serialised
 
+  // Messages start with the field's name (theta, theta_min, neurons.fraction, ...).
   bool IsValid(std::string* error) const;
 };
 
-// Runs the whole analysis on `run_dir` and writes RUN/graph/. Returns summary.json's content:
-// theta (the one used), percolation [{step, p_inf, susceptibility, ...}], transition {step, beta, beta_ci,
-// ...} at the susceptibility peak over steps, rise {step_10, step_50, step_90, ...}, pruning
-// [{fraction_kept, critical, random, magnitude}], theta_sweeps, structure, critical_neurons, finite_size.
-nlohmann::json analyse_run(const std::filesystem::path& run_dir, const GraphOptions& options);
+// The whole network's percolation at the default theta at one recorded step.
+struct LayerPercolation {
+  std::int64_t layer = 0;  // block index
+  double p_inf = 0, susceptibility = 0;
+};
+struct StepPercolation {
+  std::int64_t step = 0;
+  double p_inf = 0, susceptibility = 0;
+  std::int64_t components = 0, edges = 0, nodes = 0, excluded_units = 0;
+  std::vector<LayerPercolation> layers;  // each hidden layer's own graph
+};
+
+// How fast and when P_inf changes over training. The direction is that of the larger excursion from the
+// first recorded value; the running extreme (max for a rise, min for a fall) makes the crossing steps robust
+// to later dips; step_10, step_50 and step_90 are where it first covers 10%, 50% and 90% of the excursion,
+// and log10((step_90 + 1) / (step_10 + 1)) measures the sharpness in decades of training.
+enum class Direction { kRise, kFall };
+struct PInfRise {
+  Status status;  // ok; insufficient-data (fewer than 3 steps); not-found (P_inf never moves)
+  std::optional<Direction> direction;
+  std::optional<double> p_inf_initial, p_inf_extreme, step_extreme, p_inf_final;
+  std::optional<double> step_10, step_50, step_90, decades_10_90;
+};
+
+struct ClusterCount {
+  std::int64_t size = 0, count = 0;
+};
+// P_inf and susceptibility against theta at one step, the transition in theta, and the finite clusters at
+// the default theta.
+struct ThetaSweep {
+  std::int64_t step = 0;
+  std::int64_t nodes = 0, excluded_units = 0;
+  std::vector<PercolationPoint> points;  // one per theta of the grid
+  Transition transition;                 // x_c is theta_c
+  std::vector<ClusterCount> cluster_sizes;  // finite clusters (the largest component left out), by size
+};
+
+struct StructureAtStep {
+  Status status;  // ok; not-found when no degree has a rich club (rich_club_normalised_max empty)
+  std::int64_t step = 0;
+  GraphStructure structure;
+  std::optional<double> rich_club_normalised_max;  // empty where no degree has a rich club
+};
+
+// One row of the critical-neuron table (step, hidden layer). Figures about a layer's incoming weights need
+// a dense block whose inputs are the recorded units below (or the input pixels): empty otherwise, as are
+// figures that compare with the previous step at the first step.
+struct CriticalNeuronRow {
+  std::int64_t step = 0, layer = 0;
+  std::int64_t critical = 0;                 // size of the critical set
+  std::optional<double> jaccard_previous;    // with the previous step's critical set
+  double jaccard_final = 0;                  // with the final step's critical set
+  std::optional<double> mean_abs_w_critical, mean_abs_w_other, reinforcement_ratio;
+  std::optional<double> dw_var_critical, dw_var_other;  // per step, against the previous recorded step
+  std::optional<double> entropy_critical, entropy_other, gini_critical, gini_other;
+};
+// First-to-last summary of one hidden layer.
+struct CriticalLayerSummary {
+  Status status;  // ok when every figure below exists; else which are missing and why
+  std::int64_t layer = 0;
+  std::int64_t critical = 0;
+  double jaccard_first_to_final = 0;
+  std::optional<double> reinforcement_ratio_initial, reinforcement_ratio_final;
+  std::optional<double> entropy_critical_initial, entropy_critical_final, entropy_other_final;
+  std::optional<double> gini_critical_final, gini_other_final;
+};
+struct CriticalNeurons {
+  double fraction = 0;
+  std::vector<CriticalNeuronRow> rows;               // step-major: rows[k * layers + h]
+  std::vector<std::int64_t> layers;                  // hidden block indices
+  std::vector<NeuronStats> final_stats;              // per hidden layer at the last step
+  std::vector<CriticalLayerSummary> summary;         // per hidden layer
+};
+
+// Activity of one layer at one step as a [units, probes] z-score matrix (clamped to [-3, 3]), units in
+// spectral order (Fiedler vector of the positive-correlation graph), probes grouped by class.
+struct Raster {
+  std::int64_t step = 0, layer = 0;
+  std::int64_t units = 0, probes = 0;
+  std::vector<float> z;               // row-major [units, probes]
+  std::vector<double> class_edges;    // probe positions between classes (i - 0.5)
+};
+
+struct PruningPoint {
+  double fraction_kept = 0;
+  double critical = 0, random = 0, random_sd = 0, magnitude = 0;  // test accuracy
+};
+// One class's critical computational graph: node sets per layer (input pixels, critical units of each
+// hidden layer, the class's output unit) and the edges weighted by a_i^c |w_ji|.
+struct ClassGraph {
+  std::int64_t class_index = 0;
+  std::vector<std::vector<std::int64_t>> layers;
+  ExportGraph graph;
+};
+struct Pruning {
+  Status status;  // ok; not-run (not asked for); not-applicable (not every block is dense)
+  std::vector<PruningPoint> curve;
+  std::vector<ClassGraph> classes;
+  std::int64_t num_classes = 0;  // chance level 1 / num_classes
+};
+
+// A compared run's transition over training (finite-size scaling in the width).
+struct FiniteSizeRun {
+  double width = 0;  // units of the first hidden layer
+  std::vector<double> steps, p_inf;
+  Transition transition;
+};
+
+struct GraphAnalysis {
+  std::filesystem::path run_dir;
+  double theta = 0;  // the threshold used
+  bool theta_auto = false;
+  EdgeSign sign = EdgeSign::kAbsolute;
+  std::int64_t probes = 0;
+  std::vector<std::int64_t> hidden_layers;  // block indices
+  std::vector<StepPercolation> percolation;
+  Transition transition;  // over training steps, at the susceptibility peak
+  PInfRise rise;
+  std::vector<ThetaSweep> theta_sweeps;      // first step, transition step (if found), last step
+  std::vector<StructureAtStep> structure;    // the same steps
+  CriticalNeurons critical_neurons;
+  std::vector<Raster> rasters;
+  Pruning pruning;
+  std::vector<FiniteSizeRun> finite_size;  // this run first; empty without compared runs
+};
+
+// Runs the whole analysis on `run_dir` (a run trained with --record); writes nothing. Throws critlab::Error
+// for invalid options or a run without a usable recording.
+GraphAnalysis analyse_run(const std::filesystem::path& run_dir, const GraphOptions& options);
 
 }  // namespace critlab::graph
+
+namespace critlab {
+CRITLAB_ENUM_NAMES(graph::Direction, "direction", {graph::Direction::kRise, "rise"}, {graph::Direction::kFall, "fall"})
+}  // namespace critlab

@@ -11,19 +11,21 @@
 
 #include <ATen/core/Tensor.h>
 
+#include "critlab/core/enums.h"
+#include "critlab/core/status.h"
 #include "critlab/graph/percolation.h"
 
 namespace critlab::graph {
 
 struct Correlation {
-  // ok; empty (a layer with no units); too_few_samples (fewer than 2 samples); no_variance (every unit
-  // excluded). Only `ok` carries a matrix.
-  std::string status = "ok";
+  // ok; insufficient-data: a layer with no units, or fewer than 2 samples; not-applicable: every unit of a
+  // layer excluded (no variance). Only ok carries a matrix.
+  Status status;
   at::Tensor r;                            // [kept_a, kept_b] float32, entries in [-1, 1]
   std::vector<std::int64_t> kept_a, kept_b;  // original indices of the kept units
   std::int64_t excluded_a = 0, excluded_b = 0;
   bool within_layer = false;               // a with itself: symmetric, edges from the upper triangle
-  bool ok() const { return status == "ok"; }
+  bool ok() const { return status.ok(); }
 };
 
 // The one zero-variance rule, shared by correlations and critical neurons: per unit, true where the
@@ -35,9 +37,8 @@ at::Tensor has_variance(const at::Tensor& mean, const at::Tensor& sd);
 Correlation correlate(const at::Tensor& a, const at::Tensor& b = {});
 
 // Which correlations become edges: |r| (default), r (positive only) or -r (anticorrelations only).
+// Spelled abs, positive, negative (critlab::to_string / from_string<EdgeSign>).
 enum class EdgeSign { kAbsolute, kPositive, kNegative };
-EdgeSign edge_sign_from_string(const std::string& s);
-std::string to_string(EdgeSign s);
 
 // The edges of a correlation with weight >= min_weight (weight per `sign`), nodes numbered offset_a + i and
 // offset_b + j over the kept units (for a within-layer correlation only i < j is taken and offset_b is
@@ -46,3 +47,8 @@ std::vector<WeightedEdge> correlation_edges(const Correlation& c, EdgeSign sign,
                                             std::int64_t offset_a, std::int64_t offset_b = 0);
 
 }  // namespace critlab::graph
+
+namespace critlab {
+CRITLAB_ENUM_NAMES(graph::EdgeSign, "edge sign", {graph::EdgeSign::kAbsolute, "abs"},
+                   {graph::EdgeSign::kPositive, "positive"}, {graph::EdgeSign::kNegative, "negative"})
+}  // namespace critlab

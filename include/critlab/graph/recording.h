@@ -34,6 +34,7 @@ struct RecordOptions {
   std::int64_t probes = 1000;      // class-stratified training images
   bool half = true;                // activations as float16 (weights stay float32)
 
+  // Messages start with the field's name (points, probes).
   bool IsValid(std::string* error) const;
 };
 
