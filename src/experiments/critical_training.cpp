@@ -65,26 +65,28 @@ bool CriticalTrainingOptions::IsValid(std::string* error) const {
     if (error) *error = m;
     return false;
   };
-  if (archs.empty()) return fail("--archs is empty");
-  if (methods.empty()) return fail("--methods is empty");
+  if (archs.empty()) return fail("archs is empty; name at least one architecture");
+  if (methods.empty()) return fail("methods is empty; name at least one method");
   for (const auto& a : archs)
     if (!contains(critical_training_archs(), a))
-      return fail(fmt::format("unknown architecture '{}'; valid: {}", a, fmt::join(critical_training_archs(), ", ")));
+      return fail(fmt::format("archs: unknown architecture '{}'; valid: {}", a, fmt::join(critical_training_archs(), ", ")));
   for (const auto& m : methods)
     if (!contains(critical_training_methods(), m))
-      return fail(fmt::format("unknown method '{}'; valid: {}", m, fmt::join(critical_training_methods(), ", ")));
-  if (seeds < 1) return fail("--seeds must be at least 1");
-  if (epochs < 1) return fail("--epochs must be at least 1");
-  if (train_examples < 0) return fail("--train-examples must be >= 0 (0 = all)");
-  if (batch_size < 1) return fail("--batch-size must be positive");
-  if (!(lr > 0)) return fail("--lr must be positive");
-  if (!(strength > 0)) return fail("--strength must be positive");
-  if (!(controller_rate > 0 && controller_rate < 2)) return fail("--controller-rate must be in (0, 2)");
-  if (!(tolerance > 0)) return fail("--tolerance must be positive");
-  if (!(jacobian_reg > 0)) return fail("--jacobian-reg must be positive");
-  if (!(weight_decay > 0)) return fail("--weight-decay must be positive");
-  if (!(critical_sigma_b >= 0)) return fail("--critical-sigma-b must be >= 0");
-  if (monitor_every < 1) return fail("--monitor-every must be at least 1");
+      return fail(fmt::format("methods: unknown method '{}'; valid: {}", m, fmt::join(critical_training_methods(), ", ")));
+  if (seeds < 1) return fail(fmt::format("seeds must be at least 1, got {}", seeds));
+  if (epochs < 1) return fail(fmt::format("epochs must be at least 1, got {}", epochs));
+  if (train_examples < 0) return fail(fmt::format("train_examples must be >= 0 (0 = all), got {}", train_examples));
+  if (batch_size < 1) return fail(fmt::format("batch_size must be positive, got {}", batch_size));
+  if (!(lr > 0)) return fail(fmt::format("lr must be positive, got {}", lr));
+  if (!(strength > 0)) return fail(fmt::format("strength must be positive, got {}", strength));
+  if (!(controller_rate > 0 && controller_rate < 2))
+    return fail(fmt::format("controller_rate must be in (0, 2), got {}", controller_rate));
+  if (!(tolerance > 0)) return fail(fmt::format("tolerance must be positive, got {}", tolerance));
+  if (!(jacobian_reg > 0)) return fail(fmt::format("jacobian_reg must be positive, got {}", jacobian_reg));
+  if (!(weight_decay > 0)) return fail(fmt::format("weight_decay must be positive, got {}", weight_decay));
+  if (!(critical_sigma_b >= 0)) return fail(fmt::format("critical_sigma_b must be >= 0, got {}", critical_sigma_b));
+  if (monitor_every < 1) return fail(fmt::format("monitor_every must be at least 1, got {}", monitor_every));
+  if (threads < 0) return fail(fmt::format("threads must be >= 0, got {}", threads));
   return robustness.IsValid(error);
 }
 
@@ -112,6 +114,19 @@ nlohmann::json to_json(const CriticalTrainingOptions& o) {
             {"pgd_step_ratio", o.robustness.pgd_step_ratio},
             {"pgd_random_start", o.robustness.pgd_random_start},
             {"examples", o.robustness.examples}}}};
+}
+
+CriticalTrainingOptions with_critical_training_presets(const CriticalTrainingOptions& o) {
+  CriticalTrainingOptions r = o;
+  if (!o.full) return r;
+  const CriticalTrainingOptions defaults;
+  // A field is the caller's when named in `given` or changed from its default; the preset fills the others.
+  auto keep = [&](const char* name, bool changed) { return o.given.count(name) > 0 || changed; };
+  if (!keep("epochs", o.epochs != defaults.epochs)) r.epochs = 10;
+  if (!keep("train_examples", o.train_examples != defaults.train_examples)) r.train_examples = 0;
+  if (!keep("seeds", o.seeds != defaults.seeds)) r.seeds = 5;
+  if (!keep("robustness.examples", o.robustness.examples != defaults.robustness.examples)) r.robustness.examples = 2000;
+  return r;
 }
 
 namespace {
@@ -270,7 +285,8 @@ void plot_by_method(const fs::path& dir, const std::string& stem, const std::str
 
 }  // namespace
 
-CriticalTrainingSummary run_critical_training(const fs::path& out, const CriticalTrainingOptions& o) {
+CriticalTrainingSummary run_critical_training(const fs::path& out, const CriticalTrainingOptions& options) {
+  const CriticalTrainingOptions o = with_critical_training_presets(options);
   std::string err;
   if (!o.IsValid(&err)) throw Error(err);
   const auto t0 = std::chrono::steady_clock::now();

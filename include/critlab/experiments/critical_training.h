@@ -21,6 +21,7 @@
 #pragma once
 #include <cstdint>
 #include <filesystem>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -39,7 +40,9 @@ struct CriticalTrainingOptions {
                                    "controller", "jacobian-norm", "weight-decay"};
   std::int64_t seeds = 3;
   std::uint64_t first_seed = 1;
-  bool full = false;                   // full-size architectures (see arch_spec)
+  // Full size: the larger architectures (see arch_spec), and for the fields the caller did not set
+  // (see with_critical_training_presets) 10 epochs on all 60,000 images, 5 seeds, 2000 robustness images.
+  bool full = false;
   std::int64_t epochs = 1;
   std::int64_t train_examples = 10000; // 0 = all 60,000
   std::int64_t batch_size = 128;
@@ -62,11 +65,18 @@ struct CriticalTrainingOptions {
   // run, and progress over cells and training steps.
   train::TrainCallbacks callbacks;
   ProgressFn progress;
+  // The fields the caller set on purpose, by their names in experiment.json ("epochs",
+  // "robustness.examples"), which the preset leaves alone even where they hold the default value.
+  std::set<std::string> given;
   std::string data_dir;
 
   bool IsValid(std::string* error) const;
 };
 nlohmann::json to_json(const CriticalTrainingOptions& o);
+
+// The options with the `full` preset applied to every field the caller did not set (see `given`); a field
+// that differs from its default is always kept. run_critical_training applies it and records the result.
+CriticalTrainingOptions with_critical_training_presets(const CriticalTrainingOptions& o);
 
 // Names accepted in `archs` and `methods`.
 const std::vector<std::string>& critical_training_archs();
@@ -83,6 +93,7 @@ struct CriticalTrainingSummary {
   std::filesystem::path results_md;
 };
 
+// Runs the grid of with_critical_training_presets(options) into `out`, resuming what is there.
 CriticalTrainingSummary run_critical_training(const std::filesystem::path& out, const CriticalTrainingOptions& options);
 
 }  // namespace critlab::experiments
