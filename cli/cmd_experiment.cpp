@@ -60,17 +60,20 @@ Runner add_critical_training(CLI::App& cmd) {
   struct State {
     experiments::CriticalTrainingOptions o;
     std::string out;
+    std::vector<std::string> archs, methods;
     bool json = false;
     KillFlags kill;
   };
   auto s = std::make_shared<State>();
   auto& o = s->o;
+  for (const auto a : o.archs) s->archs.push_back(to_string(a));
+  for (const auto m : o.methods) s->methods.push_back(to_string(m));
   cmd.add_option("--out", s->out, "experiment directory (created; run again with the same options to resume)")
       ->required();
-  cmd.add_option("--archs", o.archs, "architectures: tanh-mlp, relu-mlp, cnn, resnet")->delimiter(',')
+  cmd.add_option("--archs", s->archs, "architectures: " + valid_names<experiments::CriticalTrainingArch>())
+      ->delimiter(',')
       ->capture_default_str();
-  cmd.add_option("--methods", o.methods,
-                 "methods: plain, critical-init, regularizer, controller, jacobian-norm, weight-decay")
+  cmd.add_option("--methods", s->methods, "methods: " + valid_names<experiments::CriticalTrainingMethod>())
       ->delimiter(',')
       ->capture_default_str();
   cmd.add_option("--seeds", o.seeds, "seeds per cell")->capture_default_str();
@@ -103,6 +106,10 @@ Runner add_critical_training(CLI::App& cmd) {
   add_kill_flags(cmd, s->kill);
   return [s, &cmd]() {
     auto& o = s->o;
+    o.archs.clear(), o.methods.clear();
+    for (const auto& a : s->archs) o.archs.push_back(parse_flag<experiments::CriticalTrainingArch>("--archs", a));
+    for (const auto& m : s->methods)
+      o.methods.push_back(parse_flag<experiments::CriticalTrainingMethod>("--methods", m));
     o.callbacks = kill_callbacks(s->kill);
     o.progress = terminal_progress();
     o.given = given_fields(cmd);
