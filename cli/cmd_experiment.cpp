@@ -1,4 +1,8 @@
 // critlab experiment <name>: the papers' protocols, each resumable into an output directory.
+#include <algorithm>
+#include <cstdlib>
+#include <set>
+
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
@@ -11,21 +15,65 @@ namespace critlab::cli {
 
 namespace {
 
+// One line per method of the analysis: late performance and plasticity, late distance; then the claim.
+std::string continual_brief(const experiments::ContinualSummary& r, bool regression) {
+  auto num = [](const std::optional<double>& v) { return v ? fmt::format("{:.3f}", *v) : std::string("-"); };
+  std::string text;
+  for (const auto& m : r.analysis.methods)
+    text += fmt::format("  {:<24} {} late {}  plasticity late {}  distance late {}\n", m.name,
+                        regression ? "error" : "accuracy", num(m.performance_late.mean), num(m.plasticity_late.mean),
+                        num(m.distance_late));
+  const auto& c = r.analysis.distance_predicts_plasticity;
+  if (c.verdict)
+    text += fmt::format("  rho(distance, plasticity) = {:.3f} [{:.3f}, {:.3f}] (cluster bootstrap): {}\n", *c.rho,
+                        *c.low, *c.high, to_string(*c.verdict));
+  else
+    text += fmt::format("  rho(distance, plasticity): {}\n", c.status.to_string());
+  text.pop_back();
+  return text;
+}
+
+// An enum flag's value, or an error that names the flag.
+template <typename E>
+E parse_flag(const char* flag, const std::string& value) {
+  try {
+    return from_string<E>(value);
+  } catch (const Error& e) {
+    throw Error(fmt::format("{}: {}", flag, e.what()));
+  }
+}
+
+// The fields the user gave on the command line, by their names in experiment.json ("--examples-per-task" ->
+// "examples_per_task"), for the library's presets.
+std::set<std::string> given_fields(const CLI::App& cmd) {
+  std::set<std::string> given;
+  for (const auto* opt : cmd.get_options())
+    if (opt->count() > 0)
+      for (auto name : opt->get_lnames()) {
+        std::replace(name.begin(), name.end(), '-', '_');
+        given.insert(name);
+      }
+  return given;
+}
+
 Runner add_critical_training(CLI::App& cmd) {
   struct State {
     experiments::CriticalTrainingOptions o;
     std::string out;
+    std::vector<std::string> archs, methods;
     bool json = false;
     KillFlags kill;
   };
   auto s = std::make_shared<State>();
   auto& o = s->o;
+  for (const auto a : o.archs) s->archs.push_back(to_string(a));
+  for (const auto m : o.methods) s->methods.push_back(to_string(m));
   cmd.add_option("--out", s->out, "experiment directory (created; run again with the same options to resume)")
       ->required();
-  cmd.add_option("--archs", o.archs, "architectures: tanh-mlp, relu-mlp, cnn, resnet")->delimiter(',')
+  cmd.add_option("--archs", s->archs, "architectures: " + valid_names<experiments::CriticalTrainingArch>())
+      ->delimiter(',')
       ->capture_default_str();
-  cmd.add_option("--methods", o.methods,
-                 "methods: plain, critical-init, regularizer, controller, jacobian-norm, weight-decay")
+  cmd.add_option("--methods", s->methods, "methods: " + valid_names<experiments::CriticalTrainingMethod>())
       ->delimiter(',')
       ->capture_default_str();
   cmd.add_option("--seeds", o.seeds, "seeds per cell")->capture_default_str();
@@ -58,14 +106,14 @@ Runner add_critical_training(CLI::App& cmd) {
   add_kill_flags(cmd, s->kill);
   return [s, &cmd]() {
     auto& o = s->o;
+    o.archs.clear(), o.methods.clear();
+    for (const auto& a : s->archs) o.archs.push_back(parse_flag<experiments::CriticalTrainingArch>("--archs", a));
+    for (const auto& m : s->methods)
+      o.methods.push_back(parse_flag<experiments::CriticalTrainingMethod>("--methods", m));
     o.callbacks = kill_callbacks(s->kill);
     o.progress = terminal_progress();
-    if (o.full) {
-      if (!cmd.count("--epochs")) o.epochs = 10;
-      if (!cmd.count("--train-examples")) o.train_examples = 0;
-      if (!cmd.count("--seeds")) o.seeds = 5;
-      if (!cmd.count("--robust-examples")) o.robustness.examples = 2000;
-    }
+    o.given = given_fields(cmd);
+    if (cmd.count("--robust-examples")) o.given.insert("robustness.examples");
     const auto r = experiments::run_critical_training(s->out, o);
     if (s->json)
       print(nlohmann::json{{"cells", r.cells}, {"computed", r.computed}, {"reused", r.reused}, {"seconds", r.seconds},
@@ -81,28 +129,30 @@ Runner add_critical_training(CLI::App& cmd) {
 Runner add_continual(CLI::App& cmd) {
   struct State {
     experiments::ContinualOptions o;
-    std::string out, activation = "relu";
+    std::string out, activation = "relu", stream = "permuted-pixels";
+    std::vector<std::string> methods;
     bool json = false, no_fresh = false;
+    std::int64_t kill_at_example = -1;
   };
   auto s = std::make_shared<State>();
   auto& o = s->o;
+  for (const auto m : o.methods) s->methods.push_back(to_string(m));
   cmd.add_option("--out", s->out, "experiment directory (created; run again with the same options to resume)")
       ->required();
-  cmd.add_option("--stream", o.stream, "permuted-pixels, permuted-labels or regression")->capture_default_str();
+  cmd.add_option("--stream", s->stream, valid_names<experiments::ContinualStream>())->capture_default_str();
   cmd.add_option("--tasks", o.tasks, "tasks in the stream")->capture_default_str();
-  cmd.add_option("--examples-per-task", o.examples_per_task, "examples per task, each seen once (batch 1)")
+  cmd.add_option("--examples-per-task", o.examples_per_task,
+                 "examples per task, each seen once (batch 1; regression: --flip-every)")
       ->capture_default_str();
-  cmd.add_option("--methods", o.methods,
-                 "backprop, l2, shrink-perturb, continual-backprop, redo, criticality, criticality-regularizer, "
-                 "critical-init")
+  cmd.add_option("--methods", s->methods, valid_names<experiments::ContinualMethod>())
       ->delimiter(',')
       ->capture_default_str();
   cmd.add_option("--seed", o.seed, "first seed (stream and networks)")->capture_default_str();
   cmd.add_option("--seeds", o.seeds, "seeds (runs per method)")->capture_default_str();
   cmd.add_flag("--full", o.full,
                "the full-size protocol: 800 tasks x 60,000 examples, 3 x 2000 units, 3 seeds (unless given)");
-  cmd.add_option("--depth", o.depth, "hidden layers")->capture_default_str();
-  cmd.add_option("--width", o.width, "hidden units per layer")->capture_default_str();
+  cmd.add_option("--depth", o.depth, "hidden layers (regression: 1)")->capture_default_str();
+  cmd.add_option("--width", o.width, "hidden units per layer (regression: 5)")->capture_default_str();
   cmd.add_option("--activation", s->activation, "hidden activation: " + valid_names<Activation>())->capture_default_str();
   cmd.add_option("--lr", o.lr, "learning rate")->capture_default_str();
   cmd.add_flag("--adam", o.adam, "Adam instead of SGD");
@@ -125,40 +175,34 @@ Runner add_continual(CLI::App& cmd) {
   cmd.add_option("--critical-sigma-b", o.critical_sigma_b, "critical init: sigma_b (sigma_w from the theory)")
       ->capture_default_str();
   cmd.add_option("--flip-every", o.flip_every, "regression: examples between bit flips")->capture_default_str();
-  cmd.add_option("--probe-examples", o.probe_examples, "inputs of each new task the measures use")
+  cmd.add_option("--probe-examples", o.probe_examples, "inputs of each new task the measures use (regression: 1000)")
       ->capture_default_str();
   cmd.add_flag("--no-fresh", s->no_fresh, "skip the fresh-network reference (no plasticity column)");
   add_runtime_flags(cmd, {.device = &o.device, .threads = &o.threads, .data_dir = &o.data_dir,
                           .threads_help = "runs in parallel, one thread each (0 = all cores)"});
   cmd.add_flag("--json", s->json, "print the summary as JSON");
+  // Test hook: an abrupt kill (_Exit(137)) before the example with this index in its run's stream.
+  cmd.add_option("--test-kill-at-example", s->kill_at_example)->group("");
   return [s, &cmd]() {
     auto& o = s->o;
-    o.activation = from_string<Activation>(s->activation);
+    o.stream = parse_flag<experiments::ContinualStream>("--stream", s->stream);
+    o.methods.clear();
+    for (const auto& m : s->methods) o.methods.push_back(parse_flag<experiments::ContinualMethod>("--methods", m));
+    o.activation = parse_flag<Activation>("--activation", s->activation);
     o.fresh_baseline = !s->no_fresh;
-    if (o.full) {
-      if (!cmd.count("--tasks")) o.tasks = 800;
-      if (!cmd.count("--examples-per-task")) o.examples_per_task = 60000;
-      if (!cmd.count("--width")) o.width = 2000;
-      if (!cmd.count("--seeds")) o.seeds = 3;
-    }
-    if (o.stream == "regression") {  // Dohare et al.'s learner and task length
-      if (!cmd.count("--depth")) o.depth = 1;
-      if (!cmd.count("--width")) o.width = 5;
-      if (!cmd.count("--examples-per-task")) o.examples_per_task = o.flip_every;
-      if (!cmd.count("--probe-examples")) o.probe_examples = 1000;
-    }
+    o.given = given_fields(cmd);
+    o.progress = terminal_progress();
+    if (s->kill_at_example >= 0)
+      o.on_example = [at = s->kill_at_example](experiments::ContinualMethod, std::uint64_t, std::int64_t example) {
+        if (example == at) std::_Exit(137);
+      };
     const auto r = experiments::run_continual(s->out, o);
     if (s->json)
-      print(nlohmann::json{{"runs", r.runs},
-                           {"tasks_computed", r.tasks_computed},
-                           {"tasks_reused", r.tasks_reused},
-                           {"seconds", r.seconds},
-                           {"tasks_csv", r.tasks_csv.string()},
-                           {"summary", r.summary_md.string()}}
-                .dump(2));
+      print(to_json(r).dump(2));
     else
-      print(fmt::format("continual: {} runs, {} tasks computed, {} reused, in {:.0f} s; see {}", r.runs,
-                        r.tasks_computed, r.tasks_reused, r.seconds, r.summary_md.string()));
+      print(fmt::format("continual: {} runs, {} tasks computed, {} reused, in {:.0f} s; see {}\n{}", r.runs,
+                        r.tasks_computed, r.tasks_reused, r.seconds, r.summary_md.string(),
+                        continual_brief(r, o.stream == experiments::ContinualStream::kRegression)));
     return 0;
   };
 }

@@ -12,25 +12,6 @@
 #include "critlab/graph/report.h"
 
 namespace critlab::cli {
-namespace {
-
-// GraphOptions::IsValid names the field first; the user gave a flag.
-std::string with_flag_name(const std::string& message) {
-  static const std::pair<const char*, const char*> kFlags[] = {
-      {"theta_min", "--theta-min"},        {"theta_max", "--theta-max"},     {"theta_step", "--theta-step"},
-      {"theta", "--theta"},                {"neurons.fraction", "--critical-fraction"},
-      {"neurons.bins", "--bins"},          {"prune_fractions", "--prune-fractions"},
-      {"prune_random_repeats", "--prune-repeats"}, {"ccg_units", "--ccg-units"}, {"ccg_inputs", "--ccg-inputs"}};
-  for (const auto& [field, flag] : kFlags) {
-    const std::string f = field;
-    if (message.compare(0, f.size(), f) == 0 && (message.size() == f.size() || message[f.size()] == ' '))
-      return flag + message.substr(f.size());
-  }
-  return message;
-}
-
-}  // namespace
-
 Runner add_graph(CLI::App& cmd) {
   struct State {
     std::string run, sign = "abs";
@@ -66,7 +47,7 @@ Runner add_graph(CLI::App& cmd) {
     s->o.pruning = !s->no_pruning;
     for (const auto& c : s->compare) s->o.compare.emplace_back(c);
     std::string err;
-    if (!s->o.IsValid(&err)) throw Error(with_flag_name(err));
+    if (!s->o.IsValid(&err)) throw Error(err);  // run_app names the flag
     s->o.progress = terminal_progress();
     const auto a = graph::analyse_run(s->run, s->o);
     graph::write_graph_report(a, std::filesystem::path(s->run) / "graph");

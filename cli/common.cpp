@@ -62,7 +62,7 @@ const CLI::App* chosen_command(const CLI::App& app) {
 
 // Library messages name option fields ("record_probes must be at least 2"); the command line names its flags.
 // The leading field becomes the flag of the chosen command that sets it: '_' and '.' become '-', as the flags
-// are spelled, except for the few flags whose names are shorter than their fields.
+// are spelled, except for the few flags named otherwise than their fields.
 std::string name_flags(const CLI::App& app, const std::string& message) {
   std::size_t n = 0;
   while (n < message.size() && (std::islower(static_cast<unsigned char>(message[n])) ||
@@ -71,8 +71,10 @@ std::string name_flags(const CLI::App& app, const std::string& message) {
     ++n;
   if (n == 0 || n == message.size() || (message[n] != ' ' && message[n] != ':')) return message;
   const std::string field = message.substr(0, n);
-  static const std::map<std::string, std::string> kShorterFlags{{"criticality.target_gain", "--criticality-target"},
-                                                                {"criticality.warmup_steps", "--criticality-warmup"}};
+  static const std::map<std::string, std::string> kShorterFlags{
+      {"criticality.target_gain", "--criticality-target"}, {"criticality.warmup_steps", "--criticality-warmup"},
+      {"neurons.fraction", "--critical-fraction"},         {"neurons.bins", "--bins"},
+      {"prune_random_repeats", "--prune-repeats"}};
   std::string flag = "--" + field;
   std::replace(flag.begin(), flag.end(), '_', '-');
   std::replace(flag.begin(), flag.end(), '.', '-');

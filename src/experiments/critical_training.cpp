@@ -23,40 +23,40 @@ namespace critlab::experiments {
 
 namespace fs = std::filesystem;
 
-const std::vector<std::string>& critical_training_archs() {
-  static const std::vector<std::string> names{"tanh-mlp", "relu-mlp", "cnn", "resnet"};
-  return names;
-}
-
-const std::vector<std::string>& critical_training_methods() {
-  static const std::vector<std::string> names{"plain",      "critical-init", "regularizer",
-                                              "controller", "jacobian-norm", "weight-decay"};
-  return names;
-}
-
-nn::ModelSpec arch_spec(const std::string& arch, bool full) {
+nn::ModelSpec arch_spec(CriticalTrainingArch arch, bool full) {
   nn::ModelSpec s;
-  if (arch == "tanh-mlp") return nn::mlp_spec(full ? 30 : 20, full ? 256 : 128, Activation::kTanh);
-  if (arch == "relu-mlp") return nn::mlp_spec(full ? 20 : 10, full ? 256 : 128, Activation::kRelu);
-  if (arch == "cnn") {
-    s.arch = Arch::kCnn;
-    s.depth = 3;
-    s.width = full ? 64 : 32;
-    return s;
+  switch (arch) {
+    case CriticalTrainingArch::kTanhMlp:
+      return nn::mlp_spec(full ? 30 : 20, full ? 256 : 128, Activation::kTanh);
+    case CriticalTrainingArch::kReluMlp:
+      return nn::mlp_spec(full ? 20 : 10, full ? 256 : 128, Activation::kRelu);
+    case CriticalTrainingArch::kCnn:
+      s.arch = Arch::kCnn;
+      s.depth = 3;
+      s.width = full ? 64 : 32;
+      return s;
+    case CriticalTrainingArch::kResNet:
+      s.arch = Arch::kResNet;
+      s.depth = full ? 2 : 1;
+      s.width = 16;
+      return s;
   }
-  if (arch == "resnet") {
-    s.arch = Arch::kResNet;
-    s.depth = full ? 2 : 1;
-    s.width = 16;
-    return s;
-  }
-  throw Error(fmt::format("unknown architecture '{}' for critical-training; valid: {}", arch,
-                          fmt::join(critical_training_archs(), ", ")));
+  throw Error("arch_spec: not a critical-training architecture");
 }
 
 namespace {
 
-bool contains(const std::vector<std::string>& v, const std::string& x) { return std::find(v.begin(), v.end(), x) != v.end(); }
+template <typename T>
+bool contains(const std::vector<T>& v, const T& x) {
+  return std::find(v.begin(), v.end(), x) != v.end();
+}
+
+template <typename E>
+std::vector<std::string> names(const std::vector<E>& v) {
+  std::vector<std::string> out;
+  for (const auto e : v) out.push_back(to_string(e));
+  return out;
+}
 
 }  // namespace
 
@@ -65,32 +65,33 @@ bool CriticalTrainingOptions::IsValid(std::string* error) const {
     if (error) *error = m;
     return false;
   };
-  if (archs.empty()) return fail("--archs is empty");
-  if (methods.empty()) return fail("--methods is empty");
-  for (const auto& a : archs)
-    if (!contains(critical_training_archs(), a))
-      return fail(fmt::format("unknown architecture '{}'; valid: {}", a, fmt::join(critical_training_archs(), ", ")));
-  for (const auto& m : methods)
-    if (!contains(critical_training_methods(), m))
-      return fail(fmt::format("unknown method '{}'; valid: {}", m, fmt::join(critical_training_methods(), ", ")));
-  if (seeds < 1) return fail("--seeds must be at least 1");
-  if (epochs < 1) return fail("--epochs must be at least 1");
-  if (train_examples < 0) return fail("--train-examples must be >= 0 (0 = all)");
-  if (batch_size < 1) return fail("--batch-size must be positive");
-  if (!(lr > 0)) return fail("--lr must be positive");
-  if (!(strength > 0)) return fail("--strength must be positive");
-  if (!(controller_rate > 0 && controller_rate < 2)) return fail("--controller-rate must be in (0, 2)");
-  if (!(tolerance > 0)) return fail("--tolerance must be positive");
-  if (!(jacobian_reg > 0)) return fail("--jacobian-reg must be positive");
-  if (!(weight_decay > 0)) return fail("--weight-decay must be positive");
-  if (!(critical_sigma_b >= 0)) return fail("--critical-sigma-b must be >= 0");
-  if (monitor_every < 1) return fail("--monitor-every must be at least 1");
+  if (archs.empty()) return fail("archs is empty; name at least one architecture");
+  if (methods.empty()) return fail("methods is empty; name at least one method");
+  for (const auto a : archs)
+    if (std::count(archs.begin(), archs.end(), a) > 1) return fail(fmt::format("archs lists '{}' twice", to_string(a)));
+  for (const auto m : methods)
+    if (std::count(methods.begin(), methods.end(), m) > 1)
+      return fail(fmt::format("methods lists '{}' twice", to_string(m)));
+  if (seeds < 1) return fail(fmt::format("seeds must be at least 1, got {}", seeds));
+  if (epochs < 1) return fail(fmt::format("epochs must be at least 1, got {}", epochs));
+  if (train_examples < 0) return fail(fmt::format("train_examples must be >= 0 (0 = all), got {}", train_examples));
+  if (batch_size < 1) return fail(fmt::format("batch_size must be positive, got {}", batch_size));
+  if (!(lr > 0)) return fail(fmt::format("lr must be positive, got {}", lr));
+  if (!(strength > 0)) return fail(fmt::format("strength must be positive, got {}", strength));
+  if (!(controller_rate > 0 && controller_rate < 2))
+    return fail(fmt::format("controller_rate must be in (0, 2), got {}", controller_rate));
+  if (!(tolerance > 0)) return fail(fmt::format("tolerance must be positive, got {}", tolerance));
+  if (!(jacobian_reg > 0)) return fail(fmt::format("jacobian_reg must be positive, got {}", jacobian_reg));
+  if (!(weight_decay > 0)) return fail(fmt::format("weight_decay must be positive, got {}", weight_decay));
+  if (!(critical_sigma_b >= 0)) return fail(fmt::format("critical_sigma_b must be >= 0, got {}", critical_sigma_b));
+  if (monitor_every < 1) return fail(fmt::format("monitor_every must be at least 1, got {}", monitor_every));
+  if (threads < 0) return fail(fmt::format("threads must be >= 0, got {}", threads));
   return robustness.IsValid(error);
 }
 
 nlohmann::json to_json(const CriticalTrainingOptions& o) {
-  return {{"archs", o.archs},
-          {"methods", o.methods},
+  return {{"archs", names(o.archs)},
+          {"methods", names(o.methods)},
           {"seeds", o.seeds},
           {"first_seed", o.first_seed},
           {"full", o.full},
@@ -114,17 +115,32 @@ nlohmann::json to_json(const CriticalTrainingOptions& o) {
             {"examples", o.robustness.examples}}}};
 }
 
+CriticalTrainingOptions with_critical_training_presets(const CriticalTrainingOptions& o) {
+  CriticalTrainingOptions r = o;
+  if (!o.full) return r;
+  const CriticalTrainingOptions defaults;
+  // A field is the caller's when named in `given` or changed from its default; the preset fills the others.
+  auto keep = [&](const char* name, bool changed) { return o.given.count(name) > 0 || changed; };
+  if (!keep("epochs", o.epochs != defaults.epochs)) r.epochs = 10;
+  if (!keep("train_examples", o.train_examples != defaults.train_examples)) r.train_examples = 0;
+  if (!keep("seeds", o.seeds != defaults.seeds)) r.seeds = 5;
+  if (!keep("robustness.examples", o.robustness.examples != defaults.robustness.examples)) r.robustness.examples = 2000;
+  return r;
+}
+
 namespace {
 
 struct Cell {
-  std::string arch, method;
+  CriticalTrainingArch arch_id;
+  CriticalTrainingMethod method_id;
+  std::string arch, method;  // their names: the cell's directory and record
   std::uint64_t seed = 0;
   fs::path dir;
 };
 
 // The model spec and training options of one cell.
 std::pair<nn::ModelSpec, train::TrainOptions> cell_setup(const Cell& c, const CriticalTrainingOptions& o) {
-  nn::ModelSpec spec = arch_spec(c.arch, o.full);
+  nn::ModelSpec spec = arch_spec(c.arch_id, o.full);
   train::TrainOptions t;
   t.epochs = o.epochs;
   t.batch_size = o.batch_size;
@@ -136,21 +152,29 @@ std::pair<nn::ModelSpec, train::TrainOptions> cell_setup(const Cell& c, const Cr
   t.device = o.device;
   t.threads = o.threads;
   t.data_dir = o.data_dir;
-  if (c.method == "critical-init") {
-    spec.init = Init::kGaussian;
-    spec.sigma_b = o.critical_sigma_b;
-    spec.sigma_w = measure::edge_of_chaos_sigma_w(spec.activation, o.critical_sigma_b);
-  } else if (c.method == "regularizer") {
-    t.criticality.mode = CriticalityMode::kRegularizer;
-    t.criticality.strength = o.strength;
-  } else if (c.method == "controller") {
-    t.criticality.mode = CriticalityMode::kController;
-    t.criticality.strength = o.controller_rate;
-    t.criticality.tolerance = o.tolerance;
-  } else if (c.method == "jacobian-norm") {
-    t.jacobian_reg = o.jacobian_reg;
-  } else if (c.method == "weight-decay") {
-    t.weight_decay = o.weight_decay;
+  switch (c.method_id) {
+    case CriticalTrainingMethod::kPlain:
+      break;
+    case CriticalTrainingMethod::kCriticalInit:
+      spec.init = Init::kGaussian;
+      spec.sigma_b = o.critical_sigma_b;
+      spec.sigma_w = measure::edge_of_chaos_sigma_w(spec.activation, o.critical_sigma_b);
+      break;
+    case CriticalTrainingMethod::kRegularizer:
+      t.criticality.mode = CriticalityMode::kRegularizer;
+      t.criticality.strength = o.strength;
+      break;
+    case CriticalTrainingMethod::kController:
+      t.criticality.mode = CriticalityMode::kController;
+      t.criticality.strength = o.controller_rate;
+      t.criticality.tolerance = o.tolerance;
+      break;
+    case CriticalTrainingMethod::kJacobianNorm:
+      t.jacobian_reg = o.jacobian_reg;
+      break;
+    case CriticalTrainingMethod::kWeightDecay:
+      t.weight_decay = o.weight_decay;
+      break;
   }
   return {spec, t};
 }
@@ -270,7 +294,8 @@ void plot_by_method(const fs::path& dir, const std::string& stem, const std::str
 
 }  // namespace
 
-CriticalTrainingSummary run_critical_training(const fs::path& out, const CriticalTrainingOptions& o) {
+CriticalTrainingSummary run_critical_training(const fs::path& out, const CriticalTrainingOptions& options) {
+  const CriticalTrainingOptions o = with_critical_training_presets(options);
   std::string err;
   if (!o.IsValid(&err)) throw Error(err);
   const auto t0 = std::chrono::steady_clock::now();
@@ -284,12 +309,15 @@ CriticalTrainingSummary run_critical_training(const fs::path& out, const Critica
   fm.test = {fm.test.images.to(device), fm.test.labels.to(device)};
 
   std::vector<Cell> cells;
-  for (const auto& a : o.archs)
-    for (const auto& m : o.methods)
+  for (const auto a : o.archs)
+    for (const auto m : o.methods)
       for (std::int64_t s = 0; s < o.seeds; ++s) {
         const auto seed = o.first_seed + static_cast<std::uint64_t>(s);
-        cells.push_back({a, m, seed, out / "cells" / a / m / fmt::format("seed-{}", seed)});
+        cells.push_back({a, m, to_string(a), to_string(m), seed,
+                         out / "cells" / to_string(a) / to_string(m) / fmt::format("seed-{}", seed)});
       }
+  // The grid's names: labels of the tables and plots.
+  const auto arch_names = names(o.archs), method_names = names(o.methods);
 
   CriticalTrainingSummary summary;
   summary.cells = static_cast<std::int64_t>(cells.size());
@@ -346,8 +374,8 @@ CriticalTrainingSummary run_critical_training(const fs::path& out, const Critica
   md += "\n|---|---|";
   for (std::size_t k = 0; k < cols.names.size(); ++k) md += "---|";
   md += "\n";
-  for (const auto& a : o.archs)
-    for (const auto& m : o.methods) {
+  for (const auto& a : arch_names)
+    for (const auto& m : method_names) {
       const auto it = by_group.find({a, m});
       if (it == by_group.end()) continue;
       results_csv += fmt::format("{},{},{}", a, m, it->second.size());
@@ -373,11 +401,16 @@ CriticalTrainingSummary run_critical_training(const fs::path& out, const Critica
   md += fmt::format("\n## Criticality methods against each baseline (paired by seed: mean ± sd of the difference)\n\n"
                     "| arch | method | baseline | Δ {} | Δ {} | Δ {} |\n|---|---|---|---|---|---|\n",
                     headline[0], headline[1], headline[2]);
-  for (const auto& a : o.archs)
-    for (const std::string m : {"regularizer", "controller"}) {
-      if (!contains(o.methods, m)) continue;
-      for (const auto& b : o.methods) {
-        if (b == "regularizer" || b == "controller") continue;
+  const auto is_criticality = [](CriticalTrainingMethod m) {
+    return m == CriticalTrainingMethod::kRegularizer || m == CriticalTrainingMethod::kController;
+  };
+  for (const auto& a : arch_names)
+    for (const auto m_id : {CriticalTrainingMethod::kRegularizer, CriticalTrainingMethod::kController}) {
+      if (!contains(o.methods, m_id)) continue;
+      const std::string m = to_string(m_id);
+      for (const auto b_id : o.methods) {
+        if (is_criticality(b_id)) continue;
+        const std::string b = to_string(b_id);
         md += fmt::format("| {} | {} | {} |", a, m, b);
         for (const auto& h : headline) {
           const auto k = static_cast<std::size_t>(std::find(cols.names.begin(), cols.names.end(), h) - cols.names.begin());
@@ -398,17 +431,17 @@ CriticalTrainingSummary run_critical_training(const fs::path& out, const Critica
 
   // Plots: each headline metric against method; the distance to criticality over training per arch.
   const auto plots = out / "plots";
-  plot_by_method(plots, "clean_accuracy", "Clean test accuracy", "accuracy", o.archs, o.methods, stat["clean_accuracy"]);
+  plot_by_method(plots, "clean_accuracy", "Clean test accuracy", "accuracy", arch_names, method_names, stat["clean_accuracy"]);
   for (const auto& n : cols.names)
     if (n.rfind("noise_", 0) == 0 || n.rfind("fgsm_", 0) == 0 || n.rfind("pgd_", 0) == 0)
       plot_by_method(plots, n,
                      n.rfind("noise_", 0) == 0 ? "Accuracy under Gaussian noise, sigma = " + n.substr(6)
                      : n.rfind("fgsm_", 0) == 0 ? "Accuracy under FGSM, eps = " + n.substr(5)
                                                 : "Accuracy under PGD, eps = " + n.substr(4),
-                     "accuracy", o.archs, o.methods, stat[n]);
+                     "accuracy", arch_names, method_names, stat[n]);
   plot_by_method(plots, "distance_to_criticality", "Distance to criticality after training", "mean |ln gain|",
-                 o.archs, o.methods, stat["distance_to_criticality"]);
-  for (const auto& a : o.archs) {
+                 arch_names, method_names, stat["distance_to_criticality"]);
+  for (const auto& a : arch_names) {
     // Mean over seeds of the monitored distance, one column per method (steps are the same in every cell).
     std::map<double, std::map<std::string, std::vector<double>>> at_step;
     for (const auto& r : results) {
@@ -422,13 +455,13 @@ CriticalTrainingSummary run_critical_training(const fs::path& out, const Critica
     io::Table t;
     t.columns = {"step"};
     std::vector<io::PlotSeries> series;
-    for (const auto& m : o.methods) {
+    for (const auto& m : method_names) {
       t.columns.push_back(m);
       series.push_back({m, m});
     }
     for (const auto& [step, per_method] : at_step) {
       std::vector<double> row{step};
-      for (const auto& m : o.methods) {
+      for (const auto& m : method_names) {
         auto it = per_method.find(m);
         row.push_back(it == per_method.end() ? std::nan("") : stats::mean_sd(it->second).mean);
       }

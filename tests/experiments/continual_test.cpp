@@ -3,7 +3,9 @@
 // Also: the regression stream, the per-task columns, and bad input.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <map>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
@@ -35,7 +37,7 @@ TEST(Continual, EveryMethodRunsAndAKilledExperimentResumesIdentically) {
   // is restored from a checkpoint below; then killed in the middle of task 6 (example 6 x 120 + 37) of
   // whichever run gets there first.
   ASSERT_EQ(run_cli(args(killed, 4)).exit_code, 0);
-  auto k = run_cli(args(killed), "CRITLAB_TEST_KILL_AT_EXAMPLE=757");
+  auto k = run_cli(args(killed) + " --test-kill-at-example 757");
   ASSERT_EQ(k.exit_code, 137) << k.err;
   std::int64_t committed = 0;
   for (const auto& e : std::filesystem::recursive_directory_iterator(killed / "runs"))
@@ -75,7 +77,7 @@ TEST(Continual, EveryMethodRunsAndAKilledExperimentResumesIdentically) {
 TEST(Continual, RegressionStreamReportsSquaredErrorAndPlasticity) {
   test::TempDir d;
   auto r = run_cli("experiment continual --stream regression --tasks 4 --flip-every 300 --methods backprop,continual-backprop "
-                   "--threads 1 --out " + (d.path() / "reg").string());
+                   "--threads 1 --json --out " + (d.path() / "reg").string());
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto csv = io::read_text(d.path() / "reg" / "tasks.csv");
   // Columns: method,seed,task,online_accuracy,online_loss,plasticity,...: accuracy empty, loss and plasticity set.
@@ -86,6 +88,60 @@ TEST(Continual, RegressionStreamReportsSquaredErrorAndPlasticity) {
   const double loss = std::stod(rest.substr(0, rest.find(',')));
   EXPECT_GT(loss, 0);
   EXPECT_TRUE(std::isfinite(loss));
+
+  // Plasticity, row by row: the fresh network's error on the same (seed, task) over the method's error; near
+  // 1 on so short a stream (the same learner, a few hundred examples per task).
+  std::istringstream in(csv);
+  std::string header_line;
+  std::getline(in, header_line);
+  std::vector<std::string> header;
+  {
+    std::istringstream cells(header_line);
+    for (std::string c; std::getline(cells, c, ',');) header.push_back(c);
+  }
+  auto col = [&](const std::string& name) {
+    return static_cast<std::size_t>(std::find(header.begin(), header.end(), name) - header.begin());
+  };
+  std::vector<std::vector<std::string>> rows;
+  for (std::string l; std::getline(in, l);) {
+    std::vector<std::string> f;
+    std::istringstream cells(l);
+    for (std::string c; std::getline(cells, c, ',');) f.push_back(c);
+    f.resize(header.size());
+    rows.push_back(f);
+  }
+  std::map<std::string, double> fresh_loss;  // task -> the fresh network's error
+  for (const auto& f : rows)
+    if (f[col("method")] == "fresh") fresh_loss[f[col("task")]] = std::stod(f[col("online_loss")]);
+  ASSERT_EQ(fresh_loss.size(), 4u);
+  int checked = 0;
+  std::map<std::string, double> last_plasticity;
+  for (const auto& f : rows) {
+    if (f[col("method")] == "fresh") continue;
+    const double method_loss = std::stod(f[col("online_loss")]), fresh = std::stod(f[col("fresh_loss")]);
+    const double plasticity = std::stod(f[col("plasticity")]);
+    EXPECT_DOUBLE_EQ(fresh, fresh_loss.at(f[col("task")]));
+    // tasks.csv holds 6 significant digits.
+    EXPECT_NEAR(plasticity, fresh / method_loss, 5e-5 * plasticity) << f[col("method")] << " task " << f[col("task")];
+    EXPECT_GT(plasticity, 0.2);
+    EXPECT_LT(plasticity, 5.0);
+    if (f[col("task")] == "3") last_plasticity[f[col("method")]] = plasticity;
+    ++checked;
+  }
+  EXPECT_EQ(checked, 8);
+  // The returned analysis carries the same values: the late window of 4 tasks is the last task (one seed).
+  const auto summary = nlohmann::json::parse(r.out);
+  for (const auto& m : summary.at("analysis").at("methods")) {
+    const auto name = m.at("method").get<std::string>();
+    if (name == "fresh") {
+      EXPECT_TRUE(m.at("plasticity_late").at("mean").is_null());
+      continue;
+    }
+    ASSERT_TRUE(last_plasticity.count(name)) << name;
+    EXPECT_NEAR(m.at("plasticity_late").at("mean").get<double>(), last_plasticity.at(name),
+                5e-6 * last_plasticity.at(name)) << name;
+    EXPECT_EQ(m.at("status").get<std::string>(), "ok") << name;
+  }
 }
 
 // The label-permuted stream: the same images, a fresh label permutation per task. A fresh network learns

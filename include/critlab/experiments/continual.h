@@ -30,9 +30,16 @@
 // checkpoint of the network, optimiser and method state; running the same command again continues every
 // run from its last completed task and reproduces an uninterrupted run exactly. Runs go in parallel, one
 // thread each, so the numbers do not depend on --threads.
+//
+// Code: the runs (continual_run.cpp) produce one row per task; the analysis (continual_analysis.cpp) turns
+// the rows into a ContinualAnalysis of values (continual_analysis.h); the report writer
+// (continual_report.cpp) writes tasks.csv, summary.md, correlations.json and the plots from both.
 #pragma once
 #include <cstdint>
 #include <filesystem>
+#include <functional>
+#include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -40,20 +47,63 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include "critlab/core/enums.h"
+#include "critlab/core/progress.h"
 
 namespace critlab::experiments {
 
+enum class ContinualMethod {
+  kBackprop,
+  kL2,
+  kShrinkPerturb,
+  kContinualBackprop,
+  kRedo,
+  kCriticality,
+  kCriticalityRegularizer,
+  kCriticalInit,
+};
+enum class ContinualStream { kPermutedPixels, kPermutedLabels, kRegression };
+
+}  // namespace critlab::experiments
+
+namespace critlab {
+CRITLAB_ENUM_NAMES(experiments::ContinualMethod, "method", {experiments::ContinualMethod::kBackprop, "backprop"},
+                   {experiments::ContinualMethod::kL2, "l2"},
+                   {experiments::ContinualMethod::kShrinkPerturb, "shrink-perturb"},
+                   {experiments::ContinualMethod::kContinualBackprop, "continual-backprop"},
+                   {experiments::ContinualMethod::kRedo, "redo"},
+                   {experiments::ContinualMethod::kCriticality, "criticality"},
+                   {experiments::ContinualMethod::kCriticalityRegularizer, "criticality-regularizer"},
+                   {experiments::ContinualMethod::kCriticalInit, "critical-init"})
+CRITLAB_ENUM_NAMES(experiments::ContinualStream, "stream",
+                   {experiments::ContinualStream::kPermutedPixels, "permuted-pixels"},
+                   {experiments::ContinualStream::kPermutedLabels, "permuted-labels"},
+                   {experiments::ContinualStream::kRegression, "regression"})
+}  // namespace critlab
+
+#include "critlab/experiments/continual_analysis.h"
+
+namespace critlab::experiments {
+
+// Called before every training example of every run with the example's index in its stream
+// (task * examples_per_task + i). Runs go in parallel: the hook is called from several threads at once.
+using ContinualExampleHook =
+    std::function<void(ContinualMethod method, std::uint64_t seed, std::int64_t example)>;
+
 struct ContinualOptions {
-  std::string stream = "permuted-pixels";
+  ContinualStream stream = ContinualStream::kPermutedPixels;
   std::int64_t tasks = 100;
   std::int64_t examples_per_task = 10000;
-  std::vector<std::string> methods{"backprop", "l2",          "shrink-perturb",         "continual-backprop",
-                                   "redo",     "criticality", "criticality-regularizer"};
+  std::vector<ContinualMethod> methods{ContinualMethod::kBackprop,          ContinualMethod::kL2,
+                                       ContinualMethod::kShrinkPerturb,     ContinualMethod::kContinualBackprop,
+                                       ContinualMethod::kRedo,              ContinualMethod::kCriticality,
+                                       ContinualMethod::kCriticalityRegularizer};
   std::uint64_t seed = 1;
   std::int64_t seeds = 1;  // seeds seed, seed + 1, ...
-  bool full = false;       // 800 tasks x 60,000 examples, 3 x 2000 units, 3 seeds (unless given)
-  // Learner: MLP with `depth` hidden layers of `width` units (the CLI makes the regression learner 20-5-1,
-  // Dohare et al.'s, unless --depth/--width are given).
+  // The full-size protocol: 800 tasks x 60,000 examples, 3 x 2000 units, 3 seeds, for the fields the caller
+  // did not set (see with_continual_presets).
+  bool full = false;
+  // Learner: MLP with `depth` hidden layers of `width` units (the regression stream's preset makes it 20-5-1,
+  // Dohare et al.'s, unless depth/width are set).
   std::int64_t depth = 3, width = 100;
   Activation activation = Activation::kRelu;
   double lr = 0.01;
@@ -80,25 +130,41 @@ struct ContinualOptions {
   int threads = 0;  // parallel runs (0 = all cores); every run is single-threaded
   std::string data_dir;
 
+  // Not part of the protocol (never written to experiment.json):
+  // the fields the caller set on purpose, by their names in experiment.json (e.g. "width"), which the
+  // presets leave alone even where they hold the default value (a field that differs from its default is
+  // always kept);
+  std::set<std::string> given;
+  // progress over the training examples of all runs;
+  ProgressFn progress;
+  // a hook before every training example (tests install an abrupt kill here; empty: none).
+  ContinualExampleHook on_example;
+
   bool IsValid(std::string* error) const;
 };
 nlohmann::json to_json(const ContinualOptions& o);
 
-// Names accepted in `methods` and `stream`.
-const std::vector<std::string>& continual_methods();
-const std::vector<std::string>& continual_streams();
+// The options with the presets applied to every field the caller did not set (see `given`): `full`'s
+// protocol size, then, for the regression stream, Dohare et al.'s learner (1 x 5 units), a task of
+// `flip_every` examples and 1000 probe inputs. Idempotent; run_continual applies it and records the result.
+ContinualOptions with_continual_presets(const ContinualOptions& o);
 
 struct ContinualSummary {
   std::int64_t runs = 0, tasks_computed = 0, tasks_reused = 0;
   double seconds = 0;
-  std::filesystem::path tasks_csv, summary_md;
+  ContinualAnalysis analysis;  // the values summary.md and correlations.json are written from
+  std::filesystem::path tasks_csv, summary_md, correlations_json;
 };
+nlohmann::json to_json(const ContinualSummary& s);
 
+// Runs the protocol of with_continual_presets(options) into `out` (resuming what is there), analyses it and
+// writes the report.
 ContinualSummary run_continual(const std::filesystem::path& out, const ContinualOptions& options);
 
 // For `critlab bench`: examples per second of each method's online training (its per-step work, no
 // measures) on `examples` random inputs with the default protocol's learner, on the calling thread's
 // settings; the median of `repeats` fresh runs. Also each method's cost relative to backprop (listed first).
+// `methods` are names as in ContinualMethod (an unknown one throws critlab::Error).
 nlohmann::json benchmark_continual_methods(const std::vector<std::string>& methods, std::int64_t examples,
                                            const c10::Device& device, int repeats);
 

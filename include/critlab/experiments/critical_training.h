@@ -21,11 +21,13 @@
 #pragma once
 #include <cstdint>
 #include <filesystem>
+#include <set>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "critlab/core/enums.h"
 #include "critlab/core/progress.h"
 #include "critlab/train/callbacks.h"
 #include "critlab/nn/model.h"
@@ -33,13 +35,40 @@
 
 namespace critlab::experiments {
 
+enum class CriticalTrainingArch { kTanhMlp, kReluMlp, kCnn, kResNet };
+enum class CriticalTrainingMethod { kPlain, kCriticalInit, kRegularizer, kController, kJacobianNorm, kWeightDecay };
+
+}  // namespace critlab::experiments
+
+namespace critlab {
+CRITLAB_ENUM_NAMES(experiments::CriticalTrainingArch, "architecture",
+                   {experiments::CriticalTrainingArch::kTanhMlp, "tanh-mlp"},
+                   {experiments::CriticalTrainingArch::kReluMlp, "relu-mlp"},
+                   {experiments::CriticalTrainingArch::kCnn, "cnn"},
+                   {experiments::CriticalTrainingArch::kResNet, "resnet"})
+CRITLAB_ENUM_NAMES(experiments::CriticalTrainingMethod, "method",
+                   {experiments::CriticalTrainingMethod::kPlain, "plain"},
+                   {experiments::CriticalTrainingMethod::kCriticalInit, "critical-init"},
+                   {experiments::CriticalTrainingMethod::kRegularizer, "regularizer"},
+                   {experiments::CriticalTrainingMethod::kController, "controller"},
+                   {experiments::CriticalTrainingMethod::kJacobianNorm, "jacobian-norm"},
+                   {experiments::CriticalTrainingMethod::kWeightDecay, "weight-decay"})
+}  // namespace critlab
+
+namespace critlab::experiments {
+
 struct CriticalTrainingOptions {
-  std::vector<std::string> archs{"tanh-mlp", "relu-mlp", "cnn", "resnet"};
-  std::vector<std::string> methods{"plain",      "critical-init", "regularizer",
-                                   "controller", "jacobian-norm", "weight-decay"};
+  std::vector<CriticalTrainingArch> archs{CriticalTrainingArch::kTanhMlp, CriticalTrainingArch::kReluMlp,
+                                          CriticalTrainingArch::kCnn, CriticalTrainingArch::kResNet};
+  std::vector<CriticalTrainingMethod> methods{
+      CriticalTrainingMethod::kPlain,      CriticalTrainingMethod::kCriticalInit,
+      CriticalTrainingMethod::kRegularizer, CriticalTrainingMethod::kController,
+      CriticalTrainingMethod::kJacobianNorm, CriticalTrainingMethod::kWeightDecay};
   std::int64_t seeds = 3;
   std::uint64_t first_seed = 1;
-  bool full = false;                   // full-size architectures (see arch_spec)
+  // Full size: the larger architectures (see arch_spec), and for the fields the caller did not set
+  // (see with_critical_training_presets) 10 epochs on all 60,000 images, 5 seeds, 2000 robustness images.
+  bool full = false;
   std::int64_t epochs = 1;
   std::int64_t train_examples = 10000; // 0 = all 60,000
   std::int64_t batch_size = 128;
@@ -62,20 +91,23 @@ struct CriticalTrainingOptions {
   // run, and progress over cells and training steps.
   train::TrainCallbacks callbacks;
   ProgressFn progress;
+  // The fields the caller set on purpose, by their names in experiment.json ("epochs",
+  // "robustness.examples"), which the preset leaves alone even where they hold the default value.
+  std::set<std::string> given;
   std::string data_dir;
 
   bool IsValid(std::string* error) const;
 };
 nlohmann::json to_json(const CriticalTrainingOptions& o);
 
-// Names accepted in `archs` and `methods`.
-const std::vector<std::string>& critical_training_archs();
-const std::vector<std::string>& critical_training_methods();
+// The options with the `full` preset applied to every field the caller did not set (see `given`); a field
+// that differs from its default is always kept. run_critical_training applies it and records the result.
+CriticalTrainingOptions with_critical_training_presets(const CriticalTrainingOptions& o);
 
 // The model of a named arch: tanh-mlp (20 x 128 tanh; full: 30 x 256), relu-mlp (10 x 128 relu; full:
 // 20 x 256), cnn (3 conv blocks of 32+ channels, relu), resnet (one basic block per stage, 16 channels; full:
-// two). Throws critlab::Error on an unknown name.
-nn::ModelSpec arch_spec(const std::string& arch, bool full);
+// two).
+nn::ModelSpec arch_spec(CriticalTrainingArch arch, bool full);
 
 struct CriticalTrainingSummary {
   std::int64_t cells = 0, computed = 0, reused = 0;
@@ -83,6 +115,7 @@ struct CriticalTrainingSummary {
   std::filesystem::path results_md;
 };
 
+// Runs the grid of with_critical_training_presets(options) into `out`, resuming what is there.
 CriticalTrainingSummary run_critical_training(const std::filesystem::path& out, const CriticalTrainingOptions& options);
 
 }  // namespace critlab::experiments
