@@ -12,6 +12,7 @@
 #include "critlab/graph/report.h"
 
 namespace critlab::cli {
+
 Runner add_graph(CLI::App& cmd) {
   struct State {
     std::string run, sign = "abs";

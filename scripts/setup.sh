@@ -5,6 +5,7 @@ set -euo pipefail
 
 PACKAGES=(
   cmake g++ make ccache pkg-config          # build
+  clang-format-14                           # the format check (scripts/check_format.sh)
   libtorch-dev                              # tensors + autograd (libtorch 1.13)
   libopenblas0-pthread                      # fast BLAS behind libtorch (reference BLAS is ~30x slower)
   libcli11-dev nlohmann-json3-dev libfmt-dev zlib1g-dev   # CLI, JSON, formatting, gzipped IDX files
@@ -14,9 +15,11 @@ PACKAGES=(
   dataset-fashion-mnist                     # the data the main job trains on
 )
 
+# One dpkg-query for all of them: apt runs only when something is missing.
 missing=()
+installed=$(dpkg-query -W -f='${Package} ${Status}\n' "${PACKAGES[@]}" 2>/dev/null | awk '/install ok installed/ {print $1}')
 for p in "${PACKAGES[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  grep -qx "$p" <<<"$installed" || missing+=("$p")
 done
 
 if [ ${#missing[@]} -gt 0 ]; then

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# The one test command: installs what is needed, builds, and runs the whole test suite.
+# The one test command: installs what is needed, checks the formatting, builds with warnings as errors, and
+# runs the whole test suite (arguments go to ctest, e.g. -L unit).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-bash scripts/build.sh
+bash scripts/check_format.sh
+bash scripts/build.sh -DCRITLAB_WERROR=ON
 cd build
 ctest --output-on-failure -j "${CRITLAB_JOBS:-$(nproc)}" "$@"
