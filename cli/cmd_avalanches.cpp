@@ -1,7 +1,7 @@
 #include <fmt/format.h>
+
 #include <nlohmann/json.hpp>
 
-#include "engine.h"
 #include "critlab/core/error.h"
 #include "critlab/core/runtime.h"
 #include "critlab/data/dataset.h"
@@ -10,6 +10,7 @@
 #include "critlab/io/plot.h"
 #include "critlab/measure/avalanches.h"
 #include "critlab/stats/avalanche.h"
+#include "engine.h"
 
 namespace critlab::cli {
 
@@ -29,13 +30,19 @@ Runner add_avalanches(CLI::App& cmd) {
   cmd.add_option("--run", s->run, "the last checkpoint of this run directory (model flags ignored)");
   cmd.add_option("--series", s->series, "instead of a network: a binned event series, one count per line");
   cmd.add_option("--kind", s->kind, "network avalanches: perturbation or activity")->capture_default_str();
-  cmd.add_option("--seed", s->seed, "seed of a fresh model and of the perturbed units")->capture_default_str();
+  cmd.add_option("--seed", s->seed, "seed of a fresh model and of the perturbed units")
+      ->capture_default_str();
   cmd.add_option("--probes", s->probes, "Fashion-MNIST test images used as inputs")->capture_default_str();
   cmd.add_option("--repeats", s->o.repeats, "perturbed units per input")->capture_default_str();
-  cmd.add_option("--perturbation", s->o.perturbation, "size of the input perturbation")->capture_default_str();
-  cmd.add_option("--threshold", s->o.threshold, "a unit changed when |dh| > threshold * sd of the first hidden layer")->capture_default_str();
-  cmd.add_option("--activity-z", s->o.activity_z, "a unit is active above this z-score")->capture_default_str();
-  cmd.add_option("--bootstrap", s->ao.bootstrap, "CSN goodness-of-fit simulations for tau and tau_t")->capture_default_str();
+  cmd.add_option("--perturbation", s->o.perturbation, "size of the input perturbation")
+      ->capture_default_str();
+  cmd.add_option("--threshold", s->o.threshold,
+                 "a unit changed when |dh| > threshold * sd of the first hidden layer")
+      ->capture_default_str();
+  cmd.add_option("--activity-z", s->o.activity_z, "a unit is active above this z-score")
+      ->capture_default_str();
+  cmd.add_option("--bootstrap", s->ao.bootstrap, "CSN goodness-of-fit simulations for tau and tau_t")
+      ->capture_default_str();
   cmd.add_option("--collapse-min", s->ao.collapse_min_duration, "shortest duration in the shape collapse")
       ->capture_default_str();
   cmd.add_option("--collapse-max", s->ao.collapse_max_duration, "longest duration in the shape collapse")
@@ -70,15 +77,17 @@ Runner add_avalanches(CLI::App& cmd) {
       io::Table layers{{"layer", "units", "mean_active", "fluctuation", "susceptibility"}, {}};
       for (const auto& l : net.layers) {
         j["layers"].push_back(measure::to_json(l));
-        layers.add_row({static_cast<double>(l.index), static_cast<double>(l.units), l.mean_active, l.fluctuation,
-                        l.susceptibility});
+        layers.add_row({static_cast<double>(l.index), static_cast<double>(l.units), l.mean_active,
+                        l.fluctuation, l.susceptibility});
       }
       if (!out.empty())
-        io::plot_lines(std::filesystem::path(out) / "plots", "susceptibility", layers, "layer",
-                       {{"susceptibility", "chi_l = N_l Var(rho_l)"}},
-                       {.title = "Susceptibility of the activity per layer", .xlabel = "layer", .ylabel = "chi"});
+        io::plot_lines(
+            std::filesystem::path(out) / "plots", "susceptibility", layers, "layer",
+            {{"susceptibility", "chi_l = N_l Var(rho_l)"}},
+            {.title = "Susceptibility of the activity per layer", .xlabel = "layer", .ylabel = "chi"});
     }
-    if (avalanches.empty()) throw Error("no avalanches were found; lower --threshold or raise --perturbation");
+    if (avalanches.empty())
+      throw Error("no avalanches were found; lower --threshold or raise --perturbation");
     const auto analysis = stats::analyse_avalanches(avalanches, s->ao);
     j["analysis"] = stats::to_json(analysis);
     if (!out.empty()) {
@@ -90,18 +99,20 @@ Runner add_avalanches(CLI::App& cmd) {
       return 0;
     }
     auto show = [](const stats::PowerLawFit& f) {
-      return f.ok() ? fmt::format("{:.3f} +- {:.3f} (xmin {:g}, {} in tail)", f.alpha, f.alpha_se, f.xmin, f.n_tail)
+      return f.ok() ? fmt::format("{:.3f} +- {:.3f} (xmin {:g}, {} in tail)", f.alpha, f.alpha_se, f.xmin,
+                                  f.n_tail)
                     : "no fit (" + f.status.message + ")";
     };
     print(fmt::format("{} avalanches", analysis.count));
     if (j.contains("reached_output"))
-      print(fmt::format("  cut off by the depth: {}; perturbations that died at once: {}", j["reached_output"].get<long>(),
-                        j["died_at_input"].get<long>()));
+      print(fmt::format("  cut off by the depth: {}; perturbations that died at once: {}",
+                        j["reached_output"].get<long>(), j["died_at_input"].get<long>()));
     print("  size exponent tau:       " + show(analysis.size_fit));
     print("  duration exponent tau_t: " + show(analysis.duration_fit));
-    print(fmt::format("  <S>(T) ~ T^gamma: gamma = {:.3f} +- {:.3f}; crackling prediction (tau_t-1)/(tau-1) = {:.3f}",
-                      analysis.gamma.value_or(std::nan("")), analysis.gamma_se.value_or(std::nan("")),
-                      analysis.gamma_predicted.value_or(std::nan(""))));
+    print(fmt::format(
+        "  <S>(T) ~ T^gamma: gamma = {:.3f} +- {:.3f}; crackling prediction (tau_t-1)/(tau-1) = {:.3f}",
+        analysis.gamma.value_or(std::nan("")), analysis.gamma_se.value_or(std::nan("")),
+        analysis.gamma_predicted.value_or(std::nan(""))));
     print(analysis.collapse.ok() ? fmt::format("  shape collapse exponent: {:.3f} (spread {:.3g})",
                                                analysis.collapse.exponent, analysis.collapse.spread)
                                  : "  shape collapse: " + analysis.collapse.status.message);

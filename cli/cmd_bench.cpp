@@ -1,8 +1,9 @@
 #include <fmt/format.h>
+
 #include <nlohmann/json.hpp>
 
-#include "engine.h"
 #include "critlab/bench/bench.h"
+#include "engine.h"
 
 namespace critlab::cli {
 
@@ -19,15 +20,19 @@ Runner add_bench(CLI::App& cmd) {
       print(r.dump(2));
       return 0;
     }
-    print(fmt::format("BLAS: {} ({} threads)", r["runtime"]["blas"].get<std::string>(), r["runtime"]["threads"].get<int>()));
-    print(fmt::format("sgemm 1024^3:                         {:8.1f} GFLOP/s", r["sgemm_gflops"].get<double>()));
+    print(fmt::format("BLAS: {} ({} threads)", r["runtime"]["blas"].get<std::string>(),
+                      r["runtime"]["threads"].get<int>()));
+    print(fmt::format("sgemm 1024^3:                         {:8.1f} GFLOP/s",
+                      r["sgemm_gflops"].get<double>()));
     const auto& m = r["mlp_train"];
-    print(fmt::format("train 784-1024x4-10, batch 256:       {:8.0f} examples/s, {:.1f} GFLOP/s ({:.2f} of sgemm)",
-                      m["examples_per_second"].get<double>(), m["gflops"].get<double>(),
-                      m["ratio_to_sgemm"].get<double>()));
+    print(fmt::format(
+        "train 784-1024x4-10, batch 256:       {:8.0f} examples/s, {:.1f} GFLOP/s ({:.2f} of sgemm)",
+        m["examples_per_second"].get<double>(), m["gflops"].get<double>(),
+        m["ratio_to_sgemm"].get<double>()));
     const auto& on = r["online"];
     print(fmt::format("online 784-100x3-10, batch 1, 1 core: {:8.0f} examples/s (autograd {:.0f}, {:.1f}x)",
-                      on["examples_per_second"].get<double>(), on["autograd_examples_per_second"].get<double>(),
+                      on["examples_per_second"].get<double>(),
+                      on["autograd_examples_per_second"].get<double>(),
                       on["speedup_over_autograd"].get<double>()));
     const auto& me = r["measure"];
     print(fmt::format("full measurement:                     {:8.1f} ms = {:.1f} training steps",

@@ -1,15 +1,15 @@
 // critlab experiment <name>: the papers' protocols, each resumable into an output directory.
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cstdlib>
+#include <nlohmann/json.hpp>
 #include <set>
 
-#include <fmt/format.h>
-#include <nlohmann/json.hpp>
-
-#include "engine.h"
 #include "critlab/core/error.h"
 #include "critlab/experiments/continual.h"
 #include "critlab/experiments/critical_training.h"
+#include "engine.h"
 
 namespace critlab::cli {
 
@@ -21,12 +21,12 @@ std::string continual_brief(const experiments::ContinualSummary& r, bool regress
   std::string text;
   for (const auto& m : r.analysis.methods)
     text += fmt::format("  {:<24} {} late {}  plasticity late {}  distance late {}\n", m.name,
-                        regression ? "error" : "accuracy", num(m.performance_late.mean), num(m.plasticity_late.mean),
-                        num(m.distance_late));
+                        regression ? "error" : "accuracy", num(m.performance_late.mean),
+                        num(m.plasticity_late.mean), num(m.distance_late));
   const auto& c = r.analysis.distance_predicts_plasticity;
   if (c.verdict)
-    text += fmt::format("  rho(distance, plasticity) = {:.3f} [{:.3f}, {:.3f}] (cluster bootstrap): {}\n", *c.rho,
-                        *c.low, *c.high, to_string(*c.verdict));
+    text += fmt::format("  rho(distance, plasticity) = {:.3f} [{:.3f}, {:.3f}] (cluster bootstrap): {}\n",
+                        *c.rho, *c.low, *c.high, to_string(*c.verdict));
   else
     text += fmt::format("  rho(distance, plasticity): {}\n", c.status.to_string());
   text.pop_back();
@@ -78,28 +78,34 @@ Runner add_critical_training(CLI::App& cmd) {
       ->capture_default_str();
   cmd.add_option("--seeds", o.seeds, "seeds per cell")->capture_default_str();
   cmd.add_option("--first-seed", o.first_seed, "first seed")->capture_default_str();
-  cmd.add_flag("--full", o.full,
-               "the full grid: larger architectures, all 60,000 training images, 10 epochs, 5 seeds (unless given)");
+  cmd.add_flag(
+      "--full", o.full,
+      "the full grid: larger architectures, all 60,000 training images, 10 epochs, 5 seeds (unless given)");
   cmd.add_option("--epochs", o.epochs, "epochs per run")->capture_default_str();
-  cmd.add_option("--train-examples", o.train_examples, "training images per run (0 = all)")->capture_default_str();
+  cmd.add_option("--train-examples", o.train_examples, "training images per run (0 = all)")
+      ->capture_default_str();
   cmd.add_option("--batch-size", o.batch_size, "minibatch size")->capture_default_str();
   cmd.add_option("--lr", o.lr, "SGD learning rate (momentum 0.9)")->capture_default_str();
   cmd.add_option("--strength", o.strength, "regularizer: lambda")->capture_default_str();
-  cmd.add_option("--controller-rate", o.controller_rate, "controller: correction rate k")->capture_default_str();
+  cmd.add_option("--controller-rate", o.controller_rate, "controller: correction rate k")
+      ->capture_default_str();
   cmd.add_option("--tolerance", o.tolerance, "controller: distance tolerance")->capture_default_str();
   cmd.add_option("--jacobian-reg", o.jacobian_reg, "jacobian-norm: lambda_JR")->capture_default_str();
   cmd.add_option("--weight-decay", o.weight_decay, "weight-decay: L2 coefficient")->capture_default_str();
   cmd.add_option("--critical-sigma-b", o.critical_sigma_b, "critical-init: sigma_b (sigma_w from the theory)")
       ->capture_default_str();
-  cmd.add_option("--monitor-every", o.monitor_every, "steps between criticality measurements")->capture_default_str();
+  cmd.add_option("--monitor-every", o.monitor_every, "steps between criticality measurements")
+      ->capture_default_str();
   cmd.add_option("--noise", o.robustness.noise_std, "Gaussian noise standard deviations (pixel units)")
       ->delimiter(',')
       ->capture_default_str();
-  cmd.add_option("--eps", o.robustness.eps, "FGSM and PGD L-infinity radii (pixel units)")->delimiter(',')
+  cmd.add_option("--eps", o.robustness.eps, "FGSM and PGD L-infinity radii (pixel units)")
+      ->delimiter(',')
       ->capture_default_str();
   cmd.add_option("--pgd-steps", o.robustness.pgd_steps, "PGD steps (step size 2.5 eps / steps)")
       ->capture_default_str();
-  cmd.add_option("--robust-examples", o.robustness.examples, "test images for the robustness evaluation (0 = all)")
+  cmd.add_option("--robust-examples", o.robustness.examples,
+                 "test images for the robustness evaluation (0 = all)")
       ->capture_default_str();
   add_runtime_flags(cmd, {.device = &o.device, .threads = &o.threads, .data_dir = &o.data_dir});
   cmd.add_flag("--json", s->json, "print the summary as JSON");
@@ -107,7 +113,8 @@ Runner add_critical_training(CLI::App& cmd) {
   return [s, &cmd]() {
     auto& o = s->o;
     o.archs.clear(), o.methods.clear();
-    for (const auto& a : s->archs) o.archs.push_back(parse_flag<experiments::CriticalTrainingArch>("--archs", a));
+    for (const auto& a : s->archs)
+      o.archs.push_back(parse_flag<experiments::CriticalTrainingArch>("--archs", a));
     for (const auto& m : s->methods)
       o.methods.push_back(parse_flag<experiments::CriticalTrainingMethod>("--methods", m));
     o.callbacks = kill_callbacks(s->kill);
@@ -116,12 +123,15 @@ Runner add_critical_training(CLI::App& cmd) {
     if (cmd.count("--robust-examples")) o.given.insert("robustness.examples");
     const auto r = experiments::run_critical_training(s->out, o);
     if (s->json)
-      print(nlohmann::json{{"cells", r.cells}, {"computed", r.computed}, {"reused", r.reused}, {"seconds", r.seconds},
+      print(nlohmann::json{{"cells", r.cells},
+                           {"computed", r.computed},
+                           {"reused", r.reused},
+                           {"seconds", r.seconds},
                            {"results", r.results_md.string()}}
                 .dump(2));
     else
-      print(fmt::format("critical-training: {} cells ({} computed, {} reused) in {:.0f} s; see {}", r.cells, r.computed,
-                        r.reused, r.seconds, r.results_md.string()));
+      print(fmt::format("critical-training: {} cells ({} computed, {} reused) in {:.0f} s; see {}", r.cells,
+                        r.computed, r.reused, r.seconds, r.results_md.string()));
     return 0;
   };
 }
@@ -153,16 +163,21 @@ Runner add_continual(CLI::App& cmd) {
                "the full-size protocol: 800 tasks x 60,000 examples, 3 x 2000 units, 3 seeds (unless given)");
   cmd.add_option("--depth", o.depth, "hidden layers (regression: 1)")->capture_default_str();
   cmd.add_option("--width", o.width, "hidden units per layer (regression: 5)")->capture_default_str();
-  cmd.add_option("--activation", s->activation, "hidden activation: " + valid_names<Activation>())->capture_default_str();
+  cmd.add_option("--activation", s->activation, "hidden activation: " + valid_names<Activation>())
+      ->capture_default_str();
   cmd.add_option("--lr", o.lr, "learning rate")->capture_default_str();
   cmd.add_flag("--adam", o.adam, "Adam instead of SGD");
-  cmd.add_option("--weight-decay", o.weight_decay, "l2 and shrink-perturb: L2 coefficient")->capture_default_str();
-  cmd.add_option("--perturb-std", o.perturb_std, "shrink-perturb: noise std added to every parameter each step")
+  cmd.add_option("--weight-decay", o.weight_decay, "l2 and shrink-perturb: L2 coefficient")
+      ->capture_default_str();
+  cmd.add_option("--perturb-std", o.perturb_std,
+                 "shrink-perturb: noise std added to every parameter each step")
       ->capture_default_str();
   cmd.add_option("--replacement-rate", o.replacement_rate, "continual-backprop: replacement rate")
       ->capture_default_str();
-  cmd.add_option("--utility-decay", o.utility_decay, "continual-backprop: utility decay")->capture_default_str();
-  cmd.add_option("--maturity", o.maturity, "continual-backprop: maturity threshold (steps)")->capture_default_str();
+  cmd.add_option("--utility-decay", o.utility_decay, "continual-backprop: utility decay")
+      ->capture_default_str();
+  cmd.add_option("--maturity", o.maturity, "continual-backprop: maturity threshold (steps)")
+      ->capture_default_str();
   cmd.add_option("--redo-tau", o.redo_tau, "redo: dormancy threshold tau")->capture_default_str();
   cmd.add_option("--redo-period", o.redo_period, "redo: steps between resets")->capture_default_str();
   cmd.add_option("--controller-rate", o.controller_rate, "criticality: controller correction rate k")
@@ -174,11 +189,15 @@ Runner add_continual(CLI::App& cmd) {
       ->capture_default_str();
   cmd.add_option("--critical-sigma-b", o.critical_sigma_b, "critical init: sigma_b (sigma_w from the theory)")
       ->capture_default_str();
-  cmd.add_option("--flip-every", o.flip_every, "regression: examples between bit flips")->capture_default_str();
-  cmd.add_option("--probe-examples", o.probe_examples, "inputs of each new task the measures use (regression: 1000)")
+  cmd.add_option("--flip-every", o.flip_every, "regression: examples between bit flips")
+      ->capture_default_str();
+  cmd.add_option("--probe-examples", o.probe_examples,
+                 "inputs of each new task the measures use (regression: 1000)")
       ->capture_default_str();
   cmd.add_flag("--no-fresh", s->no_fresh, "skip the fresh-network reference (no plasticity column)");
-  add_runtime_flags(cmd, {.device = &o.device, .threads = &o.threads, .data_dir = &o.data_dir,
+  add_runtime_flags(cmd, {.device = &o.device,
+                          .threads = &o.threads,
+                          .data_dir = &o.data_dir,
                           .threads_help = "runs in parallel, one thread each (0 = all cores)"});
   cmd.add_flag("--json", s->json, "print the summary as JSON");
   // Test hook: an abrupt kill (_Exit(137)) before the example with this index in its run's stream.
@@ -187,13 +206,15 @@ Runner add_continual(CLI::App& cmd) {
     auto& o = s->o;
     o.stream = parse_flag<experiments::ContinualStream>("--stream", s->stream);
     o.methods.clear();
-    for (const auto& m : s->methods) o.methods.push_back(parse_flag<experiments::ContinualMethod>("--methods", m));
+    for (const auto& m : s->methods)
+      o.methods.push_back(parse_flag<experiments::ContinualMethod>("--methods", m));
     o.activation = parse_flag<Activation>("--activation", s->activation);
     o.fresh_baseline = !s->no_fresh;
     o.given = given_fields(cmd);
     o.progress = terminal_progress();
     if (s->kill_at_example >= 0)
-      o.on_example = [at = s->kill_at_example](experiments::ContinualMethod, std::uint64_t, std::int64_t example) {
+      o.on_example = [at = s->kill_at_example](experiments::ContinualMethod, std::uint64_t,
+                                               std::int64_t example) {
         if (example == at) std::_Exit(137);
       };
     const auto r = experiments::run_continual(s->out, o);
@@ -212,11 +233,13 @@ Runner add_continual(CLI::App& cmd) {
 Runner add_experiment(CLI::App& cmd) {
   cmd.require_subcommand(1);
   std::vector<std::pair<CLI::App*, Runner>> subs;
-  auto* ct = cmd.add_subcommand("critical-training",
-                                "criticality-driven training vs baselines: accuracy, noise, FGSM, PGD over a grid");
+  auto* ct =
+      cmd.add_subcommand("critical-training",
+                         "criticality-driven training vs baselines: accuracy, noise, FGSM, PGD over a grid");
   subs.emplace_back(ct, add_critical_training(*ct));
-  auto* cl = cmd.add_subcommand("continual",
-                                "continual learning: loss of plasticity vs loss of criticality, with the standard remedies");
+  auto* cl = cmd.add_subcommand(
+      "continual",
+      "continual learning: loss of plasticity vs loss of criticality, with the standard remedies");
   subs.emplace_back(cl, add_continual(*cl));
   return [subs]() {
     for (const auto& [sub, run] : subs)

@@ -1,15 +1,15 @@
 // critlab graph: correlation graphs, the connectivity transition, critical neurons, critical computational
 // graphs and rasters of a run recorded with `critlab train --record`.
+#include <fmt/format.h>
+
 #include <filesystem>
 #include <string>
 #include <utility>
 
-#include <fmt/format.h>
-
-#include "engine.h"
 #include "critlab/core/error.h"
 #include "critlab/graph/analysis.h"
 #include "critlab/graph/report.h"
+#include "engine.h"
 
 namespace critlab::cli {
 
@@ -23,7 +23,10 @@ Runner add_graph(CLI::App& cmd) {
   };
   auto s = std::make_shared<State>();
   cmd.add_option("--run", s->run, "run directory trained with --record")->required();
-  cmd.add_option("--theta", s->o.theta, "correlation threshold for graphs over training (0 = auto: the initial network's percolation threshold)")->capture_default_str();
+  cmd.add_option("--theta", s->o.theta,
+                 "correlation threshold for graphs over training (0 = auto: the initial network's "
+                 "percolation threshold)")
+      ->capture_default_str();
   cmd.add_option("--edge-sign", s->sign, "edges from |r| (abs), r > 0 (positive) or r < 0 (negative)")
       ->capture_default_str();
   cmd.add_option("--theta-min", s->o.theta_min, "theta sweep: smallest threshold")->capture_default_str();
@@ -31,16 +34,23 @@ Runner add_graph(CLI::App& cmd) {
   cmd.add_option("--theta-step", s->o.theta_step, "theta sweep: spacing")->capture_default_str();
   cmd.add_option("--critical-fraction", s->o.neurons.fraction, "fraction of each layer called critical")
       ->capture_default_str();
-  cmd.add_option("--bins", s->o.neurons.bins, "activity bins for the mutual information")->capture_default_str();
+  cmd.add_option("--bins", s->o.neurons.bins, "activity bins for the mutual information")
+      ->capture_default_str();
   cmd.add_option("--prune-fractions", s->fractions, "fractions of weights kept in the pruning test");
   cmd.add_option("--prune-repeats", s->o.prune_random_repeats, "random-pruning repeats per fraction")
       ->capture_default_str();
   cmd.add_flag("--no-pruning", s->no_pruning, "skip the pruning test and class graphs (no test set needed)");
-  cmd.add_option("--ccg-units", s->o.ccg_units, "units per hidden layer in each class graph")->capture_default_str();
+  cmd.add_option("--ccg-units", s->o.ccg_units, "units per hidden layer in each class graph")
+      ->capture_default_str();
   cmd.add_option("--ccg-inputs", s->o.ccg_inputs, "input pixels in each class graph")->capture_default_str();
-  cmd.add_option("--compare", s->compare, "further recorded runs (other widths) for the finite-size comparison");
-  add_runtime_flags(cmd, {.device = &s->o.device, .threads = &s->o.threads, .data_dir = &s->o.data_dir, .data_help = "Fashion-MNIST directory for pruning (default: the run's)"});
-  cmd.add_option("--seed", s->o.seed, "seed for bootstraps, random pruning, community detection")->capture_default_str();
+  cmd.add_option("--compare", s->compare,
+                 "further recorded runs (other widths) for the finite-size comparison");
+  add_runtime_flags(cmd, {.device = &s->o.device,
+                          .threads = &s->o.threads,
+                          .data_dir = &s->o.data_dir,
+                          .data_help = "Fashion-MNIST directory for pruning (default: the run's)"});
+  cmd.add_option("--seed", s->o.seed, "seed for bootstraps, random pruning, community detection")
+      ->capture_default_str();
   cmd.add_flag("--json", s->json, "print the summary as JSON");
   return [s]() {
     s->o.sign = from_string<graph::EdgeSign>(s->sign);
@@ -56,25 +66,27 @@ Runner add_graph(CLI::App& cmd) {
       print(graph::to_json(a).dump(2));
       return 0;
     }
-    print(fmt::format("{}: {} recorded steps, {} probes, theta = {:.3f}{}", s->run, a.percolation.size(), a.probes,
-                      a.theta, a.theta_auto ? " (auto)" : ""));
+    print(fmt::format("{}: {} recorded steps, {} probes, theta = {:.3f}{}", s->run, a.percolation.size(),
+                      a.probes, a.theta, a.theta_auto ? " (auto)" : ""));
     const auto& rise = a.rise;
     if (rise.status.ok())
       print(fmt::format("  P_inf {} {:.3f} -> {:.3f} (step {}): 10%, 50%, 90% of it by steps {}, {}, {}",
-                        to_string(*rise.direction), *rise.p_inf_initial, *rise.p_inf_extreme, *rise.step_extreme,
-                        *rise.step_10, *rise.step_50, *rise.step_90));
+                        to_string(*rise.direction), *rise.p_inf_initial, *rise.p_inf_extreme,
+                        *rise.step_extreme, *rise.step_10, *rise.step_50, *rise.step_90));
     const auto& first = a.percolation.front();
     const auto& last = a.percolation.back();
-    print(fmt::format("  P_inf {:.3f} at step {} -> {:.3f} at step {}", first.p_inf, first.step, last.p_inf, last.step));
+    print(fmt::format("  P_inf {:.3f} at step {} -> {:.3f} at step {}", first.p_inf, first.step, last.p_inf,
+                      last.step));
     const auto& t = a.transition;
     if (t.status.ok())
-      print(fmt::format("  transition: susceptibility peak {:.2f} at step {}, beta = {:.3f} [{:.3f}, {:.3f}] ({} points)",
-                        *t.chi_max, *t.x_c, *t.beta, *t.beta_lo, *t.beta_hi, t.fit_points));
+      print(fmt::format(
+          "  transition: susceptibility peak {:.2f} at step {}, beta = {:.3f} [{:.3f}, {:.3f}] ({} points)",
+          *t.chi_max, *t.x_c, *t.beta, *t.beta_lo, *t.beta_hi, t.fit_points));
     else
       print(fmt::format("  transition: {}", t.status.to_string()));
     for (const auto& p : a.pruning.curve)
-      print(fmt::format("  keep {:6.3f}: critical {:.4f}  magnitude {:.4f}  random {:.4f}", p.fraction_kept, p.critical,
-                        p.magnitude, p.random));
+      print(fmt::format("  keep {:6.3f}: critical {:.4f}  magnitude {:.4f}  random {:.4f}", p.fraction_kept,
+                        p.critical, p.magnitude, p.random));
     if (!a.pruning.status.ok()) print(fmt::format("  pruning: {}", a.pruning.status.to_string()));
     print(fmt::format("  tables, plots and class graphs in {}/graph", s->run));
     return 0;

@@ -1,17 +1,17 @@
+#include <fmt/format.h>
+#include <torch/torch.h>
+
 #include <cmath>
 #include <filesystem>
-
-#include <torch/torch.h>
-#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "engine.h"
 #include "critlab/core/error.h"
 #include "critlab/core/runtime.h"
 #include "critlab/data/dataset.h"
 #include "critlab/io/files.h"
 #include "critlab/measure/criticality.h"
 #include "critlab/measure/theory.h"
+#include "engine.h"
 
 namespace critlab::cli {
 
@@ -52,7 +52,8 @@ Runner add_measure(CLI::App& cmd) {
   cmd.add_flag("--no-lyapunov", s->no_lyapunov, "skip the Lyapunov spectrum");
   cmd.add_flag("--no-dynamic-range", s->no_dr, "skip the dynamic range");
   add_runtime_flags(cmd, {.device = &s->device, .threads = &s->threads, .data_dir = &s->data});
-  cmd.add_option("--out", s->out, "write criticality.json, tables and plots here (default with --run: RUN/measure)");
+  cmd.add_option("--out", s->out,
+                 "write criticality.json, tables and plots here (default with --run: RUN/measure)");
   cmd.add_flag("--json", s->json, "print JSON");
   return [s]() {
     const c10::Device device = resolve_device(s->device);
@@ -72,7 +73,8 @@ Runner add_measure(CLI::App& cmd) {
       const auto data = data::load_fashion_mnist(data::resolve_data_dir(s->data));
       probes = data::stratified_subset(data.test, s->probes).images;
       if (std::vector<std::int64_t>(probes.sizes().begin() + 1, probes.sizes().end()) != spec.input_shape)
-        throw Error("the model's input shape does not match Fashion-MNIST images; use --probe-source gaussian");
+        throw Error(
+            "the model's input shape does not match Fashion-MNIST images; use --probe-source gaussian");
     } else if (s->probe_source == "gaussian") {
       probes = data::gaussian_probes(s->probes, spec.input_shape, s->seed + 1);
     } else {
@@ -89,12 +91,13 @@ Runner add_measure(CLI::App& cmd) {
       io::write_json(std::filesystem::path(out) / "criticality.json", j);
       measure::write_report_files(out, report);
     }
-    if (s->json) print(j.dump(2));
+    if (s->json)
+      print(j.dump(2));
     else {
       print(measure::brief_report(report));
       if (!j["mean_field"].is_null())
-        print(fmt::format("mean-field reference: chi_1 = {:.4f}, ln(chi_1)/2 = {:+.4f}", j["mean_field"]["chi1"].get<double>(),
-                          j["mean_field"]["lyapunov"].get<double>()));
+        print(fmt::format("mean-field reference: chi_1 = {:.4f}, ln(chi_1)/2 = {:+.4f}",
+                          j["mean_field"]["chi1"].get<double>(), j["mean_field"]["lyapunov"].get<double>()));
       if (!out.empty()) print("tables and plots written to " + out);
     }
     return 0;

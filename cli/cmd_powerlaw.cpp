@@ -1,5 +1,6 @@
 
 #include <fmt/format.h>
+
 #include <nlohmann/json.hpp>
 
 #include "commands.h"
@@ -28,9 +29,13 @@ Runner add_powerlaw(CLI::App& cmd) {
   cmd.add_option("--xmin", s->xmin, "fix xmin instead of scanning");
   cmd.add_option("--xmax", s->xmax, "truncate the tail at xmax");
   cmd.add_option("--min-tail", s->o.min_tail, "smallest tail the xmin scan considers")->capture_default_str();
-  cmd.add_option("--bootstrap", s->o.bootstrap, "simulations for the goodness-of-fit p-value")->capture_default_str();
+  cmd.add_option("--bootstrap", s->o.bootstrap, "simulations for the goodness-of-fit p-value")
+      ->capture_default_str();
   cmd.add_option("--seed", s->o.seed, "bootstrap seed")->capture_default_str();
-  add_runtime_flags(cmd, {.device = nullptr, .threads = &s->o.threads, .data_dir = nullptr, .threads_help = "bootstrap threads (0 = all cores)"});
+  add_runtime_flags(cmd, {.device = nullptr,
+                          .threads = &s->o.threads,
+                          .data_dir = nullptr,
+                          .threads_help = "bootstrap threads (0 = all cores)"});
   cmd.add_flag("--no-compare", s->no_compare, "skip the likelihood-ratio comparisons");
   cmd.add_option("--out", s->out, "write fit.json and the CCDF plot here");
   cmd.add_flag("--json", s->json, "print JSON");
@@ -42,7 +47,8 @@ Runner add_powerlaw(CLI::App& cmd) {
     const auto data = io::read_number_column(s->file, s->column);
     const auto fit = stats::fit_power_law(data, s->o);
     // Values a power law cannot take are bad input; a sample that admits no fit is a result with its status.
-    if (fit.status.code == StatusCode::kInvalidInput) throw Error(fmt::format("'{}': {}", s->file, fit.status.message));
+    if (fit.status.code == StatusCode::kInvalidInput)
+      throw Error(fmt::format("'{}': {}", s->file, fit.status.message));
     auto j = stats::to_json(fit);
     j["file"] = s->file;
     j["comparisons"] = nlohmann::json::array();
@@ -64,8 +70,8 @@ Runner add_powerlaw(CLI::App& cmd) {
       return 0;
     }
     print(fmt::format("  xmin = {:g}{}  n_tail = {}  alpha = {:.4f} +- {:.4f}  KS = {:.4f}", fit.xmin,
-                      fit.xmax > 0 ? fmt::format("  xmax = {:g}", fit.xmax) : "", fit.n_tail, fit.alpha, fit.alpha_se,
-                      fit.ks));
+                      fit.xmax > 0 ? fmt::format("  xmax = {:g}", fit.xmax) : "", fit.n_tail, fit.alpha,
+                      fit.alpha_se, fit.ks));
     if (fit.p_value)
       print(fmt::format("  goodness of fit: p = {:.3f} ({} bootstrap sets; p < 0.1 rules the power law out)",
                         *fit.p_value, fit.bootstrap));

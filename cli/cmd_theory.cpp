@@ -1,4 +1,5 @@
 #include <fmt/format.h>
+
 #include <nlohmann/json.hpp>
 
 #include "commands.h"
@@ -16,7 +17,8 @@ Runner add_theory(CLI::App& cmd) {
     measure::MeanFieldOptions mf;
   };
   auto s = std::make_shared<State>();
-  cmd.add_option("--activation", s->activation, "activation: " + valid_names<Activation>())->capture_default_str();
+  cmd.add_option("--activation", s->activation, "activation: " + valid_names<Activation>())
+      ->capture_default_str();
   cmd.add_option("--sigma-w", s->sigma_w, "weight scale sigma_w")->capture_default_str();
   cmd.add_option("--sigma-b", s->sigma_b, "bias scale sigma_b")->capture_default_str();
   cmd.add_option("--quadrature", s->mf.quadrature_points, "Gauss-Hermite points")->capture_default_str();
@@ -34,7 +36,8 @@ Runner add_theory(CLI::App& cmd) {
       io::Table curve{{"sigma_b", "sigma_w_star"}, {}};
       nlohmann::json pts = nlohmann::json::array();
       for (const auto& p : measure::edge_of_chaos_curve(act, 3.0, 0.1, s->mf)) {
-        curve.add_row({p.sigma_b, p.sigma_w.value_or(std::nan(""))});  // an empty CSV cell where there is none
+        curve.add_row(
+            {p.sigma_b, p.sigma_w.value_or(std::nan(""))});  // an empty CSV cell where there is none
         nlohmann::json point{{"sigma_b", p.sigma_b}};
         put_result(point, "sigma_w", p.sigma_w,
                    make_status(StatusCode::kNotFound, "chi_1 = 1 has no root for sigma_w in [0.05, 20]"));
@@ -50,13 +53,15 @@ Runner add_theory(CLI::App& cmd) {
     if (s->json) {
       print(j.dump(2));
     } else {
-      print(fmt::format("{} at sigma_w={}, sigma_b={}: q* = {:.6g}, chi_1 = {:.6g}, ln(chi_1)/2 = {:+.6g} -> {}{}",
-                        s->activation, s->sigma_w, s->sigma_b, r.q_star, r.chi1, r.lyapunov,
-                        to_string(measure::phase_of(r)), r.status.message.empty() ? "" : " (" + r.status.message + ")"));
+      print(fmt::format(
+          "{} at sigma_w={}, sigma_b={}: q* = {:.6g}, chi_1 = {:.6g}, ln(chi_1)/2 = {:+.6g} -> {}{}",
+          s->activation, s->sigma_w, s->sigma_b, r.q_star, r.chi1, r.lyapunov,
+          to_string(measure::phase_of(r)), r.status.message.empty() ? "" : " (" + r.status.message + ")"));
       if (s->edge)
         for (const auto& p : j["edge_of_chaos"])
-          print(fmt::format("  sigma_b = {:.1f}: sigma_w* = {}", p["sigma_b"].get<double>(),
-                            p["sigma_w"].is_null() ? "none" : fmt::format("{:.6f}", p["sigma_w"].get<double>())));
+          print(fmt::format(
+              "  sigma_b = {:.1f}: sigma_w* = {}", p["sigma_b"].get<double>(),
+              p["sigma_w"].is_null() ? "none" : fmt::format("{:.6f}", p["sigma_w"].get<double>())));
     }
     return 0;
   };

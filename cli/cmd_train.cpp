@@ -1,10 +1,11 @@
 #include <fmt/format.h>
+
 #include <nlohmann/json.hpp>
 
-#include "engine.h"
 #include "critlab/core/error.h"
 #include "critlab/graph/recording.h"
 #include "critlab/train/trainer.h"
+#include "engine.h"
 
 namespace critlab::cli {
 
@@ -23,12 +24,14 @@ Runner add_train(CLI::App& cmd) {
   cmd.add_option("--epochs", s->epochs, "epochs (with --resume: the new total)")->capture_default_str();
   cmd.add_option("--batch-size", s->o.batch_size, "minibatch size")->capture_default_str();
   cmd.add_option("--lr", s->o.lr, "learning rate")->capture_default_str();
-  cmd.add_option("--optimizer", s->optimizer, "optimizer: " + valid_names<Optimizer>())->capture_default_str();
+  cmd.add_option("--optimizer", s->optimizer, "optimizer: " + valid_names<Optimizer>())
+      ->capture_default_str();
   cmd.add_option("--momentum", s->o.momentum, "SGD momentum")->capture_default_str();
   cmd.add_option("--weight-decay", s->o.weight_decay, "weight decay")->capture_default_str();
   cmd.add_option("--schedule", s->schedule, "lr schedule: " + valid_names<Schedule>())->capture_default_str();
   cmd.add_option("--warmup-steps", s->o.warmup_steps, "linear lr warm-up steps")->capture_default_str();
-  cmd.add_option("--step-epochs", s->o.step_epochs, "step schedule: epochs between decays")->capture_default_str();
+  cmd.add_option("--step-epochs", s->o.step_epochs, "step schedule: epochs between decays")
+      ->capture_default_str();
   cmd.add_option("--step-gamma", s->o.step_gamma, "step schedule: decay factor")->capture_default_str();
   cmd.add_option("--seed", s->o.seed, "seed for weights and batch order")->capture_default_str();
   cmd.add_option("--train-examples", s->o.train_examples, "use the first N training examples (0 = all)")
@@ -36,8 +39,10 @@ Runner add_train(CLI::App& cmd) {
   cmd.add_option("--log-every", s->o.log_every, "steps between metrics rows")->capture_default_str();
   cmd.add_option("--monitor-every", s->o.monitor_every, "steps between criticality measurements (0 = off)")
       ->capture_default_str();
-  cmd.add_option("--monitor-probes", s->o.monitor_probes, "test images the monitor probes with")->capture_default_str();
-  cmd.add_flag("--record", s->o.record, "record activity and weights on probes at log-spaced steps (for critlab graph)");
+  cmd.add_option("--monitor-probes", s->o.monitor_probes, "test images the monitor probes with")
+      ->capture_default_str();
+  cmd.add_flag("--record", s->o.record,
+               "record activity and weights on probes at log-spaced steps (for critlab graph)");
   cmd.add_option("--record-points", s->o.record_points, "recorded steps")->capture_default_str();
   cmd.add_option("--record-probes", s->o.record_probes, "class-stratified training images recorded")
       ->capture_default_str();
@@ -55,8 +60,9 @@ Runner add_train(CLI::App& cmd) {
   const auto environment = [s](const train::TrainOptions& o) {
     train::TrainEnvironment env{.callbacks = kill_callbacks(s->kill), .progress = terminal_progress()};
     if (o.record)
-      env.callbacks.insert(env.callbacks.begin(), std::make_shared<graph::RecordingCallback>(
-                                                      graph::RecordOptions{o.record_points, o.record_probes, o.record_half}));
+      env.callbacks.insert(env.callbacks.begin(),
+                           std::make_shared<graph::RecordingCallback>(
+                               graph::RecordOptions{o.record_points, o.record_probes, o.record_half}));
     return env;
   };
   return [s, &cmd, environment]() {
@@ -79,12 +85,14 @@ Runner add_train(CLI::App& cmd) {
       const auto spec = resolve_model_flags(s->model);
       summary = train::train_new(dir, spec, s->o, environment(s->o));
     }
-    if (s->json) print(train::to_json(summary).dump(2));
+    if (s->json)
+      print(train::to_json(summary).dump(2));
     else
-      print(fmt::format("{}: {} epochs, test accuracy {:.4f}, test loss {:.4f}, distance to criticality {:.4f}, "
-                        "{:.0f} examples/s; see {}/summary.json",
-                        dir, summary.epochs, summary.test_accuracy, summary.test_loss,
-                        summary.criticality.value("distance_to_criticality", 0.0), summary.examples_per_second, dir));
+      print(fmt::format(
+          "{}: {} epochs, test accuracy {:.4f}, test loss {:.4f}, distance to criticality {:.4f}, "
+          "{:.0f} examples/s; see {}/summary.json",
+          dir, summary.epochs, summary.test_accuracy, summary.test_loss,
+          summary.criticality.value("distance_to_criticality", 0.0), summary.examples_per_second, dir));
     return 0;
   };
 }

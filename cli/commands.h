@@ -3,12 +3,11 @@
 // Shared flag groups live in common.cpp (runtime) and options.cpp (model, criticality) so every command
 // spells them the same way.
 #pragma once
+#include <CLI/CLI.hpp>
 #include <functional>
 #include <string>
 #include <utility>
 #include <vector>
-
-#include <CLI/CLI.hpp>
 
 #include "critlab/core/progress.h"
 

@@ -14,15 +14,18 @@ namespace critlab::cli {
 const std::vector<CommandInfo>& command_list() {
   static const std::vector<CommandInfo> commands{
       {"train", "train a network on Fashion-MNIST into a run directory", true},
-      {"measure", "measure a network's distance to criticality (gains, Lyapunov spectrum, dynamic range)", true},
+      {"measure", "measure a network's distance to criticality (gains, Lyapunov spectrum, dynamic range)",
+       true},
       {"theory", "mean-field theory: q*, chi_1 and the edge of chaos", false},
-      {"powerlaw", "fit a power law to a column of numbers (Clauset, Shalizi & Newman) and compare alternatives",
-       false},
-      {"avalanches", "avalanches in a network (perturbation cascades, activity) or a binned series, with exponents",
+      {"powerlaw",
+       "fit a power law to a column of numbers (Clauset, Shalizi & Newman) and compare alternatives", false},
+      {"avalanches",
+       "avalanches in a network (perturbation cascades, activity) or a binned series, with exponents", true},
+      {"graph",
+       "correlation graphs, the connectivity transition, critical neurons and pruning of a --record run",
        true},
-      {"graph", "correlation graphs, the connectivity transition, critical neurons and pruning of a --record run",
+      {"experiment", "the papers' experiments (critical-training, continual), resumable into a directory",
        true},
-      {"experiment", "the papers' experiments (critical-training, continual), resumable into a directory", true},
       {"bench", "built-in benchmarks, printed as JSON", true},
   };
   return commands;
@@ -65,15 +68,17 @@ const CLI::App* chosen_command(const CLI::App& app) {
 // are spelled, except for the few flags named otherwise than their fields.
 std::string name_flags(const CLI::App& app, const std::string& message) {
   std::size_t n = 0;
-  while (n < message.size() && (std::islower(static_cast<unsigned char>(message[n])) ||
-                                std::isdigit(static_cast<unsigned char>(message[n])) || message[n] == '_' ||
-                                message[n] == '.'))
+  while (n < message.size() &&
+         (std::islower(static_cast<unsigned char>(message[n])) ||
+          std::isdigit(static_cast<unsigned char>(message[n])) || message[n] == '_' || message[n] == '.'))
     ++n;
   if (n == 0 || n == message.size() || (message[n] != ' ' && message[n] != ':')) return message;
   const std::string field = message.substr(0, n);
   static const std::map<std::string, std::string> kShorterFlags{
-      {"criticality.target_gain", "--criticality-target"}, {"criticality.warmup_steps", "--criticality-warmup"},
-      {"neurons.fraction", "--critical-fraction"},         {"neurons.bins", "--bins"},
+      {"criticality.target_gain", "--criticality-target"},
+      {"criticality.warmup_steps", "--criticality-warmup"},
+      {"neurons.fraction", "--critical-fraction"},
+      {"neurons.bins", "--bins"},
       {"prune_random_repeats", "--prune-repeats"}};
   std::string flag = "--" + field;
   std::replace(flag.begin(), flag.end(), '_', '-');

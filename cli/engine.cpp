@@ -1,12 +1,14 @@
 // critlab-engine: every critlab command, on libtorch. Users run `critlab`, the launcher (launcher.cpp), which
-// starts this program with OMP_WAIT_POLICY already set; run directly, it sets the policy by re-executing itself.
-#include <iostream>
-#include <map>
+// starts this program with OMP_WAIT_POLICY already set; run directly, it sets the policy by re-executing
+// itself.
+#include "engine.h"
 
 #include <c10/util/Exception.h>
 
+#include <iostream>
+#include <map>
+
 #include "critlab/core/runtime.h"
-#include "engine.h"
 
 int main(int argc, char** argv) {
   critlab::reexec_with_passive_openmp(argv);  // lets libtorch's and OpenBLAS's thread pools share the cores
@@ -16,8 +18,9 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", critlab::version());
   const std::map<std::string, Runner (*)(CLI::App&)> adders{
-      {"train", add_train},   {"measure", add_measure}, {"theory", add_theory},
-      {"powerlaw", add_powerlaw}, {"avalanches", add_avalanches}, {"graph", add_graph},
+      {"train", add_train},           {"measure", add_measure},
+      {"theory", add_theory},         {"powerlaw", add_powerlaw},
+      {"avalanches", add_avalanches}, {"graph", add_graph},
       {"experiment", add_experiment}, {"bench", add_bench}};
   std::vector<std::pair<CLI::App*, Runner>> commands;
   for (const auto& c : command_list()) {

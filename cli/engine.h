@@ -1,9 +1,9 @@
 // The command line's commands that run on libtorch (critlab-engine), and the flag groups they share.
 #pragma once
-#include <string>
-
 #include <c10/core/Device.h>
+
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "commands.h"
 #include "critlab/nn/model.h"
@@ -40,15 +40,16 @@ struct LoadedModel {
   nlohmann::json source;  // {run, epoch} or {model, seed}
 };
 LoadedModel load_model_for_command(ModelFlags& flags, const std::string& run, std::uint64_t seed,
-                                   const c10::Device& device, const std::string& out_subdir, std::string* data_dir,
-                                   std::string* out);
+                                   const c10::Device& device, const std::string& out_subdir,
+                                   std::string* data_dir, std::string* out);
 
 // Criticality-training flags (--criticality, --criticality-strength, --criticality-tolerance, ...), shared by
 // train and the experiments; enum-valued ones are parsed into the strings and resolved afterwards.
-void add_criticality_flags(CLI::App& cmd, train::CriticalityOptions& o, std::string& mode, std::string& penalty,
-                           std::string& estimator, std::string& decay);
-void resolve_criticality_flags(train::CriticalityOptions& o, const std::string& mode, const std::string& penalty,
-                               const std::string& estimator, const std::string& decay);
+void add_criticality_flags(CLI::App& cmd, train::CriticalityOptions& o, std::string& mode,
+                           std::string& penalty, std::string& estimator, std::string& decay);
+void resolve_criticality_flags(train::CriticalityOptions& o, const std::string& mode,
+                               const std::string& penalty, const std::string& estimator,
+                               const std::string& decay);
 
 // Hidden flags with which the test suite simulates a kill (an abrupt _Exit(137)) at a chosen moment of a
 // training run: the library reads no environment; the hooks are callbacks the CLI attaches.

@@ -62,8 +62,10 @@ int main(int argc, char** argv) {
   std::vector<std::pair<CLI::App*, Runner>> commands;
   for (const auto& c : command_list()) {
     CLI::App* cmd = app.add_subcommand(c.name, c.help);
-    if (std::strcmp(c.name, "theory") == 0) commands.emplace_back(cmd, add_theory(*cmd));
-    else if (std::strcmp(c.name, "powerlaw") == 0) commands.emplace_back(cmd, add_powerlaw(*cmd));
+    if (std::strcmp(c.name, "theory") == 0)
+      commands.emplace_back(cmd, add_theory(*cmd));
+    else if (std::strcmp(c.name, "powerlaw") == 0)
+      commands.emplace_back(cmd, add_powerlaw(*cmd));
     // Engine commands never get here (they were handed over above); they are listed for --help.
   }
   return run_app(app, commands, argc, argv);

@@ -3,9 +3,9 @@
 #include <memory>
 #include <string>
 
-#include "engine.h"
 #include "critlab/core/error.h"
 #include "critlab/train/run.h"
+#include "engine.h"
 
 namespace critlab::cli {
 
@@ -15,16 +15,19 @@ void add_model_flags(CLI::App& cmd, ModelFlags& f) {
       ->capture_default_str();
   cmd.add_option("--width", f.spec.width, "hidden units (mlp) or first-stage channels; 0 = 256 / 32 / 16")
       ->capture_default_str();
-  cmd.add_option("--activation", f.activation, "activation: " + valid_names<Activation>())->capture_default_str();
+  cmd.add_option("--activation", f.activation, "activation: " + valid_names<Activation>())
+      ->capture_default_str();
   cmd.add_option("--norm", f.norm, "normalisation: " + valid_names<Norm>())->capture_default_str();
   cmd.add_flag("--residual", f.spec.residual, "skip connections around equal-width MLP layers");
   cmd.add_option("--init", f.init,
-                 "initialisation: " + valid_names<Init>() + " (auto: he for relu, xavier otherwise; "
-                 "gaussian if --sigma-w/--sigma-b are given)")
+                 "initialisation: " + valid_names<Init>() +
+                     " (auto: he for relu, xavier otherwise; "
+                     "gaussian if --sigma-w/--sigma-b are given)")
       ->capture_default_str();
   f.sigma_w = cmd.add_option("--sigma-w", f.spec.sigma_w, "weight scale: W ~ N(0, sigma_w^2 / fan_in)")
                   ->capture_default_str();
-  f.sigma_b = cmd.add_option("--sigma-b", f.spec.sigma_b, "bias scale: b ~ N(0, sigma_b^2)")->capture_default_str();
+  f.sigma_b =
+      cmd.add_option("--sigma-b", f.spec.sigma_b, "bias scale: b ~ N(0, sigma_b^2)")->capture_default_str();
 }
 
 nn::ModelSpec resolve_model_flags(ModelFlags& f) {
@@ -40,8 +43,8 @@ nn::ModelSpec resolve_model_flags(ModelFlags& f) {
 }
 
 LoadedModel load_model_for_command(ModelFlags& flags, const std::string& run, std::uint64_t seed,
-                                   const c10::Device& device, const std::string& out_subdir, std::string* data_dir,
-                                   std::string* out) {
+                                   const c10::Device& device, const std::string& out_subdir,
+                                   std::string* data_dir, std::string* out) {
   LoadedModel m;
   if (!run.empty()) {
     auto loaded = train::load_run(run, device);
@@ -59,8 +62,8 @@ LoadedModel load_model_for_command(ModelFlags& flags, const std::string& run, st
   return m;
 }
 
-void add_criticality_flags(CLI::App& cmd, train::CriticalityOptions& o, std::string& mode, std::string& penalty,
-                           std::string& estimator, std::string& decay) {
+void add_criticality_flags(CLI::App& cmd, train::CriticalityOptions& o, std::string& mode,
+                           std::string& penalty, std::string& estimator, std::string& decay) {
   cmd.add_option("--criticality", mode,
                  "criticality-driven training: " + valid_names<CriticalityMode>() +
                      " (regularizer: fixed strength; controller: strength adapted to hold the distance below "
@@ -73,27 +76,32 @@ void add_criticality_flags(CLI::App& cmd, train::CriticalityOptions& o, std::str
   cmd.add_option("--criticality-penalty", penalty,
                  "penalty per layer: log-gain (ln g^2)^2, gain (g^2-1)^2, or lyapunov (end-to-end exponent)")
       ->capture_default_str();
-  cmd.add_option("--criticality-estimator", estimator,
-                 "gain estimator: auto (closed form where a layer allows, else hutchinson), analytic, hutchinson")
+  cmd.add_option(
+         "--criticality-estimator", estimator,
+         "gain estimator: auto (closed form where a layer allows, else hutchinson), analytic, hutchinson")
       ->capture_default_str();
-  cmd.add_flag("!--criticality-full-gradient", o.local_gradient,
-               "differentiate each layer's gain through its input into all earlier layers too (default: local)");
+  cmd.add_flag(
+      "!--criticality-full-gradient", o.local_gradient,
+      "differentiate each layer's gain through its input into all earlier layers too (default: local)");
   cmd.add_option("--criticality-target", o.target_gain, "target gain per layer")->capture_default_str();
   cmd.add_option("--criticality-sub-batch", o.sub_batch, "examples per step for the stochastic estimator")
       ->capture_default_str();
-  cmd.add_option("--criticality-probes", o.probes, "Hutchinson probe vectors per example")->capture_default_str();
+  cmd.add_option("--criticality-probes", o.probes, "Hutchinson probe vectors per example")
+      ->capture_default_str();
   cmd.add_option("--criticality-every", o.every,
                  "lazy regularisation: apply the penalty (lambda x K) or the controller every K steps")
       ->capture_default_str();
   cmd.add_option("--criticality-warmup", o.warmup_steps, "steps over which lambda ramps up from 0")
       ->capture_default_str();
-  cmd.add_option("--criticality-decay", decay, "lambda after warm-up: " + valid_names<Decay>())->capture_default_str();
+  cmd.add_option("--criticality-decay", decay, "lambda after warm-up: " + valid_names<Decay>())
+      ->capture_default_str();
   cmd.add_option("--criticality-layers", o.layers, "block indices to regulate (default: every hidden block)")
       ->delimiter(',');
 }
 
-void resolve_criticality_flags(train::CriticalityOptions& o, const std::string& mode, const std::string& penalty,
-                               const std::string& estimator, const std::string& decay) {
+void resolve_criticality_flags(train::CriticalityOptions& o, const std::string& mode,
+                               const std::string& penalty, const std::string& estimator,
+                               const std::string& decay) {
   o.mode = from_string<CriticalityMode>(mode);
   o.penalty = from_string<Penalty>(penalty);
   o.estimator = from_string<measure::GainMethod>(estimator);

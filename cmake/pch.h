@@ -1,8 +1,9 @@
 // Precompiled once per build: the libtorch headers cost ~15 s per translation unit otherwise.
 #pragma once
-#include <torch/torch.h>
-#include <nlohmann/json.hpp>
 #include <fmt/format.h>
+#include <torch/torch.h>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-#include <filesystem>

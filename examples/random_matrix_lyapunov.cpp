@@ -5,11 +5,11 @@
 // Expected output (sigma 1, depth 2000, width 64): ten lines "i measured exact diff", |diff| < 0.01, e.g.
 //   i   measured     exact      diff
 //   1   -0.00800  -0.00785  -0.00014
+#include <torch/torch.h>
+
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
-
-#include <torch/torch.h>
 
 #include "critlab/data/dataset.h"
 #include "critlab/measure/lyapunov.h"

@@ -22,7 +22,8 @@ static std::string slurp(const fs::path& p) {
 CommandResult run_cli(const std::string& args, const std::string& env) {
   TempDir tmp;
   const auto out = tmp.path() / "out", err = tmp.path() / "err";
-  const std::string cmd = env + " " + CRITLAB_BIN + " " + args + " >" + out.string() + " 2>" + err.string() + " </dev/null";
+  const std::string cmd =
+      env + " " + CRITLAB_BIN + " " + args + " >" + out.string() + " 2>" + err.string() + " </dev/null";
   const int status = std::system(cmd.c_str());
   CommandResult r;
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
@@ -33,7 +34,8 @@ CommandResult run_cli(const std::string& args, const std::string& env) {
 
 TempDir::TempDir() {
   std::random_device rd;
-  path_ = fs::temp_directory_path() / ("critlab-test-" + std::to_string(getpid()) + "-" + std::to_string(rd()));
+  path_ =
+      fs::temp_directory_path() / ("critlab-test-" + std::to_string(getpid()) + "-" + std::to_string(rd()));
   fs::create_directories(path_);
 }
 

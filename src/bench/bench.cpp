@@ -1,20 +1,20 @@
 #include "critlab/bench/bench.h"
 
+#include <torch/torch.h>
+
 #include <algorithm>
 #include <chrono>
-#include <random>
-
-#include <torch/torch.h>
 #include <nlohmann/json.hpp>
+#include <random>
 
 #include "critlab/core/error.h"
 #include "critlab/core/runtime.h"
 #include "critlab/data/dataset.h"
 #include "critlab/experiments/continual.h"
-#include "critlab/measure/criticality.h"
-#include "critlab/nn/model.h"
 #include "critlab/graph/correlation.h"
 #include "critlab/graph/percolation.h"
+#include "critlab/measure/criticality.h"
+#include "critlab/nn/model.h"
 #include "critlab/stats/powerlaw.h"
 #include "critlab/train/criticality_reg.h"
 #include "critlab/train/online_mlp.h"
@@ -94,9 +94,11 @@ nlohmann::json run_benchmarks(const BenchOptions& o) {
     opt.step();
   };
   const int steps = o.quick ? 4 : 12;
-  const double step_s = median_seconds(o.repeats, device, [&] {
-    for (int i = 0; i < steps; ++i) train_step();
-  }) / steps;
+  const double step_s = median_seconds(o.repeats, device,
+                                       [&] {
+                                         for (int i = 0; i < steps; ++i) train_step();
+                                       }) /
+                        steps;
   const double flops = 3.0 * mlp_flops_per_example({784, 1024, 1024, 1024, 1024, 10});  // fwd + 2x for bwd
   const double gflops = flops * batch / step_s / 1e9;
   out["mlp_train"] = {{"model", "784-1024x4-10 relu"},
@@ -131,16 +133,19 @@ nlohmann::json run_benchmarks(const BenchOptions& o) {
         {"hutchinson_local", reg(Penalty::kLogGain, measure::GainMethod::kHutchinson, true)},
         {"hutchinson_full", reg(Penalty::kLogGain, measure::GainMethod::kHutchinson, false)},
         {"lyapunov_local", reg(Penalty::kLyapunov, measure::GainMethod::kAuto, true)},
-        {"closed_form_local_every4", [&] {
+        {"closed_form_local_every4",
+         [&] {
            auto c = reg(Penalty::kLogGain, measure::GainMethod::kAnalytic, true);
            c.every = 4;
            return c;
          }()},
         {"controller", ctl},
         {"jacobian_norm", {}, 0.01}};
-    const double plain_s = median_seconds(o.repeats, device, [&] {
-      for (int i = 0; i < steps; ++i) train_step();
-    }) / steps;
+    const double plain_s = median_seconds(o.repeats, device,
+                                          [&] {
+                                            for (int i = 0; i < steps; ++i) train_step();
+                                          }) /
+                           steps;
     nlohmann::json rows = nlohmann::json::object();
     for (const auto& v : variants) {
       train::CriticalityTraining crit(v.c, v.jacobian_reg, model);  // the trainer's own step logic
@@ -149,20 +154,24 @@ nlohmann::json run_benchmarks(const BenchOptions& o) {
         model->zero_grad(true);
         const auto pass = crit.forward(model, x, n);
         at::Tensor loss = torch::nn::functional::cross_entropy(pass.logits, y);
-        auto figures = crit.add_penalties(model, pass, loss, n, /*total_steps=*/1, static_cast<std::uint64_t>(n));
+        auto figures =
+            crit.add_penalties(model, pass, loss, n, /*total_steps=*/1, static_cast<std::uint64_t>(n));
         loss.backward();
         opt.step();
         crit.after_step(model, &figures);
         ++n;
       };
-      const double s = median_seconds(o.repeats, device, [&] {
-        for (int i = 0; i < steps; ++i) step();
-      }) / steps;
+      const double s = median_seconds(o.repeats, device,
+                                      [&] {
+                                        for (int i = 0; i < steps; ++i) step();
+                                      }) /
+                       steps;
       rows[v.name] = {{"step_ms", s * 1e3}, {"over_plain", s / plain_s}};
     }
-    out["criticality_step"] = {{"model", "784-1024x4-10 relu"}, {"batch", batch}, {"plain_step_ms", plain_s * 1e3},
-                               {"sub_batch", train::CriticalityOptions{}.sub_batch},
-                               {"goal_over_plain", 1.3}, {"variants", rows}};
+    out["criticality_step"] = {
+        {"model", "784-1024x4-10 relu"},  {"batch", batch},
+        {"plain_step_ms", plain_s * 1e3}, {"sub_batch", train::CriticalityOptions{}.sub_batch},
+        {"goal_over_plain", 1.3},         {"variants", rows}};
   }
 
   // 3. Criticality measurement cost relative to one training step (same model, 256 Fashion-like probes).
@@ -174,7 +183,8 @@ nlohmann::json run_benchmarks(const BenchOptions& o) {
     mo.with_dynamic_range = false;
     mo.lyapunov.k = 1;
     mo.lyapunov.max_inputs = 32;
-    const double mon_s = median_seconds(o.repeats, device, [&] { measure::measure_criticality(model, probes, mo); });
+    const double mon_s =
+        median_seconds(o.repeats, device, [&] { measure::measure_criticality(model, probes, mo); });
     out["measure"] = {{"full_ms", m_s * 1e3},
                       {"full_over_train_step", m_s / step_s},
                       {"monitor_ms", mon_s * 1e3},
@@ -204,7 +214,8 @@ nlohmann::json run_benchmarks(const BenchOptions& o) {
     const double slow_s = median_seconds(std::max(1, o.repeats / 2), device, [&] {
       for (std::int64_t i = 0; i < n_slow; ++i) {
         net->zero_grad(/*set_to_none=*/true);
-        auto loss = torch::nn::functional::cross_entropy(net->forward(xs.slice(0, i, i + 1)), ys_dev.slice(0, i, i + 1));
+        auto loss = torch::nn::functional::cross_entropy(net->forward(xs.slice(0, i, i + 1)),
+                                                         ys_dev.slice(0, i, i + 1));
         loss.backward();
         sgd.step();
       }
@@ -215,9 +226,10 @@ nlohmann::json run_benchmarks(const BenchOptions& o) {
                      {"autograd_examples_per_second", n_slow / slow_s},
                      {"speedup_over_autograd", (n / fast_s) / (n_slow / slow_s)}};
     // The continual-learning methods' per-step work on the same path (experiment continual's loop).
-    out["continual_methods"] = experiments::benchmark_continual_methods(
-        {"backprop", "l2", "shrink-perturb", "continual-backprop", "redo", "criticality", "criticality-regularizer"},
-        o.quick ? 500 : 4000, device, std::max(1, o.repeats / 2));
+    out["continual_methods"] =
+        experiments::benchmark_continual_methods({"backprop", "l2", "shrink-perturb", "continual-backprop",
+                                                  "redo", "criticality", "criticality-regularizer"},
+                                                 o.quick ? 500 : 4000, device, std::max(1, o.repeats / 2));
     configure_threads(saved == 1 && o.threads == 0 ? 0 : saved);
   }
   configure_threads(o.threads);
@@ -237,8 +249,10 @@ nlohmann::json run_benchmarks(const BenchOptions& o) {
     for (double t = 0.01; t < 1; t += 0.01) thetas.push_back(t);
     std::vector<graph::WeightedEdge> edges;
     std::vector<graph::PercolationPoint> sweep;
-    const double edges_s = median_seconds(o.repeats, device, [&] { edges = graph::correlation_edges(c, graph::EdgeSign::kAbsolute, 0.0, 0); });
-    const double sweep_s = median_seconds(o.repeats, device, [&] { sweep = graph::percolation_sweep(units, edges, thetas); });
+    const double edges_s = median_seconds(
+        o.repeats, device, [&] { edges = graph::correlation_edges(c, graph::EdgeSign::kAbsolute, 0.0, 0); });
+    const double sweep_s =
+        median_seconds(o.repeats, device, [&] { sweep = graph::percolation_sweep(units, edges, thetas); });
     const double gemm_flops = 2.0 * static_cast<double>(units) * units * samples;
     const double gflops = gemm_flops / corr_s / 1e9;
     out["correlation_graph"] = {{"units", units},

@@ -1,16 +1,15 @@
 #include "critlab/core/runtime.h"
 
+#include <ATen/Parallel.h>
 #include <dlfcn.h>
+#include <torch/cuda.h>
+#include <torch/version.h>
 #include <unistd.h>
 
 #include <cstdlib>
 #include <fstream>
-#include <thread>
-
-#include <ATen/Parallel.h>
-#include <torch/cuda.h>
-#include <torch/version.h>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "critlab/core/error.h"
 
@@ -29,17 +28,22 @@ BlasInfo blas_info() {
                    base.rfind("libmkl_rt", 0) == 0 || base.rfind("libblis", 0) == 0;
     if (!is_blas) continue;
     info.library = path;
-    if (path.find("openblas") != std::string::npos) info.name = "openblas";
-    else if (path.find("mkl") != std::string::npos) info.name = "mkl";
-    else if (path.find("blis") != std::string::npos) info.name = "blis";
-    else if (path.find("/blas/") != std::string::npos) info.name = "reference";
+    if (path.find("openblas") != std::string::npos)
+      info.name = "openblas";
+    else if (path.find("mkl") != std::string::npos)
+      info.name = "mkl";
+    else if (path.find("blis") != std::string::npos)
+      info.name = "blis";
+    else if (path.find("/blas/") != std::string::npos)
+      info.name = "reference";
     if (info.name == "openblas" || info.name == "mkl") break;  // the fast one wins if several are mapped
   }
   return info;
 }
 
 c10::Device resolve_device(const std::string& spec) {
-  if (spec == "auto") return torch::cuda::is_available() ? c10::Device(c10::kCUDA, 0) : c10::Device(c10::kCPU);
+  if (spec == "auto")
+    return torch::cuda::is_available() ? c10::Device(c10::kCUDA, 0) : c10::Device(c10::kCPU);
   c10::Device device(c10::kCPU);
   try {
     device = c10::Device(spec);
@@ -80,14 +84,10 @@ nlohmann::json runtime_metadata(const c10::Device& device, int threads) {
   auto blas = blas_info();
   char host[256] = {0};
   gethostname(host, sizeof(host) - 1);
-  return {{"critlab", version()},
-          {"libtorch", TORCH_VERSION},
-          {"blas", blas.name},
-          {"blas_library", blas.library},
-          {"threads", threads},
-          {"torch_intra_op_threads", at::get_num_threads()},
-          {"device", device.str()},
-          {"hostname", host}};
+  return {{"critlab", version()},   {"libtorch", TORCH_VERSION},
+          {"blas", blas.name},      {"blas_library", blas.library},
+          {"threads", threads},     {"torch_intra_op_threads", at::get_num_threads()},
+          {"device", device.str()}, {"hostname", host}};
 }
 
 }  // namespace critlab

@@ -1,10 +1,10 @@
 #include "critlab/data/dataset.h"
 
-#include <cstdlib>
-
 #include <ATen/CPUGeneratorImpl.h>
-#include <torch/torch.h>
 #include <fmt/format.h>
+#include <torch/torch.h>
+
+#include <cstdlib>
 
 #include "critlab/core/error.h"
 #include "critlab/data/idx.h"
@@ -27,9 +27,10 @@ fs::path resolve_data_dir(const std::string& flag_value) {
     source = "the Debian default";
   }
   if (!fs::is_directory(dir))
-    throw Error(fmt::format("data directory '{}' (from {}) does not exist; install Debian's dataset-fashion-mnist "
-                            "(scripts/setup.sh) or pass --data DIR",
-                            dir.string(), source));
+    throw Error(
+        fmt::format("data directory '{}' (from {}) does not exist; install Debian's dataset-fashion-mnist "
+                    "(scripts/setup.sh) or pass --data DIR",
+                    dir.string(), source));
   return dir;
 }
 
@@ -39,8 +40,8 @@ fs::path find_file(const fs::path& dir, const std::string& stem) {
     fs::path p = dir / (stem + suffix);
     if (fs::exists(p)) return p;
   }
-  throw Error(fmt::format("data directory '{}' has no '{}' or '{}.gz'; is it a Fashion-MNIST directory?", dir.string(),
-                          stem, stem));
+  throw Error(fmt::format("data directory '{}' has no '{}' or '{}.gz'; is it a Fashion-MNIST directory?",
+                          dir.string(), stem, stem));
 }
 
 std::pair<at::Tensor, at::Tensor> load_split(const fs::path& dir, const std::string& prefix) {
@@ -57,7 +58,8 @@ std::pair<at::Tensor, at::Tensor> load_split(const fs::path& dir, const std::str
   auto labels = torch::from_blob(lab.values.data(), {lab.dims[0]}, torch::kUInt8).to(torch::kInt64);
   const auto max_label = labels.max().item<std::int64_t>();
   if (max_label > 9)
-    throw Error(fmt::format("'{}' has label {}; Fashion-MNIST labels are 0..9", lab_path.string(), max_label));
+    throw Error(
+        fmt::format("'{}' has label {}; Fashion-MNIST labels are 0..9", lab_path.string(), max_label));
   return {images, labels};
 }
 }  // namespace
@@ -103,13 +105,14 @@ at::Tensor gaussian_probes(std::int64_t n, const std::vector<std::int64_t>& shap
   return at::randn(full, gen, torch::TensorOptions().dtype(torch::kFloat32));
 }
 
-BatchIterator::BatchIterator(const Dataset& data, std::int64_t batch_size, std::uint64_t seed, std::int64_t epoch,
-                             bool shuffle, bool drop_last)
+BatchIterator::BatchIterator(const Dataset& data, std::int64_t batch_size, std::uint64_t seed,
+                             std::int64_t epoch, bool shuffle, bool drop_last)
     : data_(data), batch_size_(batch_size), drop_last_(drop_last) {
   if (batch_size <= 0) throw Error("batch_size must be positive, got " + std::to_string(batch_size));
   if (shuffle) {
     // One generator per (seed, epoch): the order never depends on what ran before.
-    auto gen = at::make_generator<at::CPUGeneratorImpl>(seed * 1000003ULL + static_cast<std::uint64_t>(epoch));
+    auto gen =
+        at::make_generator<at::CPUGeneratorImpl>(seed * 1000003ULL + static_cast<std::uint64_t>(epoch));
     order_ = at::randperm(data.size(), gen, torch::kInt64);
   } else {
     order_ = torch::arange(data.size(), torch::kInt64);

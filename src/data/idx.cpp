@@ -1,8 +1,7 @@
 #include "critlab/data/idx.h"
 
-#include <zlib.h>
-
 #include <fmt/format.h>
+#include <zlib.h>
 
 #include "critlab/core/error.h"
 
@@ -43,17 +42,18 @@ IdxArray read_idx(const std::filesystem::path& path, int expected_ndims) {
   if (read_bytes(file.f, magic, 4) != 4)
     throw Error(fmt::format("IDX file '{}' is truncated: fewer than 4 header bytes", name));
   if (magic[0] != 0 || magic[1] != 0)
-    throw Error(fmt::format("'{}' is not an IDX file: bad magic number {:02x}{:02x}{:02x}{:02x} (expected 0000XXYY)",
-                            name, magic[0], magic[1], magic[2], magic[3]));
+    throw Error(
+        fmt::format("'{}' is not an IDX file: bad magic number {:02x}{:02x}{:02x}{:02x} (expected 0000XXYY)",
+                    name, magic[0], magic[1], magic[2], magic[3]));
   if (magic[2] != 0x08)
-    throw Error(fmt::format("IDX file '{}' holds data type 0x{:02x}; only unsigned bytes (0x08) are supported", name,
-                            magic[2]));
+    throw Error(fmt::format(
+        "IDX file '{}' holds data type 0x{:02x}; only unsigned bytes (0x08) are supported", name, magic[2]));
   const int ndims = magic[3];
   if (ndims < 1 || ndims > 4)
     throw Error(fmt::format("IDX file '{}' declares {} dimensions; expected 1 to 4", name, ndims));
   if (expected_ndims > 0 && ndims != expected_ndims)
-    throw Error(fmt::format("IDX file '{}' has {} dimensions, expected {} (wrong file for this role?)", name, ndims,
-                            expected_ndims));
+    throw Error(fmt::format("IDX file '{}' has {} dimensions, expected {} (wrong file for this role?)", name,
+                            ndims, expected_ndims));
 
   IdxArray out;
   std::int64_t count = 1;
@@ -65,17 +65,19 @@ IdxArray read_idx(const std::filesystem::path& path, int expected_ndims) {
     if (size <= 0) throw Error(fmt::format("IDX file '{}' has dimension {} of size {}", name, d, size));
     out.dims.push_back(size);
     count *= size;
-    if (count > (std::int64_t{1} << 34)) throw Error(fmt::format("IDX file '{}' declares an absurd size", name));
+    if (count > (std::int64_t{1} << 34))
+      throw Error(fmt::format("IDX file '{}' declares an absurd size", name));
   }
   out.values.resize(static_cast<std::size_t>(count));
   const long got = read_bytes(file.f, out.values.data(), out.values.size());
   if (got < 0) throw Error(fmt::format("IDX file '{}' is corrupt: the gzip stream cannot be decoded", name));
   if (got != count)
-    throw Error(fmt::format("IDX file '{}' is truncated: header promises {} data bytes, file holds {}", name, count,
-                            got));
+    throw Error(fmt::format("IDX file '{}' is truncated: header promises {} data bytes, file holds {}", name,
+                            count, got));
   unsigned char extra;
   if (read_bytes(file.f, &extra, 1) == 1)
-    throw Error(fmt::format("IDX file '{}' has trailing bytes after the {} promised by its header", name, count));
+    throw Error(
+        fmt::format("IDX file '{}' has trailing bytes after the {} promised by its header", name, count));
   return out;
 }
 

@@ -1,8 +1,8 @@
 #include "critlab/data/streams.h"
 
 #include <ATen/CPUGeneratorImpl.h>
-#include <torch/torch.h>
 #include <fmt/format.h>
+#include <torch/torch.h>
 
 #include "critlab/core/error.h"
 
@@ -15,7 +15,8 @@ std::uint64_t mix(std::uint64_t seed, std::uint64_t a, std::uint64_t b) {
   return z ^ (z >> 31);
 }
 
-TaskStream::TaskStream(const Dataset& pool, StreamKind kind, std::int64_t examples_per_task, std::uint64_t seed)
+TaskStream::TaskStream(const Dataset& pool, StreamKind kind, std::int64_t examples_per_task,
+                       std::uint64_t seed)
     : pool_(pool), kind_(kind), examples_(examples_per_task), seed_(seed) {
   if (examples_per_task < 1) throw Error("examples_per_task must be at least 1");
   if (pool.size() < 1) throw Error("the task stream needs a non-empty pool of images");
@@ -25,7 +26,8 @@ Task TaskStream::task(std::int64_t t) const {
   if (t < 0) throw Error(fmt::format("task index must be >= 0, got {}", t));
   auto gen = at::make_generator<at::CPUGeneratorImpl>(mix(seed_, 1, static_cast<std::uint64_t>(t)));
   const auto n = std::min(examples_, pool_.size());
-  const at::Tensor order = at::randperm(pool_.size(), gen, torch::kInt64).slice(0, 0, n).to(pool_.images.device());
+  const at::Tensor order =
+      at::randperm(pool_.size(), gen, torch::kInt64).slice(0, 0, n).to(pool_.images.device());
   Task task;
   task.data.images = pool_.images.index_select(0, order);
   task.data.labels = pool_.labels.index_select(0, order);
@@ -45,9 +47,12 @@ Task TaskStream::task(std::int64_t t) const {
 SlowlyChangingRegression::SlowlyChangingRegression(std::uint64_t seed, std::int64_t flip_every, double beta)
     : seed_(seed), flip_every_(flip_every), state_(mix(seed, 2, 0)) {
   if (flip_every < 1) throw Error("the flip period must be at least 1 example");
-  if (!(beta > 0 && beta < 1)) throw Error(fmt::format("the LTU threshold beta must be in (0, 1), got {}", beta));
+  if (!(beta > 0 && beta < 1))
+    throw Error(fmt::format("the LTU threshold beta must be in (0, 1), got {}", beta));
   auto gen = at::make_generator<at::CPUGeneratorImpl>(mix(seed, 3, 0));
-  auto signs = [&](at::IntArrayRef shape) { return (at::randint(0, 2, shape, gen, torch::kFloat32) * 2 - 1); };
+  auto signs = [&](at::IntArrayRef shape) {
+    return (at::randint(0, 2, shape, gen, torch::kFloat32) * 2 - 1);
+  };
   w_ = signs({kUnits, kInputs});
   b_ = signs({kUnits});
   v_ = signs({kUnits});
@@ -75,9 +80,11 @@ std::pair<at::Tensor, at::Tensor> SlowlyChangingRegression::next(std::int64_t n)
   for (std::int64_t i = 0; i < n; ++i, ++position_) {
     // Every flip_every examples (after the first period), one slow bit chosen uniformly flips.
     if (position_ > 0 && position_ % flip_every_ == 0) slow_[next_u64() % kSlowBits] ^= 1;
-    for (int k = 0; k < kSlowBits; ++k) p[i * kInputs + k] = static_cast<float>(slow_[static_cast<std::size_t>(k)]);
+    for (int k = 0; k < kSlowBits; ++k)
+      p[i * kInputs + k] = static_cast<float>(slow_[static_cast<std::size_t>(k)]);
     const std::uint64_t fast = next_u64();
-    for (int k = kSlowBits; k < kInputs; ++k) p[i * kInputs + k] = static_cast<float>((fast >> (k - kSlowBits)) & 1);
+    for (int k = kSlowBits; k < kInputs; ++k)
+      p[i * kInputs + k] = static_cast<float>((fast >> (k - kSlowBits)) & 1);
   }
   return {x, target(x)};
 }

@@ -3,10 +3,10 @@
 // continual_report.cpp.
 #include "critlab/experiments/continual.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <chrono>
-
-#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "continual_internal.h"
@@ -47,15 +47,18 @@ bool ContinualOptions::IsValid(std::string* error) const {
   if (!(controller_rate > 0 && controller_rate < 2))
     return fail(fmt::format("controller_rate must be in (0, 2), got {}", controller_rate));
   if (!(tolerance > 0)) return fail(fmt::format("tolerance must be positive, got {}", tolerance));
-  if (controller_every < 1) return fail(fmt::format("controller_every must be at least 1, got {}", controller_every));
+  if (controller_every < 1)
+    return fail(fmt::format("controller_every must be at least 1, got {}", controller_every));
   if (!(criticality_strength >= 0))
     return fail(fmt::format("criticality_strength must be >= 0, got {}", criticality_strength));
   if (criticality_strength > 0 && adam &&
       std::find(methods.begin(), methods.end(), ContinualMethod::kCriticalityRegularizer) != methods.end())
     return fail("adam: criticality-regularizer runs with SGD only; drop adam or the method");
-  if (!(critical_sigma_b >= 0)) return fail(fmt::format("critical_sigma_b must be >= 0, got {}", critical_sigma_b));
+  if (!(critical_sigma_b >= 0))
+    return fail(fmt::format("critical_sigma_b must be >= 0, got {}", critical_sigma_b));
   if (flip_every < 1) return fail(fmt::format("flip_every must be at least 1, got {}", flip_every));
-  if (probe_examples < 2) return fail(fmt::format("probe_examples must be at least 2, got {}", probe_examples));
+  if (probe_examples < 2)
+    return fail(fmt::format("probe_examples must be at least 2, got {}", probe_examples));
   if (threads < 0) return fail(fmt::format("threads must be >= 0, got {}", threads));
   return true;
 }

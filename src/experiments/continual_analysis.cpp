@@ -1,10 +1,10 @@
 // The continual experiment's analysis (experiments/continual_analysis.h): the task table with plasticity,
 // the early and late windows per method, the correlations of plasticity with the measures, the claims.
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
-
-#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "continual_internal.h"
@@ -32,10 +32,14 @@ const ContinualCorrelation* ContinualAnalysis::find_correlation(const std::strin
 }
 
 json to_json(const ContinualCorrelation& c) {
-  json j{{"measure", c.label()},         {"rho", or_null(c.rho)},
-         {"fisher_low", or_null(c.fisher_low)}, {"fisher_high", or_null(c.fisher_high)},
-         {"bootstrap_low", or_null(c.bootstrap_low)}, {"bootstrap_high", or_null(c.bootstrap_high)},
-         {"p_value", or_null(c.p_value)}, {"n", c.n}};
+  json j{{"measure", c.label()},
+         {"rho", or_null(c.rho)},
+         {"fisher_low", or_null(c.fisher_low)},
+         {"fisher_high", or_null(c.fisher_high)},
+         {"bootstrap_low", or_null(c.bootstrap_low)},
+         {"bootstrap_high", or_null(c.bootstrap_high)},
+         {"p_value", or_null(c.p_value)},
+         {"n", c.n}};
   put_status(j, c.status);
   return j;
 }
@@ -50,7 +54,15 @@ json to_json(const ContinualClaim& c) {
 }
 
 json to_json(const ContinualAnalysis& a) {
-  auto spread = [](const SeedSpread& s) { return json{{"mean", or_null(s.mean)}, {"sd", or_null(s.sd)}, {"n", s.n}}; };
+  auto spread = [](const SeedSpread& s) {
+    json j{{"n", s.n}};
+    put_result(j, "mean", s.mean,
+               make_status(StatusCode::kInsufficientData,
+                           "no run has a finite value in the window (plasticity needs the fresh reference)"));
+    put_result(j, "sd", s.sd,
+               make_status(StatusCode::kInsufficientData, "a standard deviation needs two or more seeds"));
+    return j;
+  };
   json methods = json::array();
   for (const auto& m : a.methods) {
     json j{{"method", m.name},
@@ -71,7 +83,8 @@ json to_json(const ContinualAnalysis& a) {
   }
   json correlations = json::array(), diverged = json::array();
   for (const auto& c : a.correlations) correlations.push_back(to_json(c));
-  for (const auto& d : a.diverged) diverged.push_back({{"method", d.method}, {"seed", d.seed}, {"task", d.task}});
+  for (const auto& d : a.diverged)
+    diverged.push_back({{"method", d.method}, {"seed", d.seed}, {"task", d.task}});
   return {{"methods", methods},
           {"correlations", correlations},
           {"claims",
@@ -135,7 +148,7 @@ TaskTable build_task_table(const ContinualOptions& o, const std::vector<RunRecor
     if (!r.method)
       for (const auto& row : r.rows)
         fresh[{r.seed, static_cast<std::int64_t>(get(row, "task"))}] = {get(row, "online_accuracy"),
-                                                                       get(row, "online_loss")};
+                                                                        get(row, "online_loss")};
   // Rows with plasticity; per-layer column names.
   for (const auto& r : records)
     for (json row : r.rows) {
@@ -215,7 +228,8 @@ ContinualAnalysis analyse(const ContinualOptions& o, const TaskTable& table) {
 
   const std::string perf = is_regression(o) ? "online_loss" : "online_accuracy";
   std::map<RunMethod, double> replaced;
-  for (const auto& r : table.rows) replaced[r.method] += get(r.values, "units_replaced") / static_cast<double>(o.seeds);
+  for (const auto& r : table.rows)
+    replaced[r.method] += get(r.values, "units_replaced") / static_cast<double>(o.seeds);
   for (const auto& m : table.methods) {
     if (series(perf, m).empty()) continue;
     ContinualMethodWindows w;
@@ -244,8 +258,8 @@ ContinualAnalysis analyse(const ContinualOptions& o, const TaskTable& table) {
                              "the fresh reference has no plasticity and is not measured before its tasks");
     else if (!w.plasticity_late.mean && !o.fresh_baseline)
       w.status = make_status(StatusCode::kNotRun, "no fresh reference (fresh_baseline off): no plasticity");
-    else if (!w.performance_early || !w.performance_late.mean || !w.plasticity_late.mean || !w.distance_late ||
-             !w.effective_rank_late)
+    else if (!w.performance_early || !w.performance_late.mean || !w.plasticity_late.mean ||
+             !w.distance_late || !w.effective_rank_late)
       w.status = make_status(StatusCode::kInsufficientData, "a window has no finite value");
     a.methods.push_back(std::move(w));
   }
@@ -260,7 +274,9 @@ ContinualAnalysis analyse(const ContinualOptions& o, const TaskTable& table) {
     plasticity.push_back(get(r.values, "plasticity"));
     for (const auto& c : kMeasures)
       xs[c].push_back(c == "abs_lambda_max" ? std::abs(get(r.values, "lambda_max")) : get(r.values, c));
-    cluster.push_back(cluster_id.emplace(std::make_pair(r.method, r.seed), static_cast<int>(cluster_id.size())).first->second);
+    cluster.push_back(
+        cluster_id.emplace(std::make_pair(r.method, r.seed), static_cast<int>(cluster_id.size()))
+            .first->second);
   }
   stats::RankCorrelation headline, erank_partial;
   for (const auto& c : kMeasures) {
@@ -273,7 +289,8 @@ ContinualAnalysis analyse(const ContinualOptions& o, const TaskTable& table) {
   for (const auto& control : kControls) {
     const auto& d = xs["distance_to_criticality"];
     const auto f = stats::partial_spearman(d, plasticity, xs[control]);
-    const auto b = stats::partial_spearman_cluster_bootstrap(d, plasticity, xs[control], cluster, 0.95, 2000, o.seed);
+    const auto b =
+        stats::partial_spearman_cluster_bootstrap(d, plasticity, xs[control], cluster, 0.95, 2000, o.seed);
     if (control == "effective_rank") erank_partial = b;
     a.correlations.push_back(correlation("distance_to_criticality", control, f, b));
   }
@@ -284,13 +301,16 @@ ContinualAnalysis analyse(const ContinualOptions& o, const TaskTable& table) {
     c.rho = finite(b.rho), c.low = finite(b.low), c.high = finite(b.high);
     if (!c.rho || !c.low || !c.high) {
       c.rho = c.low = c.high = std::nullopt;
-      c.status = make_status(StatusCode::kInsufficientData, "too few runs or tasks for the cluster bootstrap");
+      c.status =
+          make_status(StatusCode::kInsufficientData, "too few runs or tasks for the cluster bootstrap");
     }
     return c;
   };
   a.distance_predicts_plasticity = claim(headline);
   if (auto& c = a.distance_predicts_plasticity; c.status.ok())
-    c.verdict = *c.high < 0 ? ClaimVerdict::kSupported : *c.low > 0 ? ClaimVerdict::kOpposite : ClaimVerdict::kNotSupported;
+    c.verdict = *c.high < 0  ? ClaimVerdict::kSupported
+                : *c.low > 0 ? ClaimVerdict::kOpposite
+                             : ClaimVerdict::kNotSupported;
   a.distance_beyond_effective_rank = claim(erank_partial);
   if (auto& c = a.distance_beyond_effective_rank; c.status.ok())
     c.verdict = *c.low <= 0 && *c.high >= 0 ? ClaimVerdict::kNotSupported : ClaimVerdict::kSupported;

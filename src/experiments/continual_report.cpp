@@ -1,9 +1,9 @@
 // The continual experiment's report writer: tasks.csv from the task table, summary.md and correlations.json
 // from the analysis, and the plots (gnuplot scripts, their data, and SVGs where gnuplot is installed).
+#include <fmt/format.h>
+
 #include <cmath>
 #include <limits>
-
-#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "continual_internal.h"
@@ -22,12 +22,14 @@ namespace {
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 // The fixed columns of tasks.csv, then the per-layer ones in name order.
-const std::vector<std::string> kColumns{"online_accuracy", "online_loss",  "plasticity",     "fresh_accuracy",
-                                        "fresh_loss",      "dead_fraction", "effective_rank", "mean_abs_weight",
-                                        "distance_to_criticality", "lambda_max", "dynamic_range_db",
-                                        "units_replaced",  "diverged"};
+const std::vector<std::string> kColumns{
+    "online_accuracy",  "online_loss",    "plasticity",      "fresh_accuracy",          "fresh_loss",
+    "dead_fraction",    "effective_rank", "mean_abs_weight", "distance_to_criticality", "lambda_max",
+    "dynamic_range_db", "units_replaced", "diverged"};
 
-std::string fixed(double v, int digits = 3) { return std::isfinite(v) ? fmt::format("{:.{}f}", v, digits) : "-"; }
+std::string fixed(double v, int digits = 3) {
+  return std::isfinite(v) ? fmt::format("{:.{}f}", v, digits) : "-";
+}
 std::string fixed(const std::optional<double>& v, int digits = 3) { return fixed(v.value_or(kNaN), digits); }
 // "mean ± sd" over seeds (just the mean for one seed).
 std::string fixed(const SeedSpread& s) {
@@ -40,9 +42,11 @@ std::string tasks_csv(const TaskTable& table) {
   for (const auto& c : table.layer_columns) csv += "," + c;
   csv += "\n";
   for (const auto& r : table.rows) {
-    csv += fmt::format("{},{},{}", method_name(r.method), r.seed, static_cast<std::int64_t>(get(r.values, "task")));
+    csv += fmt::format("{},{},{}", method_name(r.method), r.seed,
+                       static_cast<std::int64_t>(get(r.values, "task")));
     for (const auto& c : kColumns)
-      csv += "," + (c == "diverged" ? std::to_string(get(r.values, c) == 1) : io::csv_number(get(r.values, c)));
+      csv +=
+          "," + (c == "diverged" ? std::to_string(get(r.values, c) == 1) : io::csv_number(get(r.values, c)));
     for (const auto& c : table.layer_columns) csv += "," + io::csv_number(get(r.values, c));
     csv += "\n";
   }
@@ -53,23 +57,27 @@ std::string summary_md(const ContinualOptions& o, const ContinualAnalysis& a) {
   const bool regression = o.stream == ContinualStream::kRegression;
   const std::int64_t tenth = std::max<std::int64_t>(1, o.tasks / 10);
   std::string md = fmt::format("# Continual learning: {} stream\n\n", to_string(o.stream));
-  md += fmt::format("{} tasks x {} examples, online (batch 1), {} {}-{}x{}-{}, lr {}, seeds {}..{}. Early = the first "
-                    "{} task(s), late = the last {} completed task(s); values are means over seeds (late accuracy and plasticity: "
-                    "mean ± sd over seeds' means); measures are taken "
-                    "before each task on its first {} inputs.\n\n",
-                    o.tasks, o.examples_per_task, o.adam ? "Adam" : "SGD", regression ? 20 : 784, o.width, o.depth,
-                    regression ? 1 : 10, o.lr, o.seed, o.seed + static_cast<std::uint64_t>(o.seeds) - 1, tenth, tenth,
-                    o.probe_examples);
-  md += fmt::format("| method | {0} early | {0} late | plasticity late | dead early | dead late | erank early | erank late "
-                    "| mean abs W late | distance early | distance late | lambda_max late | units replaced |\n",
-                    regression ? "error" : "accuracy");
+  md += fmt::format(
+      "{} tasks x {} examples, online (batch 1), {} {}-{}x{}-{}, lr {}, seeds {}..{}. Early = the first "
+      "{} task(s), late = the last {} completed task(s); values are means over seeds (late accuracy and "
+      "plasticity: "
+      "mean ± sd over seeds' means); measures are taken "
+      "before each task on its first {} inputs.\n\n",
+      o.tasks, o.examples_per_task, o.adam ? "Adam" : "SGD", regression ? 20 : 784, o.width, o.depth,
+      regression ? 1 : 10, o.lr, o.seed, o.seed + static_cast<std::uint64_t>(o.seeds) - 1, tenth, tenth,
+      o.probe_examples);
+  md += fmt::format(
+      "| method | {0} early | {0} late | plasticity late | dead early | dead late | erank early | erank late "
+      "| mean abs W late | distance early | distance late | lambda_max late | units replaced |\n",
+      regression ? "error" : "accuracy");
   md += "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n";
   for (const auto& m : a.methods)
     md += fmt::format("| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n", m.name,
                       fixed(m.performance_early), fixed(m.performance_late), fixed(m.plasticity_late),
-                      fixed(m.dead_fraction_early), fixed(m.dead_fraction_late), fixed(m.effective_rank_early, 1),
-                      fixed(m.effective_rank_late, 1), fixed(m.mean_abs_weight_late, 4), fixed(m.distance_early),
-                      fixed(m.distance_late), fixed(m.lambda_max_late),
+                      fixed(m.dead_fraction_early), fixed(m.dead_fraction_late),
+                      fixed(m.effective_rank_early, 1), fixed(m.effective_rank_late, 1),
+                      fixed(m.mean_abs_weight_late, 4), fixed(m.distance_early), fixed(m.distance_late),
+                      fixed(m.lambda_max_late),
                       m.units_replaced ? fmt::format("{:.0f}", *m.units_replaced) : "-");
   if (!a.diverged.empty()) {
     md += "\nDiverged (non-finite loss or weights; no measures from then on):";
@@ -78,40 +86,51 @@ std::string summary_md(const ContinualOptions& o, const ContinualAnalysis& a) {
     md += "\n";
   }
 
-  md += "\n## Does plasticity track criticality?\n\nSpearman rank correlation of plasticity with each measure over "
-        "all methods and tasks >= 1 (task 0 starts from initialisation). The Fisher interval treats every task as "
-        "independent; the cluster bootstrap resamples whole runs (method x seed) and is the honest one, since "
-        "consecutive tasks of one run are not independent. A partial row asks whether the distance still tracks "
-        "plasticity once a classical measure is accounted for.\n\n"
-        "| measure | rho | 95% CI (Fisher) | 95% CI (cluster bootstrap) | p (Fisher) | n |\n| --- | --- | --- | --- | --- | --- |\n";
+  md +=
+      "\n## Does plasticity track criticality?\n\nSpearman rank correlation of plasticity with each measure "
+      "over "
+      "all methods and tasks >= 1 (task 0 starts from initialisation). The Fisher interval treats every task "
+      "as "
+      "independent; the cluster bootstrap resamples whole runs (method x seed) and is the honest one, since "
+      "consecutive tasks of one run are not independent. A partial row asks whether the distance still "
+      "tracks "
+      "plasticity once a classical measure is accounted for.\n\n"
+      "| measure | rho | 95% CI (Fisher) | 95% CI (cluster bootstrap) | p (Fisher) | n |\n| --- | --- | --- "
+      "| --- | --- | --- |\n";
   for (const auto& c : a.correlations)
-    md += fmt::format("| {} | {} | [{}, {}] | [{}, {}] | {} | {} |\n", c.label(), fixed(c.rho), fixed(c.fisher_low),
-                      fixed(c.fisher_high), fixed(c.bootstrap_low), fixed(c.bootstrap_high),
-                      c.p_value ? fmt::format("{:.2g}", *c.p_value) : "-", c.n);
+    md += fmt::format("| {} | {} | [{}, {}] | [{}, {}] | {} | {} |\n", c.label(), fixed(c.rho),
+                      fixed(c.fisher_low), fixed(c.fisher_high), fixed(c.bootstrap_low),
+                      fixed(c.bootstrap_high), c.p_value ? fmt::format("{:.2g}", *c.p_value) : "-", c.n);
 
-  md += "\nThe paper's claim predicts a negative correlation with the distance to criticality (closer to criticality, "
-        "more plastic). ";
+  md +=
+      "\nThe paper's claim predicts a negative correlation with the distance to criticality (closer to "
+      "criticality, "
+      "more plastic). ";
   const auto& h = a.distance_predicts_plasticity;
   if (!h.verdict)
     md += "Here there are too few runs or tasks to test it.\n";
   else if (*h.verdict == ClaimVerdict::kSupported)
-    md += fmt::format("Here rho = {:.3f} with a cluster-bootstrap interval below zero: consistent with the claim.\n",
-                      *h.rho);
+    md += fmt::format(
+        "Here rho = {:.3f} with a cluster-bootstrap interval below zero: consistent with the claim.\n",
+        *h.rho);
   else if (*h.verdict == ClaimVerdict::kOpposite)
-    md += fmt::format("Here rho = {:.3f} with a cluster-bootstrap interval above zero: the opposite of the claim.\n",
-                      *h.rho);
+    md += fmt::format(
+        "Here rho = {:.3f} with a cluster-bootstrap interval above zero: the opposite of the claim.\n",
+        *h.rho);
   else
-    md += fmt::format("Here rho = {:.3f} and the cluster-bootstrap interval [{:.3f}, {:.3f}] includes zero: not "
-                      "supported by these runs.\n",
-                      *h.rho, *h.low, *h.high);
+    md += fmt::format(
+        "Here rho = {:.3f} and the cluster-bootstrap interval [{:.3f}, {:.3f}] includes zero: not "
+        "supported by these runs.\n",
+        *h.rho, *h.low, *h.high);
   const auto& e = a.distance_beyond_effective_rank;
   if (e.verdict)
-    md += fmt::format("Once the effective rank is accounted for, the partial rho is {:.3f} [{:.3f}, {:.3f}]: {}\n",
-                      *e.rho, *e.low, *e.high,
-                      *e.verdict == ClaimVerdict::kNotSupported
-                          ? "the distance to criticality tells nothing about plasticity that the effective rank "
-                            "does not already tell."
-                          : "the distance carries information about plasticity beyond the effective rank.");
+    md += fmt::format(
+        "Once the effective rank is accounted for, the partial rho is {:.3f} [{:.3f}, {:.3f}]: {}\n", *e.rho,
+        *e.low, *e.high,
+        *e.verdict == ClaimVerdict::kNotSupported
+            ? "the distance to criticality tells nothing about plasticity that the effective rank "
+              "does not already tell."
+            : "the distance carries information about plasticity beyond the effective rank.");
   return md;
 }
 
@@ -143,32 +162,35 @@ void plot_per_task(const fs::path& dir, const std::string& stem, const std::stri
     t.add_row(row);
   }
   if (!any) return;
-  io::plot_lines(dir, stem, t, "task", series,
-                 {.title = title, .xlabel = "task", .ylabel = ylabel, .points = tasks <= 60, .hlines = hlines});
+  io::plot_lines(
+      dir, stem, t, "task", series,
+      {.title = title, .xlabel = "task", .ylabel = ylabel, .points = tasks <= 60, .hlines = hlines});
 }
 
 void write_plots(const fs::path& plots, const ContinualOptions& o, const TaskTable& table) {
   const bool regression = o.stream == ContinualStream::kRegression;
   const std::vector<RunMethod> with_measures(o.methods.begin(), o.methods.end());
-  plot_per_task(plots, "accuracy_per_task", regression ? "Online squared error per task" : "Online accuracy per task",
+  plot_per_task(plots, "accuracy_per_task",
+                regression ? "Online squared error per task" : "Online accuracy per task",
                 regression ? "mean squared error" : "accuracy", table.methods, o.tasks, table,
                 regression ? "online_loss" : "online_accuracy");
   plot_per_task(plots, "plasticity_per_task", "Plasticity: performance relative to a fresh network",
                 "plasticity", with_measures, o.tasks, table, "plasticity", {1.0});
-  plot_per_task(plots, "dead_units_per_task", "Dead hidden units (before each task)",
-                "fraction dead", with_measures, o.tasks, table, "dead_fraction");
+  plot_per_task(plots, "dead_units_per_task", "Dead hidden units (before each task)", "fraction dead",
+                with_measures, o.tasks, table, "dead_fraction");
   plot_per_task(plots, "effective_rank_per_task", "Effective rank (mean over hidden layers)",
                 "effective rank", with_measures, o.tasks, table, "effective_rank");
-  plot_per_task(plots, "distance_per_task", "Distance to criticality (before each task)",
-                "mean |ln gain|", with_measures, o.tasks, table, "distance_to_criticality", {o.tolerance});
+  plot_per_task(plots, "distance_per_task", "Distance to criticality (before each task)", "mean |ln gain|",
+                with_measures, o.tasks, table, "distance_to_criticality", {o.tolerance});
   plot_per_task(plots, "lambda_max_per_task", "Maximal Lyapunov exponent (before each task)",
                 "lambda_max per layer", with_measures, o.tasks, table, "lambda_max", {0.0});
-  plot_per_task(plots, "weight_magnitude_per_task", "Mean |W| (before each task)", "mean |W|",
-                with_measures, o.tasks, table, "mean_abs_weight");
+  plot_per_task(plots, "weight_magnitude_per_task", "Mean |W| (before each task)", "mean |W|", with_measures,
+                o.tasks, table, "mean_abs_weight");
   // The scatter: plasticity against distance, one point set per method.
-  std::string dat, body = "set title 'Plasticity against distance to criticality (tasks >= 1)'\n"
-                          "set xlabel 'distance to criticality (mean |ln gain|)'\nset ylabel 'plasticity'\n"
-                          "set key outside right\nset grid\nplot ";
+  std::string dat, body =
+                       "set title 'Plasticity against distance to criticality (tasks >= 1)'\n"
+                       "set xlabel 'distance to criticality (mean |ln gain|)'\nset ylabel 'plasticity'\n"
+                       "set key outside right\nset grid\nplot ";
   int block = 0;
   for (const auto m : o.methods) {
     std::string pts;
@@ -178,8 +200,8 @@ void write_plots(const fs::path& plots, const ContinualOptions& o, const TaskTab
         pts += fmt::format("{} {}\n", get(r.values, "distance_to_criticality"), get(r.values, "plasticity"));
     if (pts.empty()) continue;
     dat += fmt::format("# {}\n{}\n\n", to_string(m), pts);
-    body += fmt::format("{}'plasticity_vs_distance.dat' index {} with points pt 7 ps 0.6 title '{}'", block ? ", " : "",
-                        block, to_string(m));
+    body += fmt::format("{}'plasticity_vs_distance.dat' index {} with points pt 7 ps 0.6 title '{}'",
+                        block ? ", " : "", block, to_string(m));
     ++block;
   }
   if (block) {

@@ -1,5 +1,11 @@
 // The continual experiment's runs (experiments/continual.h): the task data of each stream, one run per
 // (method, seed) carried through the tasks with its checkpoint, and the pool that runs them in parallel.
+#include <ATen/CPUGeneratorImpl.h>
+#include <fmt/format.h>
+#include <torch/cuda.h>
+#include <torch/serialize.h>
+#include <torch/torch.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -8,14 +14,8 @@
 #include <limits>
 #include <map>
 #include <mutex>
-#include <thread>
-
-#include <ATen/CPUGeneratorImpl.h>
-#include <torch/serialize.h>
-#include <torch/cuda.h>
-#include <torch/torch.h>
-#include <fmt/format.h>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "continual_internal.h"
 #include "critlab/core/error.h"
@@ -178,7 +178,8 @@ class Run {
     if (!std::isfinite(row["online_loss"])) row["diverged"] = 1;
     row["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     json j(json::value_t::object);
-    for (const auto& [k, v] : row) j[k] = std::isnan(v) ? json(nullptr) : std::isinf(v) ? json(v > 0 ? "inf" : "-inf") : json(v);
+    for (const auto& [k, v] : row)
+      j[k] = std::isnan(v) ? json(nullptr) : std::isinf(v) ? json(v > 0 ? "inf" : "-inf") : json(v);
     rows_.push_back(std::move(j));
     commit();
   }
@@ -186,8 +187,8 @@ class Run {
   // One pass of online learning over `inputs` as task `t` (its noise generator and controller window):
   // each example's step and the method's per-step work. Returns the sums of the loss and of correct
   // predictions. Used by run_task and by the benchmark.
-  std::pair<double, double> train(const at::Tensor& inputs, const std::vector<double>& targets, std::int64_t t,
-                                  std::atomic<std::int64_t>* examples_done = nullptr) {
+  std::pair<double, double> train(const at::Tensor& inputs, const std::vector<double>& targets,
+                                  std::int64_t t, std::atomic<std::int64_t>* examples_done = nullptr) {
     gain_sum_.clear(), gain_count_ = 0, row_norms_.clear();  // per-task controller window (resumes exactly)
     auto gen = at::make_generator<at::CPUGeneratorImpl>(data::mix(seed_, 11, static_cast<std::uint64_t>(t)));
     // The hook sees every example (a resumed run's first example included), once per call.
@@ -217,7 +218,8 @@ class Run {
     oo.lr = o_.lr;
     oo.adam = o_.adam;
     oo.loss = is_regression(o_) ? train::OnlineLoss::kSquaredError : train::OnlineLoss::kCrossEntropy;
-    if (base == ContinualMethod::kL2 || base == ContinualMethod::kShrinkPerturb) oo.weight_decay = o_.weight_decay;
+    if (base == ContinualMethod::kL2 || base == ContinualMethod::kShrinkPerturb)
+      oo.weight_decay = o_.weight_decay;
     if (base == ContinualMethod::kCriticalityRegularizer) oo.criticality_strength = o_.criticality_strength;
     mlp_ = std::make_unique<train::OnlineMlp>(net_, oo);
     train::UnitResetOptions uo;
@@ -229,8 +231,10 @@ class Run {
     uo.tau = o_.redo_tau;
     uo.period = o_.redo_period;
     cbp_.reset(), redo_.reset(), controller_.reset();
-    if (base == ContinualMethod::kContinualBackprop) cbp_ = std::make_unique<train::ContinualBackprop>(net_, uo, data::mix(seed_, 13, 0));
-    if (base == ContinualMethod::kRedo) redo_ = std::make_unique<train::Redo>(net_, uo, data::mix(seed_, 17, 0));
+    if (base == ContinualMethod::kContinualBackprop)
+      cbp_ = std::make_unique<train::ContinualBackprop>(net_, uo, data::mix(seed_, 13, 0));
+    if (base == ContinualMethod::kRedo)
+      redo_ = std::make_unique<train::Redo>(net_, uo, data::mix(seed_, 17, 0));
     if (base == ContinualMethod::kCriticality) {
       train::CriticalityOptions co;
       co.mode = CriticalityMode::kController;
@@ -239,7 +243,9 @@ class Run {
       hidden_ = net_->hidden_blocks();
       controller_ = std::make_unique<train::CriticalityController>(co, hidden_.size());
     }
-    reset_ = [this](const at::Tensor& p, std::int64_t dim, std::int64_t index) { mlp_->zero_state_slice(p, dim, index); };
+    reset_ = [this](const at::Tensor& p, std::int64_t dim, std::int64_t index) {
+      mlp_->zero_state_slice(p, dim, index);
+    };
   }
 
   void after_step(at::Generator& gen) {
@@ -298,7 +304,8 @@ class Run {
     const auto plast = measure::layer_plasticity(net_, probes);
     double dead = 0, units = 0, erank = 0;
     for (const auto& p : plast) {
-      dead += static_cast<double>(p.dead.dead), units += static_cast<double>(p.dead.units), erank += p.effective_rank;
+      dead += static_cast<double>(p.dead.dead), units += static_cast<double>(p.dead.units),
+          erank += p.effective_rank;
       row[fmt::format("effective_rank_l{}", p.index)] = p.effective_rank;
       row[fmt::format("dead_fraction_l{}", p.index)] = p.dead.fraction();
     }
@@ -349,8 +356,8 @@ class Run {
     auto params = net_->parameters();
     auto state = mlp_->state_tensors();
     if (tensors.size() != params.size() + state.size())
-      throw Error(fmt::format("checkpoint in {} does not match this network; remove the directory to start over",
-                              dir_.string()));
+      throw Error(fmt::format(
+          "checkpoint in {} does not match this network; remove the directory to start over", dir_.string()));
     torch::NoGradGuard no_grad;
     std::size_t i = 0;
     for (auto& p : params) p.copy_(tensors[i++]);
@@ -374,8 +381,9 @@ class Run {
   std::unique_ptr<train::Redo> redo_;
   std::unique_ptr<train::CriticalityController> controller_;
   std::vector<std::size_t> hidden_;
-  at::Tensor noise_;                   // shrink-perturb: one buffer for all parameters' noise
-  std::vector<at::Tensor> row_norms_;  // controller: |W_i|^2 per hidden layer, refreshed after each correction
+  at::Tensor noise_;  // shrink-perturb: one buffer for all parameters' noise
+  std::vector<at::Tensor>
+      row_norms_;  // controller: |W_i|^2 per hidden layer, refreshed after each correction
   std::vector<double> gain_sum_;
   std::int64_t gain_count_ = 0;
   train::StateReset reset_;
@@ -402,7 +410,8 @@ json benchmark_continual_methods(const std::vector<std::string>& methods, std::i
   const Streams streams(o, device, /*load=*/false);
   auto gen = at::make_generator<at::CPUGeneratorImpl>(3);
   const at::Tensor inputs = at::randn({examples, 1, 28, 28}, gen, torch::kFloat32).to(device);
-  const at::Tensor labels = at::randint(0, 10, {examples}, gen, torch::kInt64).to(torch::kFloat64).contiguous();
+  const at::Tensor labels =
+      at::randint(0, 10, {examples}, gen, torch::kInt64).to(torch::kFloat64).contiguous();
   const std::vector<double> targets(labels.data_ptr<double>(), labels.data_ptr<double>() + examples);
   json out = json::object();
   double base = std::numeric_limits<double>::quiet_NaN();
@@ -419,7 +428,8 @@ json benchmark_continual_methods(const std::vector<std::string>& methods, std::i
     std::sort(seconds.begin(), seconds.end());
     const double rate = static_cast<double>(examples) / seconds[seconds.size() / 2];
     if (m == ContinualMethod::kBackprop) base = rate;
-    out[to_string(m)] = {{"examples_per_second", rate}, {"cost_vs_backprop", std::isnan(base) ? json(nullptr) : json(base / rate)}};
+    out[to_string(m)] = {{"examples_per_second", rate},
+                         {"cost_vs_backprop", std::isnan(base) ? json(nullptr) : json(base / rate)}};
   }
   return out;
 }
@@ -430,7 +440,8 @@ namespace critlab::experiments::continual_detail {
 
 Execution execute_runs(const fs::path& out, const ContinualOptions& o) {
   const c10::Device device = resolve_device(o.device);
-  int workers = o.threads > 0 ? o.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  int workers =
+      o.threads > 0 ? o.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   if (!device.is_cpu()) workers = 1;
   configure_threads(1);  // every run is single-threaded; runs go in parallel
   auto runtime = runtime_metadata(device, 1);
@@ -483,8 +494,8 @@ Execution execute_runs(const fs::path& out, const ContinualOptions& o) {
   if (o.progress)
     watcher = std::thread([&] {
       while (!finished) {
-        report_progress(o.progress, "continual", std::min(examples.load(), total - 1),
-                        total, fmt::format("{} tasks done", tasks_computed.load()));
+        report_progress(o.progress, "continual", std::min(examples.load(), total - 1), total,
+                        fmt::format("{} tasks done", tasks_computed.load()));
         std::this_thread::sleep_for(std::chrono::milliseconds(200));
       }
     });

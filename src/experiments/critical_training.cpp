@@ -1,11 +1,11 @@
 #include "critlab/experiments/critical_training.h"
 
+#include <fmt/format.h>
+#include <torch/torch.h>
+
 #include <chrono>
 #include <cmath>
 #include <map>
-
-#include <torch/torch.h>
-#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "critlab/core/error.h"
@@ -68,13 +68,15 @@ bool CriticalTrainingOptions::IsValid(std::string* error) const {
   if (archs.empty()) return fail("archs is empty; name at least one architecture");
   if (methods.empty()) return fail("methods is empty; name at least one method");
   for (const auto a : archs)
-    if (std::count(archs.begin(), archs.end(), a) > 1) return fail(fmt::format("archs lists '{}' twice", to_string(a)));
+    if (std::count(archs.begin(), archs.end(), a) > 1)
+      return fail(fmt::format("archs lists '{}' twice", to_string(a)));
   for (const auto m : methods)
     if (std::count(methods.begin(), methods.end(), m) > 1)
       return fail(fmt::format("methods lists '{}' twice", to_string(m)));
   if (seeds < 1) return fail(fmt::format("seeds must be at least 1, got {}", seeds));
   if (epochs < 1) return fail(fmt::format("epochs must be at least 1, got {}", epochs));
-  if (train_examples < 0) return fail(fmt::format("train_examples must be >= 0 (0 = all), got {}", train_examples));
+  if (train_examples < 0)
+    return fail(fmt::format("train_examples must be >= 0 (0 = all), got {}", train_examples));
   if (batch_size < 1) return fail(fmt::format("batch_size must be positive, got {}", batch_size));
   if (!(lr > 0)) return fail(fmt::format("lr must be positive, got {}", lr));
   if (!(strength > 0)) return fail(fmt::format("strength must be positive, got {}", strength));
@@ -83,7 +85,8 @@ bool CriticalTrainingOptions::IsValid(std::string* error) const {
   if (!(tolerance > 0)) return fail(fmt::format("tolerance must be positive, got {}", tolerance));
   if (!(jacobian_reg > 0)) return fail(fmt::format("jacobian_reg must be positive, got {}", jacobian_reg));
   if (!(weight_decay > 0)) return fail(fmt::format("weight_decay must be positive, got {}", weight_decay));
-  if (!(critical_sigma_b >= 0)) return fail(fmt::format("critical_sigma_b must be >= 0, got {}", critical_sigma_b));
+  if (!(critical_sigma_b >= 0))
+    return fail(fmt::format("critical_sigma_b must be >= 0, got {}", critical_sigma_b));
   if (monitor_every < 1) return fail(fmt::format("monitor_every must be at least 1, got {}", monitor_every));
   if (threads < 0) return fail(fmt::format("threads must be >= 0, got {}", threads));
   return robustness.IsValid(error);
@@ -124,7 +127,8 @@ CriticalTrainingOptions with_critical_training_presets(const CriticalTrainingOpt
   if (!keep("epochs", o.epochs != defaults.epochs)) r.epochs = 10;
   if (!keep("train_examples", o.train_examples != defaults.train_examples)) r.train_examples = 0;
   if (!keep("seeds", o.seeds != defaults.seeds)) r.seeds = 5;
-  if (!keep("robustness.examples", o.robustness.examples != defaults.robustness.examples)) r.robustness.examples = 2000;
+  if (!keep("robustness.examples", o.robustness.examples != defaults.robustness.examples))
+    r.robustness.examples = 2000;
   return r;
 }
 
@@ -194,17 +198,25 @@ nlohmann::json run_cell(const Cell& c, const CriticalTrainingOptions& o, const d
       }
     } catch (const DivergenceError& e) {
       // A result like any other: the method failed on this cell. Counted and shown, never averaged in.
-      return {{"arch", c.arch}, {"method", c.method}, {"seed", c.seed}, {"status", "diverged"}, {"error", e.what()},
-              {"test_accuracy", nullptr}, {"distance_to_criticality", nullptr}, {"lambda_max", nullptr},
-              {"train_seconds", nullptr}, {"robustness", nullptr}, {"distance_trace", {{"step", nlohmann::json::array()},
-              {"distance", nlohmann::json::array()}}}};
+      return {{"arch", c.arch},
+              {"method", c.method},
+              {"seed", c.seed},
+              {"status", "diverged"},
+              {"error", e.what()},
+              {"test_accuracy", nullptr},
+              {"distance_to_criticality", nullptr},
+              {"lambda_max", nullptr},
+              {"train_seconds", nullptr},
+              {"robustness", nullptr},
+              {"distance_trace", {{"step", nlohmann::json::array()}, {"distance", nlohmann::json::array()}}}};
     }
   }
   const auto summary = io::read_json(run / "summary.json");
   auto loaded = train::load_run(run, device);
   train::RobustnessOptions ro = o.robustness;
   ro.seed = c.seed;
-  const auto robust = train::evaluate_robustness(loaded.model, fm.test, train::standardised_pixels(fm.mean, fm.stdev), ro);
+  const auto robust =
+      train::evaluate_robustness(loaded.model, fm.test, train::standardised_pixels(fm.mean, fm.stdev), ro);
 
   nlohmann::json trace_step = nlohmann::json::array(), trace_distance = nlohmann::json::array();
   const auto metrics = io::read_csv(run / "metrics.csv");
@@ -250,8 +262,10 @@ std::vector<double> cell_values(const nlohmann::json& r, const CriticalTrainingO
   std::vector<double> v{number(r.at("test_accuracy"))};
   const auto& rob = r.at("robustness");
   for (const auto& key : {"noise", "fgsm", "pgd"}) {
-    const std::size_t n = std::string(key) == "noise" ? o.robustness.noise_std.size() : o.robustness.eps.size();
-    for (std::size_t i = 0; i < n; ++i) v.push_back(rob.is_null() ? std::nan("") : number(rob.at(key).at(i).at("accuracy")));
+    const std::size_t n =
+        std::string(key) == "noise" ? o.robustness.noise_std.size() : o.robustness.eps.size();
+    for (std::size_t i = 0; i < n; ++i)
+      v.push_back(rob.is_null() ? std::nan("") : number(rob.at(key).at(i).at("accuracy")));
   }
   v.push_back(number(r.at("distance_to_criticality")));
   v.push_back(number(r.at("lambda_max")));
@@ -260,8 +274,9 @@ std::vector<double> cell_values(const nlohmann::json& r, const CriticalTrainingO
 }
 
 // One figure per metric: mean +- sd over seeds against method, one series per architecture.
-void plot_by_method(const fs::path& dir, const std::string& stem, const std::string& title, const std::string& ylabel,
-                    const std::vector<std::string>& archs, const std::vector<std::string>& methods,
+void plot_by_method(const fs::path& dir, const std::string& stem, const std::string& title,
+                    const std::string& ylabel, const std::vector<std::string>& archs,
+                    const std::vector<std::string>& methods,
                     const std::map<std::pair<std::string, std::string>, stats::MeanSd>& values) {
   std::string dat = "# method_index method";
   for (const auto& a : archs) dat += fmt::format(" {0}_mean {0}_sd", a);
@@ -276,17 +291,19 @@ void plot_by_method(const fs::path& dir, const std::string& stem, const std::str
     dat += "\n";
   }
   io::write_atomic(dir / (stem + ".dat"), dat);
-  std::string body = fmt::format("set title '{}'\nset ylabel '{}'\nset xrange [-0.5:{}]\nset grid ytics\nset key outside right\n"
-                                 "set xtics rotate by -25\n",
-                                 title, ylabel, static_cast<double>(methods.size()) - 0.5);
+  std::string body = fmt::format(
+      "set title '{}'\nset ylabel '{}'\nset xrange [-0.5:{}]\nset grid ytics\nset key outside right\n"
+      "set xtics rotate by -25\n",
+      title, ylabel, static_cast<double>(methods.size()) - 0.5);
   body += "set xtics (";
-  for (std::size_t m = 0; m < methods.size(); ++m) body += fmt::format("{}'{}' {}", m ? ", " : "", methods[m], m);
+  for (std::size_t m = 0; m < methods.size(); ++m)
+    body += fmt::format("{}'{}' {}", m ? ", " : "", methods[m], m);
   body += ")\nplot ";
   const double width = 0.5, step = archs.size() > 1 ? width / static_cast<double>(archs.size() - 1) : 0.0;
   for (std::size_t a = 0; a < archs.size(); ++a) {
     const double offset = archs.size() > 1 ? -width / 2 + step * static_cast<double>(a) : 0.0;
-    body += fmt::format("{}'{}.dat' using ($1+{:.3f}):{}:{} with yerrorbars pt 7 title '{}'", a ? ", " : "", stem,
-                        offset, 3 + 2 * a, 4 + 2 * a, archs[a]);
+    body += fmt::format("{}'{}.dat' using ($1+{:.3f}):{}:{} with yerrorbars pt 7 title '{}'", a ? ", " : "",
+                        stem, offset, 3 + 2 * a, 4 + 2 * a, archs[a]);
   }
   body += "\n";
   io::render_gnuplot(dir, stem, body);
@@ -361,14 +378,19 @@ CriticalTrainingSummary run_critical_training(const fs::path& out, const Critica
   std::string results_csv = "arch,method,seeds";
   for (const auto& n : cols.names) results_csv += fmt::format(",{0}_mean,{0}_sd", n);
   results_csv += "\n";
-  std::map<std::string, std::map<std::pair<std::string, std::string>, stats::MeanSd>> stat;  // column -> group -> value
+  std::map<std::string, std::map<std::pair<std::string, std::string>, stats::MeanSd>>
+      stat;  // column -> group -> value
   std::string md = fmt::format(
       "# critical-training: accuracy and robustness by method\n\n"
-      "Fashion-MNIST, {} epoch(s) on {} training examples, SGD lr {} momentum 0.9, batch {}; {} seed(s) per cell "
-      "(mean ± sd). Robustness on {} class-stratified test images; sizes in pixel units ([0, 1]); PGD: {} steps "
-      "of {} eps / {}, random start. distance = mean |ln gain| over hidden layers at the end (0 = critical).\n\n",
-      o.epochs, o.train_examples > 0 ? std::to_string(o.train_examples) : "60000", o.lr, o.batch_size, o.seeds,
-      o.robustness.examples, o.robustness.pgd_steps, o.robustness.pgd_step_ratio, o.robustness.pgd_steps);
+      "Fashion-MNIST, {} epoch(s) on {} training examples, SGD lr {} momentum 0.9, batch {}; {} seed(s) per "
+      "cell "
+      "(mean ± sd). Robustness on {} class-stratified test images; sizes in pixel units ([0, 1]); PGD: {} "
+      "steps "
+      "of {} eps / {}, random start. distance = mean |ln gain| over hidden layers at the end (0 = "
+      "critical).\n\n",
+      o.epochs, o.train_examples > 0 ? std::to_string(o.train_examples) : "60000", o.lr, o.batch_size,
+      o.seeds, o.robustness.examples, o.robustness.pgd_steps, o.robustness.pgd_step_ratio,
+      o.robustness.pgd_steps);
   md += "| arch | method |";
   for (const auto& n : cols.names) md += " " + n + " |";
   md += "\n|---|---|";
@@ -395,12 +417,13 @@ CriticalTrainingSummary run_critical_training(const fs::path& out, const Critica
       md += "\n";
     }
   // Paired differences against every other method, seed by seed (same seed = same data order).
-  const std::vector<std::string> headline{"clean_accuracy", cols.names[1 + o.robustness.noise_std.size() / 2],
-                                          cols.names[1 + o.robustness.noise_std.size() + o.robustness.eps.size() +
-                                                     o.robustness.eps.size() / 2]};
-  md += fmt::format("\n## Criticality methods against each baseline (paired by seed: mean ± sd of the difference)\n\n"
-                    "| arch | method | baseline | Δ {} | Δ {} | Δ {} |\n|---|---|---|---|---|---|\n",
-                    headline[0], headline[1], headline[2]);
+  const std::vector<std::string> headline{
+      "clean_accuracy", cols.names[1 + o.robustness.noise_std.size() / 2],
+      cols.names[1 + o.robustness.noise_std.size() + o.robustness.eps.size() + o.robustness.eps.size() / 2]};
+  md += fmt::format(
+      "\n## Criticality methods against each baseline (paired by seed: mean ± sd of the difference)\n\n"
+      "| arch | method | baseline | Δ {} | Δ {} | Δ {} |\n|---|---|---|---|---|---|\n",
+      headline[0], headline[1], headline[2]);
   const auto is_criticality = [](CriticalTrainingMethod m) {
     return m == CriticalTrainingMethod::kRegularizer || m == CriticalTrainingMethod::kController;
   };
@@ -413,7 +436,8 @@ CriticalTrainingSummary run_critical_training(const fs::path& out, const Critica
         const std::string b = to_string(b_id);
         md += fmt::format("| {} | {} | {} |", a, m, b);
         for (const auto& h : headline) {
-          const auto k = static_cast<std::size_t>(std::find(cols.names.begin(), cols.names.end(), h) - cols.names.begin());
+          const auto k = static_cast<std::size_t>(std::find(cols.names.begin(), cols.names.end(), h) -
+                                                  cols.names.begin());
           std::vector<double> d;
           for (std::int64_t s = 0; s < o.seeds; ++s) {
             const auto seed = o.first_seed + static_cast<std::uint64_t>(s);
@@ -431,11 +455,12 @@ CriticalTrainingSummary run_critical_training(const fs::path& out, const Critica
 
   // Plots: each headline metric against method; the distance to criticality over training per arch.
   const auto plots = out / "plots";
-  plot_by_method(plots, "clean_accuracy", "Clean test accuracy", "accuracy", arch_names, method_names, stat["clean_accuracy"]);
+  plot_by_method(plots, "clean_accuracy", "Clean test accuracy", "accuracy", arch_names, method_names,
+                 stat["clean_accuracy"]);
   for (const auto& n : cols.names)
     if (n.rfind("noise_", 0) == 0 || n.rfind("fgsm_", 0) == 0 || n.rfind("pgd_", 0) == 0)
       plot_by_method(plots, n,
-                     n.rfind("noise_", 0) == 0 ? "Accuracy under Gaussian noise, sigma = " + n.substr(6)
+                     n.rfind("noise_", 0) == 0  ? "Accuracy under Gaussian noise, sigma = " + n.substr(6)
                      : n.rfind("fgsm_", 0) == 0 ? "Accuracy under FGSM, eps = " + n.substr(5)
                                                 : "Accuracy under PGD, eps = " + n.substr(4),
                      "accuracy", arch_names, method_names, stat[n]);
@@ -469,7 +494,9 @@ CriticalTrainingSummary run_critical_training(const fs::path& out, const Critica
     }
     io::plot_lines(plots, "distance_over_training_" + a, t, "step", series,
                    {.title = "Distance to criticality during training: " + a + " (mean over seeds)",
-                    .xlabel = "step", .ylabel = "mean |ln gain|", .hlines = {o.tolerance}});
+                    .xlabel = "step",
+                    .ylabel = "mean |ln gain|",
+                    .hlines = {o.tolerance}});
   }
 
   summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -1,6 +1,7 @@
 #include "critlab/experiments/protocol.h"
 
 #include <fmt/format.h>
+
 #include <nlohmann/json.hpp>
 
 #include "critlab/core/error.h"
@@ -16,9 +17,10 @@ void open_experiment_dir(const std::filesystem::path& out, const nlohmann::json&
     auto previous = io::read_json(path), same = config;
     for (const auto& k : mutable_keys) previous.erase(k), same.erase(k);
     if (previous != same)
-      throw Error(fmt::format("'{}' holds an experiment with a different protocol (see {}); use another --out, or "
-                              "repeat the original options to continue it",
-                              out.string(), path.string()));
+      throw Error(
+          fmt::format("'{}' holds an experiment with a different protocol (see {}); use another --out, or "
+                      "repeat the original options to continue it",
+                      out.string(), path.string()));
   }
   io::write_json(path, config);
 }

@@ -1,13 +1,13 @@
 #include "critlab/graph/analysis.h"
 
+#include <fmt/format.h>
+#include <torch/torch.h>
+
 #include <algorithm>
 #include <cmath>
 #include <functional>
 #include <map>
 #include <numeric>
-
-#include <fmt/format.h>
-#include <torch/torch.h>
 
 #include "critlab/core/error.h"
 #include "critlab/core/runtime.h"
@@ -26,7 +26,8 @@ bool GraphOptions::IsValid(std::string* error) const {
   };
   if (!(theta == 0 || (theta > 0 && theta < 1)))
     return fail(fmt::format("theta must be in (0, 1), or 0 for auto, got {}", theta));
-  if (!(theta_min > 0 && theta_min < 1)) return fail(fmt::format("theta_min must be in (0, 1), got {}", theta_min));
+  if (!(theta_min > 0 && theta_min < 1))
+    return fail(fmt::format("theta_min must be in (0, 1), got {}", theta_min));
   if (!(theta_max > theta_min && theta_max < 1))
     return fail(fmt::format("theta_max must be in (theta_min, 1) = ({}, 1), got {}", theta_min, theta_max));
   if (!(theta_step > 0)) return fail(fmt::format("theta_step must be positive, got {}", theta_step));
@@ -60,12 +61,13 @@ std::optional<double> unless_nan(double v) { return std::isnan(v) ? std::nullopt
 struct NetworkGraph {
   std::int64_t nodes = 0, excluded = 0;
   std::vector<WeightedEdge> edges;
-  std::vector<Correlation> within;          // per hidden layer
-  std::vector<std::int64_t> offset;         // first node of each hidden layer
-  std::vector<std::size_t> within_end;      // layer i's own edges are edges[within_end[i-1] .. within_end[i])
+  std::vector<Correlation> within;      // per hidden layer
+  std::vector<std::int64_t> offset;     // first node of each hidden layer
+  std::vector<std::size_t> within_end;  // layer i's own edges are edges[within_end[i-1] .. within_end[i])
 };
 
-NetworkGraph build_ncg(const RecordedStep& s, const std::vector<std::size_t>& hidden, EdgeSign sign, double min_weight) {
+NetworkGraph build_ncg(const RecordedStep& s, const std::vector<std::size_t>& hidden, EdgeSign sign,
+                       double min_weight) {
   NetworkGraph g;
   for (const auto l : hidden) {
     g.within.push_back(correlate(s.post[l]));
@@ -93,7 +95,8 @@ std::vector<double> theta_grid(const GraphOptions& o) {
 }
 
 // ------------------------------------------------------------------ percolation over training
-std::vector<StepPercolation> percolation_over_steps(const Recording& rec, const GraphOptions& o, const std::string& label) {
+std::vector<StepPercolation> percolation_over_steps(const Recording& rec, const GraphOptions& o,
+                                                    const std::string& label) {
   const auto hidden = hidden_of(rec);
   std::vector<StepPercolation> rows;
   const std::string task = "graph " + label;
@@ -102,19 +105,27 @@ std::vector<StepPercolation> percolation_over_steps(const Recording& rec, const 
     const auto step = load_step(rec, rec.steps[k]);
     const auto g = build_ncg(step, hidden, o.sign, o.theta);
     const auto p = percolation_sweep(g.nodes, g.edges, {o.theta})[0];
-    StepPercolation row{.step = rec.steps[k], .p_inf = p.p_inf, .susceptibility = p.susceptibility,
-                        .components = p.components, .edges = p.edges, .nodes = g.nodes, .excluded_units = g.excluded};
+    StepPercolation row{.step = rec.steps[k],
+                        .p_inf = p.p_inf,
+                        .susceptibility = p.susceptibility,
+                        .components = p.components,
+                        .edges = p.edges,
+                        .nodes = g.nodes,
+                        .excluded_units = g.excluded};
     for (std::size_t i = 0; i < g.within.size(); ++i) {
       // The layer's own graph: its slice of the network's edges, renumbered from 0.
       std::vector<WeightedEdge> e(g.edges.begin() + static_cast<std::ptrdiff_t>(i ? g.within_end[i - 1] : 0),
                                   g.edges.begin() + static_cast<std::ptrdiff_t>(g.within_end[i]));
-      for (auto& x : e) x.u -= static_cast<std::int32_t>(g.offset[i]), x.v -= static_cast<std::int32_t>(g.offset[i]);
+      for (auto& x : e)
+        x.u -= static_cast<std::int32_t>(g.offset[i]), x.v -= static_cast<std::int32_t>(g.offset[i]);
       const auto& c = g.within[i];
-      const auto q = percolation_sweep(c.ok() ? static_cast<std::int64_t>(c.kept_a.size()) : 0, e, {o.theta})[0];
+      const auto q =
+          percolation_sweep(c.ok() ? static_cast<std::int64_t>(c.kept_a.size()) : 0, e, {o.theta})[0];
       row.layers.push_back({static_cast<std::int64_t>(hidden[i]), q.p_inf, q.susceptibility});
     }
     rows.push_back(std::move(row));
-    report_progress(o.progress, task, static_cast<std::int64_t>(k + 1), total, fmt::format("step {}", rec.steps[k]));
+    report_progress(o.progress, task, static_cast<std::int64_t>(k + 1), total,
+                    fmt::format("step {}", rec.steps[k]));
   }
   return rows;
 }
@@ -125,15 +136,17 @@ struct Series {
 Series series_of(const std::vector<StepPercolation>& rows) {
   Series s;
   for (const auto& r : rows)
-    s.steps.push_back(static_cast<double>(r.step)), s.p_inf.push_back(r.p_inf), s.chi.push_back(r.susceptibility);
+    s.steps.push_back(static_cast<double>(r.step)), s.p_inf.push_back(r.p_inf),
+        s.chi.push_back(r.susceptibility);
   return s;
 }
 
 PInfRise rise_of(const Series& s) {
   PInfRise r;
   if (s.steps.size() < 3) {
-    r.status = make_status(StatusCode::kInsufficientData,
-                           fmt::format("{} recorded steps; the rise of P_inf needs at least 3", s.steps.size()));
+    r.status =
+        make_status(StatusCode::kInsufficientData,
+                    fmt::format("{} recorded steps; the rise of P_inf needs at least 3", s.steps.size()));
     return r;
   }
   const double p0 = s.p_inf.front();
@@ -199,8 +212,8 @@ StructureAtStep structure_at(const Recording& rec, std::int64_t step, const Grap
 struct Masks {
   at::Tensor crit, other;  // bool [out, in]
 };
-Masks crit_masks(const std::vector<std::int64_t>& out_crit, const std::vector<std::int64_t>& in_crit, std::int64_t out,
-                 std::int64_t in) {
+Masks crit_masks(const std::vector<std::int64_t>& out_crit, const std::vector<std::int64_t>& in_crit,
+                 std::int64_t out, std::int64_t in) {
   auto ro = at::zeros({out}, at::kBool), ri = at::zeros({in}, at::kBool);
   for (const auto j : out_crit) ro[j] = true;
   for (const auto i : in_crit) ri[i] = true;
@@ -223,12 +236,14 @@ CriticalNeurons critical_neurons(const Recording& rec, const GraphOptions& o) {
   for (const auto step : rec.steps) {
     auto s = load_step(rec, step);
     std::vector<NeuronStats> per;
-    for (const auto l : hidden) per.push_back(neuron_stats(s.post[l], rec.probe_labels, rec.num_classes, o.neurons));
+    for (const auto l : hidden)
+      per.push_back(neuron_stats(s.post[l], rec.probe_labels, rec.num_classes, o.neurons));
     stats.push_back(std::move(per));
     s.post.clear(), s.pre.clear();
     weights.push_back(std::move(s));
   }
-  const auto input_strength = rec.probe_images.reshape({rec.probe_images.size(0), -1}).abs().mean(0).to(at::kDouble);
+  const auto input_strength =
+      rec.probe_images.reshape({rec.probe_images.size(0), -1}).abs().mean(0).to(at::kDouble);
   CriticalNeurons cn;
   cn.fraction = o.neurons.fraction;
   for (const auto l : hidden) cn.layers.push_back(static_cast<std::int64_t>(l));
@@ -239,14 +254,16 @@ CriticalNeurons critical_neurons(const Recording& rec, const GraphOptions& o) {
   std::vector<bool> weights_apply;
   for (std::size_t h = 0; h < hidden.size(); ++h) {
     const auto& w = weights.front().weight[hidden[h]];
-    const auto fan_in = h > 0 ? static_cast<std::int64_t>(stats.front()[h - 1].strength.size()) : input_strength.numel();
+    const auto fan_in =
+        h > 0 ? static_cast<std::int64_t>(stats.front()[h - 1].strength.size()) : input_strength.numel();
     weights_apply.push_back(w.defined() && w.dim() == 2 && w.size(1) == fan_in);
   }
   for (std::size_t k = 0; k < rec.steps.size(); ++k) {
     for (std::size_t h = 0; h < hidden.size(); ++h) {
       const auto l = hidden[h];
       const auto& st = stats[k][h];
-      CriticalNeuronRow row{.step = rec.steps[k], .layer = static_cast<std::int64_t>(l),
+      CriticalNeuronRow row{.step = rec.steps[k],
+                            .layer = static_cast<std::int64_t>(l),
                             .critical = static_cast<std::int64_t>(st.critical.size())};
       if (k > 0) row.jaccard_previous = jaccard(stats[k - 1][h].critical, st.critical);
       row.jaccard_final = jaccard(stats[last][h].critical, st.critical);
@@ -255,9 +272,11 @@ CriticalNeurons critical_neurons(const Recording& rec, const GraphOptions& o) {
         continue;
       }
       const auto& w = weights[k].weight[l];
-      // Incoming weights of layer l from layer l-1 (the input pixels for the first layer): critical-to-critical
-      // entries use the final step's critical sets, so the same weights are followed through training.
-      const std::vector<std::int64_t> in_crit = h > 0 ? stats[last][h - 1].critical : std::vector<std::int64_t>{};
+      // Incoming weights of layer l from layer l-1 (the input pixels for the first layer):
+      // critical-to-critical entries use the final step's critical sets, so the same weights are followed
+      // through training.
+      const std::vector<std::int64_t> in_crit =
+          h > 0 ? stats[last][h - 1].critical : std::vector<std::int64_t>{};
       const auto m = crit_masks(stats[last][h].critical, in_crit, w.size(0), w.size(1));
       const auto aw = w.abs().to(at::kDouble);
       const double wc = masked_mean(aw, m.crit), wo = masked_mean(aw, m.other);
@@ -280,8 +299,10 @@ CriticalNeurons critical_neurons(const Recording& rec, const GraphOptions& o) {
       for (std::int64_t j = 0; j < w.size(0); ++j) {
         std::vector<double> v(cp + j * w.size(1), cp + (j + 1) * w.size(1));
         const double e = normalised_entropy(v), gi = gini(v);
-        if (is_crit[j]) ec += e, gc += gi, ++nc;
-        else eo += e, go += gi, ++no;
+        if (is_crit[j])
+          ec += e, gc += gi, ++nc;
+        else
+          eo += e, go += gi, ++no;
       }
       if (nc) row.entropy_critical = ec / nc, row.gini_critical = gc / nc;
       if (no) row.entropy_other = eo / no, row.gini_other = go / no;
@@ -309,14 +330,16 @@ CriticalNeurons critical_neurons(const Recording& rec, const GraphOptions& o) {
                                          "reinforcement and balance need its incoming weights",
                                          row.layer));
     else if (!s.reinforcement_ratio_initial || !s.reinforcement_ratio_final)
-      s.status = make_status(StatusCode::kNotApplicable,
-                             h == 0 ? "reinforcement_ratio compares weights between critical units of adjacent "
-                                      "hidden layers; the first hidden layer's inputs are pixels"
-                                    : "reinforcement_ratio: no weight joins two critical units, or every one does");
+      s.status =
+          make_status(StatusCode::kNotApplicable,
+                      h == 0 ? "reinforcement_ratio compares weights between critical units of adjacent "
+                               "hidden layers; the first hidden layer's inputs are pixels"
+                             : "reinforcement_ratio: no weight joins two critical units, or every one does");
     else if (!s.entropy_critical_initial || !s.entropy_critical_final || !s.entropy_other_final ||
              !s.gini_critical_final || !s.gini_other_final)
-      s.status = make_status(StatusCode::kInsufficientData, "entropy and gini need units in both the critical "
-                                                            "and the other set");
+      s.status = make_status(StatusCode::kInsufficientData,
+                             "entropy and gini need units in both the critical "
+                             "and the other set");
     cn.summary.push_back(std::move(s));
   }
   return cn;
@@ -356,12 +379,16 @@ Raster raster(const Recording& rec, std::int64_t step, std::size_t layer) {
   const auto by_label = rec.probe_labels.argsort(/*stable=*/true);
   const auto sd = a.std(0, false);
   auto z = ((a - a.mean(0)) / sd.clamp_min(1e-6)).clamp(-3, 3);
-  z = z.index_select(0, by_label).index_select(1, at::tensor(order, at::kLong)).t().contiguous();  // [units, probes]
+  z = z.index_select(0, by_label)
+          .index_select(1, at::tensor(order, at::kLong))
+          .t()
+          .contiguous();  // [units, probes]
   Raster r{.step = step, .layer = static_cast<std::int64_t>(layer), .units = z.size(0), .probes = z.size(1)};
   r.z.assign(z.data_ptr<float>(), z.data_ptr<float>() + z.numel());
   const auto labels = rec.probe_labels.index_select(0, by_label).contiguous();
   for (std::int64_t i = 1; i < labels.numel(); ++i)
-    if (labels[i].item<std::int64_t>() != labels[i - 1].item<std::int64_t>()) r.class_edges.push_back(i - 0.5);
+    if (labels[i].item<std::int64_t>() != labels[i - 1].item<std::int64_t>())
+      r.class_edges.push_back(i - 0.5);
   return r;
 }
 
@@ -378,15 +405,16 @@ std::vector<nn::DenseView> dense_blocks(nn::LayerStack& model) {
 }
 
 // Mean |input| of every block per class on the probes: [classes, fan_in] per block.
-std::vector<at::Tensor> class_input_means(nn::LayerStack& model, const at::Tensor& images, const at::Tensor& labels,
-                                          std::int64_t classes) {
+std::vector<at::Tensor> class_input_means(nn::LayerStack& model, const at::Tensor& images,
+                                          const at::Tensor& labels, std::int64_t classes) {
   nn::EvalModeGuard eval(*model);
   torch::NoGradGuard no_grad;
   const auto taps = model->forward_tapped(images);
   const auto onehot = at::one_hot(labels, classes).to(at::kFloat).to(images.device());
   const auto counts = onehot.sum(0).clamp_min(1).unsqueeze(1);
   std::vector<at::Tensor> means;
-  for (const auto& t : taps) means.push_back(onehot.t().mm(t.input.reshape({t.input.size(0), -1}).abs()) / counts);
+  for (const auto& t : taps)
+    means.push_back(onehot.t().mm(t.input.reshape({t.input.size(0), -1}).abs()) / counts);
   return means;
 }
 
@@ -406,7 +434,8 @@ at::Tensor ccg_scores(const at::Tensor& w, const at::Tensor& class_means) {
 
 at::Tensor top_fraction_mask(const at::Tensor& score, double f) {
   const auto flat = score.reshape(-1);
-  const auto k = std::max<std::int64_t>(1, static_cast<std::int64_t>(std::ceil(f * static_cast<double>(flat.numel()))));
+  const auto k =
+      std::max<std::int64_t>(1, static_cast<std::int64_t>(std::ceil(f * static_cast<double>(flat.numel()))));
   auto mask = at::zeros_like(flat);
   mask.index_fill_(0, std::get<1>(flat.topk(std::min(k, flat.numel()))), 1);
   return mask.view_as(score);
@@ -423,7 +452,8 @@ Pruning prune_and_export(const fs::path& run_dir, const Recording& rec, const Gr
                                 "pruning and class graphs need a network of dense blocks (an MLP)");
     return result;
   }
-  auto fm = data::load_fashion_mnist(data::resolve_data_dir(o.data_dir.empty() ? run.options.data_dir : o.data_dir));
+  auto fm = data::load_fashion_mnist(
+      data::resolve_data_dir(o.data_dir.empty() ? run.options.data_dir : o.data_dir));
   fm.test = {fm.test.images.to(device), fm.test.labels.to(device)};
   const auto images = rec.probe_images.to(device), labels = rec.probe_labels.to(device);
   const auto means = class_input_means(run.model, images, labels, rec.num_classes);
@@ -450,7 +480,8 @@ Pruning prune_and_export(const fs::path& run_dir, const Recording& rec, const Gr
     const double mag = accuracy_with([&](std::size_t l) { return top_fraction_mask(original[l].abs(), f); });
     std::vector<double> rnd;
     for (int r = 0; r < o.prune_random_repeats; ++r) {
-      auto gen = at::make_generator<at::CPUGeneratorImpl>(o.seed * 1000 + static_cast<std::uint64_t>(r) * 7919 + fi);
+      auto gen =
+          at::make_generator<at::CPUGeneratorImpl>(o.seed * 1000 + static_cast<std::uint64_t>(r) * 7919 + fi);
       rnd.push_back(accuracy_with([&](std::size_t l) {
         return top_fraction_mask(at::rand(original[l].sizes(), gen).to(device), f);
       }));
@@ -459,7 +490,8 @@ Pruning prune_and_export(const fs::path& run_dir, const Recording& rec, const Gr
     double var = 0;
     for (const double x : rnd) var += (x - mean) * (x - mean);
     const double sd = rnd.size() > 1 ? std::sqrt(var / static_cast<double>(rnd.size() - 1)) : 0.0;
-    result.curve.push_back({.fraction_kept = f, .critical = crit, .random = mean, .random_sd = sd, .magnitude = mag});
+    result.curve.push_back(
+        {.fraction_kept = f, .critical = crit, .random = mean, .random_sd = sd, .magnitude = mag});
     report_progress(o.progress, "graph pruning", static_cast<std::int64_t>(fi + 1), total);
   }
 
@@ -469,12 +501,14 @@ Pruning prune_and_export(const fs::path& run_dir, const Recording& rec, const Gr
   const auto hidden = hidden_of(rec);
   const auto final_step = load_step(rec, rec.steps.back());
   std::vector<NeuronStats> stats;
-  for (const auto l : hidden) stats.push_back(neuron_stats(final_step.post[l], rec.probe_labels, rec.num_classes, o.neurons));
+  for (const auto l : hidden)
+    stats.push_back(neuron_stats(final_step.post[l], rec.probe_labels, rec.num_classes, o.neurons));
   for (std::int64_t c = 0; c < rec.num_classes; ++c) {
     std::vector<std::vector<std::int64_t>> layers;  // node sets: inputs, hidden..., output
     for (std::size_t h = 0; h < hidden.size(); ++h) {
       const auto& cm = stats[h].class_means;
-      const auto pref = (cm[c] - (cm.sum(0) - cm[c]) / std::max<std::int64_t>(1, rec.num_classes - 1)).contiguous();
+      const auto pref =
+          (cm[c] - (cm.sum(0) - cm[c]) / std::max<std::int64_t>(1, rec.num_classes - 1)).contiguous();
       std::vector<std::int64_t> cand = stats[h].critical;
       std::sort(cand.begin(), cand.end(), [&](std::int64_t a, std::int64_t b) {
         return pref[a].item<double>() > pref[b].item<double>();
@@ -483,10 +517,13 @@ Pruning prune_and_export(const fs::path& run_dir, const Recording& rec, const Gr
       layers.push_back(cand);
     }
     // Inputs: pixels with the largest total contribution into the first hidden layer's chosen units.
-    const auto w0 = original[hidden.front()].abs().index_select(0, at::tensor(layers.front(), at::kLong).to(device));
+    const auto w0 =
+        original[hidden.front()].abs().index_select(0, at::tensor(layers.front(), at::kLong).to(device));
     const auto pix = (w0 * means[hidden.front()][c].unsqueeze(0)).sum(0);
-    const auto top = std::get<1>(pix.topk(std::min<std::int64_t>(o.ccg_inputs, pix.numel()))).to(at::kCPU).contiguous();
-    std::vector<std::int64_t> inputs(top.data_ptr<std::int64_t>(), top.data_ptr<std::int64_t>() + top.numel());
+    const auto top =
+        std::get<1>(pix.topk(std::min<std::int64_t>(o.ccg_inputs, pix.numel()))).to(at::kCPU).contiguous();
+    std::vector<std::int64_t> inputs(top.data_ptr<std::int64_t>(),
+                                     top.data_ptr<std::int64_t>() + top.numel());
     layers.insert(layers.begin(), inputs);
     layers.push_back({c});
     ClassGraph cg{.class_index = c, .layers = layers};
@@ -506,8 +543,10 @@ Pruning prune_and_export(const fs::path& run_dir, const Recording& rec, const Gr
       float wmax = 0;
       for (std::size_t i = 0; i < layers[L].size(); ++i)
         for (std::size_t j = 0; j < layers[L + 1].size(); ++j) {
-          const float v = a[layers[L][i]].item<float>() * std::abs(w[layers[L + 1][j]][layers[L][i]].item<float>());
-          local.push_back({static_cast<std::int32_t>(first[L] + i), static_cast<std::int32_t>(first[L + 1] + j), v});
+          const float v =
+              a[layers[L][i]].item<float>() * std::abs(w[layers[L + 1][j]][layers[L][i]].item<float>());
+          local.push_back(
+              {static_cast<std::int32_t>(first[L] + i), static_cast<std::int32_t>(first[L + 1] + j), v});
           wmax = std::max(wmax, v);
         }
       for (const auto& e : local)
@@ -518,7 +557,8 @@ Pruning prune_and_export(const fs::path& run_dir, const Recording& rec, const Gr
   return result;
 }
 
-GraphAnalysis analyse_resolved(const fs::path& run_dir, const Recording& rec, const GraphOptions& o, bool auto_theta) {
+GraphAnalysis analyse_resolved(const fs::path& run_dir, const Recording& rec, const GraphOptions& o,
+                               bool auto_theta) {
   GraphAnalysis a;
   a.run_dir = run_dir;
   a.theta = o.theta;
@@ -538,9 +578,11 @@ GraphAnalysis analyse_resolved(const fs::path& run_dir, const Recording& rec, co
   std::vector<std::int64_t> chosen{rec.steps.front()};
   if (a.transition.status.ok()) {
     const auto at_transition = static_cast<std::int64_t>(*a.transition.x_c);
-    if (std::find(chosen.begin(), chosen.end(), at_transition) == chosen.end()) chosen.push_back(at_transition);
+    if (std::find(chosen.begin(), chosen.end(), at_transition) == chosen.end())
+      chosen.push_back(at_transition);
   }
-  if (std::find(chosen.begin(), chosen.end(), rec.steps.back()) == chosen.end()) chosen.push_back(rec.steps.back());
+  if (std::find(chosen.begin(), chosen.end(), rec.steps.back()) == chosen.end())
+    chosen.push_back(rec.steps.back());
   for (const auto s : chosen) {
     a.theta_sweeps.push_back(theta_sweep(rec, s, o));
     a.structure.push_back(structure_at(rec, s, o));
@@ -565,13 +607,16 @@ GraphAnalysis analyse_resolved(const fs::path& run_dir, const Recording& rec, co
   // 6. Finite-size comparison with other recorded runs.
   if (!o.compare.empty()) {
     const auto add = [&](double width, const Series& s) {
-      a.finite_size.push_back({.width = width, .steps = s.steps, .p_inf = s.p_inf,
+      a.finite_size.push_back({.width = width,
+                               .steps = s.steps,
+                               .p_inf = s.p_inf,
                                .transition = locate_transition(s.steps, s.p_inf, s.chi, {.seed = o.seed})});
     };
     add(static_cast<double>(rec.blocks[hidden.front()].units), series);
     for (const auto& other : o.compare) {
       const auto r2 = open_recording(other);
-      if (r2.steps.empty() || hidden_of(r2).empty()) throw Error(fmt::format("'{}' has no usable recording", other.string()));
+      if (r2.steps.empty() || hidden_of(r2).empty())
+        throw Error(fmt::format("'{}' has no usable recording", other.string()));
       add(static_cast<double>(r2.blocks[hidden_of(r2).front()].units),
           series_of(percolation_over_steps(r2, o, other.filename().string())));
     }
@@ -587,7 +632,8 @@ GraphAnalysis analyse_run(const fs::path& run_dir, const GraphOptions& o) {
   configure_threads(o.threads);
   const auto rec = open_recording(run_dir);
   if (rec.steps.empty())
-    throw Error(fmt::format("'{}' has a recording plan but no recorded step yet; train the run first", run_dir.string()));
+    throw Error(fmt::format("'{}' has a recording plan but no recorded step yet; train the run first",
+                            run_dir.string()));
   if (hidden_of(rec).empty()) throw Error("the recorded network has no hidden layer to build a graph from");
   GraphOptions resolved = o;
   if (o.theta == 0) {

@@ -22,8 +22,10 @@ Standardised standardise(const at::Tensor& a) {
   const auto keep = has_variance(mean, sd).to(at::kCPU);
   const auto* k = keep.data_ptr<bool>();
   for (std::int64_t i = 0; i < keep.numel(); ++i) {
-    if (k[i]) s.kept.push_back(i);
-    else ++s.excluded;
+    if (k[i])
+      s.kept.push_back(i);
+    else
+      ++s.excluded;
   }
   if (s.kept.empty()) return s;
   const auto idx = at::tensor(s.kept, at::TensorOptions().dtype(at::kLong)).to(a.device());
@@ -33,14 +35,17 @@ Standardised standardise(const at::Tensor& a) {
 
 }  // namespace
 
-at::Tensor has_variance(const at::Tensor& mean, const at::Tensor& sd) { return sd.gt(1e-6 * (1 + mean.abs())); }
+at::Tensor has_variance(const at::Tensor& mean, const at::Tensor& sd) {
+  return sd.gt(1e-6 * (1 + mean.abs()));
+}
 
 Correlation correlate(const at::Tensor& a, const at::Tensor& b) {
   if (a.dim() != 2 || (b.defined() && b.dim() != 2))
     throw Error("correlate: activity must be a [samples, units] matrix");
   if (b.defined() && b.size(0) != a.size(0))
-    throw Error(fmt::format("correlate: the two layers were recorded on different numbers of samples ({} and {})",
-                            a.size(0), b.size(0)));
+    throw Error(
+        fmt::format("correlate: the two layers were recorded on different numbers of samples ({} and {})",
+                    a.size(0), b.size(0)));
   Correlation c;
   c.within_layer = !b.defined();
   if (a.size(1) == 0 || (b.defined() && b.size(1) == 0)) {
@@ -60,7 +65,8 @@ Correlation correlate(const at::Tensor& a, const at::Tensor& b) {
   if (!b.defined()) {
     c.kept_b = sa.kept;
     if (sa.kept.empty()) {
-      c.status = make_status(StatusCode::kNotApplicable, "every unit is constant on the samples (no variance)");
+      c.status =
+          make_status(StatusCode::kNotApplicable, "every unit is constant on the samples (no variance)");
       return c;
     }
     c.r = at::mm(sa.z.t(), sa.z).div_(n).clamp_(-1, 1);
@@ -83,8 +89,10 @@ std::vector<WeightedEdge> correlation_edges(const Correlation& c, EdgeSign sign,
   std::vector<WeightedEdge> edges;
   if (!c.ok()) return edges;
   auto w = c.r.to(at::kCPU);
-  if (sign == EdgeSign::kAbsolute) w = w.abs();
-  else if (sign == EdgeSign::kNegative) w = -w;
+  if (sign == EdgeSign::kAbsolute)
+    w = w.abs();
+  else if (sign == EdgeSign::kNegative)
+    w = -w;
   auto mask = w.ge(min_weight);
   const bool within = c.within_layer;
   if (within) mask = mask.triu(1);
@@ -95,7 +103,8 @@ std::vector<WeightedEdge> correlation_edges(const Correlation& c, EdgeSign sign,
   edges.resize(static_cast<std::size_t>(idx.size(0)));
   const std::int64_t off_b = within ? offset_a : offset_b;
   for (std::int64_t e = 0; e < idx.size(0); ++e)
-    edges[e] = {static_cast<std::int32_t>(offset_a + ij[2 * e]), static_cast<std::int32_t>(off_b + ij[2 * e + 1]), v[e]};
+    edges[e] = {static_cast<std::int32_t>(offset_a + ij[2 * e]),
+                static_cast<std::int32_t>(off_b + ij[2 * e + 1]), v[e]};
   return edges;
 }
 

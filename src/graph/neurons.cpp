@@ -1,10 +1,10 @@
 #include "critlab/graph/neurons.h"
 
+#include <ATen/ATen.h>
+
 #include <algorithm>
 #include <cmath>
 #include <numeric>
-
-#include <ATen/ATen.h>
 
 #include "critlab/core/error.h"
 #include "critlab/graph/correlation.h"
@@ -29,11 +29,12 @@ std::vector<double> percentile_ranks(const std::vector<double>& v) {
   return rank;
 }
 
-double mutual_information_bits(const double* a, std::int64_t stride, const std::int64_t* label, std::int64_t n,
-                               std::int64_t classes, int bins) {
+double mutual_information_bits(const double* a, std::int64_t stride, const std::int64_t* label,
+                               std::int64_t n, std::int64_t classes, int bins) {
   std::vector<std::int64_t> order(static_cast<std::size_t>(n));
   std::iota(order.begin(), order.end(), 0);
-  std::sort(order.begin(), order.end(), [&](std::int64_t x, std::int64_t y) { return a[x * stride] < a[y * stride]; });
+  std::sort(order.begin(), order.end(),
+            [&](std::int64_t x, std::int64_t y) { return a[x * stride] < a[y * stride]; });
   std::vector<int> bin(static_cast<std::size_t>(n));
   int b = 0;
   for (std::int64_t i = 0; i < n; ++i) {
@@ -43,7 +44,8 @@ double mutual_information_bits(const double* a, std::int64_t stride, const std::
     bin[order[i]] = b;
   }
   const int used_bins = b + 1;  // bin indices used; the bias counts only occupied bins (below)
-  std::vector<double> joint(static_cast<std::size_t>(used_bins * classes), 0), pb(used_bins, 0), pc(classes, 0);
+  std::vector<double> joint(static_cast<std::size_t>(used_bins * classes), 0), pb(used_bins, 0),
+      pc(classes, 0);
   for (std::int64_t i = 0; i < n; ++i) {
     joint[bin[i] * classes + label[i]] += 1;
     pb[bin[i]] += 1;
@@ -89,7 +91,8 @@ NeuronStats neuron_stats(const at::Tensor& activity, const at::Tensor& labels, s
   for (std::int64_t j = 0; j < units; ++j) {
     s.strength.push_back(str[j]);
     double mx = 0, total = 0;
-    for (std::int64_t c = 0; c < classes; ++c) mx = std::max(mx, cmp[c * units + j]), total += cmp[c * units + j];
+    for (std::int64_t c = 0; c < classes; ++c)
+      mx = std::max(mx, cmp[c * units + j]), total += cmp[c * units + j];
     const double rest = classes > 1 ? (total - mx) / (classes - 1) : 0;
     s.selectivity.push_back(mx + rest > 0 ? (mx - rest) / (mx + rest) : 0.0);
     s.information.push_back(alive[j] ? mutual_information_bits(ap + j, units, yp, n, classes, o.bins) : 0.0);
@@ -100,8 +103,10 @@ NeuronStats neuron_stats(const at::Tensor& activity, const at::Tensor& labels, s
     s.score.push_back(alive[j] ? std::min(rs[j], ri[j]) : 0.0);
     if (alive[j]) order.push_back(j);
   }
-  std::stable_sort(order.begin(), order.end(), [&](std::int64_t x, std::int64_t y2) { return s.score[x] > s.score[y2]; });
-  const auto k = std::min<std::size_t>(order.size(), std::max<std::size_t>(1, static_cast<std::size_t>(std::llround(o.fraction * units))));
+  std::stable_sort(order.begin(), order.end(),
+                   [&](std::int64_t x, std::int64_t y2) { return s.score[x] > s.score[y2]; });
+  const auto k = std::min<std::size_t>(
+      order.size(), std::max<std::size_t>(1, static_cast<std::size_t>(std::llround(o.fraction * units))));
   s.critical.assign(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(k));
   std::sort(s.critical.begin(), s.critical.end());
   return s;

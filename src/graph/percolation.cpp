@@ -1,17 +1,18 @@
 #include "critlab/graph/percolation.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
 #include <numeric>
 #include <random>
 
-#include <fmt/format.h>
-
 #include "critlab/core/error.h"
 
 namespace critlab::graph {
 
-UnionFind::UnionFind(std::int64_t n) : parent_(static_cast<std::size_t>(n)), size_(static_cast<std::size_t>(n), 1) {
+UnionFind::UnionFind(std::int64_t n)
+    : parent_(static_cast<std::size_t>(n)), size_(static_cast<std::size_t>(n), 1) {
   std::iota(parent_.begin(), parent_.end(), 0);
   largest_ = n > 0 ? 1 : 0;
   components_ = n;
@@ -73,7 +74,8 @@ PercolationPoint cluster_statistics(const UnionFind& uf) {
 namespace {
 
 void sort_by_weight_descending(std::vector<WeightedEdge>& edges) {
-  std::sort(edges.begin(), edges.end(), [](const WeightedEdge& a, const WeightedEdge& b) { return a.weight > b.weight; });
+  std::sort(edges.begin(), edges.end(),
+            [](const WeightedEdge& a, const WeightedEdge& b) { return a.weight > b.weight; });
 }
 
 void check_nodes(std::int64_t n, const std::vector<WeightedEdge>& edges) {
@@ -99,7 +101,8 @@ std::vector<PercolationPoint> percolation_sweep(std::int64_t n, std::vector<Weig
   sort_by_weight_descending(edges);
   std::vector<std::size_t> order(thresholds.size());
   std::iota(order.begin(), order.end(), 0);
-  std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return thresholds[a] > thresholds[b]; });
+  std::sort(order.begin(), order.end(),
+            [&](std::size_t a, std::size_t b) { return thresholds[a] > thresholds[b]; });
   std::vector<PercolationPoint> out(thresholds.size());
   UnionFind uf(n);
   std::size_t next = 0;
@@ -116,11 +119,13 @@ std::vector<PercolationPoint> percolation_sweep(std::int64_t n, std::vector<Weig
   return out;
 }
 
-std::vector<std::int64_t> cluster_sizes(std::int64_t n, const std::vector<WeightedEdge>& edges, double threshold) {
+std::vector<std::int64_t> cluster_sizes(std::int64_t n, const std::vector<WeightedEdge>& edges,
+                                        double threshold) {
   return thresholded(n, edges, threshold).component_sizes();
 }
 
-std::vector<std::int64_t> cluster_labels(std::int64_t n, const std::vector<WeightedEdge>& edges, double threshold) {
+std::vector<std::int64_t> cluster_labels(std::int64_t n, const std::vector<WeightedEdge>& edges,
+                                         double threshold) {
   return thresholded(n, edges, threshold).labels();
 }
 
@@ -137,7 +142,8 @@ double erdos_renyi_giant_fraction(double c) {
 
 Transition locate_transition(const std::vector<double>& x, const std::vector<double>& p,
                              const std::vector<double>& chi, const TransitionOptions& o) {
-  CRITLAB_ASSERT(x.size() == p.size() && x.size() == chi.size(), "locate_transition: series of different lengths");
+  CRITLAB_ASSERT(x.size() == p.size() && x.size() == chi.size(),
+                 "locate_transition: series of different lengths");
   Transition t;
   if (x.size() < 3) {
     t.status = make_status(StatusCode::kInsufficientData,
@@ -161,7 +167,8 @@ Transition locate_transition(const std::vector<double>& x, const std::vector<dou
     if (x[i] < x_c) below += p[i], ++n_below;
   }
   if (n_above == 0 && n_below == 0) {
-    t.status = make_status(StatusCode::kNotFound, "every point lies at the susceptibility peak; no side to fit");
+    t.status =
+        make_status(StatusCode::kNotFound, "every point lies at the susceptibility peak; no side to fit");
     return t;
   }
   const double mean_above = n_above ? above / n_above : -1, mean_below = n_below ? below / n_below : -1;
@@ -184,15 +191,16 @@ Transition locate_transition(const std::vector<double>& x, const std::vector<dou
   }
   t.fit_points = static_cast<int>(lx.size());
   if (lx.size() < 3) {
-    t.status = pmax > 0 ? make_status(StatusCode::kInsufficientData,
-                                      fmt::format("{} points with P_inf > 0 on the ordered side before saturation; "
-                                                  "fitting beta needs at least 3",
-                                                  lx.size()))
-                        : make_status(StatusCode::kNotFound, "P_inf is zero on the whole ordered side");
+    t.status =
+        pmax > 0 ? make_status(StatusCode::kInsufficientData,
+                               fmt::format("{} points with P_inf > 0 on the ordered side before saturation; "
+                                           "fitting beta needs at least 3",
+                                           lx.size()))
+                 : make_status(StatusCode::kNotFound, "P_inf is zero on the whole ordered side");
     return t;
   }
-  const auto slope = [](const std::vector<double>& a, const std::vector<double>& b, const std::vector<std::size_t>& idx,
-                        bool* ok) {
+  const auto slope = [](const std::vector<double>& a, const std::vector<double>& b,
+                        const std::vector<std::size_t>& idx, bool* ok) {
     double ma = 0, mb = 0;
     for (const auto i : idx) ma += a[i], mb += b[i];
     ma /= static_cast<double>(idx.size()), mb /= static_cast<double>(idx.size());
@@ -222,8 +230,8 @@ Transition locate_transition(const std::vector<double>& x, const std::vector<dou
   if (boots.size() >= 10) {
     std::sort(boots.begin(), boots.end());
     const auto q = [&](double f) {
-      return boots[static_cast<std::size_t>(std::clamp(f * static_cast<double>(boots.size() - 1), 0.0,
-                                                       static_cast<double>(boots.size() - 1)))];
+      return boots[static_cast<std::size_t>(
+          std::clamp(f * static_cast<double>(boots.size() - 1), 0.0, static_cast<double>(boots.size() - 1)))];
     };
     t.beta_lo = q((1 - o.level) / 2);
     t.beta_hi = q(1 - (1 - o.level) / 2);

@@ -1,11 +1,11 @@
 #include "critlab/graph/recording.h"
 
+#include <fmt/format.h>
+#include <torch/torch.h>
+
 #include <algorithm>
 #include <cmath>
 #include <set>
-
-#include <fmt/format.h>
-#include <torch/torch.h>
 
 #include "critlab/core/error.h"
 #include "critlab/io/files.h"
@@ -87,15 +87,18 @@ Recorder::Recorder(fs::path run_dir, const data::Dataset& train, const RecordOpt
       x = out;
     }
   }
-  io::write_json(dir_ / "meta.json", {{"format", "critlab recording 1: NumPy .npy files, one directory per step"},
-                                      {"schedule", schedule_},
-                                      {"probes", probe_set.size()},
-                                      {"probe_source", "class-stratified training images"},
-                                      {"activation_dtype", options.half ? "float16" : "float32"},
-                                      {"blocks", blocks}});
+  io::write_json(dir_ / "meta.json",
+                 {{"format", "critlab recording 1: NumPy .npy files, one directory per step"},
+                  {"schedule", schedule_},
+                  {"probes", probe_set.size()},
+                  {"probe_source", "class-stratified training images"},
+                  {"activation_dtype", options.half ? "float16" : "float32"},
+                  {"blocks", blocks}});
 }
 
-bool Recorder::due(std::int64_t step) const { return std::binary_search(schedule_.begin(), schedule_.end(), step); }
+bool Recorder::due(std::int64_t step) const {
+  return std::binary_search(schedule_.begin(), schedule_.end(), step);
+}
 
 void Recorder::record(std::int64_t step, nn::LayerStack& model) {
   const auto final_dir = dir_ / step_name(step);
@@ -106,12 +109,15 @@ void Recorder::record(std::int64_t step, nn::LayerStack& model) {
     nn::EvalModeGuard eval(*model);
     torch::NoGradGuard no_grad;
     const auto taps = model->forward_tapped(probes_.to(model->parameters().front().device()));
-    const auto store = [&](const at::Tensor& t) { return options_.half ? units_of(t).to(at::kHalf) : units_of(t).to(at::kFloat); };
+    const auto store = [&](const at::Tensor& t) {
+      return options_.half ? units_of(t).to(at::kHalf) : units_of(t).to(at::kFloat);
+    };
     for (std::size_t l = 0; l < taps.size(); ++l) {
       io::write_npy(tmp / fmt::format("block{}_post.npy", l), store(taps[l].output));
       if (taps[l].pre.defined()) io::write_npy(tmp / fmt::format("block{}_pre.npy", l), store(taps[l].pre));
     }
-    for (const auto& p : model->named_parameters()) io::write_npy(tmp / param_file(p.key()), p.value().to(at::kFloat));
+    for (const auto& p : model->named_parameters())
+      io::write_npy(tmp / param_file(p.key()), p.value().to(at::kFloat));
   }
   // A resumed run re-records the steps after its checkpoint; the new directory replaces the old one.
   fs::remove_all(final_dir);
@@ -131,15 +137,16 @@ Recording open_recording(const fs::path& run_dir) {
   Recording rec;
   rec.dir = run_dir / "record";
   if (!fs::exists(rec.dir / "meta.json"))
-    throw Error(fmt::format("'{}' holds no activity recording (record/meta.json); train it with --record, e.g. "
-                            "critlab train --record --out {}",
-                            run_dir.string(), run_dir.string()));
+    throw Error(
+        fmt::format("'{}' holds no activity recording (record/meta.json); train it with --record, e.g. "
+                    "critlab train --record --out {}",
+                    run_dir.string(), run_dir.string()));
   rec.meta = io::read_json(rec.dir / "meta.json");
   try {
     rec.schedule = rec.meta.at("schedule").get<std::vector<std::int64_t>>();
     for (const auto& b : rec.meta.at("blocks")) {
-      BlockInfo info{b.at("index"), b.at("description"), b.at("units"), b.at("has_pre"), b.at("readout"),
-                     b.at("dense")};
+      BlockInfo info{b.at("index"),   b.at("description"), b.at("units"),
+                     b.at("has_pre"), b.at("readout"),     b.at("dense")};
       // Recordings made before blocks named their dense weights held only the built-in dense block.
       const auto legacy = fmt::format("block{}.linear.", info.index);
       info.weight_name = b.value("weight_name", info.dense ? legacy + "weight" : "");
@@ -159,12 +166,14 @@ Recording open_recording(const fs::path& run_dir) {
 
 RecordedStep load_step(const Recording& rec, std::int64_t step) {
   const auto d = rec.dir / step_name(step);
-  if (!fs::is_directory(d)) throw Error(fmt::format("the recording has no step {} ({} is missing)", step, d.string()));
+  if (!fs::is_directory(d))
+    throw Error(fmt::format("the recording has no step {} ({} is missing)", step, d.string()));
   RecordedStep s;
   s.step = step;
   for (const auto& b : rec.blocks) {
     s.post.push_back(io::read_npy(d / fmt::format("block{}_post.npy", b.index)).to(at::kFloat));
-    s.pre.push_back(b.has_pre ? io::read_npy(d / fmt::format("block{}_pre.npy", b.index)).to(at::kFloat) : at::Tensor());
+    s.pre.push_back(b.has_pre ? io::read_npy(d / fmt::format("block{}_pre.npy", b.index)).to(at::kFloat)
+                              : at::Tensor());
     if (b.dense) {
       s.weight.push_back(io::read_npy(d / param_file(b.weight_name)));
       s.bias.push_back(b.bias_name.empty() ? at::Tensor() : io::read_npy(d / param_file(b.bias_name)));

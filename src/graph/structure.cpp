@@ -1,13 +1,13 @@
 #include "critlab/graph/structure.h"
 
+#include <fmt/format.h>
+#include <igraph.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <memory>
 #include <mutex>
 #include <set>
-
-#include <fmt/format.h>
-#include <igraph.h>
 
 #include "critlab/core/error.h"
 #include "critlab/io/files.h"
@@ -76,7 +76,8 @@ std::vector<std::pair<std::int64_t, std::int64_t>> edge_list(const igraph_t* g) 
 }
 
 std::vector<double> rich_club_of(const std::vector<std::pair<std::int64_t, std::int64_t>>& edges,
-                                 const std::vector<std::int64_t>& degree, const std::vector<std::int64_t>& ks) {
+                                 const std::vector<std::int64_t>& degree,
+                                 const std::vector<std::int64_t>& ks) {
   std::vector<double> phi;
   for (const auto k : ks) {
     double nk = 0, ek = 0;
@@ -89,7 +90,8 @@ std::vector<double> rich_club_of(const std::vector<std::pair<std::int64_t, std::
 
 }  // namespace
 
-GraphStructure analyse_structure(std::int64_t n, const std::vector<WeightedEdge>& edges, const StructureOptions& o) {
+GraphStructure analyse_structure(std::int64_t n, const std::vector<WeightedEdge>& edges,
+                                 const StructureOptions& o) {
   GraphStructure s;
   s.nodes = n;
   if (n == 0) return s;
@@ -115,7 +117,8 @@ GraphStructure analyse_structure(std::int64_t n, const std::vector<WeightedEdge>
         "local transitivity");
   IntVec membership;
   RealVec modularity;
-  check(igraph_community_multilevel(&graph.g, nullptr, 1.0, &membership.v, nullptr, &modularity.v), "multilevel");
+  check(igraph_community_multilevel(&graph.g, nullptr, 1.0, &membership.v, nullptr, &modularity.v),
+        "multilevel");
   s.membership.resize(static_cast<std::size_t>(n));
   for (std::int64_t i = 0; i < n; ++i) s.membership[i] = membership[i];
   s.communities = *std::max_element(s.membership.begin(), s.membership.end()) + 1;
@@ -152,14 +155,16 @@ std::vector<std::int64_t> detect_communities(std::int64_t n, const std::vector<W
   RealVec w(static_cast<std::int64_t>(edges.size()));
   for (std::size_t i = 0; i < edges.size(); ++i) VECTOR(w.v)[i] = std::max(edges[i].weight, 0.0f);
   IntVec membership;
-  check(igraph_community_multilevel(&graph.g, edges.empty() ? nullptr : &w.v, 1.0, &membership.v, nullptr, nullptr),
+  check(igraph_community_multilevel(&graph.g, edges.empty() ? nullptr : &w.v, 1.0, &membership.v, nullptr,
+                                    nullptr),
         "multilevel");
   for (std::int64_t i = 0; i < n; ++i) out[i] = membership[i];
   return out;
 }
 
 double adjusted_rand_index(const std::vector<std::int64_t>& a, const std::vector<std::int64_t>& b) {
-  if (a.size() != b.size()) throw Error("adjusted_rand_index: the partitions cover different numbers of nodes");
+  if (a.size() != b.size())
+    throw Error("adjusted_rand_index: the partitions cover different numbers of nodes");
   init_igraph();
   IntVec va(static_cast<std::int64_t>(a.size())), vb(static_cast<std::int64_t>(b.size()));
   for (std::size_t i = 0; i < a.size(); ++i) VECTOR(va.v)[i] = a[i], VECTOR(vb.v)[i] = b[i];
@@ -184,14 +189,19 @@ void write_with_attributes(const std::filesystem::path& path, const ExportGraph&
   io::write_atomic_with(path, [&](const std::filesystem::path& tmp) {
     std::unique_ptr<FILE, int (*)(FILE*)> f(std::fopen(tmp.c_str(), "w"), &std::fclose);
     if (!f) throw Error(fmt::format("cannot write '{}'", tmp.string()));
-    check(graphml ? igraph_write_graph_graphml(&graph.g, f.get(), false) : igraph_write_graph_dot(&graph.g, f.get()),
+    check(graphml ? igraph_write_graph_graphml(&graph.g, f.get(), false)
+                  : igraph_write_graph_dot(&graph.g, f.get()),
           graphml ? "write_graph_graphml" : "write_graph_dot");
   });
 }
 
 }  // namespace
 
-void write_graphml(const std::filesystem::path& path, const ExportGraph& g) { write_with_attributes(path, g, true); }
-void write_dot(const std::filesystem::path& path, const ExportGraph& g) { write_with_attributes(path, g, false); }
+void write_graphml(const std::filesystem::path& path, const ExportGraph& g) {
+  write_with_attributes(path, g, true);
+}
+void write_dot(const std::filesystem::path& path, const ExportGraph& g) {
+  write_with_attributes(path, g, false);
+}
 
 }  // namespace critlab::graph

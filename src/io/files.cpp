@@ -5,9 +5,8 @@
 
 #include <atomic>
 #include <fstream>
-#include <sstream>
-
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "critlab/core/error.h"
 
@@ -16,8 +15,8 @@ namespace critlab::io {
 namespace {
 fs::path temp_beside(const fs::path& path) {
   static std::atomic<int> counter{0};
-  return path.parent_path() /
-         ("." + path.filename().string() + ".tmp." + std::to_string(getpid()) + "." + std::to_string(counter++));
+  return path.parent_path() / ("." + path.filename().string() + ".tmp." + std::to_string(getpid()) + "." +
+                               std::to_string(counter++));
 }
 
 void fsync_path(const fs::path& path) {

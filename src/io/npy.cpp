@@ -1,12 +1,12 @@
 #include "critlab/io/npy.h"
 
-#include <fstream>
-#include <regex>
-#include <sstream>
-
 #include <ATen/ATen.h>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
+
+#include <fstream>
+#include <regex>
+#include <sstream>
 
 #include "critlab/core/error.h"
 #include "critlab/io/files.h"
@@ -18,8 +18,9 @@ struct DtypeName {
   at::ScalarType type;
   const char* descr;
 };
-constexpr DtypeName kDtypes[] = {{at::kHalf, "<f2"}, {at::kFloat, "<f4"}, {at::kDouble, "<f8"}, {at::kLong, "<i8"},
-                                 {at::kInt, "<i4"},  {at::kByte, "|u1"},  {at::kBool, "|b1"}};
+constexpr DtypeName kDtypes[] = {{at::kHalf, "<f2"}, {at::kFloat, "<f4"}, {at::kDouble, "<f8"},
+                                 {at::kLong, "<i8"}, {at::kInt, "<i4"},   {at::kByte, "|u1"},
+                                 {at::kBool, "|b1"}};
 
 }  // namespace
 
@@ -28,11 +29,15 @@ void write_npy(const std::filesystem::path& path, const at::Tensor& tensor) {
   const char* descr = nullptr;
   for (const auto& d : kDtypes)
     if (d.type == t.scalar_type()) descr = d.descr;
-  if (!descr) throw Error(fmt::format("write_npy: unsupported tensor type {} for '{}'", c10::toString(t.scalar_type()), path.string()));
+  if (!descr)
+    throw Error(fmt::format("write_npy: unsupported tensor type {} for '{}'", c10::toString(t.scalar_type()),
+                            path.string()));
   std::string shape = fmt::format("{}", fmt::join(t.sizes(), ", "));
   if (t.dim() == 1) shape += ",";  // "(3,)", "(3, 4)", "()"
-  std::string header = fmt::format("{{'descr': '{}', 'fortran_order': False, 'shape': ({}), }}", descr, shape);
-  // Magic (6) + version (2) + header length (2) + header, padded with spaces to a multiple of 64, ending in \n.
+  std::string header =
+      fmt::format("{{'descr': '{}', 'fortran_order': False, 'shape': ({}), }}", descr, shape);
+  // Magic (6) + version (2) + header length (2) + header, padded with spaces to a multiple of 64, ending in
+  // \n.
   const std::size_t unpadded = 10 + header.size() + 1;
   header.append((64 - unpadded % 64) % 64, ' ');
   header.push_back('\n');
@@ -72,9 +77,11 @@ at::Tensor read_npy(const std::filesystem::path& path) {
   at::ScalarType type = at::kFloat;
   bool found = false;
   for (const auto& d : kDtypes)
-    if (descr == d.descr || (descr[0] == '=' && descr.substr(1) == std::string(d.descr).substr(1))) type = d.type, found = true;
+    if (descr == d.descr || (descr[0] == '=' && descr.substr(1) == std::string(d.descr).substr(1)))
+      type = d.type, found = true;
   if (!found) throw bad(fmt::format("unsupported dtype '{}'", descr));
-  if (std::regex_search(header, std::regex("'fortran_order':\\s*True"))) throw bad("Fortran order is not supported");
+  if (std::regex_search(header, std::regex("'fortran_order':\\s*True")))
+    throw bad("Fortran order is not supported");
   if (!std::regex_search(header, m, std::regex("'shape':\\s*\\(([^)]*)\\)"))) throw bad("no shape");
   std::vector<std::int64_t> shape;
   std::stringstream ss(m[1].str());

@@ -1,10 +1,10 @@
 #include "critlab/io/numbers.h"
 
+#include <fmt/format.h>
+
 #include <cerrno>
 #include <cstdlib>
 #include <sstream>
-
-#include <fmt/format.h>
 
 #include "critlab/core/error.h"
 #include "critlab/io/files.h"
@@ -39,7 +39,8 @@ std::vector<double> read_number_column(const std::filesystem::path& path, const 
   std::vector<double> out;
   long index = -1;  // resolved column index
   bool header_checked = false;
-  if (column.empty()) index = 0;
+  if (column.empty())
+    index = 0;
   else {
     char* end = nullptr;
     const long v = std::strtol(column.c_str(), &end, 10);
@@ -60,20 +61,24 @@ std::vector<double> read_number_column(const std::filesystem::path& path, const 
         if (index < 0) {
           for (std::size_t i = 0; i < cells.size(); ++i)
             if (cells[i] == column) index = static_cast<long>(i);
-          if (index < 0) throw Error(fmt::format("'{}' has no column named '{}' (header: {})", name, column, line));
+          if (index < 0)
+            throw Error(fmt::format("'{}' has no column named '{}' (header: {})", name, column, line));
         }
         continue;
       }
-      if (index < 0) throw Error(fmt::format("'{}' has no header line, so --column must be a 0-based index", name));
+      if (index < 0)
+        throw Error(fmt::format("'{}' has no header line, so --column must be a 0-based index", name));
     }
     if (index >= static_cast<long>(cells.size()))
       throw Error(fmt::format("'{}' line {}: no column {} in '{}'", name, lineno, index, line));
     double v;
     if (!parse_number(cells[static_cast<std::size_t>(index)], &v))
-      throw Error(fmt::format("'{}' line {}: '{}' is not a number", name, lineno, cells[static_cast<std::size_t>(index)]));
+      throw Error(fmt::format("'{}' line {}: '{}' is not a number", name, lineno,
+                              cells[static_cast<std::size_t>(index)]));
     out.push_back(v);
   }
-  if (out.empty()) throw Error(fmt::format("'{}' holds no numbers; expected one number per line or a CSV column", name));
+  if (out.empty())
+    throw Error(fmt::format("'{}' holds no numbers; expected one number per line or a CSV column", name));
   return out;
 }
 

@@ -1,9 +1,9 @@
 #include "critlab/io/plot.h"
 
+#include <fmt/format.h>
+
 #include <cstdlib>
 #include <stdexcept>
-
-#include <fmt/format.h>
 
 #include "critlab/io/files.h"
 
@@ -21,11 +21,12 @@ std::string quote(const std::string& s) {
 }
 }  // namespace
 
-bool render_gnuplot(const std::filesystem::path& dir, const std::string& stem, const std::string& body, int width,
-                    int height) {
+bool render_gnuplot(const std::filesystem::path& dir, const std::string& stem, const std::string& body,
+                    int width, int height) {
   std::filesystem::create_directories(dir);
   const auto png = dir / (stem + ".png");
-  std::string gp = fmt::format("set terminal pngcairo size {},{} enhanced font 'DejaVu Sans,11'\n", width, height);
+  std::string gp =
+      fmt::format("set terminal pngcairo size {},{} enhanced font 'DejaVu Sans,11'\n", width, height);
   gp += "set output " + quote(png.filename().string() + ".tmp") + "\n";
   gp += body;
   const auto script = dir / (stem + ".gp");
@@ -53,32 +54,36 @@ bool plot_lines(const std::filesystem::path& dir, const std::string& stem, const
   if (options.logx) gp += "set logscale x\n";
   if (options.logy) gp += "set logscale y\n";
   for (double v : options.vlines)
-    gp += fmt::format("set arrow from first {0}, graph 0 to first {0}, graph 1 nohead dt 3 lc rgb 'gray40'\n", v);
+    gp += fmt::format("set arrow from first {0}, graph 0 to first {0}, graph 1 nohead dt 3 lc rgb 'gray40'\n",
+                      v);
   gp += "plot ";
   const std::size_t xi = table.column(x) + 1;
   for (std::size_t i = 0; i < series.size(); ++i) {
     const std::size_t yi = table.column(series[i].y) + 1;
     const std::string title = series[i].title.empty() ? series[i].y : series[i].title;
     gp += fmt::format("{}{} using {}:{} skip 1 with {} title {}", i ? ", \\\n     " : "",
-                      quote(csv.filename().string()), xi, yi, options.points ? "linespoints pt 7 ps 0.5" : "lines",
-                      quote(title));
+                      quote(csv.filename().string()), xi, yi,
+                      options.points ? "linespoints pt 7 ps 0.5" : "lines", quote(title));
   }
   // Reference lines as constant functions, so that autoscaling keeps them in view.
   for (double h : options.hlines)
-    if (!(options.logy && h <= 0)) gp += fmt::format(", \\\n     {} with lines dt 2 lc rgb 'gray40' notitle", h);
+    if (!(options.logy && h <= 0))
+      gp += fmt::format(", \\\n     {} with lines dt 2 lc rgb 'gray40' notitle", h);
   gp += "\n";
   return render_gnuplot(dir, stem, gp);
 }
 
 bool plot_heatmap(const std::filesystem::path& dir, const std::string& stem, const std::vector<float>& values,
                   std::int64_t rows, std::int64_t cols, const HeatmapOptions& options) {
-  if (static_cast<std::int64_t>(values.size()) != rows * cols) throw std::invalid_argument("plot_heatmap: size mismatch");
+  if (static_cast<std::int64_t>(values.size()) != rows * cols)
+    throw std::invalid_argument("plot_heatmap: size mismatch");
   std::filesystem::create_directories(dir);
   // The matrix as gnuplot's "matrix" text format: one row per line, space separated.
   std::string data;
   data.reserve(values.size() * 8);
   for (std::int64_t r = 0; r < rows; ++r) {
-    for (std::int64_t c = 0; c < cols; ++c) data += fmt::format("{}{:.4g}", c ? " " : "", values[r * cols + c]);
+    for (std::int64_t c = 0; c < cols; ++c)
+      data += fmt::format("{}{:.4g}", c ? " " : "", values[r * cols + c]);
     data += "\n";
   }
   const auto dat = dir / (stem + ".dat");
@@ -92,9 +97,11 @@ bool plot_heatmap(const std::filesystem::path& dir, const std::string& stem, con
   gp += options.diverging ? "set palette defined (0 '#2166ac', 0.5 'white', 1 '#b2182b')\n"
                           : "set palette defined (0 'white', 1 'black')\n";
   for (double h : options.hlines)
-    gp += fmt::format("set arrow from graph 0, first {0} to graph 1, first {0} nohead lc rgb 'gray50' front\n", h);
+    gp += fmt::format(
+        "set arrow from graph 0, first {0} to graph 1, first {0} nohead lc rgb 'gray50' front\n", h);
   for (double v : options.vlines)
-    gp += fmt::format("set arrow from first {0}, graph 0 to first {0}, graph 1 nohead lc rgb 'gray50' front\n", v);
+    gp += fmt::format(
+        "set arrow from first {0}, graph 0 to first {0}, graph 1 nohead lc rgb 'gray50' front\n", v);
   gp += "plot " + quote(dat.filename().string()) + " matrix with image notitle\n";
   return render_gnuplot(dir, stem, gp, options.width, options.height);
 }

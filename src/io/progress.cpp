@@ -1,10 +1,9 @@
 #include "critlab/io/progress.h"
 
+#include <fmt/format.h>
 #include <unistd.h>
 
 #include <cstdio>
-
-#include <fmt/format.h>
 
 namespace critlab::io {
 
@@ -29,8 +28,9 @@ void Progress::update(std::int64_t done, const std::string& status) {
   const int filled = static_cast<int>(frac * kWidth);
   std::string bar(filled, '#');
   bar += std::string(kWidth - filled, '.');
-  std::fprintf(stderr, "\r%s [%s] %3.0f%% %lld/%lld %.0fs<%.0fs %s\x1b[K", label_.c_str(), bar.c_str(), frac * 100,
-               static_cast<long long>(done), static_cast<long long>(total_), elapsed, eta, status.c_str());
+  std::fprintf(stderr, "\r%s [%s] %3.0f%% %lld/%lld %.0fs<%.0fs %s\x1b[K", label_.c_str(), bar.c_str(),
+               frac * 100, static_cast<long long>(done), static_cast<long long>(total_), elapsed, eta,
+               status.c_str());
   std::fflush(stderr);
 }
 

@@ -1,9 +1,9 @@
 #include "critlab/io/table.h"
 
+#include <fmt/format.h>
+
 #include <cmath>
 #include <sstream>
-
-#include <fmt/format.h>
 
 #include "critlab/core/error.h"
 #include "critlab/io/files.h"

@@ -2,6 +2,7 @@
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <torch/torch.h>
+
 #include <nlohmann/json.hpp>
 
 #include "critlab/core/error.h"
@@ -9,16 +10,17 @@
 
 namespace critlab::measure {
 
-
 bool NetworkAvalancheOptions::IsValid(std::string* error) const {
   if (!(perturbation != 0) || !(threshold > 0) || repeats < 1) {
-    if (error) *error = "avalanches need a non-zero --perturbation, a positive --threshold and --repeats >= 1";
+    if (error)
+      *error = "avalanches need a non-zero --perturbation, a positive --threshold and --repeats >= 1";
     return false;
   }
   return true;
 }
 
-NetworkAvalanches network_avalanches(nn::LayerStack& stack, const at::Tensor& probes, const NetworkAvalancheOptions& o) {
+NetworkAvalanches network_avalanches(nn::LayerStack& stack, const at::Tensor& probes,
+                                     const NetworkAvalancheOptions& o) {
   std::string err;
   if (!o.IsValid(&err)) throw Error(err);
   nn::EvalModeGuard eval(*stack);
@@ -93,7 +95,8 @@ NetworkAvalanches network_avalanches(nn::LayerStack& stack, const at::Tensor& pr
       if (!(scale > 0)) scale = 1.0;
     }
     const at::Tensor changed = ((f1 - f0).abs() > o.threshold * scale).sum(1).cpu();
-    for (std::int64_t c = 0; c < copies; ++c) counts[static_cast<std::size_t>(c)].push_back(changed[c].item<double>());
+    for (std::int64_t c = 0; c < copies; ++c)
+      counts[static_cast<std::size_t>(c)].push_back(changed[c].item<double>());
   }
   for (const auto& seq : counts) {
     stats::Avalanche a;

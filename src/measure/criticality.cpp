@@ -1,10 +1,10 @@
 #include "critlab/measure/criticality.h"
 
+#include <fmt/format.h>
+#include <torch/torch.h>
+
 #include <chrono>
 #include <cmath>
-
-#include <torch/torch.h>
-#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "critlab/core/error.h"
@@ -17,7 +17,8 @@ bool MeasureOptions::IsValid(std::string* error) const {
   return gains.IsValid(error) && lyapunov.IsValid(error) && dynamic_range.IsValid(error);
 }
 
-CriticalityReport measure_criticality(nn::LayerStack& stack, const at::Tensor& probes, const MeasureOptions& options) {
+CriticalityReport measure_criticality(nn::LayerStack& stack, const at::Tensor& probes,
+                                      const MeasureOptions& options) {
   std::string err;
   if (!options.IsValid(&err)) throw Error(err);
   const auto t0 = std::chrono::steady_clock::now();
@@ -43,9 +44,13 @@ nlohmann::json to_json(const CriticalityReport& r) {
                       {"probes", r.probes},
                       {"seconds", r.seconds}};
   const Status not_run = make_status(StatusCode::kNotRun, "not asked for");
-  put_result(j, "lyapunov", r.lyapunov ? std::optional(r.lyapunov->exponents) : std::nullopt, not_run);
+  if (r.lyapunov)
+    put_exponents(j, "lyapunov", r.lyapunov->exponents);
+  else
+    put_result(j, "lyapunov", std::optional<std::vector<double>>(), not_run);
   put_result(j, "lyapunov_detail", r.lyapunov ? std::optional(to_json(*r.lyapunov)) : std::nullopt, not_run);
-  put_result(j, "dynamic_range", r.dynamic_range ? std::optional(to_json(*r.dynamic_range)) : std::nullopt, not_run);
+  put_result(j, "dynamic_range", r.dynamic_range ? std::optional(to_json(*r.dynamic_range)) : std::nullopt,
+             not_run);
   return j;
 }
 
@@ -54,11 +59,13 @@ void write_report_files(const std::filesystem::path& dir, const CriticalityRepor
   const auto plots = dir / "plots";
   io::Table gains{{"layer", "fan_in", "fan_out", "gain_sq", "gain_sq_se", "gain", "log_gain", "readout"}, {}};
   for (const auto& g : r.layers)
-    gains.add_row({static_cast<double>(g.index), static_cast<double>(g.fan_in), static_cast<double>(g.fan_out),
-                   g.gain_sq, g.gain_sq_se, g.gain, g.log_gain, g.readout ? 1.0 : 0.0});
+    gains.add_row({static_cast<double>(g.index), static_cast<double>(g.fan_in),
+                   static_cast<double>(g.fan_out), g.gain_sq, g.gain_sq_se, g.gain, g.log_gain,
+                   g.readout ? 1.0 : 0.0});
   io::write_csv(tables / "gains.csv", gains);
   io::plot_lines(plots, "gains", gains, "layer", {{"gain_sq", "mean squared singular value of J_l"}},
-                 {.title = fmt::format("Layer Jacobian gains (distance to criticality {:.3f})", r.distance_to_criticality),
+                 {.title = fmt::format("Layer Jacobian gains (distance to criticality {:.3f})",
+                                       r.distance_to_criticality),
                   .xlabel = "layer",
                   .ylabel = "gain^2 = ||J_l||_F^2 / fan-out",
                   .logy = true,
@@ -74,7 +81,8 @@ void write_report_files(const std::filesystem::path& dir, const CriticalityRepor
     }
     io::write_csv(tables / "lyapunov_per_layer.csv", ly);
     std::vector<io::PlotSeries> series;
-    for (int i = 0; i < std::min(r.lyapunov->k, 4); ++i) series.push_back({fmt::format("lambda_{}", i + 1), ""});
+    for (int i = 0; i < std::min(r.lyapunov->k, 4); ++i)
+      series.push_back({fmt::format("lambda_{}", i + 1), ""});
     io::plot_lines(plots, "lyapunov_per_layer", ly, "layer", series,
                    {.title = fmt::format("Local Lyapunov exponents (lambda_1 = {:.4f} per layer)",
                                          r.lyapunov->exponents.front()),
@@ -85,7 +93,9 @@ void write_report_files(const std::filesystem::path& dir, const CriticalityRepor
     for (std::size_t i = 0; i < r.lyapunov->exponents.size(); ++i)
       spec.add_row({static_cast<double>(i + 1), r.lyapunov->exponents[i], r.lyapunov->exponents_se[i]});
     io::plot_lines(plots, "lyapunov_spectrum", spec, "i", {{"lambda", "exponent"}},
-                   {.title = "Lyapunov spectrum", .xlabel = "index i", .ylabel = "lambda_i (nats per layer)",
+                   {.title = "Lyapunov spectrum",
+                    .xlabel = "index i",
+                    .ylabel = "lambda_i (nats per layer)",
                     .hlines = {0.0}});
   }
   if (r.dynamic_range) {
@@ -94,8 +104,8 @@ void write_report_files(const std::filesystem::path& dir, const CriticalityRepor
       dr.add_row({r.dynamic_range->scales[i], r.dynamic_range->response[i]});
     io::plot_lines(plots, "dynamic_range", dr, "scale", {{"response", "F(s)"}},
                    {.title = r.dynamic_range->ok() ? fmt::format("Response curve, dynamic range {:.2f} dB",
-                                                              r.dynamic_range->delta_db)
-                                                : "Response curve (flat: no dynamic range)",
+                                                                 r.dynamic_range->delta_db)
+                                                   : "Response curve (flat: no dynamic range)",
                     .xlabel = "input scale s",
                     .ylabel = "||h_L(s x) - h_L(0)|| / sqrt(N)",
                     .logx = true});
@@ -103,12 +113,13 @@ void write_report_files(const std::filesystem::path& dir, const CriticalityRepor
 }
 
 std::string brief_report(const CriticalityReport& r) {
-  std::string out = fmt::format("{:>5}  {:<34} {:>7} {:>7} {:>10} {:>9} {:>9}  {}\n", "layer", "block", "fan_in",
-                                "fan_out", "gain_sq", "+-se", "ln gain", "method");
+  std::string out = fmt::format("{:>5}  {:<34} {:>7} {:>7} {:>10} {:>9} {:>9}  {}\n", "layer", "block",
+                                "fan_in", "fan_out", "gain_sq", "+-se", "ln gain", "method");
   for (const auto& g : r.layers)
-    out += fmt::format("{:>5}  {:<34} {:>7} {:>7} {:>10.4f} {:>9.4f} {:>9.4f}  {}\n", g.index, g.description, g.fan_in,
-                       g.fan_out, g.gain_sq, g.gain_sq_se, g.log_gain, g.method);
-  out += fmt::format("distance to criticality (mean |ln gain| over hidden layers): {:.4f}\n", r.distance_to_criticality);
+    out += fmt::format("{:>5}  {:<34} {:>7} {:>7} {:>10.4f} {:>9.4f} {:>9.4f}  {}\n", g.index, g.description,
+                       g.fan_in, g.fan_out, g.gain_sq, g.gain_sq_se, g.log_gain, g.method);
+  out += fmt::format("distance to criticality (mean |ln gain| over hidden layers): {:.4f}\n",
+                     r.distance_to_criticality);
   if (r.lyapunov) {
     out += "Lyapunov exponents (nats/layer):";
     for (std::size_t i = 0; i < r.lyapunov->exponents.size(); ++i)
@@ -117,7 +128,7 @@ std::string brief_report(const CriticalityReport& r) {
   }
   if (r.dynamic_range)
     out += r.dynamic_range->ok() ? fmt::format("dynamic range: {:.2f} dB\n", r.dynamic_range->delta_db)
-                              : "dynamic range: none (" + r.dynamic_range->status.message + ")\n";
+                                 : "dynamic range: none (" + r.dynamic_range->status.message + ")\n";
   out += fmt::format("({} probes, {:.2f} s)\n", r.probes, r.seconds);
   return out;
 }

@@ -1,8 +1,8 @@
 #include "critlab/measure/dynamic_range.h"
 
-#include <cmath>
-
 #include <torch/torch.h>
+
+#include <cmath>
 #include <nlohmann/json.hpp>
 
 #include "critlab/core/error.h"
@@ -31,7 +31,8 @@ double crossing(const std::vector<double>& s, const std::vector<double>& f, doub
 }
 }  // namespace
 
-DynamicRangeResult dynamic_range(nn::LayerStack& stack, const at::Tensor& probes, const DynamicRangeOptions& options) {
+DynamicRangeResult dynamic_range(nn::LayerStack& stack, const at::Tensor& probes,
+                                 const DynamicRangeOptions& options) {
   std::string err;
   if (!options.IsValid(&err)) throw Error(err);
   nn::EvalModeGuard eval(*stack);
@@ -53,7 +54,8 @@ DynamicRangeResult dynamic_range(nn::LayerStack& stack, const at::Tensor& probes
   }
   const double f_low = r.response.front(), f_high = r.response.back();
   if (!(f_high > f_low) || !std::isfinite(f_high)) {
-    r.status = make_status(StatusCode::kNotFound, "the response does not grow with the input scale; no dynamic range");
+    r.status = make_status(StatusCode::kNotFound,
+                           "the response does not grow with the input scale; no dynamic range");
     return r;
   }
   r.s_low = crossing(r.scales, r.response, f_low + options.low * (f_high - f_low));

@@ -1,12 +1,12 @@
 #include "critlab/measure/jacobian.h"
 
-#include <cmath>
-
 #include <ATen/CPUGeneratorImpl.h>
-#include <torch/torch.h>
-#include <torch/csrc/autograd/autograd.h>
-#include <nlohmann/json.hpp>
 #include <fmt/format.h>
+#include <torch/csrc/autograd/autograd.h>
+#include <torch/torch.h>
+
+#include <cmath>
+#include <nlohmann/json.hpp>
 
 #include "critlab/core/error.h"
 
@@ -107,7 +107,10 @@ at::Tensor jacobian_sq_norm(nn::BlockImpl& block, const at::Tensor& x, GainMetho
       const bool by_input = n_in <= n_out;
       const auto dirs = by_input ? n_in : n_out;
       const at::Tensor xs = repeat_examples(x, dirs);
-      const auto eye = torch::eye(dirs, x.options()).unsqueeze(0).expand({batch, dirs, dirs}).reshape({batch * dirs, dirs});
+      const auto eye = torch::eye(dirs, x.options())
+                           .unsqueeze(0)
+                           .expand({batch, dirs, dirs})
+                           .reshape({batch * dirs, dirs});
       at::Tensor cols;
       if (by_input) {
         cols = jvp(block, xs, eye.reshape(xs.sizes()));
@@ -122,13 +125,15 @@ at::Tensor jacobian_sq_norm(nn::BlockImpl& block, const at::Tensor& x, GainMetho
       at::Tensor g = vjp(block, xs, u);
       return g.reshape({batch, probes, -1}).pow(2).sum(2).mean(1);
     }
-    case GainMethod::kAuto: break;
+    case GainMethod::kAuto:
+      break;
   }
   CRITLAB_ASSERT(false, "jacobian_sq_norm needs a concrete method");
   return {};
 }
 
-std::vector<LayerGain> layer_gains(nn::LayerStack& stack, const at::Tensor& probes, const GainOptions& options) {
+std::vector<LayerGain> layer_gains(nn::LayerStack& stack, const at::Tensor& probes,
+                                   const GainOptions& options) {
   std::string err;
   if (!options.IsValid(&err)) throw Error(err);
   nn::EvalModeGuard eval(*stack);
@@ -152,16 +157,20 @@ std::vector<LayerGain> layer_gains(nn::LayerStack& stack, const at::Tensor& prob
     if (method == GainMethod::kAuto || method == GainMethod::kAnalytic) {
       torch::NoGradGuard no_grad;
       sq = block.jacobian_sq_norm_analytic(x);
-      if (sq.defined()) method = GainMethod::kAnalytic;
+      if (sq.defined())
+        method = GainMethod::kAnalytic;
       else if (options.method == GainMethod::kAnalytic)
-        throw Error("layer " + std::to_string(l) + " (" + g.description + ") has no analytic Jacobian; use auto");
-      else method = std::min(g.fan_in, g.fan_out) <= options.exact_max_dim ? GainMethod::kExact
-                                                                            : GainMethod::kHutchinson;
+        throw Error("layer " + std::to_string(l) + " (" + g.description +
+                    ") has no analytic Jacobian; use auto");
+      else
+        method = std::min(g.fan_in, g.fan_out) <= options.exact_max_dim ? GainMethod::kExact
+                                                                        : GainMethod::kHutchinson;
     }
     if (!sq.defined()) sq = jacobian_sq_norm(block, x, method, options.probes, options.seed + 7919 * l);
     at::Tensor per_input = (sq / static_cast<double>(g.fan_out)).to(torch::kFloat64).cpu();
     g.gain_sq = per_input.mean().item<double>();
-    g.gain_sq_se = per_input.size(0) > 1 ? per_input.std().item<double>() / std::sqrt(per_input.size(0)) : 0.0;
+    g.gain_sq_se =
+        per_input.size(0) > 1 ? per_input.std().item<double>() / std::sqrt(per_input.size(0)) : 0.0;
     g.gain = std::sqrt(g.gain_sq);
     g.log_gain = 0.5 * std::log(g.gain_sq);
     g.method = critlab::to_string(method);
@@ -182,9 +191,10 @@ double distance_to_criticality(const std::vector<LayerGain>& gains) {
 }
 
 nlohmann::json to_json(const LayerGain& g) {
-  return {{"index", g.index},     {"block", g.description}, {"readout", g.readout},   {"fan_in", g.fan_in},
-          {"fan_out", g.fan_out}, {"gain_sq", g.gain_sq},   {"gain_sq_se", g.gain_sq_se}, {"gain", g.gain},
-          {"log_gain", g.log_gain}, {"method", g.method}};
+  return {{"index", g.index},           {"block", g.description}, {"readout", g.readout},
+          {"fan_in", g.fan_in},         {"fan_out", g.fan_out},   {"gain_sq", g.gain_sq},
+          {"gain_sq_se", g.gain_sq_se}, {"gain", g.gain},         {"log_gain", g.log_gain},
+          {"method", g.method}};
 }
 
 }  // namespace critlab::measure

@@ -1,12 +1,15 @@
 #include "critlab/measure/lyapunov.h"
 
-#include <cmath>
-
 #include <ATen/CPUGeneratorImpl.h>
+#include <fmt/format.h>
 #include <torch/torch.h>
+
+#include <algorithm>
+#include <cmath>
 #include <nlohmann/json.hpp>
 
 #include "critlab/core/error.h"
+#include "critlab/core/status.h"
 #include "critlab/measure/jacobian.h"
 
 namespace critlab::measure {
@@ -23,7 +26,8 @@ bool LyapunovOptions::IsValid(std::string* error) const {
   return true;
 }
 
-LyapunovResult lyapunov_spectrum(nn::LayerStack& stack, const at::Tensor& probes, const LyapunovOptions& options) {
+LyapunovResult lyapunov_spectrum(nn::LayerStack& stack, const at::Tensor& probes,
+                                 const LyapunovOptions& options) {
   std::string err;
   if (!options.IsValid(&err)) throw Error(err);
   nn::EvalModeGuard eval(*stack);
@@ -46,7 +50,8 @@ LyapunovResult lyapunov_spectrum(nn::LayerStack& stack, const at::Tensor& probes
 
   const auto n0 = h.numel() / batch;
   auto gen = at::make_generator<at::CPUGeneratorImpl>(options.seed);
-  at::Tensor q = std::get<0>(torch::linalg_qr(at::randn({batch, n0, k}, gen, torch::kFloat64))).to(h.options());
+  at::Tensor q =
+      std::get<0>(torch::linalg_qr(at::randn({batch, n0, k}, gen, torch::kFloat64))).to(h.options());
 
   LyapunovResult r;
   r.k = static_cast<int>(k);
@@ -81,18 +86,30 @@ LyapunovResult lyapunov_spectrum(nn::LayerStack& stack, const at::Tensor& probes
   return r;
 }
 
+void put_exponents(nlohmann::json& j, const std::string& key, const std::vector<double>& exponents) {
+  j[key] = exponents;  // JSON has no -inf or NaN: those entries are written as null
+  const auto missing =
+      std::count_if(exponents.begin(), exponents.end(), [](double x) { return !std::isfinite(x); });
+  if (missing == 0) return;
+  j[key + "_status"] = to_string(StatusCode::kNonFinite);
+  j[key + "_message"] = fmt::format(
+      "{} of {} exponents are null: perturbations along those directions were annihilated (exponent -inf: "
+      "dead units, or fewer active units than exponents asked for)",
+      missing, exponents.size());
+}
+
 nlohmann::json to_json(const LyapunovResult& r) {
   nlohmann::json per_layer = nlohmann::json::array();
   for (std::size_t l = 0; l < r.per_layer.size(); ++l) {
     if (std::isnan(r.per_layer[l].front())) continue;
-    per_layer.push_back({{"index", l}, {"exponents", r.per_layer[l]}});
+    nlohmann::json layer{{"index", l}};
+    put_exponents(layer, "exponents", r.per_layer[l]);
+    per_layer.push_back(layer);
   }
-  return {{"k", r.k},
-          {"inputs", r.inputs},
-          {"exponents", r.exponents},
-          {"exponents_se", r.exponents_se},
-          {"layers", r.layers},
-          {"per_layer", per_layer}};
+  nlohmann::json j{{"k", r.k}, {"inputs", r.inputs}, {"layers", r.layers}, {"per_layer", per_layer}};
+  put_exponents(j, "exponents", r.exponents);
+  put_exponents(j, "exponents_se", r.exponents_se);
+  return j;
 }
 
 }  // namespace critlab::measure

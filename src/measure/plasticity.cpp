@@ -1,8 +1,8 @@
 #include "critlab/measure/plasticity.h"
 
-#include <cmath>
-
 #include <torch/torch.h>
+
+#include <cmath>
 
 #include "critlab/measure/jacobian.h"
 
@@ -38,7 +38,8 @@ std::vector<LayerPlasticity> layer_plasticity(nn::LayerStack& stack, const at::T
     p.dead = dead_units(taps[l].output);
     p.effective_rank = effective_rank(taps[l].output);
     double sum = 0, n = 0;
-    for (const auto& w : stack->block(l)->weights()) sum += w.abs().sum().item<double>(), n += static_cast<double>(w.numel());
+    for (const auto& w : stack->block(l)->weights())
+      sum += w.abs().sum().item<double>(), n += static_cast<double>(w.numel());
     p.mean_abs_weight = n > 0 ? sum / n : 0.0;
     out.push_back(p);
   }
@@ -49,7 +50,8 @@ double mean_abs_weight(nn::LayerStack& stack) {
   torch::NoGradGuard no_grad;
   double sum = 0, n = 0;
   for (std::size_t l = 0; l < stack->size(); ++l)
-    for (const auto& w : stack->block(l)->weights()) sum += w.abs().sum().item<double>(), n += static_cast<double>(w.numel());
+    for (const auto& w : stack->block(l)->weights())
+      sum += w.abs().sum().item<double>(), n += static_cast<double>(w.numel());
   return n > 0 ? sum / n : std::nan("");
 }
 

@@ -1,10 +1,10 @@
 #include "critlab/measure/theory.h"
 
+#include <fmt/format.h>
+
 #include <cmath>
 #include <limits>
-
 #include <nlohmann/json.hpp>
-#include <fmt/format.h>
 
 #include "critlab/core/error.h"
 #include "critlab/nn/activation_scalar.h"
@@ -22,11 +22,16 @@ GaussHermite gauss_hermite(int n) {
   const int m = (n + 1) / 2;
   double z = 0;
   for (int i = 0; i < m; ++i) {
-    if (i == 0) z = std::sqrt(2.0 * n + 1) - 1.85575 * std::pow(2.0 * n + 1, -0.16667);
-    else if (i == 1) z -= 1.14 * std::pow(static_cast<double>(n), 0.426) / z;
-    else if (i == 2) z = 1.86 * z - 0.86 * gh.nodes[0];
-    else if (i == 3) z = 1.91 * z - 0.91 * gh.nodes[1];
-    else z = 2.0 * z - gh.nodes[i - 2];
+    if (i == 0)
+      z = std::sqrt(2.0 * n + 1) - 1.85575 * std::pow(2.0 * n + 1, -0.16667);
+    else if (i == 1)
+      z -= 1.14 * std::pow(static_cast<double>(n), 0.426) / z;
+    else if (i == 2)
+      z = 1.86 * z - 0.86 * gh.nodes[0];
+    else if (i == 3)
+      z = 1.91 * z - 0.91 * gh.nodes[1];
+    else
+      z = 2.0 * z - gh.nodes[i - 2];
     double pp = 0;
     for (int it = 0; it < 100; ++it) {
       double p1 = kPiM4, p2 = 0;
@@ -112,7 +117,8 @@ MeanFieldResult mean_field(Activation act, double sigma_w, double sigma_b, const
   std::string err;
   if (!options.IsValid(&err)) throw Error("mean-field options: " + err);
   if (!(sigma_w > 0) || !(sigma_b >= 0))
-    throw Error(fmt::format("mean field needs sigma_w > 0 and sigma_b >= 0, got {} and {}", sigma_w, sigma_b));
+    throw Error(
+        fmt::format("mean field needs sigma_w > 0 and sigma_b >= 0, got {} and {}", sigma_w, sigma_b));
   const GaussHermite gh = gauss_hermite(options.quadrature_points);
   const double sw2 = sigma_w * sigma_w, sb2 = sigma_b * sigma_b;
   MeanFieldResult r;
@@ -132,14 +138,16 @@ MeanFieldResult mean_field(Activation act, double sigma_w, double sigma_b, const
   r.chi1 = sw2 * derivative_moment(act, gh, std::isfinite(q) ? q : 1.0);
   r.lyapunov = 0.5 * std::log(r.chi1);
   if (!converged_any)
-    r.status = make_status(StatusCode::kNoConvergence,
-                           fmt::format("the length map has no finite fixed point for {} at sigma_w={}, sigma_b={} "
-                                       "(q grew to {:.3g})",
-                                       to_string(act), sigma_w, sigma_b, q));
+    r.status =
+        make_status(StatusCode::kNoConvergence,
+                    fmt::format("the length map has no finite fixed point for {} at sigma_w={}, sigma_b={} "
+                                "(q grew to {:.3g})",
+                                to_string(act), sigma_w, sigma_b, q));
   else if (!std::isfinite(r.q_star) || !std::isfinite(r.chi1))
-    r.status = make_status(StatusCode::kNonFinite,
-                           fmt::format("the fixed point or chi_1 is not finite for {} at sigma_w={}, sigma_b={}",
-                                       to_string(act), sigma_w, sigma_b));
+    r.status =
+        make_status(StatusCode::kNonFinite,
+                    fmt::format("the fixed point or chi_1 is not finite for {} at sigma_w={}, sigma_b={}",
+                                to_string(act), sigma_w, sigma_b));
   return r;
 }
 
@@ -151,8 +159,10 @@ double edge_of_chaos_sigma_w(Activation act, double sigma_b, const MeanFieldOpti
   for (int it = 0; it < 200 && hi - lo > 1e-12; ++it) {
     const double mid = 0.5 * (lo + hi);
     const double fm = chi_minus_one(mid);
-    if ((fm < 0) == (flo < 0)) lo = mid, flo = fm;
-    else hi = mid;
+    if ((fm < 0) == (flo < 0))
+      lo = mid, flo = fm;
+    else
+      hi = mid;
   }
   return 0.5 * (lo + hi);
 }
@@ -165,8 +175,10 @@ Phase phase_of(const MeanFieldResult& r) {
 std::vector<EdgeOfChaosPoint> edge_of_chaos_curve(Activation act, double sigma_b_max, double step,
                                                   const MeanFieldOptions& options) {
   if (!(step > 0) || !(sigma_b_max >= 0) || sigma_b_max / step > 1e4)
-    throw Error(fmt::format("edge-of-chaos curve: step must be positive and at most 10,000 points, got "
-                            "sigma_b_max {} and step {}", sigma_b_max, step));
+    throw Error(
+        fmt::format("edge-of-chaos curve: step must be positive and at most 10,000 points, got "
+                    "sigma_b_max {} and step {}",
+                    sigma_b_max, step));
   std::vector<EdgeOfChaosPoint> curve;
   for (int i = 0; i * step <= sigma_b_max + 1e-12; ++i) {
     const double sb = step * i;

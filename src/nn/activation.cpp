@@ -1,8 +1,8 @@
 #include "critlab/nn/activation.h"
 
-#include <cmath>
-
 #include <torch/torch.h>
+
+#include <cmath>
 
 namespace critlab::nn {
 
@@ -13,11 +13,16 @@ constexpr double kInvSqrt2Pi = 0.39894228040143267794;
 
 at::Tensor activate(Activation a, const at::Tensor& z) {
   switch (a) {
-    case Activation::kTanh: return torch::tanh(z);
-    case Activation::kRelu: return torch::relu(z);
-    case Activation::kGelu: return torch::gelu(z);
-    case Activation::kSilu: return torch::silu(z);
-    case Activation::kLinear: return z;
+    case Activation::kTanh:
+      return torch::tanh(z);
+    case Activation::kRelu:
+      return torch::relu(z);
+    case Activation::kGelu:
+      return torch::gelu(z);
+    case Activation::kSilu:
+      return torch::silu(z);
+    case Activation::kLinear:
+      return z;
   }
   return z;
 }
@@ -28,7 +33,8 @@ at::Tensor activate_grad(Activation a, const at::Tensor& z) {
       auto t = torch::tanh(z);
       return 1 - t * t;
     }
-    case Activation::kRelu: return (z > 0).to(z.scalar_type());
+    case Activation::kRelu:
+      return (z > 0).to(z.scalar_type());
     case Activation::kGelu: {
       auto cdf = 0.5 * (1 + torch::erf(z * kInvSqrt2));
       return cdf + z * torch::exp(-0.5 * z * z) * kInvSqrt2Pi;
@@ -37,7 +43,8 @@ at::Tensor activate_grad(Activation a, const at::Tensor& z) {
       auto s = torch::sigmoid(z);
       return s * (1 + z * (1 - s));
     }
-    case Activation::kLinear: return torch::ones_like(z);
+    case Activation::kLinear:
+      return torch::ones_like(z);
   }
   return torch::ones_like(z);
 }

@@ -1,7 +1,7 @@
 #include "critlab/nn/blocks.h"
 
-#include <torch/torch.h>
 #include <fmt/format.h>
+#include <torch/torch.h>
 
 #include "critlab/nn/activation.h"
 
@@ -29,7 +29,8 @@ DenseBlockImpl::DenseBlockImpl(std::int64_t in, std::int64_t out, Activation act
     : activation(act), norm(n), residual(res && in == out) {
   linear = register_module("linear", torch::nn::Linear(in, out));
   if (norm == Norm::kBatchNorm) bn_ = register_module("bn", torch::nn::BatchNorm1d(out));
-  if (norm == Norm::kLayerNorm) ln_ = register_module("ln", torch::nn::LayerNorm(torch::nn::LayerNormOptions({out})));
+  if (norm == Norm::kLayerNorm)
+    ln_ = register_module("ln", torch::nn::LayerNorm(torch::nn::LayerNormOptions({out})));
 }
 
 at::Tensor DenseBlockImpl::preact(const at::Tensor& x2d) {
@@ -68,8 +69,8 @@ at::Tensor DenseBlockImpl::jacobian_sq_norm_analytic(const at::Tensor& x) {
 at::Tensor DenseBlockImpl::jacobian_sq_norm_analytic(const Tap& tap) {
   if (norm != Norm::kNone) return {};
   if (!tap.pre.defined()) return jacobian_sq_norm_analytic(tap.input);
-  at::Tensor dphi = activate_grad(activation, tap.pre);              // [B, out]
-  const at::Tensor& w = linear->weight;                              // [out, in]
+  at::Tensor dphi = activate_grad(activation, tap.pre);                  // [B, out]
+  const at::Tensor& w = linear->weight;                                  // [out, in]
   at::Tensor sq = torch::matmul(dphi * dphi, RowSquaredNorm::apply(w));  // [B]
   if (residual) sq = sq + 2 * torch::matmul(dphi, w.diagonal()) + static_cast<double>(w.size(0));
   return sq;
@@ -83,8 +84,8 @@ std::vector<at::Tensor> DenseBlockImpl::gain_parameters() const {
 }
 
 std::optional<DenseView> DenseBlockImpl::dense_view() {
-  return DenseView{linear->weight, linear->bias, "linear.weight", "linear.bias", activation, norm != Norm::kNone,
-                   residual};
+  return DenseView{linear->weight, linear->bias,        "linear.weight", "linear.bias",
+                   activation,     norm != Norm::kNone, residual};
 }
 
 std::string DenseBlockImpl::describe() const {
@@ -125,16 +126,17 @@ ResidualBlockImpl::ResidualBlockImpl(std::int64_t in, std::int64_t out, std::int
                                      Norm norm)
     : act_(act), in_(in), out_(out), stride_(stride) {
   const bool bias = norm != Norm::kBatchNorm;
-  conv1_ = register_module("conv1",
-                           torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, 3).stride(stride).padding(1).bias(bias)));
-  conv2_ = register_module("conv2", torch::nn::Conv2d(torch::nn::Conv2dOptions(out, out, 3).padding(1).bias(bias)));
+  conv1_ = register_module(
+      "conv1", torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, 3).stride(stride).padding(1).bias(bias)));
+  conv2_ = register_module("conv2",
+                           torch::nn::Conv2d(torch::nn::Conv2dOptions(out, out, 3).padding(1).bias(bias)));
   if (norm == Norm::kBatchNorm) {
     bn1_ = register_module("bn1", torch::nn::BatchNorm2d(out));
     bn2_ = register_module("bn2", torch::nn::BatchNorm2d(out));
   }
   if (stride != 1 || in != out) {
-    shortcut_ = register_module("shortcut",
-                                torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, 1).stride(stride).bias(bias)));
+    shortcut_ = register_module(
+        "shortcut", torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, 1).stride(stride).bias(bias)));
     if (norm == Norm::kBatchNorm) bn_short_ = register_module("bn_short", torch::nn::BatchNorm2d(out));
   }
 }
@@ -164,11 +166,13 @@ std::vector<at::Tensor> ResidualBlockImpl::gain_parameters() const {
 }
 
 std::string ResidualBlockImpl::describe() const {
-  return fmt::format("residual {}->{} stride {} {}{}", in_, out_, stride_, to_string(act_), bn1_ ? " batchnorm" : "");
+  return fmt::format("residual {}->{} stride {} {}{}", in_, out_, stride_, to_string(act_),
+                     bn1_ ? " batchnorm" : "");
 }
 
 // ------------------------------------------------------------------------------------------- pool + linear
-PoolLinearBlockImpl::PoolLinearBlockImpl(std::int64_t channels, std::int64_t out) : channels_(channels), out_(out) {
+PoolLinearBlockImpl::PoolLinearBlockImpl(std::int64_t channels, std::int64_t out)
+    : channels_(channels), out_(out) {
   linear_ = register_module("linear", torch::nn::Linear(channels, out));
 }
 

@@ -1,10 +1,10 @@
 #include "critlab/nn/model.h"
 
+#include <fmt/format.h>
+#include <torch/torch.h>
+
 #include <cmath>
 #include <mutex>
-
-#include <torch/torch.h>
-#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "critlab/core/error.h"
@@ -15,9 +15,12 @@ namespace critlab::nn {
 std::int64_t ModelSpec::resolved_width() const {
   if (width > 0) return width;
   switch (arch) {
-    case Arch::kMlp: return 256;
-    case Arch::kCnn: return 32;
-    case Arch::kResNet: return 16;
+    case Arch::kMlp:
+      return 256;
+    case Arch::kCnn:
+      return 32;
+    case Arch::kResNet:
+      return 16;
   }
   return 256;
 }
@@ -31,22 +34,26 @@ bool ModelSpec::IsValid(std::string* error) const {
   if (width < 0) return fail(fmt::format("width must be positive, got {}", width));
   if (resolved_width() > (1 << 16)) return fail(fmt::format("width {} is unreasonably large", width));
   if (depth > 100000) return fail(fmt::format("depth {} is unreasonably large", depth));
-  if (!(sigma_w > 0) || !std::isfinite(sigma_w)) return fail(fmt::format("sigma_w must be positive, got {}", sigma_w));
-  if (!(sigma_b >= 0) || !std::isfinite(sigma_b)) return fail(fmt::format("sigma_b must be >= 0, got {}", sigma_b));
+  if (!(sigma_w > 0) || !std::isfinite(sigma_w))
+    return fail(fmt::format("sigma_w must be positive, got {}", sigma_w));
+  if (!(sigma_b >= 0) || !std::isfinite(sigma_b))
+    return fail(fmt::format("sigma_b must be >= 0, got {}", sigma_b));
   if (num_classes < 1) return fail("num_classes (the number of outputs) must be at least 1");
   if (input_shape.empty()) return fail("input_shape is empty");
   for (auto d : input_shape)
     if (d < 1) return fail("input_shape has a non-positive dimension");
   if (arch != Arch::kMlp && input_shape.size() != 3)
     return fail("the cnn and resnet architectures need image inputs [C, H, W]");
-  if (arch == Arch::kCnn && depth > 4) return fail("depth for cnn is at most 4 (each block halves the image)");
-  if (arch != Arch::kMlp && residual) return fail("residual applies to mlp only (resnet blocks are residual)");
+  if (arch == Arch::kCnn && depth > 4)
+    return fail("depth for cnn is at most 4 (each block halves the image)");
+  if (arch != Arch::kMlp && residual)
+    return fail("residual applies to mlp only (resnet blocks are residual)");
   if (arch != Arch::kMlp && norm == Norm::kLayerNorm) return fail("norm layernorm applies to mlp only");
   return true;
 }
 
-ModelSpec mlp_spec(std::int64_t depth, std::int64_t width, Activation activation, double sigma_w, double sigma_b,
-                   std::vector<std::int64_t> input_shape) {
+ModelSpec mlp_spec(std::int64_t depth, std::int64_t width, Activation activation, double sigma_w,
+                   double sigma_b, std::vector<std::int64_t> input_shape) {
   ModelSpec s;
   s.arch = Arch::kMlp;
   s.depth = depth;
@@ -62,12 +69,12 @@ ModelSpec mlp_spec(std::int64_t depth, std::int64_t width, Activation activation
 }
 
 nlohmann::json to_json(const ModelSpec& s) {
-  return {{"arch", to_string(s.arch)},         {"depth", s.depth},
-          {"width", s.resolved_width()},       {"activation", to_string(s.activation)},
-          {"norm", to_string(s.norm)},         {"residual", s.residual},
-          {"init", to_string(s.init)},         {"sigma_w", s.sigma_w},
-          {"sigma_b", s.sigma_b},              {"input_shape", s.input_shape},
-          {"num_classes", s.num_classes},      {"cnn_hidden", s.cnn_hidden}};
+  return {{"arch", to_string(s.arch)},    {"depth", s.depth},
+          {"width", s.resolved_width()},  {"activation", to_string(s.activation)},
+          {"norm", to_string(s.norm)},    {"residual", s.residual},
+          {"init", to_string(s.init)},    {"sigma_w", s.sigma_w},
+          {"sigma_b", s.sigma_b},         {"input_shape", s.input_shape},
+          {"num_classes", s.num_classes}, {"cnn_hidden", s.cnn_hidden}};
 }
 
 ModelSpec model_spec_from_json(const nlohmann::json& j) {
@@ -105,16 +112,28 @@ void init_weight(at::Tensor& w, at::Tensor* b, Init init, double sigma_w, double
   const auto fan_in = w.numel() / fan_out;
   torch::NoGradGuard guard;
   switch (init) {
-    case Init::kGaussian: w.normal_(0, sigma_w / std::sqrt(static_cast<double>(fan_in))); break;
-    // sqrt(2 / fan_in), the (sqrt 2, 0) of init_scales, written as it always was so weights stay bit-identical.
-    case Init::kHe: w.normal_(0, std::sqrt(2.0 / static_cast<double>(fan_in))); break;
-    case Init::kXavier: w.normal_(0, std::sqrt(2.0 / static_cast<double>(fan_in + fan_out))); break;
-    case Init::kOrthogonal: torch::nn::init::orthogonal_(w, sigma_w); break;
-    case Init::kAuto: CRITLAB_ASSERT(false, "auto init must be resolved before use");
+    case Init::kGaussian:
+      w.normal_(0, sigma_w / std::sqrt(static_cast<double>(fan_in)));
+      break;
+    // sqrt(2 / fan_in), the (sqrt 2, 0) of init_scales, written as it always was so weights stay
+    // bit-identical.
+    case Init::kHe:
+      w.normal_(0, std::sqrt(2.0 / static_cast<double>(fan_in)));
+      break;
+    case Init::kXavier:
+      w.normal_(0, std::sqrt(2.0 / static_cast<double>(fan_in + fan_out)));
+      break;
+    case Init::kOrthogonal:
+      torch::nn::init::orthogonal_(w, sigma_w);
+      break;
+    case Init::kAuto:
+      CRITLAB_ASSERT(false, "auto init must be resolved before use");
   }
   if (b && b->defined()) {
-    if ((init == Init::kGaussian || init == Init::kOrthogonal) && sigma_b > 0) b->normal_(0, sigma_b);
-    else b->zero_();
+    if ((init == Init::kGaussian || init == Init::kOrthogonal) && sigma_b > 0)
+      b->normal_(0, sigma_b);
+    else
+      b->zero_();
   }
 }
 }  // namespace
@@ -126,9 +145,12 @@ Init resolved_init(const ModelSpec& spec) {
 
 std::optional<MeanFieldScales> init_scales(const ModelSpec& spec) {
   switch (resolved_init(spec)) {
-    case Init::kGaussian: return MeanFieldScales{spec.sigma_w, spec.sigma_b};
-    case Init::kHe: return MeanFieldScales{std::sqrt(2.0), 0.0};
-    default: return std::nullopt;
+    case Init::kGaussian:
+      return MeanFieldScales{spec.sigma_w, spec.sigma_b};
+    case Init::kHe:
+      return MeanFieldScales{std::sqrt(2.0), 0.0};
+    default:
+      return std::nullopt;
   }
 }
 
@@ -166,7 +188,8 @@ LayerStack build_model(const ModelSpec& spec, std::uint64_t seed) {
         stack->append(std::make_shared<DenseBlockImpl>(in, w, act, spec.norm, spec.residual));
         in = w;
       }
-      auto readout = std::make_shared<DenseBlockImpl>(in, spec.num_classes, Activation::kLinear, Norm::kNone, false);
+      auto readout =
+          std::make_shared<DenseBlockImpl>(in, spec.num_classes, Activation::kLinear, Norm::kNone, false);
       readout->set_readout(true);
       stack->append(readout);
       break;
@@ -181,8 +204,8 @@ LayerStack build_model(const ModelSpec& spec, std::uint64_t seed) {
         if (pool) h /= 2, wd /= 2;
       }
       stack->append(std::make_shared<DenseBlockImpl>(c * h * wd, spec.cnn_hidden, act, Norm::kNone, false));
-      auto readout =
-          std::make_shared<DenseBlockImpl>(spec.cnn_hidden, spec.num_classes, Activation::kLinear, Norm::kNone, false);
+      auto readout = std::make_shared<DenseBlockImpl>(spec.cnn_hidden, spec.num_classes, Activation::kLinear,
+                                                      Norm::kNone, false);
       readout->set_readout(true);
       stack->append(readout);
       break;

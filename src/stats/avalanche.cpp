@@ -1,12 +1,11 @@
 #include "critlab/stats/avalanche.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
 #include <map>
-
 #include <nlohmann/json.hpp>
-
-#include <fmt/format.h>
 
 #include "critlab/io/plot.h"
 #include "critlab/io/table.h"
@@ -44,7 +43,8 @@ std::map<std::int64_t, std::vector<double>> mean_shapes(const std::vector<Avalan
                                                         std::int64_t hi, std::int64_t min_count) {
   std::map<std::int64_t, std::pair<std::vector<double>, std::int64_t>> acc;
   for (const auto& a : av) {
-    if (a.duration < lo || a.duration > hi || static_cast<std::int64_t>(a.shape.size()) != a.duration) continue;
+    if (a.duration < lo || a.duration > hi || static_cast<std::int64_t>(a.shape.size()) != a.duration)
+      continue;
     auto& [sum, n] = acc[a.duration];
     if (sum.empty()) sum.assign(static_cast<std::size_t>(a.duration), 0.0);
     for (std::size_t t = 0; t < a.shape.size(); ++t) sum[t] += a.shape[t];
@@ -61,8 +61,9 @@ std::map<std::int64_t, std::vector<double>> mean_shapes(const std::vector<Avalan
       const auto t0 = static_cast<std::int64_t>(std::floor(std::clamp(pos, 0.0, static_cast<double>(T - 1))));
       const auto t1 = std::min<std::int64_t>(t0 + 1, T - 1);
       const double w = std::clamp(pos - static_cast<double>(t0), 0.0, 1.0);
-      grid[k] = ((1 - w) * sn.first[static_cast<std::size_t>(t0)] + w * sn.first[static_cast<std::size_t>(t1)]) /
-                static_cast<double>(sn.second);
+      grid[k] =
+          ((1 - w) * sn.first[static_cast<std::size_t>(t0)] + w * sn.first[static_cast<std::size_t>(t1)]) /
+          static_cast<double>(sn.second);
     }
     out[T] = grid;
   }
@@ -89,8 +90,9 @@ ShapeCollapse shape_collapse(const std::vector<Avalanche>& avalanches, std::int6
   ShapeCollapse c;
   const auto shapes = mean_shapes(avalanches, min_duration, max_duration, min_count);
   if (shapes.size() < 3) {
-    c.status = make_status(StatusCode::kInsufficientData,
-                           "fewer than three durations with enough avalanches (and recorded shapes) for a collapse");
+    c.status =
+        make_status(StatusCode::kInsufficientData,
+                    "fewer than three durations with enough avalanches (and recorded shapes) for a collapse");
     return c;
   }
   c.exponent = minimize_brent([&](double g) { return collapse_spread(shapes, g); }, 0.5, 4.0, 1e-8);
@@ -98,7 +100,8 @@ ShapeCollapse shape_collapse(const std::vector<Avalanche>& avalanches, std::int6
   for (const auto& [T, g] : shapes) {
     c.durations.push_back(T);
     std::vector<double> scaled(g.size());
-    for (std::size_t k = 0; k < g.size(); ++k) scaled[k] = std::pow(static_cast<double>(T), 1 - c.exponent) * g[k];
+    for (std::size_t k = 0; k < g.size(); ++k)
+      scaled[k] = std::pow(static_cast<double>(T), 1 - c.exponent) * g[k];
     c.scaled_shapes.push_back(scaled);
   }
   return c;
@@ -126,8 +129,10 @@ AvalancheAnalysis analyse_avalanches(const std::vector<Avalanche>& av, const Ava
     r.mean_size_durations.push_back(static_cast<double>(T));
     r.mean_size.push_back(e.first / e.second);
     r.counts_per_duration.push_back(e.second);
-    const bool in_window = T >= o.gamma_min_duration && (o.gamma_max_duration <= 0 || T <= o.gamma_max_duration);
-    if (in_window && e.second >= 2) lx.push_back(std::log(T)), ly.push_back(std::log(e.first / e.second)), w.push_back(e.second);
+    const bool in_window =
+        T >= o.gamma_min_duration && (o.gamma_max_duration <= 0 || T <= o.gamma_max_duration);
+    if (in_window && e.second >= 2)
+      lx.push_back(std::log(T)), ly.push_back(std::log(e.first / e.second)), w.push_back(e.second);
   }
   if (lx.size() >= 2) {
     const auto line = weighted_line_fit(lx, ly, w);
@@ -145,7 +150,8 @@ nlohmann::json to_json(const AvalancheAnalysis& a) {
   nlohmann::json j{{"count", a.count}, {"size", to_json(a.size_fit)}, {"duration", to_json(a.duration_fit)}};
   put_result(j, "tau", fitted(a.size_fit), a.size_fit.status);
   put_result(j, "tau_t", fitted(a.duration_fit), a.duration_fit.status);
-  const Status no_gamma = make_status(StatusCode::kInsufficientData, "fewer than two durations in the <S>(T) window");
+  const Status no_gamma =
+      make_status(StatusCode::kInsufficientData, "fewer than two durations in the <S>(T) window");
   put_result(j, "gamma", a.gamma, no_gamma);
   put_result(j, "gamma_se", a.gamma_se, no_gamma);
   const Status no_prediction = make_status(StatusCode::kNotApplicable, "needs both power-law fits");
@@ -182,14 +188,15 @@ void write_avalanche_files(const std::filesystem::path& dir, const std::vector<A
     ms.add_row({a.mean_size_durations[i], a.mean_size[i], a.counts_per_duration[i],
                 a.gamma ? anchor_s * std::pow(a.mean_size_durations[i] / anchor_t, *a.gamma) : std::nan("")});
   io::write_csv(tables / "mean_size.csv", ms);
-  io::plot_lines(plots, "mean_size", ms, "duration",
-                 {{"mean_size", "<S>(T)"}, {"fit", fmt::format("slope gamma = {:.3f}", a.gamma.value_or(std::nan("")))}},
-                 {.title = fmt::format("Mean size given duration (crackling prediction {:.3f})",
-                                       a.gamma_predicted.value_or(std::nan(""))),
-                  .xlabel = "duration T",
-                  .ylabel = "<S>(T)",
-                  .logx = true,
-                  .logy = true});
+  io::plot_lines(
+      plots, "mean_size", ms, "duration",
+      {{"mean_size", "<S>(T)"}, {"fit", fmt::format("slope gamma = {:.3f}", a.gamma.value_or(std::nan("")))}},
+      {.title = fmt::format("Mean size given duration (crackling prediction {:.3f})",
+                            a.gamma_predicted.value_or(std::nan(""))),
+       .xlabel = "duration T",
+       .ylabel = "<S>(T)",
+       .logx = true,
+       .logy = true});
   if (a.collapse.ok()) {
     io::Table c{{"u"}, {}};
     const std::size_t step = std::max<std::size_t>(1, a.collapse.durations.size() / 6);
@@ -207,8 +214,8 @@ void write_avalanche_files(const std::filesystem::path& dir, const std::vector<A
       c.add_row(row);
     }
     io::plot_lines(plots, "collapse", c, "u", series,
-                   {.title = fmt::format("Shape collapse, exponent {:.3f} (spread {:.3g})", a.collapse.exponent,
-                                         a.collapse.spread),
+                   {.title = fmt::format("Shape collapse, exponent {:.3f} (spread {:.3g})",
+                                         a.collapse.exponent, a.collapse.spread),
                     .xlabel = "position in the avalanche (grid index / 20)",
                     .ylabel = "T^{1-gamma} s_T"});
   }

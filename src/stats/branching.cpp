@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-
 #include <nlohmann/json.hpp>
 
 #include "critlab/core/error.h"
@@ -71,7 +70,8 @@ std::vector<double> regression_slopes(const std::vector<const std::vector<double
         for (std::size_t t = 0; t < n; ++t) mx += a[t], my += a[t + k];
         mx /= n, my /= n;
       }
-      for (std::size_t t = 0; t < n; ++t) sxy += (a[t] - mx) * (a[t + k] - my), sxx += (a[t] - mx) * (a[t] - mx);
+      for (std::size_t t = 0; t < n; ++t)
+        sxy += (a[t] - mx) * (a[t + k] - my), sxx += (a[t] - mx) * (a[t] - mx);
     }
     rk.push_back(sxx > 0 ? sxy / sxx : std::nan(""));
   }
@@ -79,7 +79,8 @@ std::vector<double> regression_slopes(const std::vector<const std::vector<double
 }
 
 // Least squares r_k = b m^k (+ c): for fixed m the amplitudes are linear, so only m is searched.
-void fit_exponential(const std::vector<double>& rk, bool offset, double* m_out, double* b_out, double* c_out) {
+void fit_exponential(const std::vector<double>& rk, bool offset, double* m_out, double* b_out,
+                     double* c_out) {
   auto residual = [&](double m, double* b, double* c) {
     // Solve the 1x1 or 2x2 normal equations for (b[, c]).
     double sff = 0, sf = 0, s1 = 0, sfr = 0, sr = 0;
@@ -111,14 +112,15 @@ void fit_exponential(const std::vector<double>& rk, bool offset, double* m_out, 
     const double r = residual(m, nullptr, nullptr);
     if (r < best_rss) best_rss = r, best = m;
   }
-  const double m = minimize_brent([&](double x) { return residual(x, nullptr, nullptr); }, std::max(1e-6, best - 1.0 / 1600),
-                                  best + 1.0 / 1600, 1e-12);
+  const double m = minimize_brent([&](double x) { return residual(x, nullptr, nullptr); },
+                                  std::max(1e-6, best - 1.0 / 1600), best + 1.0 / 1600, 1e-12);
   residual(m, b_out, c_out);
   *m_out = m;
 }
 }  // namespace
 
-BranchingResult estimate_branching_ratio(const std::vector<std::vector<double>>& trials, const BranchingOptions& o) {
+BranchingResult estimate_branching_ratio(const std::vector<std::vector<double>>& trials,
+                                         const BranchingOptions& o) {
   std::string err;
   if (!o.IsValid(&err)) throw Error(err);
   BranchingResult r;
@@ -155,7 +157,8 @@ BranchingResult estimate_branching_ratio(const std::vector<std::vector<double>>&
     r.m_high = ms[static_cast<std::size_t>((1 - lo) * (ms.size() - 1))];
   }
   r.tau = r.m > 0 && r.m < 1 ? -1 / std::log(r.m) : std::nan("");
-  if (!std::isfinite(r.m)) r.status = make_status(StatusCode::kNoConvergence, "the exponential fit of r_k did not converge");
+  if (!std::isfinite(r.m))
+    r.status = make_status(StatusCode::kNoConvergence, "the exponential fit of r_k did not converge");
   return r;
 }
 

@@ -1,10 +1,10 @@
 #include "critlab/stats/compare.h"
 
+#include <fmt/format.h>
+
 #include <cmath>
 #include <functional>
 #include <limits>
-
-#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "critlab/core/error.h"
@@ -48,12 +48,15 @@ double log_tpl_integral(double alpha, double lambda, double xmin, double xmax) {
     auto g = [&](double t) { return a * t - lx * std::exp(t); };
     const double gmax = g(peak);
     while (g(upper) > gmax - 60 && upper < 800) upper += 1;
-    if (upper >= 800) return std::numeric_limits<double>::infinity();  // lambda ~ 0 with alpha <= 1: divergent
+    if (upper >= 800)
+      return std::numeric_limits<double>::infinity();  // lambda ~ 0 with alpha <= 1: divergent
   }
-  static const double nodes[8] = {-0.9602898564975363, -0.7966664774136267, -0.5255324099163290, -0.1834346424956498,
-                                  0.1834346424956498,  0.5255324099163290,  0.7966664774136267,  0.9602898564975363};
-  static const double weights[8] = {0.1012285362903763, 0.2223810344533745, 0.3137066458778873, 0.3626837833783620,
-                                    0.3626837833783620, 0.3137066458778873, 0.2223810344533745, 0.1012285362903763};
+  static const double nodes[8] = {-0.9602898564975363, -0.7966664774136267, -0.5255324099163290,
+                                  -0.1834346424956498, 0.1834346424956498,  0.5255324099163290,
+                                  0.7966664774136267,  0.9602898564975363};
+  static const double weights[8] = {0.1012285362903763, 0.2223810344533745, 0.3137066458778873,
+                                    0.3626837833783620, 0.3626837833783620, 0.3137066458778873,
+                                    0.2223810344533745, 0.1012285362903763};
   const int panels = std::max(8, static_cast<int>(upper / 0.05));
   const double h = upper / panels;
   std::vector<double> logs;
@@ -86,22 +89,29 @@ Model make_model(Alternative alt, const PowerLawFit& fit, const std::vector<doub
       m.loglik = [=](const Params& p, const std::vector<double>& x, std::vector<double>* out) {
         const double lam = std::exp(p[0]);
         double norm;
-        if (disc) norm = std::log(-std::expm1(-lam)) - (xmax > 0 ? std::log(-std::expm1(-lam * (xmax - xmin + 1))) : 0);
-        else norm = std::log(lam) - (xmax > 0 ? std::log(-std::expm1(-lam * (xmax - xmin))) : 0);
+        if (disc)
+          norm =
+              std::log(-std::expm1(-lam)) - (xmax > 0 ? std::log(-std::expm1(-lam * (xmax - xmin + 1))) : 0);
+        else
+          norm = std::log(lam) - (xmax > 0 ? std::log(-std::expm1(-lam * (xmax - xmin))) : 0);
         for (std::size_t i = 0; i < x.size(); ++i) (*out)[i] = norm - lam * (x[i] - xmin);
         return true;
       };
       m.starts = {{-std::log(std::max(mean - xmin, 1e-3) + (disc ? 1 : 0))}};
       m.step = {0.5};
-      m.describe = [](const Params& p) { return std::vector<std::pair<std::string, double>>{{"lambda", std::exp(p[0])}}; };
+      m.describe = [](const Params& p) {
+        return std::vector<std::pair<std::string, double>>{{"lambda", std::exp(p[0])}};
+      };
       break;
     case Alternative::kLognormal:
       m.loglik = [=](const Params& p, const std::vector<double>& x, std::vector<double>* out) {
         const double mu = p[0], sg = std::exp(p[1]);
         auto z = [&](double y) { return (std::log(y) - mu) / sg; };
         if (disc) {
-          const double norm = xmax > 0 ? log_normal_mass(z(xmin - 0.5), z(xmax + 0.5)) : log_normal_sf(z(xmin - 0.5));
-          for (std::size_t i = 0; i < x.size(); ++i) (*out)[i] = log_normal_mass(z(x[i] - 0.5), z(x[i] + 0.5)) - norm;
+          const double norm =
+              xmax > 0 ? log_normal_mass(z(xmin - 0.5), z(xmax + 0.5)) : log_normal_sf(z(xmin - 0.5));
+          for (std::size_t i = 0; i < x.size(); ++i)
+            (*out)[i] = log_normal_mass(z(x[i] - 0.5), z(x[i] + 0.5)) - norm;
         } else {
           const double norm = xmax > 0 ? log_normal_mass(z(xmin), z(xmax)) : log_normal_sf(z(xmin));
           const double c = -std::log(sg) - 0.5 * std::log(2 * M_PI) - norm;
@@ -109,7 +119,9 @@ Model make_model(Alternative alt, const PowerLawFit& fit, const std::vector<doub
         }
         return std::isfinite((*out)[0]);
       };
-      m.starts = {{mean_log, 0.5 * std::log(std::max(var_log, 1e-6))}, {std::log(xmin), std::log(2.0)}, {0.0, std::log(3.0)}};
+      m.starts = {{mean_log, 0.5 * std::log(std::max(var_log, 1e-6))},
+                  {std::log(xmin), std::log(2.0)},
+                  {0.0, std::log(3.0)}};
       m.step = {1.0, 0.5};
       m.describe = [](const Params& p) {
         return std::vector<std::pair<std::string, double>>{{"mu", p[0]}, {"sigma", std::exp(p[1])}};
@@ -123,19 +135,24 @@ Model make_model(Alternative alt, const PowerLawFit& fit, const std::vector<doub
           const double s0 = -lam * std::pow(xmin - 0.5, beta);
           const double norm = xmax > 0 ? log_diff_exp(s0, -lam * std::pow(xmax + 0.5, beta)) : s0;
           for (std::size_t i = 0; i < x.size(); ++i)
-            (*out)[i] = log_diff_exp(-lam * std::pow(x[i] - 0.5, beta), -lam * std::pow(x[i] + 0.5, beta)) - norm;
+            (*out)[i] =
+                log_diff_exp(-lam * std::pow(x[i] - 0.5, beta), -lam * std::pow(x[i] + 0.5, beta)) - norm;
         } else {
           const double xb = std::pow(xmin, beta);
           const double trunc = xmax > 0 ? std::log(-std::expm1(-lam * (std::pow(xmax, beta) - xb))) : 0;
           for (std::size_t i = 0; i < x.size(); ++i)
-            (*out)[i] = std::log(beta * lam) + (beta - 1) * std::log(x[i]) - lam * (std::pow(x[i], beta) - xb) - trunc;
+            (*out)[i] = std::log(beta * lam) + (beta - 1) * std::log(x[i]) -
+                        lam * (std::pow(x[i], beta) - xb) - trunc;
         }
         return std::isfinite((*out)[0]);
       };
-      m.starts = {{-std::log(mean), std::log(1.0)}, {-std::log(mean), std::log(0.5)}, {-0.5 * std::log(mean), std::log(0.3)}};
+      m.starts = {{-std::log(mean), std::log(1.0)},
+                  {-std::log(mean), std::log(0.5)},
+                  {-0.5 * std::log(mean), std::log(0.3)}};
       m.step = {1.0, 0.3};
       m.describe = [](const Params& p) {
-        return std::vector<std::pair<std::string, double>>{{"lambda", std::exp(p[0])}, {"beta", std::exp(p[1])}};
+        return std::vector<std::pair<std::string, double>>{{"lambda", std::exp(p[0])},
+                                                           {"beta", std::exp(p[1])}};
       };
       break;
     case Alternative::kPoisson:
@@ -154,7 +171,9 @@ Model make_model(Alternative alt, const PowerLawFit& fit, const std::vector<doub
       };
       m.starts = {{std::log(mean)}};
       m.step = {0.3};
-      m.describe = [](const Params& p) { return std::vector<std::pair<std::string, double>>{{"mu", std::exp(p[0])}}; };
+      m.describe = [](const Params& p) {
+        return std::vector<std::pair<std::string, double>>{{"mu", std::exp(p[0])}};
+      };
       break;
     case Alternative::kTruncatedPowerLaw:
       m.loglik = [=](const Params& p, const std::vector<double>& x, std::vector<double>* out) {
@@ -179,7 +198,9 @@ Model make_model(Alternative alt, const PowerLawFit& fit, const std::vector<doub
         for (std::size_t i = 0; i < x.size(); ++i) (*out)[i] = -alpha * std::log(x[i]) - lam * x[i] - norm;
         return true;
       };
-      m.starts = {{fit.alpha, std::log(1e-3 / mean)}, {fit.alpha - 0.3, std::log(0.1 / mean)}, {1.2, std::log(1.0 / mean)}};
+      m.starts = {{fit.alpha, std::log(1e-3 / mean)},
+                  {fit.alpha - 0.3, std::log(0.1 / mean)},
+                  {1.2, std::log(1.0 / mean)}};
       m.step = {0.3, 1.0};
       m.describe = [](const Params& p) {
         return std::vector<std::pair<std::string, double>>{{"alpha", p[0]}, {"lambda", std::exp(p[1])}};
@@ -190,7 +211,6 @@ Model make_model(Alternative alt, const PowerLawFit& fit, const std::vector<doub
 }
 }  // namespace
 
-
 Comparison compare_power_law(const std::vector<double>& data, const PowerLawFit& fit, Alternative alt) {
   Comparison c;
   c.against = to_string(alt);
@@ -200,7 +220,8 @@ Comparison compare_power_law(const std::vector<double>& data, const PowerLawFit&
     return c;
   }
   if (alt == Alternative::kPoisson && !fit.discrete) {
-    c.status = make_status(StatusCode::kNotApplicable, "the Poisson alternative applies to discrete data only");
+    c.status =
+        make_status(StatusCode::kNotApplicable, "the Poisson alternative applies to discrete data only");
     return c;
   }
   std::vector<double> tail;
@@ -237,7 +258,8 @@ Comparison compare_power_law(const std::vector<double>& data, const PowerLawFit&
   for (std::size_t i = 0; i < n; ++i) l[i] = power_law_log_pdf(fit, tail[i]) - alt_ll[i];
   double sum = sum_of(l);
   if (!std::isfinite(sum)) {
-    c.status = make_status(StatusCode::kNonFinite, fmt::format("the log-likelihood ratio against {} is {}", c.against, sum));
+    c.status = make_status(StatusCode::kNonFinite,
+                           fmt::format("the log-likelihood ratio against {} is {}", c.against, sum));
     return c;
   }
   if (c.nested && sum > 0) sum = 0, std::fill(l.begin(), l.end(), 0.0);  // the nesting model cannot do worse
@@ -251,7 +273,8 @@ Comparison compare_power_law(const std::vector<double>& data, const PowerLawFit&
   c.p = c.nested ? std::erfc(std::sqrt(std::abs(sum))) : std::erfc(std::abs(R) / std::sqrt(2.0));
   c.favours = *c.p < 0.1 ? (sum > 0 ? "power_law" : c.against) : "inconclusive";
   c.parameters = model.describe(best);
-  if (!converged) c.status.message = "the simplex had not fully converged; the comparison uses its best point";
+  if (!converged)
+    c.status.message = "the simplex had not fully converged; the comparison uses its best point";
   return c;
 }
 
@@ -268,9 +291,11 @@ std::vector<Comparison> compare_all(const std::vector<double>& data, const Power
 nlohmann::json to_json(const Comparison& c) {
   nlohmann::json params = nlohmann::json::object();
   for (const auto& [k, v] : c.parameters) params[k] = v;
-  nlohmann::json j{{"against", c.against}, {"R", or_null(c.R)},
+  nlohmann::json j{{"against", c.against},
+                   {"R", or_null(c.R)},
                    {"log_likelihood_ratio", or_null(c.log_likelihood_ratio)},
-                   {"p", or_null(c.p)}, {"nested", c.nested},
+                   {"p", or_null(c.p)},
+                   {"nested", c.nested},
                    {"favours", c.ok() ? nlohmann::json(c.favours) : nlohmann::json(nullptr)},
                    {"parameters", params}};
   put_status(j, c.status);

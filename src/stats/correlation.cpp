@@ -26,7 +26,8 @@ double quantile_sorted(const std::vector<double>& v, double q) {
 
 // Keeps the indices where every column is a number.
 std::vector<std::size_t> complete_cases(const std::vector<const std::vector<double>*>& cols) {
-  for (const auto* c : cols) CRITLAB_ASSERT(c->size() == cols.front()->size(), "correlation: columns differ in length");
+  for (const auto* c : cols)
+    CRITLAB_ASSERT(c->size() == cols.front()->size(), "correlation: columns differ in length");
   std::vector<std::size_t> keep;
   for (std::size_t i = 0; i < cols.front()->size(); ++i) {
     bool ok = true;
@@ -46,16 +47,19 @@ std::vector<double> take(const std::vector<double>& v, const std::vector<std::si
 // Residuals of a least-squares fit of y on x (with intercept).
 std::vector<double> residuals(const std::vector<double>& y, const std::vector<double>& x) {
   const double n = static_cast<double>(x.size());
-  const double mx = std::accumulate(x.begin(), x.end(), 0.0) / n, my = std::accumulate(y.begin(), y.end(), 0.0) / n;
+  const double mx = std::accumulate(x.begin(), x.end(), 0.0) / n,
+               my = std::accumulate(y.begin(), y.end(), 0.0) / n;
   double sxy = 0, sxx = 0;
-  for (std::size_t i = 0; i < x.size(); ++i) sxy += (x[i] - mx) * (y[i] - my), sxx += (x[i] - mx) * (x[i] - mx);
+  for (std::size_t i = 0; i < x.size(); ++i)
+    sxy += (x[i] - mx) * (y[i] - my), sxx += (x[i] - mx) * (x[i] - mx);
   const double b = sxx > 0 ? sxy / sxx : 0.0;
   std::vector<double> r(y.size());
   for (std::size_t i = 0; i < y.size(); ++i) r[i] = y[i] - my - b * (x[i] - mx);
   return r;
 }
 
-double partial_rank(const std::vector<double>& x, const std::vector<double>& y, const std::vector<double>& z) {
+double partial_rank(const std::vector<double>& x, const std::vector<double>& y,
+                    const std::vector<double>& z) {
   const auto rz = ranks(z);
   return pearson(residuals(ranks(x), rz), residuals(ranks(y), rz));
 }
@@ -77,7 +81,8 @@ void fisher_interval(RankCorrelation& r, int controls, double confidence) {
 
 // Percentile interval of `statistic` over resamples of whole groups.
 void cluster_bootstrap(RankCorrelation& r, const std::vector<int>& groups, double confidence, int resamples,
-                       std::uint64_t seed, const std::function<double(const std::vector<std::size_t>&)>& statistic) {
+                       std::uint64_t seed,
+                       const std::function<double(const std::vector<std::size_t>&)>& statistic) {
   r.interval = "cluster-bootstrap";
   r.p_value = kNaN;
   std::map<int, std::vector<std::size_t>> members;
@@ -124,7 +129,8 @@ double pearson(const std::vector<double>& x, const std::vector<double>& y) {
   CRITLAB_ASSERT(x.size() == y.size(), "pearson: x and y differ in length");
   const double n = static_cast<double>(x.size());
   if (x.size() < 2) return kNaN;
-  const double mx = std::accumulate(x.begin(), x.end(), 0.0) / n, my = std::accumulate(y.begin(), y.end(), 0.0) / n;
+  const double mx = std::accumulate(x.begin(), x.end(), 0.0) / n,
+               my = std::accumulate(y.begin(), y.end(), 0.0) / n;
   double sxy = 0, sxx = 0, syy = 0;
   for (std::size_t i = 0; i < x.size(); ++i) {
     sxy += (x[i] - mx) * (y[i] - my);
@@ -144,7 +150,8 @@ double normal_quantile(double p) {
   return 0.5 * (lo + hi);
 }
 
-RankCorrelation spearman(const std::vector<double>& x_in, const std::vector<double>& y_in, double confidence) {
+RankCorrelation spearman(const std::vector<double>& x_in, const std::vector<double>& y_in,
+                         double confidence) {
   const auto keep = complete_cases({&x_in, &y_in});
   RankCorrelation r;
   r.n = static_cast<std::int64_t>(keep.size());
@@ -163,8 +170,9 @@ RankCorrelation spearman_cluster_bootstrap(const std::vector<double>& x_in, cons
   std::vector<int> g;
   for (auto i : keep) g.push_back(groups[i]);
   RankCorrelation r = spearman(x, y, confidence);
-  cluster_bootstrap(r, g, confidence, resamples, seed,
-                    [&](const std::vector<std::size_t>& idx) { return pearson(ranks(take(x, idx)), ranks(take(y, idx))); });
+  cluster_bootstrap(r, g, confidence, resamples, seed, [&](const std::vector<std::size_t>& idx) {
+    return pearson(ranks(take(x, idx)), ranks(take(y, idx)));
+  });
   return r;
 }
 
@@ -179,9 +187,11 @@ RankCorrelation partial_spearman(const std::vector<double>& x_in, const std::vec
   return r;
 }
 
-RankCorrelation partial_spearman_cluster_bootstrap(const std::vector<double>& x_in, const std::vector<double>& y_in,
-                                                   const std::vector<double>& z_in, const std::vector<int>& groups,
-                                                   double confidence, int resamples, std::uint64_t seed) {
+RankCorrelation partial_spearman_cluster_bootstrap(const std::vector<double>& x_in,
+                                                   const std::vector<double>& y_in,
+                                                   const std::vector<double>& z_in,
+                                                   const std::vector<int>& groups, double confidence,
+                                                   int resamples, std::uint64_t seed) {
   CRITLAB_ASSERT(groups.size() == x_in.size(), "cluster bootstrap: one group label per triple");
   const auto keep = complete_cases({&x_in, &y_in, &z_in});
   const auto x = take(x_in, keep), y = take(y_in, keep), z = take(z_in, keep);

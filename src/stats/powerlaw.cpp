@@ -1,14 +1,14 @@
 #include "critlab/stats/powerlaw.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <limits>
 #include <map>
-#include <thread>
-
-#include <fmt/format.h>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "critlab/core/error.h"
 #include "critlab/io/plot.h"
@@ -47,7 +47,8 @@ double log_norm(bool discrete, double alpha, double xmin, double xmax) {
 struct Compressed {
   std::vector<double> value, count;  // unique values ascending, their multiplicities
   std::vector<double> log_value;     // ln(value)
-  std::vector<double> n_ge, log_ge;  // suffix sums: count and sum of count * ln(value) over values >= value[i]
+  std::vector<double> n_ge,
+      log_ge;  // suffix sums: count and sum of count * ln(value) over values >= value[i]
 };
 
 Compressed compress(std::vector<double> x) {
@@ -94,8 +95,8 @@ double fit_alpha(const Compressed& c, std::size_t i, std::size_t end, double xmi
 // Kolmogorov-Smirnov distance of the tail [i, end) to the power law with exponent alpha. The scan stops as
 // soon as the running maximum exceeds `bound` (the best distance found so far): the candidate cannot win,
 // and its exact distance is not needed. This keeps the xmin scan fast where most candidates lose early.
-double ks_distance(const Compressed& c, std::size_t i, std::size_t end, double xmin, bool discrete, double alpha,
-                   double xmax, double bound = std::numeric_limits<double>::infinity()) {
+double ks_distance(const Compressed& c, std::size_t i, std::size_t end, double xmin, bool discrete,
+                   double alpha, double xmax, double bound = std::numeric_limits<double>::infinity()) {
   const double n = c.n_ge[i] - c.n_ge[end];
   double d = 0, below = 0;  // below: empirical count of tail values < current
   if (!discrete) {
@@ -109,7 +110,8 @@ double ks_distance(const Compressed& c, std::size_t i, std::size_t end, double x
       for (std::size_t j = i; j < end; j += stride) {
         const double p = std::expm1(a1 * (c.log_value[j] - lxmin)) / denom;
         const double lo = (c.n_ge[i] - c.n_ge[j]) / n, hi = (c.n_ge[i] - c.n_ge[j + 1]) / n;
-        if (std::max(std::abs(p - lo), std::abs(p - hi)) > bound) return std::max(std::abs(p - lo), std::abs(p - hi));
+        if (std::max(std::abs(p - lo), std::abs(p - hi)) > bound)
+          return std::max(std::abs(p - lo), std::abs(p - hi));
       }
     }
     for (std::size_t j = i; j < end; ++j) {
@@ -135,7 +137,8 @@ double ks_distance(const Compressed& c, std::size_t i, std::size_t end, double x
       k = target;
     }
   };
-  if (c.value[i] > xmin) {  // a fixed xmin below the first data value: the model has mass there, the data none
+  if (c.value[i] >
+      xmin) {  // a fixed xmin below the first data value: the model has mass there, the data none
     advance_to(c.value[i] - 1);
     d = f;
   }
@@ -174,7 +177,9 @@ PowerLawFit fit_validated(const std::vector<double>& data, const PowerLawOptions
   const std::size_t u = c.value.size();
   // Tail end: unique values above xmax are excluded.
   std::size_t end = u;
-  if (o.xmax) end = static_cast<std::size_t>(std::upper_bound(c.value.begin(), c.value.end(), *o.xmax) - c.value.begin());
+  if (o.xmax)
+    end =
+        static_cast<std::size_t>(std::upper_bound(c.value.begin(), c.value.end(), *o.xmax) - c.value.begin());
 
   std::vector<std::size_t> candidates;
   if (o.xmin) {
@@ -185,8 +190,10 @@ PowerLawFit fit_validated(const std::vector<double>& data, const PowerLawOptions
       if (c.n_ge[i] - c.n_ge[end] >= static_cast<double>(o.min_tail)) candidates.push_back(i);
   }
   if (candidates.empty()) {
-    fit.status = make_status(StatusCode::kInsufficientData, fmt::format("fewer than {} values in any candidate tail (n = {}); a power-law fit needs more data",
-                              o.min_tail, data.size()));
+    fit.status = make_status(
+        StatusCode::kInsufficientData,
+        fmt::format("fewer than {} values in any candidate tail (n = {}); a power-law fit needs more data",
+                    o.min_tail, data.size()));
     return fit;
   }
   std::size_t best = candidates.front();
@@ -207,12 +214,18 @@ PowerLawFit fit_validated(const std::vector<double>& data, const PowerLawOptions
   fit.alpha = best_fit.alpha;
   fit.ks = best_fit.ks;
   fit.n_tail = static_cast<std::int64_t>(c.n_ge[best] - c.n_ge[end]);
-  fit.alpha_se = alpha_standard_error(o.discrete, fit.alpha, fit.xmin, fit.xmax, static_cast<double>(fit.n_tail));
+  fit.alpha_se =
+      alpha_standard_error(o.discrete, fit.alpha, fit.xmin, fit.xmax, static_cast<double>(fit.n_tail));
   if (fit.alpha >= kAlphaSearchMax - 1e-3) {
-    fit.status = make_status(StatusCode::kNoConvergence, fmt::format("the likelihood is still rising at the search bound alpha = {:g}: the tail is not a "
-                              "power law (it falls off faster than any)", kAlphaSearchMax));
+    fit.status = make_status(
+        StatusCode::kNoConvergence,
+        fmt::format("the likelihood is still rising at the search bound alpha = {:g}: the tail is not a "
+                    "power law (it falls off faster than any)",
+                    kAlphaSearchMax));
   } else if (fit.xmax <= 0 && fit.alpha <= 1 + 1e-6) {
-    fit.status = make_status(StatusCode::kNotFound, "the fitted exponent is at its bound alpha = 1: the tail is not normalisable without --xmax");
+    fit.status = make_status(
+        StatusCode::kNotFound,
+        "the fitted exponent is at its bound alpha = 1: the tail is not normalisable without --xmax");
   }
   return fit;
 }
@@ -239,7 +252,6 @@ bool PowerLawOptions::IsValid(std::string* error) const {
   return true;
 }
 
-
 PowerLawFit power_law_model(double alpha, double xmin, bool discrete, double xmax) {
   PowerLawFit f;
   f.alpha = alpha;
@@ -256,7 +268,8 @@ double power_law_log_pdf(const PowerLawFit& fit, double x) {
 double power_law_ccdf(const PowerLawFit& fit, double x) {
   if (x <= fit.xmin) return 1.0;
   if (fit.xmax > 0 && x > fit.xmax) return 0.0;
-  return std::exp(log_norm(fit.discrete, fit.alpha, x, fit.xmax) - log_norm(fit.discrete, fit.alpha, fit.xmin, fit.xmax));
+  return std::exp(log_norm(fit.discrete, fit.alpha, x, fit.xmax) -
+                  log_norm(fit.discrete, fit.alpha, fit.xmin, fit.xmax));
 }
 
 void plot_power_law_ccdf(const std::filesystem::path& dir, const std::string& stem, const std::string& label,
@@ -268,18 +281,20 @@ void plot_power_law_ccdf(const std::filesystem::path& dir, const std::string& st
   for (std::size_t i = 0; i < x.size(); i += stride) {
     if (i > 0 && x[i] == x[i - 1]) continue;
     const bool in_tail = f.ok() && x[i] >= f.xmin && (f.xmax <= 0 || x[i] <= f.xmax);
-    t.add_row({x[i], (n - static_cast<double>(i)) / n, in_tail ? frac * power_law_ccdf(f, x[i]) : std::nan("")});
+    t.add_row(
+        {x[i], (n - static_cast<double>(i)) / n, in_tail ? frac * power_law_ccdf(f, x[i]) : std::nan("")});
   }
-  io::plot_lines(dir, stem, t, label,
-                 {{"ccdf", "data"}, {"fit", f.ok() ? fmt::format("power law, exponent {:.3f}", f.alpha) : "no fit"}},
-                 {.title = f.ok() ? fmt::format("CCDF of {} with the fitted tail (xmin = {:g}, {} points in the tail)", label,
-                                                f.xmin, f.n_tail)
-                                  : fmt::format("CCDF of {} (no power-law fit: {})", label, f.status.message),
-                  .xlabel = label,
-                  .ylabel = "P(X >= x)",
-                  .logx = true,
-                  .logy = true,
-                  .points = false});
+  io::plot_lines(
+      dir, stem, t, label,
+      {{"ccdf", "data"}, {"fit", f.ok() ? fmt::format("power law, exponent {:.3f}", f.alpha) : "no fit"}},
+      {.title = f.ok() ? fmt::format("CCDF of {} with the fitted tail (xmin = {:g}, {} points in the tail)",
+                                     label, f.xmin, f.n_tail)
+                       : fmt::format("CCDF of {} (no power-law fit: {})", label, f.status.message),
+       .xlabel = label,
+       .ylabel = "P(X >= x)",
+       .logx = true,
+       .logy = true,
+       .points = false});
 }
 
 std::vector<double> sample_power_law(const PowerLawFit& fit, std::size_t n, std::mt19937_64& rng) {
@@ -342,11 +357,15 @@ PowerLawFit fit_power_law(const std::vector<double>& data, const PowerLawOptions
   for (std::size_t i = 0; i < data.size(); ++i) {
     const double v = data[i];
     if (!(v > 0) || !std::isfinite(v)) {
-      fit.status = make_status(StatusCode::kInvalidInput, fmt::format("value {} (item {}) is not positive and finite; a power law needs x > 0", v, i + 1));
+      fit.status = make_status(
+          StatusCode::kInvalidInput,
+          fmt::format("value {} (item {}) is not positive and finite; a power law needs x > 0", v, i + 1));
       return fit;
     }
     if (o.discrete && v != std::floor(v)) {
-      fit.status = make_status(StatusCode::kInvalidInput, fmt::format("value {} (item {}) is not an integer; drop --discrete for continuous data", v, i + 1));
+      fit.status = make_status(
+          StatusCode::kInvalidInput,
+          fmt::format("value {} (item {}) is not an integer; drop --discrete for continuous data", v, i + 1));
       return fit;
     }
   }
@@ -373,7 +392,8 @@ PowerLawFit fit_power_law(const std::vector<double>& data, const PowerLawOptions
       ks[static_cast<std::size_t>(s)] = f.ok() ? f.ks : kInf;
     }
   };
-  const int threads = o.threads > 0 ? o.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const int threads =
+      o.threads > 0 ? o.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   std::vector<std::thread> pool;
   for (int t = 1; t < threads; ++t) pool.emplace_back(worker);
   worker();
@@ -388,18 +408,19 @@ PowerLawFit fit_power_law(const std::vector<double>& data, const PowerLawOptions
 
 nlohmann::json to_json(const PowerLawFit& f) {
   const auto fitted = [&](double v) { return f.ok() ? nlohmann::json(v) : nlohmann::json(nullptr); };
-  nlohmann::json j{{"xmin", fitted(f.xmin)},
-                   {"xmax", f.xmax > 0 ? nlohmann::json(f.xmax) : nlohmann::json(nullptr)},  // null: untruncated
-                   {"alpha", fitted(f.alpha)},
-                   {"alpha_se", fitted(f.alpha_se)},
-                   {"n", f.n},
-                   {"n_tail", fitted(static_cast<double>(f.n_tail))},
-                   {"ks", fitted(f.ks)},
-                   {"discrete", f.discrete},
-                   {"p_value", or_null(f.p_value)},
-                   {"p_value_status", critlab::to_string(f.p_value_status.code)},
-                   {"p_value_message", f.p_value_status.message},
-                   {"bootstrap", f.bootstrap}};
+  nlohmann::json j{
+      {"xmin", fitted(f.xmin)},
+      {"xmax", f.xmax > 0 ? nlohmann::json(f.xmax) : nlohmann::json(nullptr)},  // null: untruncated
+      {"alpha", fitted(f.alpha)},
+      {"alpha_se", fitted(f.alpha_se)},
+      {"n", f.n},
+      {"n_tail", fitted(static_cast<double>(f.n_tail))},
+      {"ks", fitted(f.ks)},
+      {"discrete", f.discrete},
+      {"p_value", or_null(f.p_value)},
+      {"p_value_status", critlab::to_string(f.p_value_status.code)},
+      {"p_value_message", f.p_value_status.message},
+      {"bootstrap", f.bootstrap}};
   put_status(j, f.status);
   return j;
 }

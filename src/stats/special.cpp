@@ -11,8 +11,13 @@ namespace critlab::stats {
 double hurwitz_zeta(double s, double q) {
   CRITLAB_ASSERT(s > 1 && q > 0, "hurwitz_zeta needs s > 1 and q > 0");
   // B_{2j} / (2j)! for j = 1..8.
-  static constexpr double kB[] = {1.0 / 12,           -1.0 / 720,          1.0 / 30240,        -1.0 / 1209600,
-                                  1.0 / 47900160,     -691.0 / 1307674368000.0, 1.0 / 74724249600.0,
+  static constexpr double kB[] = {1.0 / 12,
+                                  -1.0 / 720,
+                                  1.0 / 30240,
+                                  -1.0 / 1209600,
+                                  1.0 / 47900160,
+                                  -691.0 / 1307674368000.0,
+                                  1.0 / 74724249600.0,
                                   -3617.0 / 10670622842880000.0};
   constexpr int kN = 9;
   double sum = 0;
@@ -39,7 +44,8 @@ double log_normal_sf(double z) {
   if (z < 30) return std::log(0.5 * std::erfc(z / std::sqrt(2.0)));
   // Asymptotic series of the Mills ratio: 1 - Phi(z) ~ phi(z)/z (1 - 1/z^2 + 3/z^4 - 15/z^6).
   const double z2 = z * z;
-  return -0.5 * z2 - std::log(z) - 0.5 * std::log(2 * M_PI) + std::log1p(-1 / z2 + 3 / (z2 * z2) - 15 / (z2 * z2 * z2));
+  return -0.5 * z2 - std::log(z) - 0.5 * std::log(2 * M_PI) +
+         std::log1p(-1 / z2 + 3 / (z2 * z2) - 15 / (z2 * z2 * z2));
 }
 
 double log_diff_exp(double a, double b) {
@@ -48,7 +54,8 @@ double log_diff_exp(double a, double b) {
   return a + std::log1p(-std::exp(b - a));
 }
 
-double minimize_brent(const std::function<double(double)>& f, double lo, double hi, double tol, int max_iter) {
+double minimize_brent(const std::function<double(double)>& f, double lo, double hi, double tol,
+                      int max_iter) {
   const double golden = 0.3819660112501051;
   double a = lo, b = hi, x = a + golden * (b - a), w = x, v = x;
   double fx = f(x), fw = fx, fv = fx, d = 0, e = 0;
@@ -81,16 +88,18 @@ double minimize_brent(const std::function<double(double)>& f, double lo, double 
       v = w, fv = fw, w = x, fw = fx, x = u, fx = fu;
     } else {
       (u < x ? a : b) = u;
-      if (fu <= fw || w == x) v = w, fv = fw, w = u, fw = fu;
-      else if (fu <= fv || v == x || v == w) v = u, fv = fu;
+      if (fu <= fw || w == x)
+        v = w, fv = fw, w = u, fw = fu;
+      else if (fu <= fv || v == x || v == w)
+        v = u, fv = fu;
     }
   }
   return x;
 }
 
 std::vector<double> minimize_nelder_mead(const std::function<double(const std::vector<double>&)>& f,
-                                         std::vector<double> x0, const std::vector<double>& step, double* fmin,
-                                         bool* converged, double tol, int max_iter) {
+                                         std::vector<double> x0, const std::vector<double>& step,
+                                         double* fmin, bool* converged, double tol, int max_iter) {
   const std::size_t n = x0.size();
   std::vector<std::vector<double>> p(n + 1, x0);
   for (std::size_t i = 0; i < n; ++i) p[i + 1][i] += step[i];
@@ -127,8 +136,10 @@ std::vector<double> minimize_nelder_mead(const std::function<double(const std::v
     if (fr < fv[best]) {
       auto xe = along(-2);
       const double fe = eval(xe);
-      if (fe < fr) p[worst] = xe, fv[worst] = fe;
-      else p[worst] = xr, fv[worst] = fr;
+      if (fe < fr)
+        p[worst] = xe, fv[worst] = fe;
+      else
+        p[worst] = xr, fv[worst] = fr;
     } else if (fr < fv[second]) {
       p[worst] = xr, fv[worst] = fr;
     } else {
@@ -151,14 +162,16 @@ std::vector<double> minimize_nelder_mead(const std::function<double(const std::v
   return p[best];
 }
 
-LineFit weighted_line_fit(const std::vector<double>& x, const std::vector<double>& y, const std::vector<double>& w) {
+LineFit weighted_line_fit(const std::vector<double>& x, const std::vector<double>& y,
+                          const std::vector<double>& w) {
   CRITLAB_ASSERT(x.size() == y.size() && x.size() == w.size(), "weighted_line_fit: sizes differ");
   double sw = 0, sx = 0, sy = 0;
   for (std::size_t i = 0; i < x.size(); ++i) sw += w[i], sx += w[i] * x[i], sy += w[i] * y[i];
   if (x.size() < 2 || sw <= 0) throw Error("a line fit needs at least two weighted points");
   const double mx = sx / sw, my = sy / sw;
   double sxx = 0, sxy = 0;
-  for (std::size_t i = 0; i < x.size(); ++i) sxx += w[i] * (x[i] - mx) * (x[i] - mx), sxy += w[i] * (x[i] - mx) * (y[i] - my);
+  for (std::size_t i = 0; i < x.size(); ++i)
+    sxx += w[i] * (x[i] - mx) * (x[i] - mx), sxy += w[i] * (x[i] - mx) * (y[i] - my);
   if (sxx <= 0) throw Error("a line fit needs at least two distinct x values");
   LineFit r;
   r.slope = sxy / sxx;

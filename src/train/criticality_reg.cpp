@@ -1,11 +1,11 @@
 #include "critlab/train/criticality_reg.h"
 
+#include <fmt/format.h>
+#include <torch/csrc/autograd/autograd.h>
+#include <torch/torch.h>
+
 #include <algorithm>
 #include <cmath>
-
-#include <torch/torch.h>
-#include <torch/csrc/autograd/autograd.h>
-#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "critlab/core/error.h"
@@ -19,7 +19,9 @@ namespace {
 
 // A tensor that autograd can differentiate with respect to: `x` itself when it is part of the graph (so the
 // penalty's gradient also reaches earlier layers), else a detached leaf.
-at::Tensor differentiable_input(const at::Tensor& x) { return x.requires_grad() ? x : x.detach().requires_grad_(true); }
+at::Tensor differentiable_input(const at::Tensor& x) {
+  return x.requires_grad() ? x : x.detach().requires_grad_(true);
+}
 
 at::Tensor grad_of(const at::Tensor& out, const at::Tensor& wrt, const at::Tensor& grad_out) {
   auto g = torch::autograd::grad({out}, {wrt}, {grad_out}, /*retain_graph=*/true, /*create_graph=*/true,
@@ -47,9 +49,10 @@ bool CriticalityOptions::IsValid(std::string* error) const {
   if (!(strength >= 0) || !std::isfinite(strength))
     return fail(fmt::format("criticality.strength must be >= 0, got {}", strength));
   if (mode == CriticalityMode::kController && !(strength > 0 && strength < 2))
-    return fail(fmt::format("criticality.strength is the controller's correction rate k and must be in (0, 2), "
-                            "got {}; 1 corrects fully each step, 0.2 gently",
-                            strength));
+    return fail(
+        fmt::format("criticality.strength is the controller's correction rate k and must be in (0, 2), "
+                    "got {}; 1 corrects fully each step, 0.2 gently",
+                    strength));
   if (!(target_gain > 0) || !std::isfinite(target_gain))
     return fail(fmt::format("criticality.target_gain must be positive, got {}", target_gain));
   if (estimator == measure::GainMethod::kExact)
@@ -62,7 +65,8 @@ bool CriticalityOptions::IsValid(std::string* error) const {
     if (l < 0) return fail(fmt::format("criticality.layers: block index {} is negative", l));
   if (!(tolerance > 0) || !std::isfinite(tolerance))
     return fail(fmt::format("criticality.tolerance must be positive, got {}", tolerance));
-  if (!(control_smoothing > 0 && control_smoothing <= 1)) return fail("controller smoothing must be in (0, 1]");
+  if (!(control_smoothing > 0 && control_smoothing <= 1))
+    return fail("controller smoothing must be in (0, 1]");
   return true;
 }
 
@@ -110,17 +114,20 @@ CriticalityOptions criticality_options_from_json(const nlohmann::json& j) {
 
 at::Tensor gain_sq_estimate(nn::BlockImpl& block, const nn::Tap& tap, measure::GainMethod method,
                             std::int64_t sub_batch, int probes, std::uint64_t seed, bool local) {
-  const at::Tensor x = local ? tap.input.slice(0, 0, std::min(sub_batch, tap.input.size(0))).detach() : tap.input;
+  const at::Tensor x =
+      local ? tap.input.slice(0, 0, std::min(sub_batch, tap.input.size(0))).detach() : tap.input;
   if (method == measure::GainMethod::kAuto || method == measure::GainMethod::kAnalytic) {
     // Full gradient: the training pass's own pre-activations (whole batch, no extra forward pass).
     at::Tensor sq = local ? block.jacobian_sq_norm_analytic(x) : block.jacobian_sq_norm_analytic(tap);
     if (sq.defined()) return sq.mean() / static_cast<double>(per_example(tap.output));
     if (method == measure::GainMethod::kAnalytic)
-      throw Error("block '" + block.describe() + "' offers no closed-form Jacobian norm; use --criticality-estimator "
+      throw Error("block '" + block.describe() +
+                  "' offers no closed-form Jacobian norm; use --criticality-estimator "
                   "auto or hutchinson");
   }
   // Hutchinson with create_graph: the penalty's gradient is a double backward through this VJP.
-  const at::Tensor xs = differentiable_input(measure::repeat_examples(x.slice(0, 0, std::min(sub_batch, x.size(0))), probes));
+  const at::Tensor xs =
+      differentiable_input(measure::repeat_examples(x.slice(0, 0, std::min(sub_batch, x.size(0))), probes));
   at::Tensor out;
   {
     // Per-example Jacobians: batch normalisation uses its running statistics, which stay untouched.
@@ -227,7 +234,8 @@ std::vector<double> CriticalityRegularizer::gains(nn::LayerStack& stack, const s
   std::vector<at::Tensor> g;
   for (auto l : layers_) {
     auto& block = *stack->block(l);
-    const nn::Tap tap{taps[l].input.detach(), taps[l].pre.defined() ? taps[l].pre.detach() : at::Tensor(), {}};
+    const nn::Tap tap{
+        taps[l].input.detach(), taps[l].pre.defined() ? taps[l].pre.detach() : at::Tensor(), {}};
     at::Tensor sq;
     if (o_.estimator != measure::GainMethod::kHutchinson) {
       torch::NoGradGuard no_grad;
@@ -235,7 +243,8 @@ std::vector<double> CriticalityRegularizer::gains(nn::LayerStack& stack, const s
     }
     if (!sq.defined()) {
       if (o_.estimator == measure::GainMethod::kAnalytic)
-        throw Error("block '" + block.describe() + "' offers no closed-form Jacobian norm; use "
+        throw Error("block '" + block.describe() +
+                    "' offers no closed-form Jacobian norm; use "
                     "criticality.estimator auto or hutchinson");
       nn::EvalModeGuard eval(block);
       sq = measure::jacobian_sq_norm(block, tap.input.slice(0, 0, std::min(o_.sub_batch, tap.input.size(0))),
@@ -316,7 +325,8 @@ CriticalityTraining::Pass CriticalityTraining::forward(nn::LayerStack& model, co
 
 CriticalityTraining::Figures CriticalityTraining::add_penalties(nn::LayerStack& model, const Pass& pass,
                                                                 at::Tensor& loss, std::int64_t step,
-                                                                std::int64_t total_steps, std::uint64_t seed) {
+                                                                std::int64_t total_steps,
+                                                                std::uint64_t seed) {
   Figures f;
   f.due = pass.due;
   if (controller_ && pass.due) {
@@ -328,7 +338,8 @@ CriticalityTraining::Figures CriticalityTraining::add_penalties(nn::LayerStack& 
     f.distance = pv.distance;
     loss = loss + f.lambda * pv.penalty;
   }
-  if (jacobian_reg_ > 0) loss = loss + 0.5 * jacobian_reg_ * input_jacobian_penalty(pass.logits, pass.input, seed);
+  if (jacobian_reg_ > 0)
+    loss = loss + 0.5 * jacobian_reg_ * input_jacobian_penalty(pass.logits, pass.input, seed);
   return f;
 }
 

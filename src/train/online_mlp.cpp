@@ -1,9 +1,9 @@
 #include "critlab/train/online_mlp.h"
 
-#include <cmath>
-
-#include <torch/torch.h>
 #include <fmt/format.h>
+#include <torch/torch.h>
+
+#include <cmath>
 
 #include "critlab/core/error.h"
 #include "critlab/nn/activation.h"
@@ -16,10 +16,14 @@ namespace {
 // phi'(z) of a hidden layer from its pre-activation z and output h.
 at::Tensor derivative(Activation act, const at::Tensor& z, const at::Tensor& h) {
   switch (act) {
-    case Activation::kRelu: return (z > 0).to(z.scalar_type());
-    case Activation::kTanh: return 1 - h * h;
-    case Activation::kLinear: return torch::ones_like(z);
-    default: return nn::activate_grad(act, z);
+    case Activation::kRelu:
+      return (z > 0).to(z.scalar_type());
+    case Activation::kTanh:
+      return 1 - h * h;
+    case Activation::kLinear:
+      return torch::ones_like(z);
+    default:
+      return nn::activate_grad(act, z);
   }
 }
 
@@ -56,8 +60,9 @@ OnlineMlp::OnlineMlp(nn::LayerStack& model, const OnlineOptions& options) : o_(o
     biases_.push_back(dense->bias);
     acts_.push_back(dense->activation);
     if (o_.criticality_strength > 0 && l + 1 < model->size() && !has_second_derivative(dense->activation))
-      throw Error(fmt::format("the online criticality regulariser supports relu, tanh and linear layers, not {}",
-                              to_string(dense->activation)));
+      throw Error(
+          fmt::format("the online criticality regulariser supports relu, tanh and linear layers, not {}",
+                      to_string(dense->activation)));
   }
   if (o_.loss == OnlineLoss::kSquaredError && weights_.back().size(0) != 1)
     throw Error("squared-error online learning needs a single output unit");
@@ -85,8 +90,10 @@ double OnlineMlp::step(const at::Tensor& x, double target, bool* correct) {
   for (std::size_t l = 0; l < L; ++l) {
     at::addmv_out(z_[l], biases_[l], weights_[l], a_[l]);
     if (l + 1 < L) {
-      if (acts_[l] == Activation::kRelu) at::clamp_min_out(a_[l + 1], z_[l], 0);
-      else a_[l + 1].copy_(nn::activate(acts_[l], z_[l]));
+      if (acts_[l] == Activation::kRelu)
+        at::clamp_min_out(a_[l + 1], z_[l], 0);
+      else
+        a_[l + 1].copy_(nn::activate(acts_[l], z_[l]));
     }
   }
   at::Tensor& out = z_[L - 1];
@@ -97,7 +104,8 @@ double OnlineMlp::step(const at::Tensor& x, double target, bool* correct) {
     const auto label = static_cast<std::int64_t>(target);
     at::_softmax_out(g, out, 0, false);
     double p_label;
-    if (g.is_cpu() && g.scalar_type() == at::kFloat) {  // direct access: at batch 1 each tensor op's dispatch costs more than the arithmetic
+    if (g.is_cpu() && g.scalar_type() == at::kFloat) {  // direct access: at batch 1 each tensor op's dispatch
+                                                        // costs more than the arithmetic
       float* p = g.data_ptr<float>();
       p_label = p[label];
       p[label] -= 1.0f;
@@ -120,8 +128,10 @@ double OnlineMlp::step(const at::Tensor& x, double target, bool* correct) {
   for (std::size_t l = L; l-- > 0;) {
     if (l > 0) {
       at::mv_out(g_[l - 1], weights_[l].t(), g_[l]);
-      if (acts_[l - 1] == Activation::kRelu) g_[l - 1].mul_(z_[l - 1] > 0);
-      else g_[l - 1].mul_(nn::activate_grad(acts_[l - 1], z_[l - 1]));
+      if (acts_[l - 1] == Activation::kRelu)
+        g_[l - 1].mul_(z_[l - 1] > 0);
+      else
+        g_[l - 1].mul_(nn::activate_grad(acts_[l - 1], z_[l - 1]));
     }
     at::Tensor& w = weights_[l];
     at::Tensor& b = biases_[l];
@@ -149,7 +159,8 @@ double OnlineMlp::step(const at::Tensor& x, double target, bool* correct) {
       if (G > 0 && std::isfinite(G)) {
         const double k = 2 * o_.criticality_strength * std::log(G / t2) / (G * fan_out);
         w.mul_((1 - lr * wd - lr * k * 2 * c).unsqueeze(1));
-        if (acts_[l] == Activation::kTanh) gl = gl + k * 2 * phi1 * (-2 * a_[l + 1] * phi1) * n;  // phi'' = -2 h phi'
+        if (acts_[l] == Activation::kTanh)
+          gl = gl + k * 2 * phi1 * (-2 * a_[l + 1] * phi1) * n;  // phi'' = -2 h phi'
         w.addr_(gl, a_[l], 1.0, -lr);
         if (wd > 0) b.mul_(1 - lr * wd);
         b.add_(gl, -lr);
@@ -164,20 +175,20 @@ double OnlineMlp::step(const at::Tensor& x, double target, bool* correct) {
   return loss;
 }
 
-std::vector<at::Tensor> OnlineMlp::hidden_activations() const {
-  return {a_.begin() + 1, a_.end() - 1};
-}
+std::vector<at::Tensor> OnlineMlp::hidden_activations() const { return {a_.begin() + 1, a_.end() - 1}; }
 
 std::vector<at::Tensor> OnlineMlp::hidden_row_sq_norms() const {
   c10::InferenceMode guard;
   std::vector<at::Tensor> n;
-  for (std::size_t l = 0; l + 1 < weights_.size(); ++l) n.push_back(weights_[l].square().sum(1).to(torch::kFloat64).cpu());
+  for (std::size_t l = 0; l + 1 < weights_.size(); ++l)
+    n.push_back(weights_[l].square().sum(1).to(torch::kFloat64).cpu());
   return n;
 }
 
 std::vector<double> OnlineMlp::hidden_gain_sq(const std::vector<at::Tensor>& row_sq_norms) const {
   c10::InferenceMode guard;
-  CRITLAB_ASSERT(row_sq_norms.size() + 1 == weights_.size(), "hidden_gain_sq: one row-norm vector per hidden layer");
+  CRITLAB_ASSERT(row_sq_norms.size() + 1 == weights_.size(),
+                 "hidden_gain_sq: one row-norm vector per hidden layer");
   std::vector<double> out;
   for (std::size_t l = 0; l + 1 < weights_.size(); ++l) {
     const double* n = row_sq_norms[l].data_ptr<double>();
@@ -189,9 +200,9 @@ std::vector<double> OnlineMlp::hidden_gain_sq(const std::vector<at::Tensor>& row
       const float* z = z_[l].data_ptr<float>();
       const float* h = a_[l + 1].data_ptr<float>();
       for (std::int64_t i = 0; i < units; ++i) {
-        const double d = acts_[l] == Activation::kRelu ? (z[i] > 0 ? 1.0 : 0.0)
+        const double d = acts_[l] == Activation::kRelu   ? (z[i] > 0 ? 1.0 : 0.0)
                          : acts_[l] == Activation::kTanh ? 1.0 - static_cast<double>(h[i]) * h[i]
-                                                          : 1.0;
+                                                         : 1.0;
         sum += d * d * n[i];
       }
     } else {

@@ -1,8 +1,8 @@
 #include "critlab/train/options.h"
 
-#include <cmath>
-
 #include <fmt/format.h>
+
+#include <cmath>
 
 #include "critlab/core/error.h"
 
@@ -14,7 +14,8 @@ bool TrainOptions::IsValid(std::string* error) const {
     return false;
   };
   if (!(lr > 0) || !std::isfinite(lr)) return fail(fmt::format("lr must be positive, got {}", lr));
-  if (!(momentum >= 0 && momentum < 1)) return fail(fmt::format("momentum must be in [0, 1), got {}", momentum));
+  if (!(momentum >= 0 && momentum < 1))
+    return fail(fmt::format("momentum must be in [0, 1), got {}", momentum));
   if (!(weight_decay >= 0)) return fail(fmt::format("weight_decay must be >= 0, got {}", weight_decay));
   if (batch_size < 1) return fail(fmt::format("batch_size must be positive, got {}", batch_size));
   if (epochs < 1) return fail(fmt::format("epochs must be at least 1, got {}", epochs));
@@ -22,10 +23,13 @@ bool TrainOptions::IsValid(std::string* error) const {
   if (log_every < 1) return fail("log_every must be at least 1");
   if (monitor_every < 0) return fail("monitor_every must be >= 0");
   if (monitor_probes < 2) return fail("monitor_probes must be at least 2");
-  if (record && record_points < 2) return fail(fmt::format("record_points must be at least 2, got {}", record_points));
-  if (record && record_probes < 2) return fail(fmt::format("record_probes must be at least 2, got {}", record_probes));
+  if (record && record_points < 2)
+    return fail(fmt::format("record_points must be at least 2, got {}", record_points));
+  if (record && record_probes < 2)
+    return fail(fmt::format("record_probes must be at least 2, got {}", record_probes));
   if (eval_batch_size < 1) return fail("eval batch size must be positive");
-  if (warmup_steps < 0 || step_epochs < 1 || !(step_gamma > 0)) return fail("bad learning-rate schedule settings");
+  if (warmup_steps < 0 || step_epochs < 1 || !(step_gamma > 0))
+    return fail("bad learning-rate schedule settings");
   if (threads < 0) return fail("threads must be >= 0");
   if (!(jacobian_reg >= 0) || !std::isfinite(jacobian_reg))
     return fail(fmt::format("jacobian_reg must be >= 0, got {}", jacobian_reg));
@@ -33,18 +37,30 @@ bool TrainOptions::IsValid(std::string* error) const {
 }
 
 nlohmann::json to_json(const TrainOptions& o) {
-  return {{"optimizer", to_string(o.optimizer)}, {"lr", o.lr},
-          {"momentum", o.momentum},              {"weight_decay", o.weight_decay},
-          {"schedule", to_string(o.schedule)},   {"warmup_steps", o.warmup_steps},
-          {"step_epochs", o.step_epochs},        {"step_gamma", o.step_gamma},
-          {"batch_size", o.batch_size},          {"epochs", o.epochs},
-          {"seed", o.seed},                      {"train_examples", o.train_examples},
-          {"log_every", o.log_every},            {"monitor_every", o.monitor_every},
-          {"monitor_probes", o.monitor_probes},  {"eval_batch_size", o.eval_batch_size},
-          {"device", o.device},                  {"threads", o.threads},
-          {"data_dir", o.data_dir},              {"record", o.record},
-          {"record_points", o.record_points},    {"record_probes", o.record_probes},
-          {"record_half", o.record_half},        {"criticality", to_json(o.criticality)},
+  return {{"optimizer", to_string(o.optimizer)},
+          {"lr", o.lr},
+          {"momentum", o.momentum},
+          {"weight_decay", o.weight_decay},
+          {"schedule", to_string(o.schedule)},
+          {"warmup_steps", o.warmup_steps},
+          {"step_epochs", o.step_epochs},
+          {"step_gamma", o.step_gamma},
+          {"batch_size", o.batch_size},
+          {"epochs", o.epochs},
+          {"seed", o.seed},
+          {"train_examples", o.train_examples},
+          {"log_every", o.log_every},
+          {"monitor_every", o.monitor_every},
+          {"monitor_probes", o.monitor_probes},
+          {"eval_batch_size", o.eval_batch_size},
+          {"device", o.device},
+          {"threads", o.threads},
+          {"data_dir", o.data_dir},
+          {"record", o.record},
+          {"record_points", o.record_points},
+          {"record_probes", o.record_probes},
+          {"record_half", o.record_half},
+          {"criticality", to_json(o.criticality)},
           {"jacobian_reg", o.jacobian_reg}};
 }
 

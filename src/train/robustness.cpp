@@ -1,12 +1,12 @@
 #include "critlab/train/robustness.h"
 
+#include <ATen/CPUGeneratorImpl.h>
+#include <fmt/format.h>
+#include <torch/csrc/autograd/autograd.h>
+#include <torch/torch.h>
+
 #include <chrono>
 #include <cmath>
-
-#include <ATen/CPUGeneratorImpl.h>
-#include <torch/torch.h>
-#include <torch/csrc/autograd/autograd.h>
-#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "critlab/core/error.h"
@@ -44,7 +44,8 @@ bool RobustnessOptions::IsValid(std::string* error) const {
     return false;
   };
   for (double s : noise_std)
-    if (!(s >= 0) || !std::isfinite(s)) return fail(fmt::format("noise standard deviations must be >= 0, got {}", s));
+    if (!(s >= 0) || !std::isfinite(s))
+      return fail(fmt::format("noise standard deviations must be >= 0, got {}", s));
   for (double e : eps)
     if (!(e >= 0) || !std::isfinite(e)) return fail(fmt::format("attack radii must be >= 0, got {}", e));
   if (pgd_steps < 1) return fail("PGD needs at least one step");
@@ -65,16 +66,17 @@ nlohmann::json to_json(const RobustnessResult& r) {
     for (const auto& [s, a] : c) out.push_back({{size, s}, {"accuracy", a}});
     return out;
   };
-  return {{"clean_accuracy", r.clean}, {"noise", curve(r.noise, "std")}, {"fgsm", curve(r.fgsm, "eps")},
-          {"pgd", curve(r.pgd, "eps")},  {"examples", r.examples},        {"seconds", r.seconds}};
+  return {{"clean_accuracy", r.clean},  {"noise", curve(r.noise, "std")}, {"fgsm", curve(r.fgsm, "eps")},
+          {"pgd", curve(r.pgd, "eps")}, {"examples", r.examples},         {"seconds", r.seconds}};
 }
 
-RobustnessResult evaluate_robustness(nn::LayerStack& model, const data::Dataset& test, const InputDomain& domain,
-                                     const RobustnessOptions& o) {
+RobustnessResult evaluate_robustness(nn::LayerStack& model, const data::Dataset& test,
+                                     const InputDomain& domain, const RobustnessOptions& o) {
   std::string err;
   if (!o.IsValid(&err)) throw Error(err);
   const auto t0 = std::chrono::steady_clock::now();
-  const data::Dataset d = o.examples > 0 && o.examples < test.size() ? data::stratified_subset(test, o.examples) : test;
+  const data::Dataset d =
+      o.examples > 0 && o.examples < test.size() ? data::stratified_subset(test, o.examples) : test;
   nn::EvalModeGuard eval(*model);
   // Gradients only with respect to inputs; the parameters' flags come back however this function exits.
   struct FrozenParameters {
@@ -100,7 +102,8 @@ RobustnessResult evaluate_robustness(nn::LayerStack& model, const data::Dataset&
     for (std::size_t i = 0; i < o.noise_std.size(); ++i)
       for (int k = 0; k < o.noise_draws; ++k) {
         const at::Tensor n = at::randn(x.sizes(), gen, cpu_float).to(x.device());
-        noise[i] += correct(model, clip(x + o.noise_std[i] * domain.pixel_scale * n, domain), y) / o.noise_draws;
+        noise[i] +=
+            correct(model, clip(x + o.noise_std[i] * domain.pixel_scale * n, domain), y) / o.noise_draws;
       }
     const at::Tensor g0 = o.eps.empty() ? at::Tensor() : loss_gradient_sign(model, x, y);
     for (std::size_t i = 0; i < o.eps.size(); ++i) {
@@ -109,7 +112,8 @@ RobustnessResult evaluate_robustness(nn::LayerStack& model, const data::Dataset&
       const double alpha = o.pgd_step_ratio * eps / o.pgd_steps;
       at::Tensor lo = clip(x - eps, domain), hi = clip(x + eps, domain);
       at::Tensor xa = x;
-      if (o.pgd_random_start) xa = clip(x + eps * (2 * at::rand(x.sizes(), gen, cpu_float).to(x.device()) - 1), domain);
+      if (o.pgd_random_start)
+        xa = clip(x + eps * (2 * at::rand(x.sizes(), gen, cpu_float).to(x.device()) - 1), domain);
       for (int s = 0; s < o.pgd_steps; ++s)
         xa = torch::max(torch::min(xa + alpha * loss_gradient_sign(model, xa, y), hi), lo);
       pgd[i] += correct(model, xa, y);

@@ -1,9 +1,9 @@
 #include "critlab/train/run.h"
 
-#include <algorithm>
-
-#include <torch/torch.h>
 #include <fmt/format.h>
+#include <torch/torch.h>
+
+#include <algorithm>
 
 #include "critlab/core/error.h"
 #include "critlab/io/files.h"
@@ -64,7 +64,8 @@ LoadedRun load_run(const fs::path& dir, const c10::Device& device) {
   run.spec = config.spec;
   run.options = config.options;
   const auto state_path = dir / "checkpoints" / "state.json";
-  if (!fs::exists(state_path)) throw Error(fmt::format("'{}' has no checkpoint (checkpoints/state.json)", dir.string()));
+  if (!fs::exists(state_path))
+    throw Error(fmt::format("'{}' has no checkpoint (checkpoints/state.json)", dir.string()));
   run.epoch = io::read_json(state_path).at("epoch");
   run.model = nn::build_model(run.spec, run.options.seed);
   try {

@@ -1,15 +1,16 @@
 #include "critlab/train/trainer.h"
 
+#include <fmt/format.h>
+#include <torch/torch.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
 
-#include <torch/torch.h>
-#include <fmt/format.h>
-
 #include "critlab/core/error.h"
 #include "critlab/core/runtime.h"
+#include "critlab/core/status.h"
 #include "critlab/data/dataset.h"
 #include "critlab/io/files.h"
 #include "critlab/io/plot.h"
@@ -21,18 +22,22 @@ namespace critlab::train {
 namespace fs = std::filesystem;
 
 nlohmann::json to_json(const TrainSummary& s) {
-  return {{"test_accuracy", s.test_accuracy},   {"test_loss", s.test_loss},
-          {"train_accuracy", s.train_accuracy}, {"train_loss", s.train_loss},
-          {"epochs", s.epochs},                 {"steps", s.steps},
-          {"seconds", s.seconds},               {"examples_per_second", s.examples_per_second},
+  return {{"test_accuracy", s.test_accuracy},
+          {"test_loss", s.test_loss},
+          {"train_accuracy", s.train_accuracy},
+          {"train_loss", s.train_loss},
+          {"epochs", s.epochs},
+          {"steps", s.steps},
+          {"seconds", s.seconds},
+          {"examples_per_second", s.examples_per_second},
           {"criticality", s.criticality}};
 }
 
 namespace {
 
-const std::vector<std::string> kMetricColumns{"step",      "epoch",    "is_epoch_end", "lr",         "train_loss",
-                                              "train_acc", "test_loss", "test_acc",    "distance",   "lambda_max",
-                                              "seconds",   "penalty",  "lambda",       "batch_distance"};
+const std::vector<std::string> kMetricColumns{
+    "step",     "epoch",    "is_epoch_end", "lr",      "train_loss", "train_acc", "test_loss",
+    "test_acc", "distance", "lambda_max",   "seconds", "penalty",    "lambda",    "batch_distance"};
 
 // A metrics table read back from disk, with the current columns (older runs lack some: NaN there).
 io::Table conform(const io::Table& t) {
@@ -54,29 +59,34 @@ std::unique_ptr<torch::optim::Optimizer> make_optimizer(nn::LayerStack& model, c
   switch (o.optimizer) {
     case Optimizer::kSgd:
       return std::make_unique<torch::optim::SGD>(
-          model->parameters(), torch::optim::SGDOptions(o.lr).momentum(o.momentum).weight_decay(o.weight_decay));
+          model->parameters(),
+          torch::optim::SGDOptions(o.lr).momentum(o.momentum).weight_decay(o.weight_decay));
     case Optimizer::kAdam:
-      return std::make_unique<torch::optim::Adam>(model->parameters(),
-                                                  torch::optim::AdamOptions(o.lr).weight_decay(o.weight_decay));
+      return std::make_unique<torch::optim::Adam>(
+          model->parameters(), torch::optim::AdamOptions(o.lr).weight_decay(o.weight_decay));
     case Optimizer::kAdamW:
-      return std::make_unique<torch::optim::AdamW>(model->parameters(),
-                                                   torch::optim::AdamWOptions(o.lr).weight_decay(o.weight_decay));
+      return std::make_unique<torch::optim::AdamW>(
+          model->parameters(), torch::optim::AdamWOptions(o.lr).weight_decay(o.weight_decay));
   }
   return nullptr;
 }
 
-double scheduled_lr(const TrainOptions& o, std::int64_t step, std::int64_t total_steps, std::int64_t steps_per_epoch) {
+double scheduled_lr(const TrainOptions& o, std::int64_t step, std::int64_t total_steps,
+                    std::int64_t steps_per_epoch) {
   double lr = o.lr;
   switch (o.schedule) {
-    case Schedule::kConstant: break;
+    case Schedule::kConstant:
+      break;
     case Schedule::kCosine:
-      lr *= 0.5 * (1 + std::cos(M_PI * static_cast<double>(step) / static_cast<double>(std::max<std::int64_t>(1, total_steps))));
+      lr *= 0.5 * (1 + std::cos(M_PI * static_cast<double>(step) /
+                                static_cast<double>(std::max<std::int64_t>(1, total_steps))));
       break;
     case Schedule::kStep:
       lr *= std::pow(o.step_gamma, static_cast<double>(step / (steps_per_epoch * o.step_epochs)));
       break;
   }
-  if (o.warmup_steps > 0 && step < o.warmup_steps) lr *= static_cast<double>(step + 1) / static_cast<double>(o.warmup_steps);
+  if (o.warmup_steps > 0 && step < o.warmup_steps)
+    lr *= static_cast<double>(step + 1) / static_cast<double>(o.warmup_steps);
   return lr;
 }
 
@@ -129,8 +139,10 @@ void Run::write_metrics() {
 
 void Run::checkpoint(std::int64_t epochs_done, std::int64_t step) {
   write_metrics();
-  io::write_atomic_with(model_checkpoint_path(dir_, epochs_done), [&](const fs::path& p) { torch::save(model_, p.string()); });
-  io::write_atomic_with(optimizer_checkpoint_path(dir_, epochs_done), [&](const fs::path& p) { torch::save(*opt_, p.string()); });
+  io::write_atomic_with(model_checkpoint_path(dir_, epochs_done),
+                        [&](const fs::path& p) { torch::save(model_, p.string()); });
+  io::write_atomic_with(optimizer_checkpoint_path(dir_, epochs_done),
+                        [&](const fs::path& p) { torch::save(*opt_, p.string()); });
   // state.json is the commit point: until it names this epoch, the previous checkpoint stays current.
   nlohmann::json state{{"epoch", epochs_done}, {"step", step}};
   if (auto* ctl = criticality_->controller()) state["controller"] = ctl->state();
@@ -163,14 +175,17 @@ void Run::monitor(std::int64_t step, std::int64_t epoch, std::vector<double>& ro
 
 void Run::write_plots() {
   const auto plots = dir_ / "plots";
-  io::Table steps{{"step", "train_loss", "train_acc"}, {}}, epochs{{"epoch", "train_loss", "test_loss", "train_acc", "test_acc"}, {}};
+  io::Table steps{{"step", "train_loss", "train_acc"}, {}},
+      epochs{{"epoch", "train_loss", "test_loss", "train_acc", "test_acc"}, {}};
   io::Table mon{{"step", "distance", "lambda_max"}, {}};
   io::Table control{{"step", "batch_distance", "lambda", "penalty"}, {}};
   const auto c = [&](const char* n) { return metrics_.column(n); };
   for (const auto& r : metrics_.rows) {
     if (r[c("is_epoch_end")] > 0)
-      epochs.add_row({r[c("epoch")], r[c("train_loss")], r[c("test_loss")], r[c("train_acc")], r[c("test_acc")]});
-    else steps.add_row({r[c("step")], r[c("train_loss")], r[c("train_acc")]});
+      epochs.add_row(
+          {r[c("epoch")], r[c("train_loss")], r[c("test_loss")], r[c("train_acc")], r[c("test_acc")]});
+    else
+      steps.add_row({r[c("step")], r[c("train_loss")], r[c("train_acc")]});
     if (!std::isnan(r[c("distance")])) mon.add_row({r[c("step")], r[c("distance")], r[c("lambda_max")]});
     if (!std::isnan(r[c("batch_distance")]) && r[c("is_epoch_end")] == 0)
       control.add_row({r[c("step")], r[c("batch_distance")], r[c("lambda")], r[c("penalty")]});
@@ -187,28 +202,41 @@ void Run::write_plots() {
   if (!mon.rows.empty())
     io::plot_lines(plots, "criticality_monitor", mon, "step",
                    {{"distance", "distance to criticality"}, {"lambda_max", "max Lyapunov exponent"}},
-                   {.title = "Criticality during training", .xlabel = "step", .ylabel = "nats per layer",
+                   {.title = "Criticality during training",
+                    .xlabel = "step",
+                    .ylabel = "nats per layer",
                     .hlines = {0.0}});
   if (!monitor_gains_.rows.empty()) {
     std::vector<io::PlotSeries> layers;
     for (std::size_t k = 2; k < monitor_gains_.columns.size(); ++k)  // columns gain_sq_<block index>
       layers.push_back({monitor_gains_.columns[k], "layer " + monitor_gains_.columns[k].substr(8)});
     io::plot_lines(plots, "monitor_gains", monitor_gains_, "step", layers,
-                   {.title = "Per-layer gain^2 during training (1 = critical)", .xlabel = "step",
-                    .ylabel = "gain^2 = ||J||^2 / fan-out", .logy = true, .points = false, .hlines = {1.0}});
+                   {.title = "Per-layer gain^2 during training (1 = critical)",
+                    .xlabel = "step",
+                    .ylabel = "gain^2 = ||J||^2 / fan-out",
+                    .logy = true,
+                    .points = false,
+                    .hlines = {1.0}});
   }
   if (!control.rows.empty()) {
     const bool ctl = o_.criticality.mode == CriticalityMode::kController;
-    io::plot_lines(plots, "criticality_control", control, "step",
-                   {{"batch_distance", ctl ? "smoothed batch estimate" : "batch estimate"}},
-                   {.title = ctl ? "Controller: distance (tolerance and dead band dashed)" : "Regulariser: distance",
-                    .xlabel = "step", .ylabel = "mean |ln gain|", .points = false,
-                    .hlines = ctl ? std::vector<double>{o_.criticality.tolerance, 0.5 * o_.criticality.tolerance}
-                                  : std::vector<double>{}});
+    io::plot_lines(
+        plots, "criticality_control", control, "step",
+        {{"batch_distance", ctl ? "smoothed batch estimate" : "batch estimate"}},
+        {.title = ctl ? "Controller: distance (tolerance and dead band dashed)" : "Regulariser: distance",
+         .xlabel = "step",
+         .ylabel = "mean |ln gain|",
+         .points = false,
+         .hlines = ctl ? std::vector<double>{o_.criticality.tolerance, 0.5 * o_.criticality.tolerance}
+                       : std::vector<double>{}});
     if (!ctl)
-      io::plot_lines(plots, "criticality_lambda", control, "step", {{"lambda", "lambda (strength x schedule)"}},
-                   {.title = "Regulariser strength", .xlabel = "step", .ylabel = "lambda", .logy = true,
-                    .points = false});
+      io::plot_lines(plots, "criticality_lambda", control, "step",
+                     {{"lambda", "lambda (strength x schedule)"}},
+                     {.title = "Regulariser strength",
+                      .xlabel = "step",
+                      .ylabel = "lambda",
+                      .logy = true,
+                      .points = false});
   }
 }
 
@@ -225,7 +253,8 @@ TrainSummary Run::execute(bool resume) {
       fm.train.labels = fm.train.labels.slice(0, 0, o_.train_examples);
     }
   }
-  if (spec_.input_shape != std::vector<std::int64_t>(fm.train.images.sizes().begin() + 1, fm.train.images.sizes().end()))
+  if (spec_.input_shape !=
+      std::vector<std::int64_t>(fm.train.images.sizes().begin() + 1, fm.train.images.sizes().end()))
     throw Error("the model's input_shape does not match the data's image shape");
   fm.train = {fm.train.images.to(device), fm.train.labels.to(device)};
   fm.test = {fm.test.images.to(device), fm.test.labels.to(device)};
@@ -276,7 +305,8 @@ TrainSummary Run::execute(bool resume) {
     data::BatchIterator batches(fm.train, o_.batch_size, o_.seed, epoch);
     double run_loss = 0, run_correct = 0, run_n = 0, epoch_loss = 0, epoch_correct = 0, epoch_n = 0;
     double run_penalty = 0, run_lambda = 0, run_distance = 0;
-    std::int64_t run_criticality_steps = 0;  // steps in this log interval where the regulariser/controller acted
+    std::int64_t run_criticality_steps =
+        0;  // steps in this log interval where the regulariser/controller acted
     for (std::int64_t b = 0; b < batches.num_batches(); ++b) {
       const auto ts = std::chrono::steady_clock::now();
       const double lr = scheduled_lr(o_, step, total_steps, steps_per_epoch);
@@ -291,10 +321,11 @@ TrainSummary Run::execute(bool resume) {
       auto figures = criticality_->add_penalties(model_, pass, loss, step, total_steps, step_seed);
       if (figures.due && !criticality_->controller() && !std::isfinite(figures.penalty)) {
         write_metrics();
-        throw DivergenceError(fmt::format(
-            "the criticality penalty became {} at epoch {}, step {}; the last good checkpoint (epoch {}) is kept "
-            "in {}; lower --criticality-strength or --lr and start again",
-            figures.penalty, epoch, step + 1, epochs_done, (dir_ / "checkpoints").string()));
+        throw DivergenceError(
+            fmt::format("the criticality penalty became {} at epoch {}, step {}; the last good checkpoint "
+                        "(epoch {}) is kept "
+                        "in {}; lower --criticality-strength or --lr and start again",
+                        figures.penalty, epoch, step + 1, epochs_done, (dir_ / "checkpoints").string()));
       }
       if (!std::isfinite(loss_value)) {
         write_metrics();
@@ -342,7 +373,8 @@ TrainSummary Run::execute(bool resume) {
     const auto test = evaluate(model_, fm.test, o_.eval_batch_size);
     std::vector<double> row(kMetricColumns.size(), std::nan(""));
     row[0] = step, row[1] = epoch, row[2] = 1, row[3] = scheduled_lr(o_, step, total_steps, steps_per_epoch);
-    row[4] = epoch_loss / epoch_n, row[5] = epoch_correct / epoch_n, row[6] = test.loss, row[7] = test.accuracy;
+    row[4] = epoch_loss / epoch_n, row[5] = epoch_correct / epoch_n, row[6] = test.loss,
+    row[7] = test.accuracy;
     row[10] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     metrics_.add_row(row);
     checkpoint(epoch, step);
@@ -354,7 +386,9 @@ TrainSummary Run::execute(bool resume) {
 
   // Final figures come from the last epoch row, whether this invocation trained it or an earlier one did.
   for (const auto& r : metrics_.rows)
-    if (r[2] > 0) summary.train_loss = r[4], summary.train_accuracy = r[5], summary.test_loss = r[6], summary.test_accuracy = r[7];
+    if (r[2] > 0)
+      summary.train_loss = r[4], summary.train_accuracy = r[5], summary.test_loss = r[6],
+      summary.test_accuracy = r[7];
   summary.epochs = epochs_done;
   summary.steps = step;
   summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -363,13 +397,17 @@ TrainSummary Run::execute(bool resume) {
   mo.with_dynamic_range = false;
   const auto report = measure::measure_criticality(model_, monitor_probes_, mo);
   summary.criticality = {{"distance_to_criticality", report.distance_to_criticality},
-                         {"lambda_max", report.lyapunov->exponents.front()},
                          {"gain_sq", [&] {
                             std::vector<double> g;
                             for (const auto& l : report.layers) g.push_back(l.gain_sq);
                             return g;
                           }()}};
-  if (auto* ctl = criticality_->controller()) summary.criticality["controller_corrections"] = ctl->corrections();
+  const double lambda_max = report.lyapunov->exponents.front();
+  put_result(
+      summary.criticality, "lambda_max", std::isfinite(lambda_max) ? std::optional(lambda_max) : std::nullopt,
+      make_status(StatusCode::kNonFinite, "the largest exponent is -inf: every perturbation is annihilated"));
+  if (auto* ctl = criticality_->controller())
+    summary.criticality["controller_corrections"] = ctl->corrections();
   write_plots();
   auto out = to_json(summary);
   out["status"] = "completed";
@@ -385,8 +423,9 @@ TrainSummary train_new(const fs::path& dir, const nn::ModelSpec& spec, const Tra
   if (!spec.IsValid(&err)) throw Error(err);
   if (!options.IsValid(&err)) throw Error(err);
   if (fs::exists(dir / "checkpoints" / "state.json") || fs::exists(dir / "summary.json"))
-    throw Error(fmt::format("'{}' already holds a run; pass --resume {} to continue it, or choose another --out",
-                            dir.string(), dir.string()));
+    throw Error(
+        fmt::format("'{}' already holds a run; pass --resume {} to continue it, or choose another --out",
+                    dir.string(), dir.string()));
   fs::create_directories(dir);
   if (env.train.has_value() != env.test.has_value())
     throw Error("a supplied dataset needs both a training and a test set");
@@ -394,7 +433,8 @@ TrainSummary train_new(const fs::path& dir, const nn::ModelSpec& spec, const Tra
   return run.execute(false);
 }
 
-TrainSummary train_resume(const fs::path& dir, std::optional<std::int64_t> epochs, const TrainEnvironment& env) {
+TrainSummary train_resume(const fs::path& dir, std::optional<std::int64_t> epochs,
+                          const TrainEnvironment& env) {
   const auto config = read_resumable_run_config(dir);
   const auto& spec = config.spec;
   auto options = config.options;
@@ -403,9 +443,11 @@ TrainSummary train_resume(const fs::path& dir, std::optional<std::int64_t> epoch
   if (!options.IsValid(&err)) throw Error(err);
   const bool supplied = config.supplied_data;
   if (supplied && !env.train)
-    throw Error(fmt::format("'{}' was trained on data its caller supplied; resume it with the same data", dir.string()));
+    throw Error(fmt::format("'{}' was trained on data its caller supplied; resume it with the same data",
+                            dir.string()));
   if (!supplied && env.train)
-    throw Error(fmt::format("'{}' was trained on Fashion-MNIST; resume it without supplying data", dir.string()));
+    throw Error(
+        fmt::format("'{}' was trained on Fashion-MNIST; resume it without supplying data", dir.string()));
   Run run(dir, spec, options, env);
   return run.execute(true);
 }

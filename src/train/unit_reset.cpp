@@ -1,13 +1,13 @@
 #include "critlab/train/unit_reset.h"
 
-#include <algorithm>
-#include <cmath>
-
 #include <ATen/CPUGeneratorImpl.h>
-#include <torch/torch.h>
+#include <fmt/format.h>
 #include <torch/optim/adam.h>
 #include <torch/optim/sgd.h>
-#include <fmt/format.h>
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <cmath>
 #include <nlohmann/json.hpp>
 
 #include "critlab/core/error.h"
@@ -20,8 +20,8 @@ namespace {
 nn::DenseView dense(nn::LayerStack& stack, std::size_t l) {
   auto d = nn::plain_dense_view(*stack->block(l));
   if (!d)
-    throw Error(fmt::format("unit replacement needs plain dense blocks (no norm, no skip); block {} is '{}'", l,
-                            stack->block(l)->describe()));
+    throw Error(fmt::format("unit replacement needs plain dense blocks (no norm, no skip); block {} is '{}'",
+                            l, stack->block(l)->describe()));
   return *d;
 }
 
@@ -41,7 +41,8 @@ bool UnitResetOptions::IsValid(std::string* error) const {
     return false;
   };
   if (!(sigma_w > 0)) return fail("the re-initialisation scale must be positive");
-  if (!(replacement_rate >= 0 && replacement_rate <= 1)) return fail("the replacement rate must be in [0, 1]");
+  if (!(replacement_rate >= 0 && replacement_rate <= 1))
+    return fail("the replacement rate must be in [0, 1]");
   if (!(decay >= 0 && decay < 1)) return fail("the utility decay must be in [0, 1)");
   if (maturity < 0) return fail("the maturity threshold must be >= 0");
   if (!(tau >= 0)) return fail("ReDo's tau must be >= 0");
@@ -98,7 +99,8 @@ void replace_unit(nn::LayerStack& stack, std::size_t layer, std::int64_t unit, d
   }
 }
 
-ContinualBackprop::ContinualBackprop(nn::LayerStack& stack, const UnitResetOptions& options, std::uint64_t seed)
+ContinualBackprop::ContinualBackprop(nn::LayerStack& stack, const UnitResetOptions& options,
+                                     std::uint64_t seed)
     : o_(options), seed_(seed) {
   std::string err;
   if (!o_.IsValid(&err)) throw Error(err);
@@ -115,7 +117,8 @@ ContinualBackprop::ContinualBackprop(nn::LayerStack& stack, const UnitResetOptio
 
 std::int64_t ContinualBackprop::update(nn::LayerStack& stack, const std::vector<at::Tensor>& hidden,
                                        const StateReset& reset) {
-  CRITLAB_ASSERT(hidden.size() >= layers_.size(), "continual backprop: one activation tensor per hidden layer");
+  CRITLAB_ASSERT(hidden.size() >= layers_.size(),
+                 "continual backprop: one activation tensor per hidden layer");
   torch::NoGradGuard no_grad;
   ++calls_;
   std::int64_t replaced = 0;
@@ -133,7 +136,8 @@ std::int64_t ContinualBackprop::update(nn::LayerStack& stack, const std::vector<
     std::int64_t eligible = 0;
     for (std::int64_t u = 0; u < units; ++u) {
       double abs_sum = 0, sum = 0;
-      for (std::int64_t b = 0; b < batch; ++b) abs_sum += std::abs(hp[b * units + u]), sum += hp[b * units + u];
+      for (std::int64_t b = 0; b < batch; ++b)
+        abs_sum += std::abs(hp[b * units + u]), sum += hp[b * units + u];
       util[u] = eta * util[u] + (1 - eta) * (abs_sum / batch) * out_w[u];
       mean[u] = eta * mean[u] + (1 - eta) * (sum / batch);
       age[u] += 1;
@@ -147,7 +151,8 @@ std::int64_t ContinualBackprop::update(nn::LayerStack& stack, const std::vector<
     // The n eligible units of smallest bias-corrected utility (ties: lower index first).
     std::vector<std::pair<double, std::int64_t>> score;
     for (std::int64_t u = 0; u < units; ++u)
-      if (age[u] > static_cast<double>(o_.maturity)) score.emplace_back(util[u] / (1 - std::pow(eta, age[u])), u);
+      if (age[u] > static_cast<double>(o_.maturity))
+        score.emplace_back(util[u] / (1 - std::pow(eta, age[u])), u);
     std::partial_sort(score.begin(), score.begin() + n, score.end());
     for (std::int64_t k = 0; k < n; ++k) {
       const auto u = score[k].second;
@@ -163,7 +168,7 @@ std::int64_t ContinualBackprop::update(nn::LayerStack& stack, const std::vector<
 }
 
 nlohmann::json ContinualBackprop::state() const {
-  return {{"utility", vectors(utility_)}, {"mean", vectors(mean_)},       {"age", vectors(age_)},
+  return {{"utility", vectors(utility_)}, {"mean", vectors(mean_)},      {"age", vectors(age_)},
           {"accumulator", accumulator_},  {"replaced", replaced_total_}, {"calls", calls_}};
 }
 
@@ -178,8 +183,8 @@ void ContinualBackprop::restore(const nlohmann::json& s) {
 }
 
 std::int64_t redo_reset(nn::LayerStack& stack, const std::vector<at::Tensor>& mean_abs,
-                        const std::vector<at::Tensor>& mean, double tau, double sigma_w, const StateReset& reset,
-                        std::uint64_t seed) {
+                        const std::vector<at::Tensor>& mean, double tau, double sigma_w,
+                        const StateReset& reset, std::uint64_t seed) {
   torch::NoGradGuard no_grad;
   std::int64_t replaced = 0;
   for (std::size_t l = 0; l + 1 < stack->size() && l < mean_abs.size(); ++l) {
@@ -199,8 +204,8 @@ std::int64_t redo_reset(nn::LayerStack& stack, const std::vector<at::Tensor>& me
   return replaced;
 }
 
-std::int64_t redo_reset(nn::LayerStack& stack, const std::vector<at::Tensor>& hidden, double tau, double sigma_w,
-                        const StateReset& reset, std::uint64_t seed) {
+std::int64_t redo_reset(nn::LayerStack& stack, const std::vector<at::Tensor>& hidden, double tau,
+                        double sigma_w, const StateReset& reset, std::uint64_t seed) {
   std::vector<at::Tensor> mean_abs, mean;
   for (const auto& h : hidden) {
     const at::Tensor f = h.detach().reshape({h.size(0), -1}).to(torch::kFloat64);
@@ -210,7 +215,8 @@ std::int64_t redo_reset(nn::LayerStack& stack, const std::vector<at::Tensor>& hi
   return redo_reset(stack, mean_abs, mean, tau, sigma_w, reset, seed);
 }
 
-Redo::Redo(nn::LayerStack& stack, const UnitResetOptions& options, std::uint64_t seed) : o_(options), seed_(seed) {
+Redo::Redo(nn::LayerStack& stack, const UnitResetOptions& options, std::uint64_t seed)
+    : o_(options), seed_(seed) {
   std::string err;
   if (!o_.IsValid(&err)) throw Error(err);
   for (std::size_t l = 0; l + 1 < stack->size(); ++l) {
@@ -220,7 +226,8 @@ Redo::Redo(nn::LayerStack& stack, const UnitResetOptions& options, std::uint64_t
   }
 }
 
-std::int64_t Redo::update(nn::LayerStack& stack, const std::vector<at::Tensor>& hidden, const StateReset& reset) {
+std::int64_t Redo::update(nn::LayerStack& stack, const std::vector<at::Tensor>& hidden,
+                          const StateReset& reset) {
   torch::NoGradGuard no_grad;
   std::int64_t batch = 1;
   for (std::size_t l = 0; l < sum_.size(); ++l) {

@@ -24,7 +24,8 @@ void expect_clean_failure(const test::CommandResult& r, const std::string& needl
 fs::path damaged_copy(const fs::path& root, const std::function<void(std::string&)>& damage) {
   const auto dir = root / "data";
   fs::create_directories(dir);
-  for (const auto* f : {"train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"})
+  for (const auto* f :
+       {"train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"})
     fs::copy_file(test::fashion_dir() / f, dir / f);
   std::string bytes;
   {
@@ -76,7 +77,8 @@ TEST(BadInput, UnknownActivationArchitectureAndNegativeWidth) {
                        "unknown activation 'swish'; valid: tanh, relu, gelu, silu, linear");
   expect_clean_failure(run_cli(kTrain + "--arch transformer --out " + (d.path() / "b").string()),
                        "unknown architecture 'transformer'");
-  expect_clean_failure(run_cli("train --width=-5 --out " + (d.path() / "c").string()), "--width must be positive");
+  expect_clean_failure(run_cli("train --width=-5 --out " + (d.path() / "c").string()),
+                       "--width must be positive");
   expect_clean_failure(run_cli("measure --depth 0"), "--depth must be at least 1");
   expect_clean_failure(run_cli("theory --activation tanh --sigma-w -1"), "sigma_w > 0");
   expect_clean_failure(run_cli("measure --gain-method magic"), "unknown gain method");
@@ -86,7 +88,8 @@ TEST(BadInput, UnknownActivationArchitectureAndNegativeWidth) {
 TEST(BadInput, NaNDivergenceKeepsTheLastGoodCheckpoint) {
   test::TempDir d;
   const auto dir = d.path() / "r";
-  auto r = run_cli("train --depth 2 --width 64 --epochs 1 --lr 1e3 --train-examples 2000 --out " + dir.string());
+  auto r =
+      run_cli("train --depth 2 --width 64 --epochs 1 --lr 1e3 --train-examples 2000 --out " + dir.string());
   expect_clean_failure(r, "diverged");
   EXPECT_EQ(r.exit_code, 3);
   EXPECT_FALSE(fs::exists(dir / "summary.json"));
@@ -104,9 +107,12 @@ TEST(BadInput, ExistingRunIsNotOverwrittenAndMissingRunIsNamed) {
   expect_clean_failure(run_cli(kTrain + "--out " + dir.string()), "already holds a run");
   EXPECT_EQ(io::read_text(dir / "summary.json"), before);
   // A resume that fails (here: its data has gone) keeps the finished run's summary.
-  expect_clean_failure(run_cli("train --resume " + dir.string() + " --epochs 2", "CRITLAB_DATA=/nonexistent/data"),
-                       "does not exist");
+  expect_clean_failure(
+      run_cli("train --resume " + dir.string() + " --epochs 2", "CRITLAB_DATA=/nonexistent/data"),
+      "does not exist");
   EXPECT_EQ(io::read_text(dir / "summary.json"), before);
-  expect_clean_failure(run_cli("train --resume " + (d.path() / "nothing").string()), "holds no resumable run");
-  expect_clean_failure(run_cli("measure --run " + (d.path() / "nothing").string()), "not a critlab run directory");
+  expect_clean_failure(run_cli("train --resume " + (d.path() / "nothing").string()),
+                       "holds no resumable run");
+  expect_clean_failure(run_cli("measure --run " + (d.path() / "nothing").string()),
+                       "not a critlab run directory");
 }

@@ -1,11 +1,10 @@
 // `critlab powerlaw`: the acceptance interface and must-show 5 of the avalanches issue (bad input).
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <fstream>
-#include <random>
-
-#include <fmt/format.h>
 #include <nlohmann/json.hpp>
+#include <random>
 
 #include "critlab/stats/powerlaw.h"
 #include "test_util.h"
@@ -33,11 +32,13 @@ TEST(PowerLawCli, PrintsTheInterfaceFields) {
   std::string text = "size,other\n";
   for (double v : stats::sample_power_law(truth, 5000, rng)) text += fmt::format("{},7\n", v);
   const auto file = write(d.path(), "sizes.csv", text);
-  auto r = run_cli("powerlaw " + file.string() + " --column size --discrete --bootstrap 20 --seed 3 --json --out " +
+  auto r = run_cli("powerlaw " + file.string() +
+                   " --column size --discrete --bootstrap 20 --seed 3 --json --out " +
                    (d.path() / "out").string());
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto j = nlohmann::json::parse(r.out);
-  for (const char* key : {"xmin", "alpha", "alpha_se", "n_tail", "ks", "p_value"}) EXPECT_TRUE(j[key].is_number()) << key;
+  for (const char* key : {"xmin", "alpha", "alpha_se", "n_tail", "ks", "p_value"})
+    EXPECT_TRUE(j[key].is_number()) << key;
   EXPECT_NEAR(j["alpha"].get<double>(), 2.0, 0.1);
   std::vector<std::string> against;
   for (const auto& c : j["comparisons"]) {
@@ -47,7 +48,7 @@ TEST(PowerLawCli, PrintsTheInterfaceFields) {
     EXPECT_EQ(c["nested"].get<bool>(), c["against"] == "truncated_power_law");
   }
   EXPECT_EQ(against, (std::vector<std::string>{"exponential", "lognormal", "stretched_exponential", "poisson",
-                                                 "truncated_power_law"}));
+                                               "truncated_power_law"}));
   EXPECT_TRUE(fs::exists(d.path() / "out" / "fit.json"));
   EXPECT_TRUE(fs::exists(d.path() / "out" / "ccdf.csv"));
 }

@@ -1,12 +1,14 @@
+#include "critlab/core/enums.h"
+
 #include <gtest/gtest.h>
 
-#include "critlab/core/enums.h"
 #include "critlab/core/status.h"
 
 using namespace critlab;
 
 TEST(Enums, OneSpellingAndHelpfulErrors) {
-  for (auto a : {Activation::kTanh, Activation::kRelu, Activation::kGelu, Activation::kSilu, Activation::kLinear})
+  for (auto a :
+       {Activation::kTanh, Activation::kRelu, Activation::kGelu, Activation::kSilu, Activation::kLinear})
     EXPECT_EQ(from_string<Activation>(to_string(a)), a);
   try {
     from_string<Norm>("groupnorm");

@@ -1,15 +1,15 @@
 // The IDX reader and dataset plumbing on files written here: valid plain and gzipped files, and each kind of
 // damage (wrong magic, truncation, trailing bytes, wrong rank) gives an Error naming the file.
+#include "critlab/data/idx.h"
+
 #include <gtest/gtest.h>
+#include <torch/torch.h>
 #include <zlib.h>
 
 #include <fstream>
 
-#include <torch/torch.h>
-
 #include "critlab/core/error.h"
 #include "critlab/data/dataset.h"
-#include "critlab/data/idx.h"
 #include "test_util.h"
 
 using namespace critlab;
@@ -91,7 +91,8 @@ TEST(Dataset, ResolvesDataDirInOrderAndFailsClearly) {
 }
 
 TEST(Dataset, BatchOrderDependsOnlyOnSeedAndEpoch) {
-  data::Dataset ds{torch::arange(100, torch::kFloat32).reshape({100, 1}), torch::arange(100, torch::kInt64) % 10};
+  data::Dataset ds{torch::arange(100, torch::kFloat32).reshape({100, 1}),
+                   torch::arange(100, torch::kInt64) % 10};
   data::BatchIterator a(ds, 32, 7, 3), b(ds, 32, 7, 3), c(ds, 32, 7, 4);
   EXPECT_EQ(a.num_batches(), 4);
   EXPECT_TRUE(torch::equal(a.batch(1).second, b.batch(1).second));
@@ -107,7 +108,8 @@ TEST(Dataset, BatchOrderDependsOnlyOnSeedAndEpoch) {
 }
 
 TEST(Dataset, StratifiedSubsetBalancesClasses) {
-  data::Dataset ds{torch::zeros({200, 1}), torch::cat({torch::zeros({150}, torch::kInt64), torch::arange(50, torch::kInt64) % 10})};
+  data::Dataset ds{torch::zeros({200, 1}),
+                   torch::cat({torch::zeros({150}, torch::kInt64), torch::arange(50, torch::kInt64) % 10})};
   auto sub = data::stratified_subset(ds, 20);
   auto counts = torch::bincount(sub.labels, {}, 10);
   for (int c = 0; c < 10; ++c) EXPECT_EQ(counts[c].item<std::int64_t>(), 2) << c;

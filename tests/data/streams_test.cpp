@@ -1,11 +1,11 @@
 // Issue 6, must-show 2 (part): the slowly-changing regression generator against its definition (flip
 // schedule, target values from a reference loop), and the task streams' permutations.
-#include <gtest/gtest.h>
+#include "critlab/data/streams.h"
 
+#include <gtest/gtest.h>
 #include <torch/torch.h>
 
 #include "critlab/core/error.h"
-#include "critlab/data/streams.h"
 
 using namespace critlab;
 
@@ -61,8 +61,8 @@ TEST(Streams, PermutedTasksAreAddressableAndPermuteWhatTheySay) {
     const auto img = t3.data.images[i].flatten();
     bool found = false;
     for (std::int64_t j = 0; j < pool.size() && !found; ++j)
-      found = torch::equal(flat[j].index_select(0, t3.permutation), img) && pool.labels[j].item<std::int64_t>() ==
-                                                                              t3.data.labels[i].item<std::int64_t>();
+      found = torch::equal(flat[j].index_select(0, t3.permutation), img) &&
+              pool.labels[j].item<std::int64_t>() == t3.data.labels[i].item<std::int64_t>();
     EXPECT_TRUE(found) << "task image " << i;
   }
   data::TaskStream labels(pool, data::StreamKind::kPermutedLabels, 1000, 7);

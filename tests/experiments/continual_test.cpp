@@ -6,9 +6,8 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
-#include <sstream>
-
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "critlab/io/files.h"
 #include "critlab/io/table.h"
@@ -18,13 +17,16 @@ using namespace critlab;
 using test::run_cli;
 
 namespace {
-const std::string kAll = "backprop,l2,shrink-perturb,continual-backprop,redo,criticality,criticality-regularizer,critical-init";
+const std::string kAll =
+    "backprop,l2,shrink-perturb,continual-backprop,redo,criticality,criticality-regularizer,critical-init";
 // Small enough for CI: 10 tasks x 120 examples, 784-32x2-10; replacement rate and ReDo period scaled so that
 // units are actually replaced within the stream.
 std::string args(const std::filesystem::path& out, int tasks = 10) {
   return "experiment continual --tasks " + std::to_string(tasks) +
-         " --examples-per-task 120 --probe-examples 60 --depth 2 --width 32 --replacement-rate 0.01 --maturity 20 "
-         "--redo-period 50 --controller-every 5 --threads 2 --methods " + kAll + " --out " + out.string();
+         " --examples-per-task 120 --probe-examples 60 --depth 2 --width 32 --replacement-rate 0.01 "
+         "--maturity 20 "
+         "--redo-period 50 --controller-every 5 --threads 2 --methods " +
+         kAll + " --out " + out.string();
 }
 }  // namespace
 
@@ -55,8 +57,9 @@ TEST(Continual, EveryMethodRunsAndAKilledExperimentResumesIdentically) {
   // Every method has its 10 tasks with the acceptance columns filled.
   const auto csv = io::read_text(whole / "tasks.csv");
   const auto header = csv.substr(0, csv.find('\n'));
-  for (const char* c : {"method", "task", "online_accuracy", "dead_fraction", "effective_rank", "mean_abs_weight",
-                        "distance_to_criticality", "plasticity", "lambda_max", "gain_sq_l0"})
+  for (const char* c :
+       {"method", "task", "online_accuracy", "dead_fraction", "effective_rank", "mean_abs_weight",
+        "distance_to_criticality", "plasticity", "lambda_max", "gain_sq_l0"})
     EXPECT_NE(header.find(c), std::string::npos) << c;
   for (const std::string m : {"backprop", "l2", "shrink-perturb", "continual-backprop", "redo", "criticality",
                               "criticality-regularizer", "critical-init", "fresh"}) {
@@ -65,22 +68,29 @@ TEST(Continual, EveryMethodRunsAndAKilledExperimentResumesIdentically) {
     EXPECT_EQ(n, 10u) << m;
   }
   // Unit replacement happened where it should, and only there.
-  const auto state = [&](const std::string& m) { return io::read_json(whole / "runs" / m / "seed-1" / "state.json"); };
+  const auto state = [&](const std::string& m) {
+    return io::read_json(whole / "runs" / m / "seed-1" / "state.json");
+  };
   EXPECT_GT(state("continual-backprop").at("continual_backprop").at("replaced").get<int>(), 0);
   EXPECT_FALSE(state("backprop").contains("continual_backprop"));
-  for (const char* plot : {"accuracy_per_task", "dead_units_per_task", "effective_rank_per_task", "distance_per_task",
-                           "plasticity_vs_distance"})
+  for (const char* plot : {"accuracy_per_task", "dead_units_per_task", "effective_rank_per_task",
+                           "distance_per_task", "plasticity_vs_distance"})
     EXPECT_TRUE(std::filesystem::exists(whole / "plots" / (std::string(plot) + ".gp"))) << plot;
-  EXPECT_NE(io::read_text(whole / "summary.md").find("Does plasticity track criticality?"), std::string::npos);
+  EXPECT_NE(io::read_text(whole / "summary.md").find("Does plasticity track criticality?"),
+            std::string::npos);
 }
 
 TEST(Continual, RegressionStreamReportsSquaredErrorAndPlasticity) {
   test::TempDir d;
-  auto r = run_cli("experiment continual --stream regression --tasks 4 --flip-every 300 --methods backprop,continual-backprop "
-                   "--threads 1 --json --out " + (d.path() / "reg").string());
+  auto r = run_cli(
+      "experiment continual --stream regression --tasks 4 --flip-every 300 --methods "
+      "backprop,continual-backprop "
+      "--threads 1 --json --out " +
+      (d.path() / "reg").string());
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto csv = io::read_text(d.path() / "reg" / "tasks.csv");
-  // Columns: method,seed,task,online_accuracy,online_loss,plasticity,...: accuracy empty, loss and plasticity set.
+  // Columns: method,seed,task,online_accuracy,online_loss,plasticity,...: accuracy empty, loss and plasticity
+  // set.
   const auto line = csv.substr(csv.find("\nbackprop,1,3,") + 1);
   const auto first = line.substr(0, line.find('\n'));
   EXPECT_NE(first.find("backprop,1,3,,"), std::string::npos) << first;
@@ -122,7 +132,8 @@ TEST(Continual, RegressionStreamReportsSquaredErrorAndPlasticity) {
     const double plasticity = std::stod(f[col("plasticity")]);
     EXPECT_DOUBLE_EQ(fresh, fresh_loss.at(f[col("task")]));
     // tasks.csv holds 6 significant digits.
-    EXPECT_NEAR(plasticity, fresh / method_loss, 5e-5 * plasticity) << f[col("method")] << " task " << f[col("task")];
+    EXPECT_NEAR(plasticity, fresh / method_loss, 5e-5 * plasticity)
+        << f[col("method")] << " task " << f[col("task")];
     EXPECT_GT(plasticity, 0.2);
     EXPECT_LT(plasticity, 5.0);
     if (f[col("task")] == "3") last_plasticity[f[col("method")]] = plasticity;
@@ -139,7 +150,8 @@ TEST(Continual, RegressionStreamReportsSquaredErrorAndPlasticity) {
     }
     ASSERT_TRUE(last_plasticity.count(name)) << name;
     EXPECT_NEAR(m.at("plasticity_late").at("mean").get<double>(), last_plasticity.at(name),
-                5e-6 * last_plasticity.at(name)) << name;
+                5e-6 * last_plasticity.at(name))
+        << name;
     EXPECT_EQ(m.at("status").get<std::string>(), "ok") << name;
   }
 }
@@ -148,8 +160,10 @@ TEST(Continual, RegressionStreamReportsSquaredErrorAndPlasticity) {
 // each task from scratch, so its accuracy stays above chance on every task.
 TEST(Continual, LabelPermutedStreamRuns) {
   test::TempDir d;
-  auto r = run_cli("experiment continual --stream permuted-labels --tasks 3 --examples-per-task 600 --probe-examples 50 "
-                   "--depth 1 --width 32 --methods backprop --threads 1 --out " + (d.path() / "lab").string());
+  auto r = run_cli(
+      "experiment continual --stream permuted-labels --tasks 3 --examples-per-task 600 --probe-examples 50 "
+      "--depth 1 --width 32 --methods backprop --threads 1 --out " +
+      (d.path() / "lab").string());
   ASSERT_EQ(r.exit_code, 0) << r.err;
   // Columns: method,seed,task,online_accuracy,...
   std::istringstream csv(io::read_text(d.path() / "lab" / "tasks.csv"));
@@ -174,10 +188,17 @@ TEST(Continual, BadInputNamesTheProblem) {
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.err.find("--stream"), std::string::npos) << r.err;
   // A changed protocol under an existing experiment is refused.
-  ASSERT_EQ(run_cli("experiment continual --tasks 1 --examples-per-task 20 --probe-examples 10 --width 8 --depth 1 "
-                    "--methods backprop --no-fresh --out " + (d.path() / "z").string()).exit_code, 0);
-  r = run_cli("experiment continual --tasks 1 --examples-per-task 20 --probe-examples 10 --width 8 --depth 1 --lr 0.1 "
-              "--methods backprop --no-fresh --out " + (d.path() / "z").string());
+  ASSERT_EQ(
+      run_cli("experiment continual --tasks 1 --examples-per-task 20 --probe-examples 10 --width 8 --depth 1 "
+              "--methods backprop --no-fresh --out " +
+              (d.path() / "z").string())
+          .exit_code,
+      0);
+  r = run_cli(
+      "experiment continual --tasks 1 --examples-per-task 20 --probe-examples 10 --width 8 --depth 1 --lr "
+      "0.1 "
+      "--methods backprop --no-fresh --out " +
+      (d.path() / "z").string());
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.err.find("different protocol"), std::string::npos) << r.err;
 }

@@ -15,7 +15,8 @@ using namespace critlab;
 using test::run_cli;
 
 namespace {
-double trained_distance(const std::filesystem::path& dir, double sigma_w, CriticalityMode mode, double strength) {
+double trained_distance(const std::filesystem::path& dir, double sigma_w, CriticalityMode mode,
+                        double strength) {
   auto spec = nn::mlp_spec(20, 64, Activation::kTanh, sigma_w, 0.05);
   train::TrainOptions o;
   o.lr = 0.01;
@@ -33,7 +34,8 @@ TEST(CriticalTraining, RegularizerAndControllerReachCriticalityFromOrderedAndCha
   for (double sigma_w : {0.8, 2.5}) {
     const auto tag = std::to_string(sigma_w);
     const double plain = trained_distance(d.path() / ("plain" + tag), sigma_w, CriticalityMode::kOff, 1.0);
-    const double reg = trained_distance(d.path() / ("reg" + tag), sigma_w, CriticalityMode::kRegularizer, 3.0);
+    const double reg =
+        trained_distance(d.path() / ("reg" + tag), sigma_w, CriticalityMode::kRegularizer, 3.0);
     const double ctl = trained_distance(d.path() / ("ctl" + tag), sigma_w, CriticalityMode::kController, 0.5);
     SCOPED_TRACE("sigma_w " + tag);
     EXPECT_GT(plain, 0.15);
@@ -47,9 +49,11 @@ TEST(CriticalTraining, RegularizerAndControllerReachCriticalityFromOrderedAndCha
 TEST(CriticalTraining, CliTrainsWithTheControllerAndMeasureReadsTheRun) {
   test::TempDir d;
   const auto run = d.path() / "run";
-  auto r = run_cli("train --arch mlp --depth 8 --width 64 --activation tanh --sigma-w 2.5 --sigma-b 0.05 --lr 0.01 "
-                   "--criticality controller --criticality-strength 0.5 --criticality-tolerance 0.05 "
-                   "--train-examples 10000 --log-every 10 --threads 1 --out " + run.string());
+  auto r = run_cli(
+      "train --arch mlp --depth 8 --width 64 --activation tanh --sigma-w 2.5 --sigma-b 0.05 --lr 0.01 "
+      "--criticality controller --criticality-strength 0.5 --criticality-tolerance 0.05 "
+      "--train-examples 10000 --log-every 10 --threads 1 --out " +
+      run.string());
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto config = io::read_json(run / "config.json");
   EXPECT_EQ(config["train"]["criticality"]["mode"], "controller");
@@ -69,9 +73,10 @@ TEST(CriticalTraining, CliTrainsWithTheControllerAndMeasureReadsTheRun) {
 
 TEST(CriticalTraining, ExperimentResumesWithoutRecomputingFinishedCells) {
   test::TempDir d;
-  const std::string args = "experiment critical-training --archs relu-mlp --methods plain,controller,jacobian-norm "
-                           "--seeds 2 --train-examples 1500 --robust-examples 100 --threads 1 --monitor-every 5 --json "
-                           "--out ";
+  const std::string args =
+      "experiment critical-training --archs relu-mlp --methods plain,controller,jacobian-norm "
+      "--seeds 2 --train-examples 1500 --robust-examples 100 --threads 1 --monitor-every 5 --json "
+      "--out ";
   const auto ref = d.path() / "ref", run = d.path() / "run";
   auto a = run_cli(args + ref.string());
   ASSERT_EQ(a.exit_code, 0) << a.err;
@@ -105,8 +110,10 @@ TEST(CriticalTraining, ExperimentResumesWithoutRecomputingFinishedCells) {
   EXPECT_TRUE(std::filesystem::exists(run / "plots" / "clean_accuracy.dat"));
 
   // A changed protocol under finished cells is refused.
-  auto bad = run_cli("experiment critical-training --archs relu-mlp --methods plain --seeds 2 --train-examples 999 "
-                     "--out " + run.string());
+  auto bad = run_cli(
+      "experiment critical-training --archs relu-mlp --methods plain --seeds 2 --train-examples 999 "
+      "--out " +
+      run.string());
   EXPECT_EQ(bad.exit_code, 2);
   EXPECT_NE(bad.err.find("different protocol"), std::string::npos) << bad.err;
   bad = run_cli("experiment critical-training --methods plain,magic --out " + (d.path() / "z").string());

@@ -13,8 +13,8 @@ using namespace critlab::experiments;
 TEST(ContinualOptions, FullPresetFillsWhatTheCallerDidNotSet) {
   ContinualOptions o;
   o.full = true;
-  o.tasks = 12;             // differs from the default: kept
-  o.given = {"seeds"};      // the default value, given on purpose: kept
+  o.tasks = 12;         // differs from the default: kept
+  o.given = {"seeds"};  // the default value, given on purpose: kept
   const auto r = with_continual_presets(o);
   EXPECT_EQ(r.tasks, 12);
   EXPECT_EQ(r.examples_per_task, 60000);
@@ -50,7 +50,8 @@ TEST(ContinualOptions, RegressionPresetIsDohareEtAlsLearnerAndTaskLength) {
 
 TEST(ContinualOptions, EnumsAndIsValidNameTheField) {
   EXPECT_EQ(to_string(ContinualMethod::kShrinkPerturb), "shrink-perturb");
-  EXPECT_EQ(from_string<ContinualMethod>("criticality-regularizer"), ContinualMethod::kCriticalityRegularizer);
+  EXPECT_EQ(from_string<ContinualMethod>("criticality-regularizer"),
+            ContinualMethod::kCriticalityRegularizer);
   EXPECT_EQ(from_string<ContinualStream>("permuted-labels"), ContinualStream::kPermutedLabels);
   EXPECT_THROW(from_string<ContinualMethod>("sgd-magic"), Error);
   ContinualOptions o;

@@ -1,14 +1,14 @@
 // The graph analysis as a library: analyse_run returns values a caller reads (no JSON), the report writes
 // exactly those values, and on degenerate input every figure not obtained is empty / JSON null with a
 // status and message beside it, never a 0, -1 or NaN standing in for it.
+#include "critlab/graph/analysis.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <functional>
-
 #include <nlohmann/json.hpp>
 
-#include "critlab/graph/analysis.h"
 #include "critlab/graph/recording.h"
 #include "critlab/graph/report.h"
 #include "critlab/io/files.h"
@@ -35,7 +35,8 @@ void expect_nulls_explained(const json& j, const std::string& where) {
       EXPECT_FALSE(j["message"].get<std::string>().empty()) << where;
     }
   } else if (j.is_array()) {
-    for (std::size_t i = 0; i < j.size(); ++i) expect_nulls_explained(j[i], where + "[" + std::to_string(i) + "]");
+    for (std::size_t i = 0; i < j.size(); ++i)
+      expect_nulls_explained(j[i], where + "[" + std::to_string(i) + "]");
   } else if (j.is_number_float()) {
     EXPECT_TRUE(std::isfinite(j.get<double>())) << where;
   }
@@ -44,11 +45,13 @@ void expect_nulls_explained(const json& j, const std::string& where) {
 TEST(GraphAnalysis, ReturnsValuesThatTheReportWrites) {
   test::TempDir d;
   const auto run = d.path() / "run";
-  ASSERT_EQ(run_cli("train --arch mlp --depth 3 --width 32 --activation tanh --batch-size 100 --lr 0.05 --seed 2 "
-                    "--train-examples 1000 --epochs 1 --threads 1 --record --record-points 8 --record-probes 200 "
-                    "--out " + run.string())
-                .exit_code,
-            0);
+  ASSERT_EQ(
+      run_cli("train --arch mlp --depth 3 --width 32 --activation tanh --batch-size 100 --lr 0.05 --seed 2 "
+              "--train-examples 1000 --epochs 1 --threads 1 --record --record-points 8 --record-probes 200 "
+              "--out " +
+              run.string())
+          .exit_code,
+      0);
   GraphOptions o;
   o.threads = 1;
   o.prune_fractions = {1.0, 0.2};
@@ -61,7 +64,8 @@ TEST(GraphAnalysis, ReturnsValuesThatTheReportWrites) {
   const auto a = analyse_run(run, o);
   EXPECT_FALSE(std::filesystem::exists(run / "graph")) << "analyse_run writes nothing";
 
-  const auto schedule = io::read_json(run / "record" / "meta.json")["schedule"].get<std::vector<std::int64_t>>();
+  const auto schedule =
+      io::read_json(run / "record" / "meta.json")["schedule"].get<std::vector<std::int64_t>>();
   ASSERT_EQ(a.percolation.size(), schedule.size());
   EXPECT_EQ(progress_calls, static_cast<int>(schedule.size() + o.prune_fractions.size()));
   EXPECT_TRUE(a.theta_auto);
@@ -76,7 +80,8 @@ TEST(GraphAnalysis, ReturnsValuesThatTheReportWrites) {
     EXPECT_LE(p.p_inf, 1.0);
     EXPECT_EQ(p.nodes + p.excluded_units, 3 * 32);
     // P_inf is the largest component over the kept nodes: a whole number of nodes.
-    EXPECT_NEAR(p.p_inf * static_cast<double>(p.nodes), std::round(p.p_inf * static_cast<double>(p.nodes)), 1e-9);
+    EXPECT_NEAR(p.p_inf * static_cast<double>(p.nodes), std::round(p.p_inf * static_cast<double>(p.nodes)),
+                1e-9);
     ASSERT_EQ(p.layers.size(), 3u);
   }
   // The transition over steps sits at the largest susceptibility, at a recorded step.
@@ -84,7 +89,8 @@ TEST(GraphAnalysis, ReturnsValuesThatTheReportWrites) {
   double chi_max = 0;
   for (const auto& p : a.percolation) chi_max = std::max(chi_max, p.susceptibility);
   EXPECT_EQ(*a.transition.chi_max, chi_max);
-  EXPECT_NE(std::find(schedule.begin(), schedule.end(), static_cast<std::int64_t>(*a.transition.x_c)), schedule.end());
+  EXPECT_NE(std::find(schedule.begin(), schedule.end(), static_cast<std::int64_t>(*a.transition.x_c)),
+            schedule.end());
   EXPECT_EQ(a.transition.beta.has_value(), a.transition.status.ok());
   // Theta sweeps start at the first recorded step and end at the last; the first one located theta.
   ASSERT_GE(a.theta_sweeps.size(), 2u);
@@ -130,21 +136,25 @@ TEST(GraphAnalysis, ReturnsValuesThatTheReportWrites) {
   EXPECT_EQ(j, to_json(a));
   EXPECT_EQ(j["percolation"][2]["p_inf"].get<double>(), a.percolation[2].p_inf);
   EXPECT_EQ(j["pruning"]["curve"][1]["critical"].get<double>(), a.pruning.curve[1].critical);
-  for (const char* f : {"tables/critical_neurons.csv", "tables/pruning.csv", "ccg/class3.graphml", "tables/units_layer2.csv"})
+  for (const char* f :
+       {"tables/critical_neurons.csv", "tables/pruning.csv", "ccg/class3.graphml", "tables/units_layer2.csv"})
     EXPECT_TRUE(std::filesystem::exists(out / f)) << f;
   expect_nulls_explained(j, "summary");
 }
 
-// A convolutional network recorded at two steps: too few steps for a transition or a rise, conv blocks with no
-// dense weights, and no pruning test (it needs a network of dense blocks). Nothing fails; each missing result is
-// null with its status.
+// A convolutional network recorded at two steps: too few steps for a transition or a rise, conv blocks with
+// no dense weights, and no pruning test (it needs a network of dense blocks). Nothing fails; each missing
+// result is null with its status.
 TEST(GraphAnalysis, DegenerateRecordingGivesNullsWithStatus) {
   test::TempDir d;
   const auto run = d.path() / "cnn";
-  ASSERT_EQ(run_cli("train --arch cnn --depth 2 --width 4 --batch-size 100 --seed 1 --train-examples 300 --epochs 1 "
-                    "--threads 1 --record --record-points 2 --record-probes 60 --out " + run.string())
-                .exit_code,
-            0);
+  ASSERT_EQ(
+      run_cli(
+          "train --arch cnn --depth 2 --width 4 --batch-size 100 --seed 1 --train-examples 300 --epochs 1 "
+          "--threads 1 --record --record-points 2 --record-probes 60 --out " +
+          run.string())
+          .exit_code,
+      0);
   const auto r = run_cli("graph --run " + run.string() + " --json --threads 1");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto j = json::parse(r.out);
@@ -153,7 +163,8 @@ TEST(GraphAnalysis, DegenerateRecordingGivesNullsWithStatus) {
 
   const auto& t = j["transition"];
   EXPECT_EQ(t["status"], "insufficient-data");
-  for (const char* k : {"step", "x_c", "beta", "beta_ci", "chi_max", "ordered_side"}) EXPECT_TRUE(t[k].is_null()) << k;
+  for (const char* k : {"step", "x_c", "beta", "beta_ci", "chi_max", "ordered_side"})
+    EXPECT_TRUE(t[k].is_null()) << k;
   EXPECT_EQ(j["rise"]["status"], "insufficient-data");
   for (const char* k : {"direction", "step_10", "step_50", "step_90", "p_inf_initial", "decades_10_90"})
     EXPECT_TRUE(j["rise"][k].is_null()) << k;

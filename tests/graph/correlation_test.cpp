@@ -1,11 +1,12 @@
 // Correlation graphs from planted block-correlated Gaussian activity against sampling theory, community
 // recovery through igraph, and the degenerate inputs (dead units, one sample, empty layers).
-#include <cmath>
+#include "critlab/graph/correlation.h"
 
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
-#include "critlab/graph/correlation.h"
+#include <cmath>
+
 #include "critlab/graph/structure.h"
 #include "critlab/measure/theory.h"
 #include "critlab/stats/special.h"
@@ -15,7 +16,8 @@ namespace {
 
 // `groups` groups of `size` units over n samples: unit = sqrt(rho) z_group + sqrt(1 - rho) noise, so the
 // population correlation is rho within a group and 0 across groups.
-at::Tensor planted_blocks(std::int64_t n, std::int64_t groups, std::int64_t size, double rho, std::uint64_t seed) {
+at::Tensor planted_blocks(std::int64_t n, std::int64_t groups, std::int64_t size, double rho,
+                          std::uint64_t seed) {
   auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
   const auto z = at::normal(0, 1, {n, groups}, gen);
   const auto noise = at::normal(0, 1, {n, groups * size}, gen);
@@ -70,7 +72,8 @@ struct GroupTheory {
     return lambda;
   }
   double critical_theta() const {
-    return stats::minimize_brent([&](double t) { return std::pow(std::log(spectral_radius(t)), 2); }, std::tanh(m), 0.99);
+    return stats::minimize_brent([&](double t) { return std::pow(std::log(spectral_radius(t)), 2); },
+                                 std::tanh(m), 0.99);
   }
   double giant_fraction(double theta) const {
     std::vector<double> s(u.size(), 1.0);
@@ -114,7 +117,8 @@ TEST(CorrelationGraph, PlantedGroupsAreRecoveredAndTheSweepTransitionsWhereTheor
   std::vector<WeightedEdge> group0;
   for (const auto& e : edges)
     if (e.u < size && e.v < size) group0.push_back(e);
-  const GroupTheory theory(c.r.slice(0, 0, size).slice(1, 0, size).to(at::kDouble).clamp(-0.999999, 0.999999).atanh(), size);
+  const GroupTheory theory(
+      c.r.slice(0, 0, size).slice(1, 0, size).to(at::kDouble).clamp(-0.999999, 0.999999).atanh(), size);
   const double theta_c = theory.critical_theta();
   std::vector<double> thetas;
   for (double t = 0.25; t <= 0.6 + 1e-9; t += 0.0025) thetas.push_back(t);
@@ -123,33 +127,41 @@ TEST(CorrelationGraph, PlantedGroupsAreRecoveredAndTheSweepTransitionsWhereTheor
   for (const auto& s : sweep) p.push_back(s.p_inf), chi.push_back(s.susceptibility);
   const auto t = locate_transition(thetas, p, chi);
   ASSERT_TRUE(t.ordered_side && t.x_c) << t.status.to_string();
-  EXPECT_EQ(*t.ordered_side, -1);  // the graph connects as theta falls
+  EXPECT_EQ(*t.ordered_side, -1);       // the graph connects as theta falls
   EXPECT_NEAR(*t.x_c, theta_c, 0.015);  // the finite-size peak sits a little on the connected side
   for (double dt : {0.02, 0.04}) {
     const double th = theta_c - dt;
-    EXPECT_NEAR(percolation_sweep(size, group0, {th})[0].p_inf, theory.giant_fraction(th), 0.03) << "theta " << th;
+    EXPECT_NEAR(percolation_sweep(size, group0, {th})[0].p_inf, theory.giant_fraction(th), 0.03)
+        << "theta " << th;
   }
-  // Transition 2, the groups merge: across groups rho = 0, so atanh(r) ~ N(0, 1/(n-3)) and the expected number
-  // of cross edges is X(theta) = (G choose 2) size^2 P(r >= theta). While X << 1 the largest cluster is one
-  // group (P_inf <= 1/G); once X >> G the groups are one cluster.
+  // Transition 2, the groups merge: across groups rho = 0, so atanh(r) ~ N(0, 1/(n-3)) and the expected
+  // number of cross edges is X(theta) = (G choose 2) size^2 P(r >= theta). While X << 1 the largest cluster
+  // is one group (P_inf <= 1/G); once X >> G the groups are one cluster.
   const double sd = 1 / std::sqrt(n - 3.0);
   const auto cross = [&](double th) {
     return groups * (groups - 1) / 2.0 * size * size * 2 * (1 - stats::normal_cdf(std::atanh(th) / sd));
   };
-  const double apart = stats::minimize_brent([&](double th) { return std::pow(std::log(cross(th) / 0.05), 2); }, 0.05, 0.5);
-  const double merged = stats::minimize_brent([&](double th) { return std::pow(std::log(cross(th) / 40), 2); }, 0.05, 0.5);
+  const double apart =
+      stats::minimize_brent([&](double th) { return std::pow(std::log(cross(th) / 0.05), 2); }, 0.05, 0.5);
+  const double merged =
+      stats::minimize_brent([&](double th) { return std::pow(std::log(cross(th) / 40), 2); }, 0.05, 0.5);
   const auto whole = percolation_sweep(nodes, edges, {apart, merged});
   EXPECT_LE(whole[0].p_inf, 1.0 / groups + 1e-9) << "theta " << apart;
   EXPECT_GE(whole[1].p_inf, 0.99) << "theta " << merged;
-  std::printf("ARI %.3f  group theta_c theory %.4f located %.4f  (m %.3f sd_u %.4f sd_e %.4f)  merge between %.3f and %.3f\n",
-              ari, theta_c, *t.x_c, theory.m, theory.sd_u, theory.sd_e, merged, apart);
+  std::printf(
+      "ARI %.3f  group theta_c theory %.4f located %.4f  (m %.3f sd_u %.4f sd_e %.4f)  merge between %.3f "
+      "and %.3f\n",
+      ari, theta_c, *t.x_c, theory.m, theory.sd_u, theory.sd_e, merged, apart);
   for (double dt : {0.02, 0.04})
     std::printf("  P_inf(theta_c - %.2f) = %.3f, theory %.3f\n", dt,
-                percolation_sweep(size, group0, {theta_c - dt})[0].p_inf, theory.giant_fraction(theta_c - dt));
+                percolation_sweep(size, group0, {theta_c - dt})[0].p_inf,
+                theory.giant_fraction(theta_c - dt));
 }
 
 TEST(CorrelationGraph, MatchesPearsonOnSmallExample) {
-  auto x = torch::tensor({1.0, 2.0, 3.0, 4.0, 2.0, 4.0, 6.0, 8.5, 4.0, 3.0, 2.0, 1.0}, torch::kDouble).reshape({3, 4}).t();
+  auto x = torch::tensor({1.0, 2.0, 3.0, 4.0, 2.0, 4.0, 6.0, 8.5, 4.0, 3.0, 2.0, 1.0}, torch::kDouble)
+               .reshape({3, 4})
+               .t();
   const auto c = correlate(x);
   ASSERT_TRUE(c.ok());
   // Unit 0 and unit 2 are exactly anti-correlated; unit 1 is nearly linear in unit 0.

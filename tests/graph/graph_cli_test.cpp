@@ -1,9 +1,9 @@
 // End to end: `critlab train --record` then `critlab graph --json` on a small run. Checks the acceptance
 // interface, that pruning nothing reproduces the run's test accuracy exactly, that a run killed mid-epoch
 // records the same activity after resuming, and that bad input fails cleanly.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
-#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "critlab/io/files.h"
@@ -14,9 +14,10 @@ using namespace critlab;
 using test::run_cli;
 
 namespace {
-const std::string kTrain = "train --arch mlp --depth 3 --width 48 --activation tanh --batch-size 100 "
-                           "--lr 0.05 --seed 2 --train-examples 2000 --threads 1 --record --record-points 12 "
-                           "--record-probes 200 ";
+const std::string kTrain =
+    "train --arch mlp --depth 3 --width 48 --activation tanh --batch-size 100 "
+    "--lr 0.05 --seed 2 --train-examples 2000 --threads 1 --record --record-points 12 "
+    "--record-probes 200 ";
 }
 
 TEST(GraphCli, RecordedRunAnalysedWithTheAcceptanceInterface) {
@@ -27,7 +28,8 @@ TEST(GraphCli, RecordedRunAnalysedWithTheAcceptanceInterface) {
   const auto schedule = meta["schedule"].get<std::vector<std::int64_t>>();
   EXPECT_EQ(schedule.front(), 0);
   EXPECT_EQ(schedule.back(), 40);  // 2 epochs x 20 batches
-  EXPECT_EQ(io::read_npy(run / "record" / "step-00000040" / "block1_post.npy").sizes(), (at::IntArrayRef{200, 48}));
+  EXPECT_EQ(io::read_npy(run / "record" / "step-00000040" / "block1_post.npy").sizes(),
+            (at::IntArrayRef{200, 48}));
   EXPECT_EQ(io::read_npy(run / "record" / "step-00000040" / "block1_post.npy").scalar_type(), at::kHalf);
   EXPECT_EQ(io::read_npy(run / "record" / "step-00000040" / "param_block1.linear.weight.npy").sizes(),
             (at::IntArrayRef{48, 48}));
@@ -54,12 +56,15 @@ TEST(GraphCli, RecordedRunAnalysedWithTheAcceptanceInterface) {
   ASSERT_EQ(curve.size(), 3u);
   const double acc = io::read_json(run / "summary.json")["test_accuracy"];
   EXPECT_DOUBLE_EQ(curve[0]["fraction_kept"].get<double>(), 1.0);
-  for (const char* k : {"critical", "random", "magnitude"}) EXPECT_NEAR(curve[0][k].get<double>(), acc, 1e-12) << k;
-  for (const auto& p : curve) EXPECT_TRUE(p.contains("critical") && p.contains("random") && p.contains("magnitude"));
+  for (const char* k : {"critical", "random", "magnitude"})
+    EXPECT_NEAR(curve[0][k].get<double>(), acc, 1e-12) << k;
+  for (const auto& p : curve)
+    EXPECT_TRUE(p.contains("critical") && p.contains("random") && p.contains("magnitude"));
   EXPECT_EQ(j["pruning"]["ccg"].size(), 10u);
-  for (const char* f : {"graph/summary.json", "graph/tables/percolation_steps.csv", "graph/tables/critical_neurons.csv",
-                        "graph/tables/pruning.csv", "graph/ccg/class0.graphml", "graph/ccg/class9.dot",
-                        "graph/plots/p_inf_vs_step.csv", "graph/plots/raster_layer0_step40.dat"})
+  for (const char* f :
+       {"graph/summary.json", "graph/tables/percolation_steps.csv", "graph/tables/critical_neurons.csv",
+        "graph/tables/pruning.csv", "graph/ccg/class0.graphml", "graph/ccg/class9.dot",
+        "graph/plots/p_inf_vs_step.csv", "graph/plots/raster_layer0_step40.dat"})
     EXPECT_TRUE(std::filesystem::exists(run / f)) << f;
   EXPECT_NE(io::read_text(run / "graph/ccg/class0.graphml").find("<graphml"), std::string::npos);
 }
@@ -84,7 +89,10 @@ TEST(GraphCli, KilledRecordingResumesToTheSameActivity) {
 TEST(GraphCli, BadInputFailsWithOneClearLine) {
   test::TempDir d;
   const auto run = d.path() / "plain";
-  ASSERT_EQ(run_cli("train --arch mlp --depth 2 --width 16 --epochs 1 --train-examples 500 --out " + run.string()).exit_code, 0);
+  ASSERT_EQ(
+      run_cli("train --arch mlp --depth 2 --width 16 --epochs 1 --train-examples 500 --out " + run.string())
+          .exit_code,
+      0);
   auto r = run_cli("graph --run " + run.string());
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("--record"), std::string::npos) << r.err;

@@ -1,12 +1,13 @@
 // Critical-neuron statistics against constructed units with known strength, selectivity and information;
 // balance measures against closed forms; the recording schedule and .npy round trips.
-#include <cmath>
-#include <fstream>
+#include "critlab/graph/neurons.h"
 
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
-#include "critlab/graph/neurons.h"
+#include <cmath>
+#include <fstream>
+
 #include "critlab/graph/recording.h"
 #include "critlab/io/npy.h"
 #include "test_util.h"
@@ -17,8 +18,8 @@ namespace {
 TEST(CriticalNeurons, StrengthSelectivityInformationAndTheCriticalSet) {
   // 10 classes x 100 probes. Unit 0: active (value 4) only on class 3 -> selectivity 1, information
   // log2(10) - H(class | bin) = the entropy of "is class 3" = H(0.1) bits. Unit 1: constant 5 -> dead
-  // (zero variance), never critical. Unit 2: weak noise (mean 0.25) independent of the label -> information ~ 0.
-  // Unit 3: strong (value 4) on classes 0-4, zero on 5-9: selectivity (4 - 4*4/9)/(4 + 4*4/9) = 5/13.
+  // (zero variance), never critical. Unit 2: weak noise (mean 0.25) independent of the label -> information ~
+  // 0. Unit 3: strong (value 4) on classes 0-4, zero on 5-9: selectivity (4 - 4*4/9)/(4 + 4*4/9) = 5/13.
   const std::int64_t n = 1000;
   auto labels = torch::arange(n, torch::kLong) % 10;
   auto a = torch::zeros({n, 4});
@@ -73,7 +74,8 @@ TEST(Recording, ScheduleIsLogSpacedWithEndpointsAndEnoughPoints) {
 
 TEST(Npy, RoundTripsEveryTypeAndRejectsBadFiles) {
   test::TempDir dir;
-  for (const auto type : {torch::kHalf, torch::kFloat, torch::kDouble, torch::kLong, torch::kInt, torch::kByte}) {
+  for (const auto type :
+       {torch::kHalf, torch::kFloat, torch::kDouble, torch::kLong, torch::kInt, torch::kByte}) {
     const auto t = (torch::arange(24, torch::kDouble).reshape({2, 3, 4}) * 1.5).to(type);
     io::write_npy(dir.path() / "a.npy", t);
     const auto back = io::read_npy(dir.path() / "a.npy");

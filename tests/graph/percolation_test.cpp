@@ -1,11 +1,11 @@
 // Percolation statistics against exact random-graph theory, and the transition / exponent fit against
 // series with a known exponent.
-#include <cmath>
-#include <random>
+#include "critlab/graph/percolation.h"
 
 #include <gtest/gtest.h>
 
-#include "critlab/graph/percolation.h"
+#include <cmath>
+#include <random>
 
 namespace critlab::graph {
 namespace {

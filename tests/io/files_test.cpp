@@ -1,9 +1,10 @@
+#include "critlab/io/files.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
 
 #include "critlab/core/error.h"
-#include "critlab/io/files.h"
 #include "test_util.h"
 
 using namespace critlab;
@@ -16,7 +17,8 @@ TEST(Files, AtomicWriteLeavesNoTemporaries) {
   int files = 0;
   for (auto& e : std::filesystem::directory_iterator(d.path() / "sub")) (void)e, ++files;
   EXPECT_EQ(files, 1);
-  EXPECT_THROW(io::write_atomic_with(d.path() / "y", [](const std::filesystem::path&) { throw Error("boom"); }), Error);
+  EXPECT_THROW(
+      io::write_atomic_with(d.path() / "y", [](const std::filesystem::path&) { throw Error("boom"); }),
+      Error);
   EXPECT_FALSE(std::filesystem::exists(d.path() / "y"));
 }
-

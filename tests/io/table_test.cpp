@@ -1,9 +1,10 @@
+#include "critlab/io/table.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
 
 #include "critlab/core/error.h"
-#include "critlab/io/table.h"
 #include "test_util.h"
 
 using namespace critlab;
@@ -21,4 +22,3 @@ TEST(Table, CsvRoundTripKeepsNumbersAndMissingCells) {
   EXPECT_DOUBLE_EQ(back.rows[1][1], -2.5e-7);
   EXPECT_THROW(back.column("c"), Error);
 }
-

@@ -1,11 +1,11 @@
 // Network avalanches: cascades die early in ordered networks and sweep the stack in chaotic ones; the
 // per-layer susceptibility is N Var(rho) of the activity definition.
-#include <gtest/gtest.h>
+#include "critlab/measure/avalanches.h"
 
+#include <gtest/gtest.h>
 #include <torch/torch.h>
 
 #include "critlab/data/dataset.h"
-#include "critlab/measure/avalanches.h"
 #include "critlab/nn/model.h"
 
 using namespace critlab;

@@ -1,13 +1,13 @@
 // Dynamic range against exact cases: a linear response F(s) = c s over [1e-3, 1e3] gives
 // s_0.1 ~ 100, s_0.9 ~ 900 and Delta = 10 log10(9) = 9.54 dB; saturating tanh compresses it.
+#include "critlab/measure/dynamic_range.h"
+
 #include <gtest/gtest.h>
+#include <torch/torch.h>
 
 #include <cmath>
 
-#include <torch/torch.h>
-
 #include "critlab/data/dataset.h"
-#include "critlab/measure/dynamic_range.h"
 #include "critlab/nn/model.h"
 
 using namespace critlab;
@@ -20,7 +20,8 @@ TEST(DynamicRange, LinearNetworkGivesTenLogNine) {
   ASSERT_TRUE(r.ok());
   EXPECT_NEAR(r.delta_db, 10 * std::log10(9.0), 0.01);
   // F(s) = c s exactly.
-  EXPECT_NEAR(r.response[300] / r.scales[300], r.response[0] / r.scales[0], 1e-4 * r.response[300] / r.scales[300]);
+  EXPECT_NEAR(r.response[300] / r.scales[300], r.response[0] / r.scales[0],
+              1e-4 * r.response[300] / r.scales[300]);
 }
 
 TEST(DynamicRange, SaturatingNetworkCrossesAtTheDefinedFractions) {
@@ -42,7 +43,8 @@ TEST(DynamicRange, SaturatingNetworkCrossesAtTheDefinedFractions) {
   const auto base = model->forward_until(torch::zeros({1, 16}), upto).flatten(1);
   const double norm = std::sqrt(static_cast<double>(base.size(1)));
   auto response = [&](double s) {
-    return (model->forward_until(probes * s, upto).flatten(1) - base).norm(2, {1}).mean().item<double>() / norm;
+    return (model->forward_until(probes * s, upto).flatten(1) - base).norm(2, {1}).mean().item<double>() /
+           norm;
   };
   const double f_min = response(1e-3), f_max = response(1e3);
   EXPECT_NEAR((response(r.s_low) - f_min) / (f_max - f_min), 0.1, 0.002);

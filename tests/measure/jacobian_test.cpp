@@ -1,11 +1,11 @@
 // Must-show 3: Jacobian-vector products agree with central finite differences, for every block type, in
 // double precision; the analytic products and norms agree with autograd; the estimators of ||J||_F^2 agree.
-#include <gtest/gtest.h>
+#include "critlab/measure/jacobian.h"
 
+#include <gtest/gtest.h>
 #include <torch/torch.h>
 
 #include "critlab/data/dataset.h"
-#include "critlab/measure/jacobian.h"
 #include "critlab/nn/blocks.h"
 #include "critlab/nn/model.h"
 
@@ -26,12 +26,16 @@ void expect_close(const at::Tensor& a, const at::Tensor& b, double rtol, const s
 std::vector<std::pair<std::string, nn::BlockPtr>> all_blocks() {
   return {
       {"dense tanh", std::make_shared<nn::DenseBlockImpl>(12, 9, Activation::kTanh, Norm::kNone, false)},
-      {"dense gelu residual", std::make_shared<nn::DenseBlockImpl>(9, 9, Activation::kGelu, Norm::kNone, true)},
-      {"dense silu layernorm", std::make_shared<nn::DenseBlockImpl>(9, 7, Activation::kSilu, Norm::kLayerNorm, false)},
-      {"dense tanh batchnorm", std::make_shared<nn::DenseBlockImpl>(9, 7, Activation::kTanh, Norm::kBatchNorm, false)},
+      {"dense gelu residual",
+       std::make_shared<nn::DenseBlockImpl>(9, 9, Activation::kGelu, Norm::kNone, true)},
+      {"dense silu layernorm",
+       std::make_shared<nn::DenseBlockImpl>(9, 7, Activation::kSilu, Norm::kLayerNorm, false)},
+      {"dense tanh batchnorm",
+       std::make_shared<nn::DenseBlockImpl>(9, 7, Activation::kTanh, Norm::kBatchNorm, false)},
       {"conv tanh pool", std::make_shared<nn::ConvBlockImpl>(2, 3, Activation::kTanh, Norm::kNone, true)},
       {"conv gelu bn", std::make_shared<nn::ConvBlockImpl>(2, 3, Activation::kGelu, Norm::kBatchNorm, false)},
-      {"residual tanh stride2", std::make_shared<nn::ResidualBlockImpl>(2, 4, 2, Activation::kTanh, Norm::kBatchNorm)},
+      {"residual tanh stride2",
+       std::make_shared<nn::ResidualBlockImpl>(2, 4, 2, Activation::kTanh, Norm::kBatchNorm)},
       {"residual silu", std::make_shared<nn::ResidualBlockImpl>(2, 2, 1, Activation::kSilu, Norm::kNone)},
       {"pool linear", std::make_shared<nn::PoolLinearBlockImpl>(2, 5)},
   };
@@ -39,7 +43,8 @@ std::vector<std::pair<std::string, nn::BlockPtr>> all_blocks() {
 
 at::Tensor input_for(const std::string& name) {
   torch::manual_seed(3);
-  const bool image = name.rfind("conv", 0) == 0 || name.rfind("residual", 0) == 0 || name.rfind("pool", 0) == 0;
+  const bool image =
+      name.rfind("conv", 0) == 0 || name.rfind("residual", 0) == 0 || name.rfind("pool", 0) == 0;
   const bool nine = name.find("residual") != std::string::npos || name.find("norm") != std::string::npos;
   if (image) return torch::randn({3, 2, 6, 6}, torch::kFloat64);
   return torch::randn({3, nine ? 9 : 12}, torch::kFloat64);
@@ -54,7 +59,8 @@ TEST(Jacobian, JvpMatchesFiniteDifferencesForEveryBlock) {
     auto v = torch::randn_like(x);
     auto fd = finite_difference(*block, x, v);
     expect_close(measure::jvp(*block, x, v, /*allow_analytic=*/false), fd, 1e-6, name + " (forward AD)");
-    expect_close(measure::jvp(*block, x, v, /*allow_analytic=*/true), fd, 1e-6, name + " (analytic if offered)");
+    expect_close(measure::jvp(*block, x, v, /*allow_analytic=*/true), fd, 1e-6,
+                 name + " (analytic if offered)");
     // Reverse mode: <u, J v> = <J^T u, v> per example.
     torch::Tensor out;
     {
@@ -116,8 +122,8 @@ TEST(Jacobian, GainsOfWholeModelsUseTheRightMethods) {
     auto exact = measure::layer_gains(model, probes, {.method = measure::GainMethod::kExact});
     ASSERT_EQ(gains.size(), model->size());
     EXPECT_TRUE(gains.back().readout);
-    // Each block's gain^2 = mean_b ||J_l(x_b)||_F^2 / (outputs per example), recomputed here without autograd:
-    // the Jacobian column by column from central differences of the block in eval mode.
+    // Each block's gain^2 = mean_b ||J_l(x_b)||_F^2 / (outputs per example), recomputed here without
+    // autograd: the Jacobian column by column from central differences of the block in eval mode.
     nn::EvalModeGuard eval(*model);
     torch::NoGradGuard no_grad;
     const auto taps = model->forward_tapped(probes);
@@ -133,14 +139,17 @@ TEST(Jacobian, GainsOfWholeModelsUseTheRightMethods) {
         const auto column = (block.forward(x + e) - block.forward(x - e)) / 2e-6;  // J e_i per example
         sq += column.square().sum().item<double>();
       }
-      const double expected = sq / static_cast<double>(x.size(0)) / static_cast<double>(taps[l].output[0].numel());
-      EXPECT_NEAR(exact[l].gain_sq, expected, 1e-6 * expected) << to_string(arch) << " " << gains[l].description;
+      const double expected =
+          sq / static_cast<double>(x.size(0)) / static_cast<double>(taps[l].output[0].numel());
+      EXPECT_NEAR(exact[l].gain_sq, expected, 1e-6 * expected)
+          << to_string(arch) << " " << gains[l].description;
       // auto picks Hutchinson for the wide conv blocks: unbiased, within its standard error.
       EXPECT_NEAR(gains[l].gain_sq, expected, 4 * gains[l].gain_sq_se + 1e-6 * expected)
           << to_string(arch) << " " << gains[l].description << " (" << gains[l].method << ")";
       EXPECT_NE(gains[l].method, "auto");
     }
-    // Readout: a dense layer (cnn) has the closed form; the pooled readout (resnet) is small enough for exact.
+    // Readout: a dense layer (cnn) has the closed form; the pooled readout (resnet) is small enough for
+    // exact.
     EXPECT_EQ(gains.back().method, arch == Arch::kCnn ? "analytic" : "exact");
   }
 }

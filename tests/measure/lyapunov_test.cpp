@@ -2,14 +2,14 @@
 // the Lyapunov spectrum is exactly lambda_i = ln sigma + (ln(2/N) + psi((N - i + 1)/2)) / 2
 // (Newman 1986; Cohen & Newman 1984). Measured over 2,000 layers of width 64, each of the top 10 exponents
 // must be within 0.01 of it.
+#include "critlab/measure/lyapunov.h"
+
 #include <gtest/gtest.h>
+#include <torch/torch.h>
 
 #include <cmath>
 
-#include <torch/torch.h>
-
 #include "critlab/data/dataset.h"
-#include "critlab/measure/lyapunov.h"
 #include "critlab/nn/model.h"
 
 using namespace critlab;

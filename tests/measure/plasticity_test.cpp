@@ -1,12 +1,12 @@
 // Issue 6, must-show 2 (part): effective rank against matrices with known singular values, and dead-unit
 // counting against constructed activity.
+#include "critlab/measure/plasticity.h"
+
 #include <gtest/gtest.h>
+#include <torch/torch.h>
 
 #include <cmath>
 
-#include <torch/torch.h>
-
-#include "critlab/measure/plasticity.h"
 #include "critlab/nn/model.h"
 
 using namespace critlab;

@@ -1,12 +1,14 @@
 // Mean-field theory against exact references: quadrature on polynomials and closed forms, the two rules
-// against each other, Monte Carlo at large q, the relu closed form, and the tanh edge of chaos at sigma_b = 0.
+// against each other, Monte Carlo at large q, the relu closed form, and the tanh edge of chaos at sigma_b =
+// 0.
+#include "critlab/measure/theory.h"
+
 #include <gtest/gtest.h>
 
 #include <chrono>
 #include <cmath>
 #include <random>
 
-#include "critlab/measure/theory.h"
 #include "critlab/nn/activation_scalar.h"
 
 using namespace critlab;
@@ -16,15 +18,18 @@ TEST(GaussHermite, IntegratesGaussianMomentsExactly) {
   const auto gh = gauss_hermite(40);
   EXPECT_NEAR(gaussian_expectation_hermite(gh, 1.0, [](double) { return 1.0; }), 1.0, 1e-13);
   EXPECT_NEAR(gaussian_expectation_hermite(gh, 1.0, [](double z) { return z * z; }), 1.0, 1e-13);
-  EXPECT_NEAR(gaussian_expectation_hermite(gh, 2.5, [](double z) { return z * z * z * z; }), 3 * 2.5 * 2.5, 1e-11);
-  EXPECT_NEAR(gaussian_expectation_hermite(gh, 0.7, [](double z) { return std::cos(z); }), std::exp(-0.35), 1e-13);
+  EXPECT_NEAR(gaussian_expectation_hermite(gh, 2.5, [](double z) { return z * z * z * z; }), 3 * 2.5 * 2.5,
+              1e-11);
+  EXPECT_NEAR(gaussian_expectation_hermite(gh, 0.7, [](double z) { return std::cos(z); }), std::exp(-0.35),
+              1e-13);
 }
 
 TEST(GaussLegendre, PanelsMatchClosedForms) {
   // E[cos(sqrt(q) z)] = exp(-q/2); E[z^2] = q. cos keeps oscillating beyond |u| = 20, where the panels widen
   // on the assumption that activations are linear or flat there, so the absolute tolerance is 1e-10.
   for (double q : {0.3, 1.0, 7.0, 150.0}) {
-    EXPECT_NEAR(gaussian_expectation_panels(q, [](double u) { return std::cos(u); }), std::exp(-q / 2), 1e-10) << q;
+    EXPECT_NEAR(gaussian_expectation_panels(q, [](double u) { return std::cos(u); }), std::exp(-q / 2), 1e-10)
+        << q;
     EXPECT_NEAR(gaussian_expectation_panels(q, [](double u) { return u * u; }), q, 1e-9 * q) << q;
   }
 }
@@ -85,7 +90,10 @@ TEST(MeanField, FixedPointSatisfiesTheLengthMap) {
     auto r = mean_field(act, 1.3, 0.3);
     ASSERT_TRUE(r.ok()) << to_string(act);
     const double mapped =
-        1.3 * 1.3 * gaussian_expectation(gh, r.q_star, [act](double u) { return std::pow(nn::activate(act, u), 2); }) + 0.09;
+        1.3 * 1.3 *
+            gaussian_expectation(gh, r.q_star,
+                                 [act](double u) { return std::pow(nn::activate(act, u), 2); }) +
+        0.09;
     EXPECT_NEAR(mapped, r.q_star, 1e-10 * std::max(1.0, r.q_star)) << to_string(act);
   }
 }

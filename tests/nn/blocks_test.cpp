@@ -1,12 +1,12 @@
 // The stack interface that measures ask instead of reading parameter names (nn/stack.h): weights(),
 // gain_parameters(), dense_view(), checked against what each block actually computes.
+#include "critlab/nn/blocks.h"
+
 #include <gtest/gtest.h>
+#include <torch/torch.h>
 
 #include <algorithm>
 
-#include <torch/torch.h>
-
-#include "critlab/nn/blocks.h"
 #include "critlab/nn/model.h"
 
 using namespace critlab;
@@ -82,7 +82,8 @@ TEST(Blocks, DenseViewIsTheLayerItself) {
   torch::NoGradGuard ng;
   const auto x = torch::randn({4, 5});
   auto v = *model->block(0)->dense_view();
-  EXPECT_TRUE(torch::allclose(model->block(0)->forward(x), torch::tanh(x.matmul(v.weight.t()) + v.bias), 1e-6, 1e-6));
+  EXPECT_TRUE(
+      torch::allclose(model->block(0)->forward(x), torch::tanh(x.matmul(v.weight.t()) + v.bias), 1e-6, 1e-6));
   v.weight.zero_();
   EXPECT_TRUE(torch::allclose(model->block(0)->forward(x), torch::tanh(v.bias).expand({4, 8})));
 }

@@ -1,12 +1,11 @@
 // Model specs: the initialisation a spec resolves to, and its mean-field scales, checked against the weights
 // the builder actually draws.
+#include "critlab/nn/model.h"
+
 #include <gtest/gtest.h>
-
-#include <cmath>
-
 #include <torch/torch.h>
 
-#include "critlab/nn/model.h"
+#include <cmath>
 
 using namespace critlab;
 

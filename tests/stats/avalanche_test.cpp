@@ -1,9 +1,9 @@
 // Avalanche extraction and exponents against exact cases and the critical branching process.
+#include "critlab/stats/avalanche.h"
+
 #include <gtest/gtest.h>
 
 #include <random>
-
-#include "critlab/stats/avalanche.h"
 
 using namespace critlab::stats;
 
@@ -19,9 +19,9 @@ TEST(Avalanches, RunsBetweenEmptyBins) {
 }
 
 TEST(Avalanches, CriticalBranchingObeysCracklingNoiseAndCollapses) {
-  // Galton-Watson, Poisson(1) offspring: tau = 3/2, tau_t = 2, gamma = 2 = (tau_t - 1)/(tau - 1), and the mean
-  // shape collapses (the parabola of Brownian excursions). Finite durations approach gamma = 2 slowly: on
-  // T in [20, 80] both <S>(T) and the collapse give ~1.88, on [100, 400] ~1.96; so the collapse is checked
+  // Galton-Watson, Poisson(1) offspring: tau = 3/2, tau_t = 2, gamma = 2 = (tau_t - 1)/(tau - 1), and the
+  // mean shape collapses (the parabola of Brownian excursions). Finite durations approach gamma = 2 slowly:
+  // on T in [20, 80] both <S>(T) and the collapse give ~1.88, on [100, 400] ~1.96; so the collapse is checked
   // against the <S>(T) slope of the same window, and both against 2 on the long window.
   std::mt19937_64 rng(5);
   std::vector<Avalanche> av;

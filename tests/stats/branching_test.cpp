@@ -1,12 +1,13 @@
 // Branching processes: critical Galton-Watson trees against the Borel distribution and their exponents, and
 // the multistep-regression estimator of the branching ratio under subsampling.
+#include "critlab/stats/branching.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cmath>
 #include <random>
 
-#include "critlab/stats/branching.h"
 #include "critlab/stats/powerlaw.h"
 #include "critlab/stats/special.h"
 
@@ -57,7 +58,8 @@ TEST(GaltonWatson, CriticalTreesMatchBorelAndTheirExponents) {
   // <S>(T) ~ T^gamma on T in [100, 1000], weighted by counts: gamma near 2 (1.98 +- 0.05 on this window).
   std::vector<double> lx, ly, w;
   for (int t = 100; t <= 1000; ++t)
-    if (count_t[t] > 0) lx.push_back(std::log(t)), ly.push_back(std::log(sum_size[t] / count_t[t])), w.push_back(count_t[t]);
+    if (count_t[t] > 0)
+      lx.push_back(std::log(t)), ly.push_back(std::log(sum_size[t] / count_t[t])), w.push_back(count_t[t]);
   auto line = weighted_line_fit(lx, ly, w);
   EXPECT_NEAR(line.slope, 1.98, 0.05);
 }
@@ -67,7 +69,8 @@ TEST(Branching, MultistepRegressionRecoversMUnderSubsampling) {
   const double m = 0.98, a = 0.05, activity = 1000;
   std::mt19937_64 rng(8);
   std::vector<std::vector<double>> trials;
-  for (int i = 0; i < 10; ++i) trials.push_back(simulate_driven_branching(m, activity * (1 - m), 20'000, a, rng));
+  for (int i = 0; i < 10; ++i)
+    trials.push_back(simulate_driven_branching(m, activity * (1 - m), 20'000, a, rng));
   BranchingOptions o;
   o.kmax = 500;
   auto r = estimate_branching_ratio(trials, o);

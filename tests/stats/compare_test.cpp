@@ -1,10 +1,11 @@
 // Likelihood-ratio tests on samples of known distributions (must-show 2 and 3 of the avalanches issue).
+#include "critlab/stats/compare.h"
+
 #include <gtest/gtest.h>
 
 #include <random>
 
 #include "critlab/stats/branching.h"
-#include "critlab/stats/compare.h"
 
 using namespace critlab::stats;
 
@@ -77,7 +78,8 @@ TEST(Compare, SubcriticalBranchingFavoursTheCutOff) {
   // Galton-Watson with Poisson(0.9) offspring: P(S = n) ~ n^{-3/2} e^{-lambda n}, lambda = m - 1 - ln m.
   std::mt19937_64 rng(4);
   std::vector<double> sizes;
-  for (int i = 0; i < 50'000; ++i) sizes.push_back(static_cast<double>(simulate_galton_watson(0.9, rng).size));
+  for (int i = 0; i < 50'000; ++i)
+    sizes.push_back(static_cast<double>(simulate_galton_watson(0.9, rng).size));
   PowerLawOptions o;
   o.discrete = true;
   o.xmin = 1;  // the whole distribution: see below for what the KS-chosen xmin does here
@@ -88,7 +90,7 @@ TEST(Compare, SubcriticalBranchingFavoursTheCutOff) {
   EXPECT_LT(*c.R, -10);
   EXPECT_LT(*c.p, 1e-6);
   EXPECT_EQ(c.favours, "truncated_power_law");
-  EXPECT_NEAR(c.parameters[0].second, 1.5, 0.05);                    // alpha of the cut-off law
+  EXPECT_NEAR(c.parameters[0].second, 1.5, 0.05);                       // alpha of the cut-off law
   EXPECT_NEAR(c.parameters[1].second, 0.9 - 1 - std::log(0.9), 0.001);  // lambda (asymptotic theory 0.00536)
 
   // A finding, kept visible: the KS scan chases the cut-off, choosing an xmin deep in it (241 here) where

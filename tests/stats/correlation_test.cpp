@@ -1,10 +1,10 @@
 // Spearman's rho and its intervals against hand-computed values and simulation from a known population.
+#include "critlab/stats/correlation.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <random>
-
-#include "critlab/stats/correlation.h"
 
 using namespace critlab;
 
@@ -68,7 +68,8 @@ TEST(Correlation, ClusterBootstrapSeesTheIndependentUnits) {
   const auto naive = stats::spearman(x, y);
   const auto small = stats::spearman(x0, y0);
   const auto cluster = stats::spearman_cluster_bootstrap(x, y, groups, 0.95, 2000, 5);
-  const double w_naive = naive.high - naive.low, w_small = small.high - small.low, w_cluster = cluster.high - cluster.low;
+  const double w_naive = naive.high - naive.low, w_small = small.high - small.low,
+               w_cluster = cluster.high - cluster.low;
   EXPECT_GT(w_cluster, 2.0 * w_naive);
   EXPECT_NEAR(w_cluster / w_small, 1.0, 0.35);
   EXPECT_LE(cluster.low, cluster.rho);

@@ -1,11 +1,12 @@
 // CSN power-law fitting against known distributions (must-show 1 and 2 of the avalanches issue).
+#include "critlab/stats/powerlaw.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cmath>
 #include <random>
 
-#include "critlab/stats/powerlaw.h"
 #include "critlab/stats/special.h"
 
 using namespace critlab;
@@ -145,4 +146,3 @@ TEST(PowerLaw, BadDataIsAStatusNeverGarbage) {
   auto f = fit_power_law(steep, fixed);
   EXPECT_EQ(f.status.code, StatusCode::kNoConvergence) << f.alpha;
 }
-

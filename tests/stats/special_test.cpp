@@ -1,9 +1,9 @@
 // Special functions of the statistics module against known values.
+#include "critlab/stats/special.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
-
-#include "critlab/stats/special.h"
 
 using namespace critlab::stats;
 
@@ -16,4 +16,3 @@ TEST(Special, HurwitzZetaMatchesKnownValues) {
   direct += 2 / std::sqrt(7.5 + 2'000'000 - 0.5);
   EXPECT_NEAR(hurwitz_zeta(1.5, 7.5), direct, 1e-9);
 }
-

@@ -2,15 +2,15 @@
 // Hutchinson, Lyapunov; full and local gradients), and the closed-form and stochastic gain estimators in
 // agreement within their standard error. The controller's correction against its exact law on a linear
 // layer, where gain_sq = ||W||_F^2 / fan_out is known in closed form.
+#include "critlab/train/criticality_reg.h"
+
 #include <gtest/gtest.h>
+#include <torch/torch.h>
 
 #include <cmath>
 
-#include <torch/torch.h>
-
 #include "critlab/nn/blocks.h"
 #include "critlab/nn/model.h"
-#include "critlab/train/criticality_reg.h"
 
 using namespace critlab;
 
@@ -76,7 +76,8 @@ TEST(CriticalityReg, FullGradientMatchesFiniteDifferencesForEveryPenaltyAndEstim
       o.local_gradient = false;
       o.sub_batch = 6;
       o.probes = 3;
-      SCOPED_TRACE(to_string(c.penalty) + " " + critlab::to_string(c.estimator) + " sigma_w " + std::to_string(sigma_w));
+      SCOPED_TRACE(to_string(c.penalty) + " " + critlab::to_string(c.estimator) + " sigma_w " +
+                   std::to_string(sigma_w));
       expect_gradient_matches(net, o, x, {0, 1, 2}, 1e-6);
     }
   }
@@ -114,7 +115,8 @@ TEST(CriticalityReg, HutchinsonAgreesWithClosedFormWithinStandardError) {
     const at::Tensor x = torch::randn({16, 48});
     const nn::Tap tap{x, block.linear->forward(x), block.forward(x)};
     torch::NoGradGuard no_grad;
-    const double exact = train::gain_sq_estimate(block, tap, measure::GainMethod::kAnalytic, 16, 1, 0, false).item<double>();
+    const double exact =
+        train::gain_sq_estimate(block, tap, measure::GainMethod::kAnalytic, 16, 1, 0, false).item<double>();
     const int draws = 400;
     double s = 0, s2 = 0;
     for (int k = 0; k < draws; ++k) {
@@ -126,8 +128,8 @@ TEST(CriticalityReg, HutchinsonAgreesWithClosedFormWithinStandardError) {
     }
     const double mean = s / draws, se = std::sqrt((s2 / draws - mean * mean) / (draws - 1));
     EXPECT_GT(se, 0.0);
-    EXPECT_LT(std::abs(mean - exact), 4 * se) << to_string(act) << ": hutchinson " << mean << " +- " << se
-                                              << " vs closed form " << exact;
+    EXPECT_LT(std::abs(mean - exact), 4 * se)
+        << to_string(act) << ": hutchinson " << mean << " +- " << se << " vs closed form " << exact;
     EXPECT_LT(se / exact, 0.02);  // the test has power: the estimate is pinned to 2%
   }
 }

@@ -1,11 +1,11 @@
 // The hand-written online path must take exactly the SGD step autograd takes.
-#include <gtest/gtest.h>
+#include "critlab/train/online_mlp.h"
 
+#include <gtest/gtest.h>
 #include <torch/torch.h>
 
 #include "critlab/core/error.h"
 #include "critlab/nn/model.h"
-#include "critlab/train/online_mlp.h"
 
 using namespace critlab;
 
@@ -51,10 +51,12 @@ TEST(OnlineMlp, AdamAndWeightDecayMatchTorchOptimisers) {
     auto ref_net = nn::build_model(spec, 7);
     train::OnlineMlp fast(fast_net, {.lr = 0.01, .adam = adam, .weight_decay = 0.05});
     std::unique_ptr<torch::optim::Optimizer> opt;
-    if (adam) opt = std::make_unique<torch::optim::Adam>(ref_net->parameters(),
-                                                         torch::optim::AdamOptions(0.01).weight_decay(0.05));
-    else opt = std::make_unique<torch::optim::SGD>(ref_net->parameters(),
-                                                   torch::optim::SGDOptions(0.01).weight_decay(0.05));
+    if (adam)
+      opt = std::make_unique<torch::optim::Adam>(ref_net->parameters(),
+                                                 torch::optim::AdamOptions(0.01).weight_decay(0.05));
+    else
+      opt = std::make_unique<torch::optim::SGD>(ref_net->parameters(),
+                                                torch::optim::SGDOptions(0.01).weight_decay(0.05));
     torch::manual_seed(2);
     for (int i = 0; i < 6; ++i) {
       auto x = torch::randn({12});
@@ -66,7 +68,8 @@ TEST(OnlineMlp, AdamAndWeightDecayMatchTorchOptimisers) {
     }
     auto pf = fast_net->parameters(), pr = ref_net->parameters();
     for (std::size_t k = 0; k < pf.size(); ++k)
-      EXPECT_LT((pf[k] - pr[k]).abs().max().item<double>(), 2e-6) << (adam ? "adam" : "sgd") << " parameter " << k;
+      EXPECT_LT((pf[k] - pr[k]).abs().max().item<double>(), 2e-6)
+          << (adam ? "adam" : "sgd") << " parameter " << k;
   }
 }
 
@@ -124,12 +127,14 @@ TEST(OnlineMlp, CriticalityRegulariserAddsTheLocalLogGainGradient) {
       const auto G = (phi1.pow(2) * W.pow(2).sum(1)).sum() / W.size(0);
       R = R + torch::log(G / (t * t)).pow(2);
     }
-    const auto grads = torch::autograd::grad({R}, ref_net->parameters(), {}, false, false, /*allow_unused=*/true);
+    const auto grads =
+        torch::autograd::grad({R}, ref_net->parameters(), {}, false, false, /*allow_unused=*/true);
     auto pp = plain_net->parameters(), pg = reg_net->parameters();
     for (std::size_t k = 0; k + 2 < pp.size(); ++k) {  // hidden layers (the readout is not regulated)
       // (relu: b enters R only through the step function phi', so its gradient is zero: undefined here)
       const auto expected = grads[k].defined() ? -lr * lambda * grads[k] : torch::zeros_like(pp[k]);
-      EXPECT_LT((pg[k] - pp[k] - expected).abs().max().item<double>(), 1e-9 + 1e-6 * expected.abs().max().item<double>())
+      EXPECT_LT((pg[k] - pp[k] - expected).abs().max().item<double>(),
+                1e-9 + 1e-6 * expected.abs().max().item<double>())
           << to_string(act) << " parameter " << k;
       if (k % 2 == 0 || act == Activation::kTanh) {
         EXPECT_GT(expected.abs().max().item<double>(), 1e-4);

@@ -2,14 +2,14 @@
 // the worst L-infinity perturbation of radius eps lowers the margin m = (2y - 1) f(x) by exactly eps |w|_1,
 // and FGSM finds it in one step, so accuracy under FGSM and PGD = fraction with m > eps |w|_1; under
 // Gaussian noise each example is right with probability Phi(m / (sigma |w|_2)).
+#include "critlab/train/robustness.h"
+
 #include <gtest/gtest.h>
+#include <torch/torch.h>
 
 #include <cmath>
 
-#include <torch/torch.h>
-
 #include "critlab/nn/blocks.h"
-#include "critlab/train/robustness.h"
 
 using namespace critlab;
 

@@ -1,13 +1,13 @@
 // Must-show 4: one epoch of a 3-layer ReLU MLP on Fashion-MNIST reaches 80% test accuracy; a run killed right
-// after a checkpoint and again in the middle of an epoch resumes from its last checkpoint, keeps its completed
-// epochs, and ends with exactly the numbers of an uninterrupted run.
+// after a checkpoint and again in the middle of an epoch resumes from its last checkpoint, keeps its
+// completed epochs, and ends with exactly the numbers of an uninterrupted run.
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
 
+#include "critlab/core/runtime.h"
 #include "critlab/io/files.h"
 #include "critlab/io/table.h"
-#include "critlab/core/runtime.h"
 #include "test_util.h"
 
 using namespace critlab;
@@ -16,8 +16,10 @@ using test::run_cli;
 TEST(TrainCli, OneEpochReluMlpReachesEightyPercent) {
   test::TempDir d;
   const auto dir = d.path() / "run";
-  auto r = run_cli("train --arch mlp --depth 3 --width 256 --activation relu --epochs 1 --batch-size 128 --lr 0.05 "
-                   "--seed 1 --out " + dir.string());
+  auto r = run_cli(
+      "train --arch mlp --depth 3 --width 256 --activation relu --epochs 1 --batch-size 128 --lr 0.05 "
+      "--seed 1 --out " +
+      dir.string());
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto summary = io::read_json(dir / "summary.json");
   EXPECT_GE(summary["test_accuracy"].get<double>(), 0.80);
@@ -31,8 +33,9 @@ TEST(TrainCli, OneEpochReluMlpReachesEightyPercent) {
 
 TEST(TrainCli, KillAndResumeLosesNothingAndMatchesAnUninterruptedRun) {
   test::TempDir d;
-  const std::string common = "train --arch mlp --depth 2 --width 64 --activation tanh --epochs 3 --batch-size 100 "
-                             "--lr 0.05 --seed 4 --train-examples 3000 --log-every 10 --threads 1 ";
+  const std::string common =
+      "train --arch mlp --depth 2 --width 64 --activation tanh --epochs 3 --batch-size 100 "
+      "--lr 0.05 --seed 4 --train-examples 3000 --log-every 10 --threads 1 ";
   const auto ref = d.path() / "ref", run = d.path() / "run";
   ASSERT_EQ(run_cli(common + "--out " + ref.string()).exit_code, 0);
 
@@ -78,8 +81,9 @@ TEST(TrainCli, KillAndResumeLosesNothingAndMatchesAnUninterruptedRun) {
 }
 
 TEST(MeasureCli, FreshAndTrainedNetworksPrintTheInterfaceFields) {
-  auto r = run_cli("measure --arch mlp --depth 4 --width 64 --activation tanh --sigma-w 1.5 --sigma-b 0.1 --seed 2 "
-                   "--probes 32 --json");
+  auto r = run_cli(
+      "measure --arch mlp --depth 4 --width 64 --activation tanh --sigma-w 1.5 --sigma-b 0.1 --seed 2 "
+      "--probes 32 --json");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto j = nlohmann::json::parse(r.out);
   ASSERT_EQ(j["layers"].size(), 5u);
@@ -99,7 +103,9 @@ TEST(MeasureCli, FreshAndTrainedNetworksPrintTheInterfaceFields) {
 
   test::TempDir d2;
   const auto run = d2.path() / "run";
-  ASSERT_EQ(run_cli("train --depth 2 --width 32 --epochs 1 --train-examples 1000 --out " + run.string()).exit_code, 0);
+  ASSERT_EQ(
+      run_cli("train --depth 2 --width 32 --epochs 1 --train-examples 1000 --out " + run.string()).exit_code,
+      0);
   auto m = run_cli("measure --run " + run.string() + " --probes 16 --json");
   ASSERT_EQ(m.exit_code, 0) << m.err;
   const auto mj = nlohmann::json::parse(m.out);

@@ -2,15 +2,15 @@
 // activation, and moves it by exactly W_out (f - h(x)) otherwise (the bias correction's approximation);
 // maturity and replacement-rate accounting replace the expected number of units over a stream; optimiser
 // state of replaced weights is zeroed; ReDo replaces dormant units.
+#include "critlab/train/unit_reset.h"
+
 #include <gtest/gtest.h>
+#include <torch/torch.h>
 
 #include <cmath>
 
-#include <torch/torch.h>
-
 #include "critlab/nn/blocks.h"
 #include "critlab/nn/model.h"
-#include "critlab/train/unit_reset.h"
 
 using namespace critlab;
 
@@ -18,7 +18,9 @@ namespace {
 nn::LayerStack relu_mlp(std::int64_t depth, std::int64_t width, std::int64_t in, std::uint64_t seed) {
   return nn::build_model(nn::mlp_spec(depth, width, Activation::kRelu, 1.4, 0.1, {in}), seed);
 }
-at::Tensor param(nn::LayerStack& s, std::size_t l, const char* name) { return s->block(l)->named_parameters()[name]; }
+at::Tensor param(nn::LayerStack& s, std::size_t l, const char* name) {
+  return s->block(l)->named_parameters()[name];
+}
 }  // namespace
 
 TEST(UnitReset, ReplacingAConstantUnitLeavesTheOutputUnchanged) {
@@ -112,7 +114,8 @@ TEST(UnitReset, OptimiserStateOfReplacedWeightsIsZeroed) {
   }
   train::replace_unit(net, 0, 1, 0.0, 1.4, train::optimizer_state_reset(&opt), 1);
   auto momentum = [&](const at::Tensor& p) {
-    auto& s = static_cast<torch::optim::SGDParamState&>(*opt.state().at(c10::guts::to_string(p.unsafeGetTensorImpl())));
+    auto& s = static_cast<torch::optim::SGDParamState&>(
+        *opt.state().at(c10::guts::to_string(p.unsafeGetTensorImpl())));
     return s.momentum_buffer();
   };
   EXPECT_EQ(momentum(param(net, 0, "linear.weight"))[1].abs().sum().item<double>(), 0.0);

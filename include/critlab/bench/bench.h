@@ -6,10 +6,10 @@
 namespace critlab::bench {
 
 struct BenchOptions {
-  int repeats = 5;       // timed rounds per figure (median reported)
-  int threads = 0;       // 0 = all cores
+  int repeats = 5;  // timed rounds per figure (median reported)
+  int threads = 0;  // 0 = all cores
   std::string device = "cpu";
-  bool quick = false;    // smaller workloads (for smoke tests)
+  bool quick = false;  // smaller workloads (for smoke tests)
   bool IsValid(std::string* error) const;
 };
 

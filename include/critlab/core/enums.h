@@ -17,11 +17,11 @@ namespace critlab {
 template <typename E>
 struct EnumNames;
 
-#define CRITLAB_ENUM_NAMES(E, KIND, ...)                                              \
-  template <>                                                                        \
-  struct EnumNames<E> {                                                              \
-    static constexpr std::string_view kind = KIND;                                   \
-    static constexpr std::pair<E, std::string_view> names[] = {__VA_ARGS__};         \
+#define CRITLAB_ENUM_NAMES(E, KIND, ...)                                     \
+  template <>                                                                \
+  struct EnumNames<E> {                                                      \
+    static constexpr std::string_view kind = KIND;                           \
+    static constexpr std::pair<E, std::string_view> names[] = {__VA_ARGS__}; \
   };
 
 template <typename E>
@@ -46,8 +46,8 @@ template <typename E>
 E from_string(std::string_view name) {
   for (const auto& [e, n] : EnumNames<E>::names)
     if (n == name) return e;
-  throw Error("unknown " + std::string(EnumNames<E>::kind) + " '" + std::string(name) + "'; valid: " +
-              valid_names<E>());
+  throw Error("unknown " + std::string(EnumNames<E>::kind) + " '" + std::string(name) +
+              "'; valid: " + valid_names<E>());
 }
 
 // ------------------------------------------------------------------ the model and training choices
@@ -74,7 +74,8 @@ CRITLAB_ENUM_NAMES(Optimizer, "optimizer", {Optimizer::kSgd, "sgd"}, {Optimizer:
 CRITLAB_ENUM_NAMES(Schedule, "schedule", {Schedule::kConstant, "constant"}, {Schedule::kCosine, "cosine"},
                    {Schedule::kStep, "step"})
 CRITLAB_ENUM_NAMES(CriticalityMode, "criticality mode", {CriticalityMode::kOff, "off"},
-                   {CriticalityMode::kRegularizer, "regularizer"}, {CriticalityMode::kController, "controller"})
+                   {CriticalityMode::kRegularizer, "regularizer"},
+                   {CriticalityMode::kController, "controller"})
 CRITLAB_ENUM_NAMES(Penalty, "criticality penalty", {Penalty::kLogGain, "log-gain"}, {Penalty::kGain, "gain"},
                    {Penalty::kLyapunov, "lyapunov"})
 CRITLAB_ENUM_NAMES(Decay, "decay", {Decay::kNone, "none"}, {Decay::kLinear, "linear"},

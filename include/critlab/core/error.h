@@ -28,7 +28,7 @@ class InternalError : public std::logic_error {
 
 }  // namespace critlab
 
-#define CRITLAB_ASSERT(cond, msg)                                              \
-  do {                                                                         \
+#define CRITLAB_ASSERT(cond, msg)                                                                \
+  do {                                                                                           \
     if (!(cond)) ::critlab::throw_internal(__FILE__, __LINE__, std::string(#cond ": ") + (msg)); \
   } while (0)

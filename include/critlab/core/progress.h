@@ -18,8 +18,8 @@ struct ProgressEvent {
 
 using ProgressFn = std::function<void(const ProgressEvent&)>;
 
-inline void report_progress(const ProgressFn& progress, std::string_view task, std::int64_t done, std::int64_t total,
-                            std::string_view note = {}) {
+inline void report_progress(const ProgressFn& progress, std::string_view task, std::int64_t done,
+                            std::int64_t total, std::string_view note = {}) {
   if (progress) progress(ProgressEvent{task, done, total, note});
 }
 

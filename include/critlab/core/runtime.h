@@ -1,9 +1,9 @@
 // Facts about the running process that every run records: versions, BLAS library, threads, device.
 #pragma once
-#include <string>
-
 #include <c10/core/Device.h>
+
 #include <nlohmann/json_fwd.hpp>
+#include <string>
 
 #include "critlab/core/version.h"
 

@@ -9,11 +9,10 @@
 //   {"alpha": null, "status": "insufficient-data", "message": "only 3 values at or above xmin; need 10"}
 #pragma once
 #include <cmath>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <utility>
-
-#include <nlohmann/json.hpp>
 
 #include "critlab/core/enums.h"
 
@@ -29,8 +28,7 @@ enum class StatusCode {
   kNonFinite,         // the computation met NaN or Inf (a diverged network, an overflow)
   kInvalidInput,      // the data violate the estimator's assumptions (values <= 0, alpha <= 1, ...)
 };
-CRITLAB_ENUM_NAMES(StatusCode, "status",
-                   {StatusCode::kOk, "ok"}, {StatusCode::kNotRun, "not-run"},
+CRITLAB_ENUM_NAMES(StatusCode, "status", {StatusCode::kOk, "ok"}, {StatusCode::kNotRun, "not-run"},
                    {StatusCode::kInsufficientData, "insufficient-data"},
                    {StatusCode::kNotApplicable, "not-applicable"}, {StatusCode::kNotFound, "not-found"},
                    {StatusCode::kNoConvergence, "no-convergence"}, {StatusCode::kNonFinite, "non-finite"},

@@ -3,13 +3,13 @@
 // Images are float32 tensors [N, 1, 28, 28], normalised with the training set's mean and standard deviation
 // (so the input has zero mean and unit variance per pixel on average); labels are int64 [N].
 #pragma once
+#include <ATen/core/Tensor.h>
+
 #include <cstdint>
 #include <filesystem>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <ATen/core/Tensor.h>
 
 namespace critlab::data {
 

@@ -10,8 +10,8 @@
 namespace critlab::data {
 
 struct IdxArray {
-  std::vector<std::int64_t> dims;   // e.g. {60000, 28, 28}
-  std::vector<std::uint8_t> values; // product(dims) bytes
+  std::vector<std::int64_t> dims;    // e.g. {60000, 28, 28}
+  std::vector<std::uint8_t> values;  // product(dims) bytes
 };
 
 // Reads an IDX file. `expected_ndims` (>0) is checked against the header's dimension count.

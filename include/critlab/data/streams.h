@@ -11,10 +11,10 @@
 //                     theta_i = beta * 21 - S_i (S_i the number of its negative weights, beta = 0.7), and
 //                     output weights in {-1, +1}: y = sum_i v_i LTU_i(x).
 #pragma once
+#include <ATen/core/Tensor.h>
+
 #include <cstdint>
 #include <vector>
-
-#include <ATen/core/Tensor.h>
 
 #include "critlab/data/dataset.h"
 

@@ -35,16 +35,16 @@
 // the rows into a ContinualAnalysis of values (continual_analysis.h); the report writer
 // (continual_report.cpp) writes tasks.csv, summary.md, correlations.json and the plots from both.
 #pragma once
+#include <c10/core/Device.h>
+
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <set>
 #include <string>
 #include <vector>
-
-#include <c10/core/Device.h>
-#include <nlohmann/json_fwd.hpp>
 
 #include "critlab/core/enums.h"
 #include "critlab/core/progress.h"
@@ -66,7 +66,8 @@ enum class ContinualStream { kPermutedPixels, kPermutedLabels, kRegression };
 }  // namespace critlab::experiments
 
 namespace critlab {
-CRITLAB_ENUM_NAMES(experiments::ContinualMethod, "method", {experiments::ContinualMethod::kBackprop, "backprop"},
+CRITLAB_ENUM_NAMES(experiments::ContinualMethod, "method",
+                   {experiments::ContinualMethod::kBackprop, "backprop"},
                    {experiments::ContinualMethod::kL2, "l2"},
                    {experiments::ContinualMethod::kShrinkPerturb, "shrink-perturb"},
                    {experiments::ContinualMethod::kContinualBackprop, "continual-backprop"},
@@ -93,9 +94,12 @@ struct ContinualOptions {
   ContinualStream stream = ContinualStream::kPermutedPixels;
   std::int64_t tasks = 100;
   std::int64_t examples_per_task = 10000;
-  std::vector<ContinualMethod> methods{ContinualMethod::kBackprop,          ContinualMethod::kL2,
-                                       ContinualMethod::kShrinkPerturb,     ContinualMethod::kContinualBackprop,
-                                       ContinualMethod::kRedo,              ContinualMethod::kCriticality,
+  std::vector<ContinualMethod> methods{ContinualMethod::kBackprop,
+                                       ContinualMethod::kL2,
+                                       ContinualMethod::kShrinkPerturb,
+                                       ContinualMethod::kContinualBackprop,
+                                       ContinualMethod::kRedo,
+                                       ContinualMethod::kCriticality,
                                        ContinualMethod::kCriticalityRegularizer};
   std::uint64_t seed = 1;
   std::int64_t seeds = 1;  // seeds seed, seed + 1, ...
@@ -114,10 +118,10 @@ struct ContinualOptions {
   double replacement_rate = 1e-4;  // continual-backprop
   double utility_decay = 0.99;
   std::int64_t maturity = 100;
-  double redo_tau = 0.1;           // redo
+  double redo_tau = 0.1;  // redo
   std::int64_t redo_period = 1000;
-  double controller_rate = 0.5;    // criticality: correction rate k
-  double tolerance = 0.05;         // criticality: distance tolerance (dead band tolerance / 2)
+  double controller_rate = 0.5;        // criticality: correction rate k
+  double tolerance = 0.05;             // criticality: distance tolerance (dead band tolerance / 2)
   std::int64_t controller_every = 10;  // steps between corrections (gain estimate from that step's example)
   double criticality_strength = 0.1;   // criticality-regularizer: lambda (per example)
   double critical_sigma_b = 0.05;      // critical init: sigma_b (sigma_w from the mean-field theory)

@@ -14,11 +14,10 @@
 // carries a Status saying why.
 #pragma once
 #include <cstdint>
+#include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json_fwd.hpp>
 
 #include "critlab/core/enums.h"
 #include "critlab/core/status.h"
@@ -56,7 +55,7 @@ struct ContinualCorrelation {
   std::optional<double> rho;
   std::optional<double> fisher_low, fisher_high, p_value;  // Fisher interval and two-sided p (rho = 0)
   std::optional<double> bootstrap_low, bootstrap_high;     // cluster bootstrap over runs
-  std::int64_t n = 0;                                       // pairs with both values finite
+  std::int64_t n = 0;                                      // pairs with both values finite
   Status status;
 
   // "measure", or "measure given control (partial)": the row's name in summary.md and correlations.json.

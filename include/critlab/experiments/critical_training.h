@@ -21,22 +21,28 @@
 #pragma once
 #include <cstdint>
 #include <filesystem>
+#include <nlohmann/json_fwd.hpp>
 #include <set>
 #include <string>
 #include <vector>
 
-#include <nlohmann/json_fwd.hpp>
-
 #include "critlab/core/enums.h"
 #include "critlab/core/progress.h"
-#include "critlab/train/callbacks.h"
 #include "critlab/nn/model.h"
+#include "critlab/train/callbacks.h"
 #include "critlab/train/robustness.h"
 
 namespace critlab::experiments {
 
 enum class CriticalTrainingArch { kTanhMlp, kReluMlp, kCnn, kResNet };
-enum class CriticalTrainingMethod { kPlain, kCriticalInit, kRegularizer, kController, kJacobianNorm, kWeightDecay };
+enum class CriticalTrainingMethod {
+  kPlain,
+  kCriticalInit,
+  kRegularizer,
+  kController,
+  kJacobianNorm,
+  kWeightDecay
+};
 
 }  // namespace critlab::experiments
 
@@ -61,8 +67,8 @@ struct CriticalTrainingOptions {
   std::vector<CriticalTrainingArch> archs{CriticalTrainingArch::kTanhMlp, CriticalTrainingArch::kReluMlp,
                                           CriticalTrainingArch::kCnn, CriticalTrainingArch::kResNet};
   std::vector<CriticalTrainingMethod> methods{
-      CriticalTrainingMethod::kPlain,      CriticalTrainingMethod::kCriticalInit,
-      CriticalTrainingMethod::kRegularizer, CriticalTrainingMethod::kController,
+      CriticalTrainingMethod::kPlain,        CriticalTrainingMethod::kCriticalInit,
+      CriticalTrainingMethod::kRegularizer,  CriticalTrainingMethod::kController,
       CriticalTrainingMethod::kJacobianNorm, CriticalTrainingMethod::kWeightDecay};
   std::int64_t seeds = 3;
   std::uint64_t first_seed = 1;
@@ -70,16 +76,16 @@ struct CriticalTrainingOptions {
   // (see with_critical_training_presets) 10 epochs on all 60,000 images, 5 seeds, 2000 robustness images.
   bool full = false;
   std::int64_t epochs = 1;
-  std::int64_t train_examples = 10000; // 0 = all 60,000
+  std::int64_t train_examples = 10000;  // 0 = all 60,000
   std::int64_t batch_size = 128;
-  double lr = 0.01;                    // SGD, momentum 0.9 (0.05 diverges for the chaotic 20-layer tanh MLP)
-  double strength = 3.0;               // regularizer lambda (10 diverges for a 20 x 64 tanh MLP from sigma_w 2.5)
-  double controller_rate = 0.5;        // controller k
-  double tolerance = 0.05;             // controller tolerance
-  double jacobian_reg = 0.01;          // Hoffman et al.'s lambda_JR
+  double lr = 0.01;              // SGD, momentum 0.9 (0.05 diverges for the chaotic 20-layer tanh MLP)
+  double strength = 3.0;         // regularizer lambda (10 diverges for a 20 x 64 tanh MLP from sigma_w 2.5)
+  double controller_rate = 0.5;  // controller k
+  double tolerance = 0.05;       // controller tolerance
+  double jacobian_reg = 0.01;    // Hoffman et al.'s lambda_JR
   double weight_decay = 5e-4;
   double critical_sigma_b = 0.05;
-  std::int64_t monitor_every = 25;     // steps between criticality measurements during training
+  std::int64_t monitor_every = 25;  // steps between criticality measurements during training
   train::RobustnessOptions robustness = [] {
     train::RobustnessOptions r;
     r.examples = 500;
@@ -116,6 +122,7 @@ struct CriticalTrainingSummary {
 };
 
 // Runs the grid of with_critical_training_presets(options) into `out`, resuming what is there.
-CriticalTrainingSummary run_critical_training(const std::filesystem::path& out, const CriticalTrainingOptions& options);
+CriticalTrainingSummary run_critical_training(const std::filesystem::path& out,
+                                              const CriticalTrainingOptions& options);
 
 }  // namespace critlab::experiments

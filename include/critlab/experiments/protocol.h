@@ -1,10 +1,9 @@
 // The experiment directory's protocol record, shared by every experiment.
 #pragma once
 #include <filesystem>
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json_fwd.hpp>
 
 namespace critlab::experiments {
 

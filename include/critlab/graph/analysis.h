@@ -51,15 +51,15 @@ struct GraphOptions {
   NeuronOptions neurons;
   std::vector<double> prune_fractions{1.0, 0.5, 0.3, 0.2, 0.1, 0.05, 0.03, 0.02, 0.01};
   int prune_random_repeats = 3;
-  std::int64_t ccg_units = 12;          // per hidden layer in each exported class graph
-  std::int64_t ccg_inputs = 24;         // input pixels in each exported class graph
-  bool pruning = true;                  // needs the run's checkpoint and the test set
-  std::string data_dir;                 // Fashion-MNIST for pruning (empty: the run's)
+  std::int64_t ccg_units = 12;   // per hidden layer in each exported class graph
+  std::int64_t ccg_inputs = 24;  // input pixels in each exported class graph
+  bool pruning = true;           // needs the run's checkpoint and the test set
+  std::string data_dir;          // Fashion-MNIST for pruning (empty: the run's)
   std::string device = "auto";
   int threads = 0;
   std::uint64_t seed = 0;
   std::vector<std::filesystem::path> compare;  // further recorded runs for the finite-size comparison
-  ProgressFn progress;                  // per recorded step and per pruning fraction; not serialised
+  ProgressFn progress;                         // per recorded step and per pruning fraction; not serialised
 
   // Messages start with the field's name (theta, theta_min, neurons.fraction, ...).
   bool IsValid(std::string* error) const;
@@ -97,8 +97,8 @@ struct ClusterCount {
 struct ThetaSweep {
   std::int64_t step = 0;
   std::int64_t nodes = 0, excluded_units = 0;
-  std::vector<PercolationPoint> points;  // one per theta of the grid
-  Transition transition;                 // x_c is theta_c
+  std::vector<PercolationPoint> points;     // one per theta of the grid
+  Transition transition;                    // x_c is theta_c
   std::vector<ClusterCount> cluster_sizes;  // finite clusters (the largest component left out), by size
 };
 
@@ -114,9 +114,9 @@ struct StructureAtStep {
 // figures that compare with the previous step at the first step.
 struct CriticalNeuronRow {
   std::int64_t step = 0, layer = 0;
-  std::int64_t critical = 0;                 // size of the critical set
-  std::optional<double> jaccard_previous;    // with the previous step's critical set
-  double jaccard_final = 0;                  // with the final step's critical set
+  std::int64_t critical = 0;               // size of the critical set
+  std::optional<double> jaccard_previous;  // with the previous step's critical set
+  double jaccard_final = 0;                // with the final step's critical set
   std::optional<double> mean_abs_w_critical, mean_abs_w_other, reinforcement_ratio;
   std::optional<double> dw_var_critical, dw_var_other;  // per step, against the previous recorded step
   std::optional<double> entropy_critical, entropy_other, gini_critical, gini_other;
@@ -133,10 +133,10 @@ struct CriticalLayerSummary {
 };
 struct CriticalNeurons {
   double fraction = 0;
-  std::vector<CriticalNeuronRow> rows;               // step-major: rows[k * layers + h]
-  std::vector<std::int64_t> layers;                  // hidden block indices
-  std::vector<NeuronStats> final_stats;              // per hidden layer at the last step
-  std::vector<CriticalLayerSummary> summary;         // per hidden layer
+  std::vector<CriticalNeuronRow> rows;        // step-major: rows[k * layers + h]
+  std::vector<std::int64_t> layers;           // hidden block indices
+  std::vector<NeuronStats> final_stats;       // per hidden layer at the last step
+  std::vector<CriticalLayerSummary> summary;  // per hidden layer
 };
 
 // Activity of one layer at one step as a [units, probes] z-score matrix (clamped to [-3, 3]), units in
@@ -144,8 +144,8 @@ struct CriticalNeurons {
 struct Raster {
   std::int64_t step = 0, layer = 0;
   std::int64_t units = 0, probes = 0;
-  std::vector<float> z;               // row-major [units, probes]
-  std::vector<double> class_edges;    // probe positions between classes (i - 0.5)
+  std::vector<float> z;             // row-major [units, probes]
+  std::vector<double> class_edges;  // probe positions between classes (i - 0.5)
 };
 
 struct PruningPoint {
@@ -183,8 +183,8 @@ struct GraphAnalysis {
   std::vector<StepPercolation> percolation;
   Transition transition;  // over training steps, at the susceptibility peak
   PInfRise rise;
-  std::vector<ThetaSweep> theta_sweeps;      // first step, transition step (if found), last step
-  std::vector<StructureAtStep> structure;    // the same steps
+  std::vector<ThetaSweep> theta_sweeps;    // first step, transition step (if found), last step
+  std::vector<StructureAtStep> structure;  // the same steps
   CriticalNeurons critical_neurons;
   std::vector<Raster> rasters;
   Pruning pruning;
@@ -198,5 +198,6 @@ GraphAnalysis analyse_run(const std::filesystem::path& run_dir, const GraphOptio
 }  // namespace critlab::graph
 
 namespace critlab {
-CRITLAB_ENUM_NAMES(graph::Direction, "direction", {graph::Direction::kRise, "rise"}, {graph::Direction::kFall, "fall"})
+CRITLAB_ENUM_NAMES(graph::Direction, "direction", {graph::Direction::kRise, "rise"},
+                   {graph::Direction::kFall, "fall"})
 }  // namespace critlab

@@ -5,11 +5,11 @@
 // deviation is below 1e-6 (1 + |mean|) -- dead, or saturated on every probe -- has no defined correlation:
 // it is excluded and counted, so no NaN ever reaches a graph.
 #pragma once
+#include <ATen/core/Tensor.h>
+
 #include <cstdint>
 #include <string>
 #include <vector>
-
-#include <ATen/core/Tensor.h>
 
 #include "critlab/core/enums.h"
 #include "critlab/core/status.h"
@@ -21,10 +21,10 @@ struct Correlation {
   // ok; insufficient-data: a layer with no units, or fewer than 2 samples; not-applicable: every unit of a
   // layer excluded (no variance). Only ok carries a matrix.
   Status status;
-  at::Tensor r;                            // [kept_a, kept_b] float32, entries in [-1, 1]
+  at::Tensor r;                              // [kept_a, kept_b] float32, entries in [-1, 1]
   std::vector<std::int64_t> kept_a, kept_b;  // original indices of the kept units
   std::int64_t excluded_a = 0, excluded_b = 0;
-  bool within_layer = false;               // a with itself: symmetric, edges from the upper triangle
+  bool within_layer = false;  // a with itself: symmetric, edges from the upper triangle
   bool ok() const { return status.ok(); }
 };
 

@@ -14,10 +14,10 @@
 // Critical neurons: the top `fraction` of a layer's units by score (at least one). Units with zero variance
 // (dead or saturated) are never critical.
 #pragma once
+#include <ATen/core/Tensor.h>
+
 #include <cstdint>
 #include <vector>
-
-#include <ATen/core/Tensor.h>
 
 namespace critlab::graph {
 

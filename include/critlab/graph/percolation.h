@@ -92,18 +92,19 @@ struct TransitionOptions {
 };
 struct Transition {
   // ok: x_c, chi_max, the ordered side and beta with its interval; insufficient-data: fewer than 3 points, or
-  // fewer than 3 positive P_inf on the ordered side (x_c and chi_max found, beta not); not-found: no point off
-  // the peak, or P_inf zero on the whole ordered side.
+  // fewer than 3 positive P_inf on the ordered side (x_c and chi_max found, beta not); not-found: no point
+  // off the peak, or P_inf zero on the whole ordered side.
   Status status;
-  std::optional<double> x_c;        // x at the susceptibility peak
-  std::optional<double> chi_max;    // the susceptibility there
-  std::optional<int> ordered_side;  // +1: P_inf larger for x > x_c; -1: for x < x_c
-  std::optional<double> beta;       // the fitted exponent (status ok only)
+  std::optional<double> x_c;               // x at the susceptibility peak
+  std::optional<double> chi_max;           // the susceptibility there
+  std::optional<int> ordered_side;         // +1: P_inf larger for x > x_c; -1: for x < x_c
+  std::optional<double> beta;              // the fitted exponent (status ok only)
   std::optional<double> beta_lo, beta_hi;  // its bootstrap interval (the point estimate when fewer than 10
                                            // resamples could be fitted)
-  int fit_points = 0;               // positive-P_inf points on the ordered side used (or available) for the fit
+  int fit_points = 0;  // positive-P_inf points on the ordered side used (or available) for the fit
 };
 Transition locate_transition(const std::vector<double>& x, const std::vector<double>& p_inf,
-                             const std::vector<double>& susceptibility, const TransitionOptions& options = {});
+                             const std::vector<double>& susceptibility,
+                             const TransitionOptions& options = {});
 
 }  // namespace critlab::graph

@@ -14,14 +14,14 @@
 // The schedule is dense early and sparse late: step 0, then points spaced evenly in log(1 + step) up to the
 // last step of training (the connectivity transition happens in the first few hundred steps).
 #pragma once
+#include <ATen/core/Tensor.h>
+
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <ATen/core/Tensor.h>
-#include <nlohmann/json.hpp>
 
 #include "critlab/data/dataset.h"
 #include "critlab/nn/stack.h"
@@ -30,9 +30,9 @@
 namespace critlab::graph {
 
 struct RecordOptions {
-  std::int64_t points = 50;        // recorded steps (fewer if training has fewer steps)
-  std::int64_t probes = 1000;      // class-stratified training images
-  bool half = true;                // activations as float16 (weights stay float32)
+  std::int64_t points = 50;    // recorded steps (fewer if training has fewer steps)
+  std::int64_t probes = 1000;  // class-stratified training images
+  bool half = true;            // activations as float16 (weights stay float32)
 
   // Messages start with the field's name (points, probes).
   bool IsValid(std::string* error) const;
@@ -97,8 +97,8 @@ Recording open_recording(const std::filesystem::path& run_dir);
 
 struct RecordedStep {
   std::int64_t step = 0;
-  std::vector<at::Tensor> post, pre;           // per block, float32 [P, units]; pre undefined if absent
-  std::vector<at::Tensor> weight, bias;        // per block, dense blocks only (else undefined), float32
+  std::vector<at::Tensor> post, pre;     // per block, float32 [P, units]; pre undefined if absent
+  std::vector<at::Tensor> weight, bias;  // per block, dense blocks only (else undefined), float32
 };
 RecordedStep load_step(const Recording& rec, std::int64_t step);
 

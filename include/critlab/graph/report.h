@@ -3,7 +3,6 @@
 // analysis.cpp; this file only formats.
 #pragma once
 #include <filesystem>
-
 #include <nlohmann/json.hpp>
 
 #include "critlab/graph/analysis.h"

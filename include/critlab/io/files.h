@@ -3,9 +3,8 @@
 #pragma once
 #include <filesystem>
 #include <functional>
-#include <string>
-
 #include <nlohmann/json_fwd.hpp>
+#include <string>
 
 namespace critlab::io {
 

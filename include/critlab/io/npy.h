@@ -1,9 +1,9 @@
 // NumPy .npy files (format version 1.0), so recordings load in Python with numpy.load and no critlab code.
 // Supported element types: float16, float32, float64, int64, int32, uint8, bool (little-endian, C order).
 #pragma once
-#include <filesystem>
-
 #include <ATen/core/Tensor.h>
+
+#include <filesystem>
 
 namespace critlab::io {
 

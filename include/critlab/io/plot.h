@@ -22,9 +22,9 @@ struct PlotOptions {
   std::string ylabel;
   bool logx = false;
   bool logy = false;
-  bool points = true;              // draw markers as well as lines
-  std::vector<double> hlines;      // reference lines (e.g. gain 1, exponent 0)
-  std::vector<double> vlines;      // vertical markers (e.g. a located transition)
+  bool points = true;          // draw markers as well as lines
+  std::vector<double> hlines;  // reference lines (e.g. gain 1, exponent 0)
+  std::vector<double> vlines;  // vertical markers (e.g. a located transition)
 };
 
 // Writes <stem>.csv, <stem>.gp and <stem>.png into `dir`. Returns true when the PNG was rendered.
@@ -38,13 +38,14 @@ bool render_gnuplot(const std::filesystem::path& dir, const std::string& stem, c
 
 struct HeatmapOptions {
   std::string title, xlabel, ylabel, cblabel;
-  double cb_lo = 0, cb_hi = 0;  // colour range; automatic when lo >= hi
-  bool diverging = false;       // blue-white-red around the middle of the range, else white-black
+  double cb_lo = 0, cb_hi = 0;         // colour range; automatic when lo >= hi
+  bool diverging = false;              // blue-white-red around the middle of the range, else white-black
   std::vector<double> hlines, vlines;  // separators (e.g. class boundaries), in cell coordinates
   int width = 900, height = 700;
 };
 
-// A row-major matrix (rows along y, cols along x) drawn as an image: writes <stem>.dat, <stem>.gp, <stem>.png.
+// A row-major matrix (rows along y, cols along x) drawn as an image: writes <stem>.dat, <stem>.gp,
+// <stem>.png.
 bool plot_heatmap(const std::filesystem::path& dir, const std::string& stem, const std::vector<float>& values,
                   std::int64_t rows, std::int64_t cols, const HeatmapOptions& options);
 

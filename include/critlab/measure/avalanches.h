@@ -15,12 +15,12 @@
 // Per hidden layer, from the same activity definition: mean active fraction rho_l, its fluctuation sd(rho_l)
 // over inputs, and the susceptibility chi_l = N_l Var(rho_l).
 #pragma once
+#include <ATen/core/Tensor.h>
+
 #include <cstdint>
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <vector>
-
-#include <ATen/core/Tensor.h>
-#include <nlohmann/json_fwd.hpp>
 
 #include "critlab/nn/stack.h"
 #include "critlab/stats/branching.h"
@@ -30,7 +30,8 @@ namespace critlab::measure {
 enum class AvalancheKind { kPerturbation, kActivity };
 }  // namespace critlab::measure
 namespace critlab {
-CRITLAB_ENUM_NAMES(measure::AvalancheKind, "avalanche kind", {measure::AvalancheKind::kPerturbation, "perturbation"},
+CRITLAB_ENUM_NAMES(measure::AvalancheKind, "avalanche kind",
+                   {measure::AvalancheKind::kPerturbation, "perturbation"},
                    {measure::AvalancheKind::kActivity, "activity"})
 }  // namespace critlab
 namespace critlab::measure {

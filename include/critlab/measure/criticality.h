@@ -3,11 +3,10 @@
 // dynamic range. Also the writer that turns a report into tables and plots in a directory.
 #pragma once
 #include <filesystem>
+#include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json_fwd.hpp>
 
 #include "critlab/measure/dynamic_range.h"
 #include "critlab/measure/jacobian.h"
@@ -27,7 +26,7 @@ struct MeasureOptions {
 struct CriticalityReport {
   std::vector<LayerGain> layers;
   double distance_to_criticality = 0;
-  std::optional<LyapunovResult> lyapunov;          // empty when not asked for (with_lyapunov)
+  std::optional<LyapunovResult> lyapunov;           // empty when not asked for (with_lyapunov)
   std::optional<DynamicRangeResult> dynamic_range;  // empty when not asked for (with_dynamic_range)
   std::int64_t probes = 0;
   double seconds = 0;  // wall time of the measurement

@@ -7,12 +7,12 @@
 // (log-linear interpolation), and the dynamic range is Delta = 10 log10(s_0.9 / s_0.1) in decibels.
 // A response that is linear over the whole scan gives 10 log10(9) = 9.54 dB; saturation compresses it.
 #pragma once
+#include <ATen/core/Tensor.h>
+
 #include <cstdint>
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <vector>
-
-#include <ATen/core/Tensor.h>
-#include <nlohmann/json_fwd.hpp>
 
 #include "critlab/core/status.h"
 #include "critlab/nn/stack.h"
@@ -20,19 +20,19 @@
 namespace critlab::measure {
 
 struct DynamicRangeOptions {
-  double log10_min = -3;          // smallest input scale, decades
-  double log10_max = 3;           // largest input scale, decades
-  int points = 61;                // scales, log-spaced
-  double low = 0.1, high = 0.9;   // response fractions defining the range
-  std::int64_t max_inputs = 64;   // probe inputs used; 0 = all
+  double log10_min = -3;         // smallest input scale, decades
+  double log10_max = 3;          // largest input scale, decades
+  int points = 61;               // scales, log-spaced
+  double low = 0.1, high = 0.9;  // response fractions defining the range
+  std::int64_t max_inputs = 64;  // probe inputs used; 0 = all
   bool IsValid(std::string* error) const;
 };
 
 struct DynamicRangeResult {
-  std::vector<double> scales, response;  // the response curve
-  double s_low = 0, s_high = 0;          // scales at the low and high response fractions
-  double delta_db = 0;                   // 10 log10(s_high / s_low)
-  Status status;                         // not-found when the response is flat (no range defined); the
+  std::vector<double> scales, response;    // the response curve
+  double s_low = 0, s_high = 0;            // scales at the low and high response fractions
+  double delta_db = 0;                     // 10 log10(s_high / s_low)
+  Status status;                           // not-found when the response is flat (no range defined); the
   bool ok() const { return status.ok(); }  // three figures above are the result only when ok
 };
 

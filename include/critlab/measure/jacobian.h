@@ -16,12 +16,12 @@
 //   auto       analytic if offered, else exact if min(fan_in, fan_out) <= exact_max_dim, else hutchinson
 // The standard error is over probe inputs (per-input means), so it covers input and probe-vector noise.
 #pragma once
+#include <ATen/core/Tensor.h>
+
 #include <cstdint>
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <vector>
-
-#include <ATen/core/Tensor.h>
-#include <nlohmann/json_fwd.hpp>
 
 #include "critlab/nn/stack.h"
 
@@ -70,7 +70,8 @@ struct LayerGain {
 };
 
 // Per-layer gains on probe inputs (model put in eval mode for the call).
-std::vector<LayerGain> layer_gains(nn::LayerStack& stack, const at::Tensor& probes, const GainOptions& options = {});
+std::vector<LayerGain> layer_gains(nn::LayerStack& stack, const at::Tensor& probes,
+                                   const GainOptions& options = {});
 
 // Per-example ||J(x_b)||_F^2 of one block by the chosen method (no "auto"), shape [B].
 at::Tensor jacobian_sq_norm(nn::BlockImpl& block, const at::Tensor& x, GainMethod method, int probes,

@@ -7,11 +7,11 @@
 // per_layer[l][i] (the readout is excluded), sorted largest first as QR delivers them. The first exponent
 // is the maximal one: < 0 ordered, > 0 chaotic, ~ 0 critical. Units: nats per layer.
 #pragma once
-#include <cstdint>
-#include <vector>
-
 #include <ATen/core/Tensor.h>
+
+#include <cstdint>
 #include <nlohmann/json_fwd.hpp>
+#include <vector>
 
 #include "critlab/nn/stack.h"
 
@@ -25,16 +25,20 @@ struct LyapunovOptions {
 };
 
 struct LyapunovResult {
-  std::vector<double> exponents;                 // [k], largest first
-  std::vector<double> exponents_se;              // standard error over inputs
-  std::vector<std::vector<double>> per_layer;    // [blocks][k] mean log-stretch at each block
-  std::vector<std::size_t> layers;               // block indices included in `exponents`
+  std::vector<double> exponents;               // [k], largest first
+  std::vector<double> exponents_se;            // standard error over inputs
+  std::vector<std::vector<double>> per_layer;  // [blocks][k] mean log-stretch at each block
+  std::vector<std::size_t> layers;             // block indices included in `exponents`
   int k = 0;
   std::int64_t inputs = 0;
 };
 
-LyapunovResult lyapunov_spectrum(nn::LayerStack& stack, const at::Tensor& probes, const LyapunovOptions& options = {});
+LyapunovResult lyapunov_spectrum(nn::LayerStack& stack, const at::Tensor& probes,
+                                 const LyapunovOptions& options = {});
 
 nlohmann::json to_json(const LyapunovResult& r);
+// j[key] = exponents; where some are not finite (-inf: an annihilated direction), those entries are null and
+// j[key + "_status"] = "non-finite" with a message says why.
+void put_exponents(nlohmann::json& j, const std::string& key, const std::vector<double>& exponents);
 
 }  // namespace critlab::measure

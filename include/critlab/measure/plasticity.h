@@ -6,10 +6,10 @@
 // units) (all singular values equal); 0 for an all-zero matrix.
 // A unit is dead when its activation is exactly zero on every probe example.
 #pragma once
+#include <ATen/core/Tensor.h>
+
 #include <cstdint>
 #include <vector>
-
-#include <ATen/core/Tensor.h>
 
 #include "critlab/nn/stack.h"
 

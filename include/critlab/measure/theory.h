@@ -16,15 +16,13 @@
 #pragma once
 #include <algorithm>
 #include <cmath>
+#include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
 #include <vector>
 
-#include <nlohmann/json_fwd.hpp>
-
-#include "critlab/core/status.h"
-
 #include "critlab/core/enums.h"
+#include "critlab/core/status.h"
 
 namespace critlab::measure {
 
@@ -63,15 +61,16 @@ struct MeanFieldOptions {
 // iteration limit: q_star is then the last iterate, and JSON writes the three figures as null); non-finite
 // (the quadrature met NaN or Inf, e.g. at sigma_w near 0 or 1e308).
 struct MeanFieldResult {
-  double q_star = 0;       // fixed point of the length map (last iterate if none)
-  double chi1 = 0;         // sigma_w^2 E[phi'(sqrt(q*) z)^2]
-  double lyapunov = 0;     // ln(chi1) / 2: the per-layer maximal Lyapunov exponent in the wide limit
+  double q_star = 0;    // fixed point of the length map (last iterate if none)
+  double chi1 = 0;      // sigma_w^2 E[phi'(sqrt(q*) z)^2]
+  double lyapunov = 0;  // ln(chi1) / 2: the per-layer maximal Lyapunov exponent in the wide limit
   int iterations = 0;
   Status status;
   bool ok() const { return status.ok(); }
 };
 
-MeanFieldResult mean_field(Activation act, double sigma_w, double sigma_b, const MeanFieldOptions& options = {});
+MeanFieldResult mean_field(Activation act, double sigma_w, double sigma_b,
+                           const MeanFieldOptions& options = {});
 
 // sigma_w on the edge of chaos (chi_1 = 1 at the fixed point) for a given sigma_b, by bisection on
 // [0.05, 20]. Returns NaN if chi_1 never crosses 1 there.

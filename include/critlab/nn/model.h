@@ -8,11 +8,10 @@
 //   auto       he for relu, xavier otherwise
 #pragma once
 #include <cstdint>
+#include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json_fwd.hpp>
 
 #include "critlab/core/enums.h"
 #include "critlab/nn/stack.h"
@@ -21,17 +20,17 @@ namespace critlab::nn {
 
 struct ModelSpec {
   Arch arch = Arch::kMlp;
-  std::int64_t depth = 3;             // MLP: hidden layers; CNN: conv blocks; ResNet: residual blocks per stage
-  std::int64_t width = 0;             // MLP: hidden units; CNN/ResNet: first-stage channels; 0 = arch default
+  std::int64_t depth = 3;  // MLP: hidden layers; CNN: conv blocks; ResNet: residual blocks per stage
+  std::int64_t width = 0;  // MLP: hidden units; CNN/ResNet: first-stage channels; 0 = arch default
   Activation activation = Activation::kRelu;
   Norm norm = Norm::kNone;
-  bool residual = false;              // MLP only: skip connections around equal-width layers
+  bool residual = false;  // MLP only: skip connections around equal-width layers
   Init init = Init::kAuto;
-  double sigma_w = 1.0;               // weight scale (gaussian, orthogonal)
-  double sigma_b = 0.0;               // bias standard deviation (gaussian, orthogonal)
+  double sigma_w = 1.0;                              // weight scale (gaussian, orthogonal)
+  double sigma_b = 0.0;                              // bias standard deviation (gaussian, orthogonal)
   std::vector<std::int64_t> input_shape{1, 28, 28};  // per example
   std::int64_t num_classes = 10;
-  std::int64_t cnn_hidden = 128;      // CNN: width of the dense layer before the readout
+  std::int64_t cnn_hidden = 128;  // CNN: width of the dense layer before the readout
 
   // Width after applying the arch default (256 for MLP, 32 for CNN, 16 for ResNet).
   std::int64_t resolved_width() const;

@@ -5,13 +5,13 @@
 // shortcuts for its Jacobian; measures fall back to autograd when it does not. The last block of a
 // classifier is the readout (logits) and is excluded from "hidden layer" averages.
 #pragma once
+#include <torch/nn/module.h>
+#include <torch/nn/pimpl.h>
+
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <torch/nn/module.h>
-#include <torch/nn/pimpl.h>
 
 #include "critlab/core/enums.h"
 
@@ -41,14 +41,18 @@ class BlockImpl : public torch::nn::Module {
   // h_l from h_{l-1}.
   virtual at::Tensor forward(const at::Tensor& x) = 0;
   // {pre-activation (may be undefined), output}.
-  virtual std::pair<at::Tensor, at::Tensor> forward_with_pre(const at::Tensor& x) { return {at::Tensor(), forward(x)}; }
+  virtual std::pair<at::Tensor, at::Tensor> forward_with_pre(const at::Tensor& x) {
+    return {at::Tensor(), forward(x)};
+  }
   // Analytic Jacobian-vector product J(x) v for a batch (v shaped like x); undefined if not offered.
   virtual at::Tensor jvp_analytic(const at::Tensor& /*x*/, const at::Tensor& /*v*/) { return {}; }
   // Exact per-example squared Frobenius norm ||J(x_b)||_F^2, shape [B]; undefined if not offered.
   virtual at::Tensor jacobian_sq_norm_analytic(const at::Tensor& /*x*/) { return {}; }
   // The same from a tap of this block (input and pre-activation of one forward pass), so that a training
   // step can reuse its own forward pass; differentiable with respect to the parameters and the tap.
-  virtual at::Tensor jacobian_sq_norm_analytic(const Tap& tap) { return jacobian_sq_norm_analytic(tap.input); }
+  virtual at::Tensor jacobian_sq_norm_analytic(const Tap& tap) {
+    return jacobian_sq_norm_analytic(tap.input);
+  }
   // Short human-readable description, e.g. "dense 784->256 tanh".
   virtual std::string describe() const = 0;
 

@@ -5,17 +5,16 @@
 // the run, duration T = bins in the run, shape = events per bin. For scale-free avalanches
 //     P(S) ~ S^-tau,  P(T) ~ T^-tau_t,  <S>(T) ~ T^gamma,
 // and the crackling-noise relation predicts gamma = (tau_t - 1) / (tau - 1). tau and tau_t come from CSN fits
-// (discrete); gamma from a least-squares line on log <S>(T) against log T weighted by the number of avalanches
-// of each duration; the shape-collapse exponent is the gamma for which T^{1 - gamma} s_T(t / T) of all
-// durations in a window fall on one curve (least relative spread on 20 points of t/T).
+// (discrete); gamma from a least-squares line on log <S>(T) against log T weighted by the number of
+// avalanches of each duration; the shape-collapse exponent is the gamma for which T^{1 - gamma} s_T(t / T) of
+// all durations in a window fall on one curve (least relative spread on 20 points of t/T).
 #pragma once
 #include <cstdint>
-#include <optional>
 #include <filesystem>
+#include <nlohmann/json_fwd.hpp>
+#include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json_fwd.hpp>
 
 #include "critlab/stats/branching.h"
 #include "critlab/stats/powerlaw.h"
@@ -27,11 +26,12 @@ namespace critlab::stats {
 std::vector<Avalanche> avalanches_from_series(const std::vector<double>& counts);
 
 struct ShapeCollapse {
-  double exponent = 0;        // gamma from the collapse
-  double spread = 0;          // relative spread at the optimum (0 = perfect collapse)
-  std::vector<std::int64_t> durations;  // durations used
+  double exponent = 0;                             // gamma from the collapse
+  double spread = 0;                               // relative spread at the optimum (0 = perfect collapse)
+  std::vector<std::int64_t> durations;             // durations used
   std::vector<std::vector<double>> scaled_shapes;  // T^{1-gamma} s_T on the 20-point grid, per duration
-  Status status;  // insufficient-data when fewer than three durations qualify; exponent and spread only when ok
+  Status
+      status;  // insufficient-data when fewer than three durations qualify; exponent and spread only when ok
   bool ok() const { return status.ok(); }
 };
 ShapeCollapse shape_collapse(const std::vector<Avalanche>& avalanches, std::int64_t min_duration,
@@ -40,9 +40,9 @@ ShapeCollapse shape_collapse(const std::vector<Avalanche>& avalanches, std::int6
 struct AvalancheOptions {
   std::int64_t collapse_min_duration = 4;
   std::int64_t collapse_max_duration = 40;
-  std::int64_t gamma_min_duration = 2;   // window of the <S>(T) fit
-  std::int64_t gamma_max_duration = 0;   // 0 = up to the largest duration with >= 2 avalanches
-  int bootstrap = 0;                     // CSN goodness-of-fit simulations for both fits
+  std::int64_t gamma_min_duration = 2;  // window of the <S>(T) fit
+  std::int64_t gamma_max_duration = 0;  // 0 = up to the largest duration with >= 2 avalanches
+  int bootstrap = 0;                    // CSN goodness-of-fit simulations for both fits
   std::uint64_t seed = 0;
 };
 
@@ -55,7 +55,8 @@ struct AvalancheAnalysis {
   std::vector<double> mean_size_durations, mean_size;  // the <S>(T) table
   std::vector<double> counts_per_duration;
 };
-AvalancheAnalysis analyse_avalanches(const std::vector<Avalanche>& avalanches, const AvalancheOptions& options = {});
+AvalancheAnalysis analyse_avalanches(const std::vector<Avalanche>& avalanches,
+                                     const AvalancheOptions& options = {});
 
 nlohmann::json to_json(const AvalancheAnalysis& a);
 

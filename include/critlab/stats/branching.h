@@ -12,11 +12,10 @@
 //   Autocorrelation time tau = -1 / ln m (in bins).
 #pragma once
 #include <cstdint>
+#include <nlohmann/json_fwd.hpp>
 #include <random>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json_fwd.hpp>
 
 #include "critlab/core/status.h"
 
@@ -51,13 +50,13 @@ struct BranchingOptions {
 };
 
 struct BranchingResult {
-  double m_naive = 0;       // descendants over ancestors
-  double r1 = 0;            // conventional estimator (regression slope at lag 1)
-  double m = 0, b = 0, c = 0;  // MR fit r_k = b m^k (+ c)
+  double m_naive = 0;            // descendants over ancestors
+  double r1 = 0;                 // conventional estimator (regression slope at lag 1)
+  double m = 0, b = 0, c = 0;    // MR fit r_k = b m^k (+ c)
   double m_low = 0, m_high = 0;  // bootstrap confidence interval (equal to m without bootstrap)
-  double tau = 0;           // autocorrelation time, bins
-  std::vector<double> rk;   // r_1 .. r_kmax
-  Status status;            // insufficient-data (series too short), no-convergence (the fit of r_k); the
+  double tau = 0;                // autocorrelation time, bins
+  std::vector<double> rk;        // r_1 .. r_kmax
+  Status status;                 // insufficient-data (series too short), no-convergence (the fit of r_k); the
   bool ok() const { return status.ok(); }  // figures are the estimate only when ok (JSON null otherwise)
 };
 

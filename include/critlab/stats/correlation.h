@@ -1,8 +1,10 @@
 // Rank correlation with confidence intervals.
 //
 // Spearman's rho is Pearson's correlation of the ranks (ties get their average rank). Intervals:
-//   fisher     tanh(atanh(rho) -/+ z_{(1+c)/2} se), se = sqrt((1 + rho^2 / 2) / (n - 3)) (Bonett & Wright 2000),
-//              for n independent pairs; p-value from z = atanh(rho) sqrt((n - 3) / 1.06) (Fieller et al. 1957)
+//   fisher     tanh(atanh(rho) -/+ z_{(1+c)/2} se), se = sqrt((1 + rho^2 / 2) / (n - 3)) (Bonett & Wright
+//   2000),
+//              for n independent pairs; p-value from z = atanh(rho) sqrt((n - 3) / 1.06) (Fieller et al.
+//              1957)
 //   cluster    percentile bootstrap that resamples whole groups (e.g. all tasks of one method), for pairs
 //              that are independent only between groups; the Fisher interval is too narrow for such data
 #pragma once
@@ -21,11 +23,12 @@ struct RankCorrelation {
   double low = 0, high = 0;  // confidence interval
   double p_value = 1;        // two-sided, rho = 0 (Fisher interval only; NaN for the bootstrap)
   std::int64_t n = 0;
-  std::string interval;      // "fisher" or "cluster-bootstrap"
+  std::string interval;  // "fisher" or "cluster-bootstrap"
 };
 
 // Pairs with a NaN in either coordinate are dropped. Needs at least 4 pairs (else rho and interval NaN).
-RankCorrelation spearman(const std::vector<double>& x, const std::vector<double>& y, double confidence = 0.95);
+RankCorrelation spearman(const std::vector<double>& x, const std::vector<double>& y,
+                         double confidence = 0.95);
 // `groups[i]` labels pair i's cluster; `resamples` bootstrap draws with a fixed seed.
 RankCorrelation spearman_cluster_bootstrap(const std::vector<double>& x, const std::vector<double>& y,
                                            const std::vector<int>& groups, double confidence = 0.95,
@@ -37,9 +40,9 @@ RankCorrelation spearman_cluster_bootstrap(const std::vector<double>& x, const s
 RankCorrelation partial_spearman(const std::vector<double>& x, const std::vector<double>& y,
                                  const std::vector<double>& z, double confidence = 0.95);
 RankCorrelation partial_spearman_cluster_bootstrap(const std::vector<double>& x, const std::vector<double>& y,
-                                                   const std::vector<double>& z, const std::vector<int>& groups,
-                                                   double confidence = 0.95, int resamples = 2000,
-                                                   std::uint64_t seed = 1);
+                                                   const std::vector<double>& z,
+                                                   const std::vector<int>& groups, double confidence = 0.95,
+                                                   int resamples = 2000, std::uint64_t seed = 1);
 
 // z with Phi(z) = p, 0 < p < 1.
 double normal_quantile(double p);

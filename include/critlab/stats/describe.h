@@ -9,7 +9,7 @@ namespace critlab::stats {
 struct MeanSd {
   double mean = std::numeric_limits<double>::quiet_NaN();  // NaN when no value is finite
   double sd = std::numeric_limits<double>::quiet_NaN();    // sample sd (n - 1); 0 for one value
-  std::int64_t n = 0;                                       // finite values
+  std::int64_t n = 0;                                      // finite values
 };
 // Non-finite values (NaN: not measured; +-inf) are skipped.
 MeanSd mean_sd(const std::vector<double>& x);

@@ -5,8 +5,8 @@
 //   continuous  p(x) = x^-alpha / Z,  Z = integral_xmin^xmax x^-alpha dx; without xmax the MLE is
 //               alpha = 1 + n / sum ln(x / xmin) (CSN eq. 3.1)
 //   discrete    p(k) = k^-alpha / Z,  Z = zeta(alpha, xmin) - zeta(alpha, xmax + 1) (Hurwitz zeta), the MLE
-//               found by maximising the exact likelihood (the approximation alpha = 1 + n / sum ln(x/(xmin - 1/2))
-//               of CSN eq. 3.7 only on request)
+//               found by maximising the exact likelihood (the approximation alpha = 1 + n / sum ln(x/(xmin -
+//               1/2)) of CSN eq. 3.7 only on request)
 // alpha_se = 1 / sqrt(n (ln Z)''(alpha)), which is (alpha - 1)/sqrt(n) for the continuous case (CSN eq. 3.2).
 // xmin minimises the Kolmogorov-Smirnov distance D between the tail's empirical CDF and the fit over all
 // unique data values (CSN section 3.3). D = max |S - P| between the tail's empirical CDF S and the fit P:
@@ -21,26 +21,26 @@
 #pragma once
 #include <cstdint>
 #include <filesystem>
+#include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <random>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json_fwd.hpp>
 
 #include "critlab/core/status.h"
 
 namespace critlab::stats {
 
 struct PowerLawOptions {
-  bool discrete = false;                // integer data: the Hurwitz-zeta likelihood
-  bool discrete_approximation = false;  // discrete: use 1 + n / sum ln(x/(xmin - 1/2)) instead of the exact MLE
-  std::optional<double> xmin;           // fix xmin instead of scanning
-  std::optional<double> xmax;           // truncate the tail at xmax (normalisation truncated accordingly)
-  std::int64_t min_tail = 10;           // smallest tail the xmin scan considers
-  int bootstrap = 0;                    // simulations for the goodness-of-fit p-value (0 = none)
+  bool discrete = false;  // integer data: the Hurwitz-zeta likelihood
+  bool discrete_approximation =
+      false;                   // discrete: use 1 + n / sum ln(x/(xmin - 1/2)) instead of the exact MLE
+  std::optional<double> xmin;  // fix xmin instead of scanning
+  std::optional<double> xmax;  // truncate the tail at xmax (normalisation truncated accordingly)
+  std::int64_t min_tail = 10;  // smallest tail the xmin scan considers
+  int bootstrap = 0;           // simulations for the goodness-of-fit p-value (0 = none)
   std::uint64_t seed = 0;
-  int threads = 0;                      // bootstrap threads, 0 = all cores
+  int threads = 0;  // bootstrap threads, 0 = all cores
   bool IsValid(std::string* error) const;
 };
 
@@ -51,7 +51,7 @@ struct PowerLawOptions {
 struct PowerLawFit {
   double xmin = 0, xmax = 0;  // xmax = 0 when untruncated
   double alpha = 0, alpha_se = 0;
-  double ks = 0;              // KS distance of the tail to the fit
+  double ks = 0;  // KS distance of the tail to the fit
   std::int64_t n = 0, n_tail = 0;
   bool discrete = false;
   std::optional<double> p_value;  // the bootstrap's goodness-of-fit p-value; empty when none ran
@@ -79,8 +79,8 @@ double power_law_log_pdf(const PowerLawFit& fit, double x);
 // xmin) discrete, with the truncated normalisation when xmax is set.
 double power_law_ccdf(const PowerLawFit& fit, double x);
 
-// Writes <stem>.csv, .gp and .png in `dir`: the empirical CCDF of `data` (at most ~2,000 points) with the fit's
-// tail CCDF scaled by n_tail / n; `label` names the quantity on the x axis.
+// Writes <stem>.csv, .gp and .png in `dir`: the empirical CCDF of `data` (at most ~2,000 points) with the
+// fit's tail CCDF scaled by n_tail / n; `label` names the quantity on the x axis.
 void plot_power_law_ccdf(const std::filesystem::path& dir, const std::string& stem, const std::string& label,
                          std::vector<double> data, const PowerLawFit& fit);
 

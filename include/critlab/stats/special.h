@@ -24,13 +24,15 @@ double minimize_brent(const std::function<double(double)>& f, double lo, double 
 // Nelder-Mead simplex minimisation from x0 with initial step sizes `step`. Returns the argmin; `fmin`
 // receives the minimum and `converged` whether the simplex shrank below `tol` within max_iter.
 std::vector<double> minimize_nelder_mead(const std::function<double(const std::vector<double>&)>& f,
-                                         std::vector<double> x0, const std::vector<double>& step, double* fmin,
-                                         bool* converged, double tol = 1e-10, int max_iter = 4000);
+                                         std::vector<double> x0, const std::vector<double>& step,
+                                         double* fmin, bool* converged, double tol = 1e-10,
+                                         int max_iter = 4000);
 
 // Weighted least squares line y = a + b x; returns {a, b, se_b}.
 struct LineFit {
   double intercept = 0, slope = 0, slope_se = 0;
 };
-LineFit weighted_line_fit(const std::vector<double>& x, const std::vector<double>& y, const std::vector<double>& w);
+LineFit weighted_line_fit(const std::vector<double>& x, const std::vector<double>& y,
+                          const std::vector<double>& w);
 
 }  // namespace critlab::stats

@@ -1,7 +1,7 @@
 // Monitors (DESIGN.md): code the trainer calls at fixed points of a run without knowing what it does. The
-// activity recorder of correlation graphs (graph::RecordingCallback) is one; a test's simulated kill is another.
-// The trainer calls every callback in the order given; a callback that throws stops the run like any error
-// (the last committed checkpoint stays current).
+// activity recorder of correlation graphs (graph::RecordingCallback) is one; a test's simulated kill is
+// another. The trainer calls every callback in the order given; a callback that throws stops the run like any
+// error (the last committed checkpoint stays current).
 #pragma once
 #include <cstdint>
 #include <filesystem>
@@ -15,10 +15,10 @@ namespace critlab::train {
 
 // What a callback sees when a run starts.
 struct TrainStart {
-  std::filesystem::path dir;    // the run directory
-  const data::Dataset* train;   // the training set, on the run's device
-  std::int64_t total_steps = 0; // optimiser steps of the whole run
-  std::int64_t step = 0;        // steps already done (0 for a new run; the checkpoint's on resume)
+  std::filesystem::path dir;     // the run directory
+  const data::Dataset* train;    // the training set, on the run's device
+  std::int64_t total_steps = 0;  // optimiser steps of the whole run
+  std::int64_t step = 0;         // steps already done (0 for a new run; the checkpoint's on resume)
   bool resumed = false;
 };
 

@@ -7,13 +7,16 @@
 // summed over the regulated layers with target gain t:
 //   log-gain   R = sum_l (ln(gain_sq_l / t^2))^2        (default; symmetric in ordered vs chaotic)
 //   gain       R = sum_l (gain_sq_l / t^2 - 1)^2
-//   lyapunov   R = (lambda_hat - ln t)^2, lambda_hat = (1/L) sum_l ln(|J_l v_{l-1}| / |v_{l-1}|) for one random
+//   lyapunov   R = (lambda_hat - ln t)^2, lambda_hat = (1/L) sum_l ln(|J_l v_{l-1}| / |v_{l-1}|) for one
+//   random
 //              tangent vector per example pushed through the hidden layers (v renormalised at every layer):
 //              a depth-L estimate of the network's maximal Lyapunov exponent, differentiable through JVPs.
 // Estimators of gain_sq (all differentiable with respect to the parameters and the layer inputs):
-//   analytic   closed form from the training pass's own taps (dense: sum_ij phi'(z_i)^2 W_ij^2): every example,
+//   analytic   closed form from the training pass's own taps (dense: sum_ij phi'(z_i)^2 W_ij^2): every
+//   example,
 //              no extra forward pass
-//   hutchinson E_u ||J^T u||^2 with Rademacher u over a sub-batch, one VJP with create_graph per probe, so the
+//   hutchinson E_u ||J^T u||^2 with Rademacher u over a sub-batch, one VJP with create_graph per probe, so
+//   the
 //              penalty's gradient is a double backward
 //   auto       analytic where the block offers it, else hutchinson
 // Gradient (`local`, default): each layer's gain is differentiated with respect to that layer's own
@@ -29,7 +32,8 @@
 // applied after every optimiser step, in the spirit of self-organised criticality. Per regulated layer l,
 // from the same per-batch gain estimates ghat_l (no gradient needed):
 //   m_l <- (1 - a) m_l + a (ln ghat_l^2 - ln t^2)        smoothed log gain error, a = control_smoothing
-//   if |m_l| / 2 > s:  W_l <- W_l * exp(-k m_l / 2),  m_l <- (1 - k) m_l       s = tolerance / 2, k = strength
+//   if |m_l| / 2 > s:  W_l <- W_l * exp(-k m_l / 2),  m_l <- (1 - k) m_l       s = tolerance / 2, k =
+//   strength
 // W_l are the block's weight matrices / kernels (its batch-norm scales instead where it has batch norm, since
 // those set the gain there). For a layer whose gain scales with its weights (ReLU, linear; tanh near the
 // fixed point) one correction multiplies the log gain error by (1 - k rho), rho = d ln g / d ln W in (0, 1],
@@ -39,14 +43,14 @@
 // distance is thus held near or below s plus estimator noise, at the cost of one gain estimate per layer and
 // step (closed form: a few vector operations).
 #pragma once
+#include <ATen/core/Tensor.h>
+
 #include <cmath>
 #include <cstdint>
 #include <memory>
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <vector>
-
-#include <ATen/core/Tensor.h>
-#include <nlohmann/json_fwd.hpp>
 
 #include "critlab/core/enums.h"
 #include "critlab/measure/jacobian.h"
@@ -58,19 +62,19 @@ struct CriticalityOptions {
   CriticalityMode mode = CriticalityMode::kOff;
   Penalty penalty = Penalty::kLogGain;
   measure::GainMethod estimator = measure::GainMethod::kAuto;  // auto, analytic or hutchinson
-  double strength = 1.0;            // regularizer: lambda; controller: correction rate k in (0, 2)
-  double target_gain = 1.0;         // t
-  bool local_gradient = true;       // see above; false = the full gradient of R
-  std::int64_t sub_batch = 32;      // examples per step (all but the full-gradient closed form)
-  int probes = 1;                   // Hutchinson probe vectors per example
-  std::int64_t every = 1;           // lazy regularisation (Karras et al. 2020): penalty (with lambda x every) or
-                                    // controller correction only on every `every`-th step
-  std::int64_t warmup_steps = 0;    // lambda ramps linearly from 0 over these steps
-  Decay decay = Decay::kNone;       // then decays to 0 by the last step
-  std::vector<std::int64_t> layers; // block indices to regulate; empty = every hidden block
+  double strength = 1.0;        // regularizer: lambda; controller: correction rate k in (0, 2)
+  double target_gain = 1.0;     // t
+  bool local_gradient = true;   // see above; false = the full gradient of R
+  std::int64_t sub_batch = 32;  // examples per step (all but the full-gradient closed form)
+  int probes = 1;               // Hutchinson probe vectors per example
+  std::int64_t every = 1;       // lazy regularisation (Karras et al. 2020): penalty (with lambda x every) or
+                                // controller correction only on every `every`-th step
+  std::int64_t warmup_steps = 0;     // lambda ramps linearly from 0 over these steps
+  Decay decay = Decay::kNone;        // then decays to 0 by the last step
+  std::vector<std::int64_t> layers;  // block indices to regulate; empty = every hidden block
   // Controller.
-  double tolerance = 0.05;          // distance to criticality to stay below (dead band: tolerance / 2)
-  double control_smoothing = 0.2;   // a: EMA weight of the newest batch estimate
+  double tolerance = 0.05;         // distance to criticality to stay below (dead band: tolerance / 2)
+  double control_smoothing = 0.2;  // a: EMA weight of the newest batch estimate
 
   bool enabled() const { return mode != CriticalityMode::kOff; }
   bool IsValid(std::string* error) const;
@@ -88,9 +92,9 @@ at::Tensor gain_sq_estimate(nn::BlockImpl& block, const nn::Tap& tap, measure::G
 at::Tensor differentiable_jvp(nn::BlockImpl& block, const at::Tensor& x, const at::Tensor& v);
 
 struct PenaltyValue {
-  at::Tensor penalty;            // R, differentiable (a 0-dim tensor)
-  std::vector<double> gain_sq;   // per regulated layer, this batch (NaN for the Lyapunov penalty)
-  double distance = 0;           // mean |ln gain_l| over the regulated layers (|lambda_hat| for lyapunov)
+  at::Tensor penalty;           // R, differentiable (a 0-dim tensor)
+  std::vector<double> gain_sq;  // per regulated layer, this batch (NaN for the Lyapunov penalty)
+  double distance = 0;          // mean |ln gain_l| over the regulated layers (|lambda_hat| for lyapunov)
 };
 
 class CriticalityRegularizer {
@@ -100,7 +104,8 @@ class CriticalityRegularizer {
   // R on the taps of one training forward pass (stack->forward_tapped on the batch, with autograd on).
   PenaltyValue penalty(nn::LayerStack& stack, const std::vector<nn::Tap>& taps, std::uint64_t seed) const;
   // Per-layer gain_sq on the same taps without building a graph (for the controller and for logging).
-  std::vector<double> gains(nn::LayerStack& stack, const std::vector<nn::Tap>& taps, std::uint64_t seed) const;
+  std::vector<double> gains(nn::LayerStack& stack, const std::vector<nn::Tap>& taps,
+                            std::uint64_t seed) const;
   // lambda's schedule factor in [0, 1] at `step` of `total_steps` (warm-up, then decay).
   double schedule(std::int64_t step, std::int64_t total_steps) const;
   const std::vector<std::size_t>& layers() const { return layers_; }
@@ -117,7 +122,8 @@ class CriticalityController {
   CriticalityController(const CriticalityOptions& options, std::size_t layers);
   // Feeds the batch's gain estimates (one per regulated layer, in `layers` order) and rescales the layers
   // outside the dead band. Returns the smoothed distance, mean_l |m_l| / 2, after the correction.
-  double correct(nn::LayerStack& stack, const std::vector<std::size_t>& layers, const std::vector<double>& gain_sq);
+  double correct(nn::LayerStack& stack, const std::vector<std::size_t>& layers,
+                 const std::vector<double>& gain_sq);
   // Mean |m_l| / 2 (NaN before the first batch).
   double smoothed_distance() const;
   std::int64_t corrections() const { return corrections_; }
@@ -138,9 +144,9 @@ class CriticalityTraining {
   CriticalityTraining(const CriticalityOptions& options, double jacobian_reg, const nn::LayerStack& model);
 
   struct Pass {
-    at::Tensor input;            // requires grad when the Jacobian-norm penalty is on
+    at::Tensor input;  // requires grad when the Jacobian-norm penalty is on
     at::Tensor logits;
-    std::vector<nn::Tap> taps;   // filled when the regulariser or controller acts at this step
+    std::vector<nn::Tap> taps;  // filled when the regulariser or controller acts at this step
     bool due = false;
   };
   Pass forward(nn::LayerStack& model, const at::Tensor& x, std::int64_t step) const;

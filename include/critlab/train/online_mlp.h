@@ -5,7 +5,8 @@
 //
 // Optimisers (the same updates as torch::optim, tested against it):
 //   SGD   w <- w - lr (g + weight_decay w)
-//   Adam  m <- b1 m + (1 - b1) G, v <- b2 v + (1 - b2) G^2, w <- w - lr/(1 - b1^t) m / (sqrt(v/(1 - b2^t)) + eps),
+//   Adam  m <- b1 m + (1 - b1) G, v <- b2 v + (1 - b2) G^2, w <- w - lr/(1 - b1^t) m / (sqrt(v/(1 - b2^t)) +
+//   eps),
 //         G = g + weight_decay w
 // Losses: cross-entropy on the logits (label = class index) or squared error (z - y)^2 on a single output.
 //
@@ -19,11 +20,11 @@
 // It shares its parameters with a LayerStack built by nn::build_model (arch mlp, norm none, no residual),
 // so every critlab measure can look at the network it trains.
 #pragma once
+#include <ATen/core/Tensor.h>
+
 #include <cstdint>
 #include <string>
 #include <vector>
-
-#include <ATen/core/Tensor.h>
 
 #include "critlab/core/enums.h"
 #include "critlab/nn/stack.h"
@@ -36,10 +37,10 @@ struct OnlineOptions {
   double lr = 0.01;
   bool adam = false;
   double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
-  double weight_decay = 0;           // L2 coefficient, on every parameter (as torch's weight_decay)
+  double weight_decay = 0;  // L2 coefficient, on every parameter (as torch's weight_decay)
   OnlineLoss loss = OnlineLoss::kCrossEntropy;
-  double criticality_strength = 0;   // lambda of the log-gain penalty on the hidden layers (SGD only)
-  double target_gain = 1.0;          // t
+  double criticality_strength = 0;  // lambda of the log-gain penalty on the hidden layers (SGD only)
+  double target_gain = 1.0;         // t
   bool IsValid(std::string* error) const;
 };
 
@@ -74,7 +75,7 @@ class OnlineMlp {
  private:
   OnlineOptions o_;
   std::vector<at::Tensor> weights_, biases_;  // [out, in], [out] (views of the stack's parameters)
-  std::vector<Activation> acts_;             // per hidden layer
+  std::vector<Activation> acts_;              // per hidden layer
   std::vector<at::Tensor> z_, a_, g_;         // preallocated pre-activations, activations, gradients
   std::vector<at::Tensor> m_w_, v_w_, m_b_, v_b_, grad_w_;  // Adam moments and the weight-gradient buffer
   std::int64_t steps_ = 0;

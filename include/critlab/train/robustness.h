@@ -1,5 +1,6 @@
 // Robustness of a trained classifier: clean accuracy, accuracy under Gaussian input noise and under
-// L-infinity attacks (FGSM, Goodfellow et al. 2015; PGD, Madry et al. 2018), on a class-stratified test subset.
+// L-infinity attacks (FGSM, Goodfellow et al. 2015; PGD, Madry et al. 2018), on a class-stratified test
+// subset.
 //
 // Every size is given in pixel units (raw intensities in [0, 1]) and converted with `pixel_scale` (model
 // input units per pixel unit; 1 / stdev for critlab's standardised Fashion-MNIST); perturbed inputs are
@@ -13,11 +14,10 @@
 #pragma once
 #include <cstdint>
 #include <limits>
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <utility>
 #include <vector>
-
-#include <nlohmann/json_fwd.hpp>
 
 #include "critlab/data/dataset.h"
 #include "critlab/nn/stack.h"
@@ -26,7 +26,7 @@ namespace critlab::train {
 
 struct RobustnessOptions {
   std::vector<double> noise_std{0.1, 0.2, 0.3};  // pixel units
-  std::vector<double> eps{0.01, 0.03, 0.1};       // L-infinity radii, pixel units, for FGSM and PGD
+  std::vector<double> eps{0.01, 0.03, 0.1};      // L-infinity radii, pixel units, for FGSM and PGD
   int pgd_steps = 10;
   double pgd_step_ratio = 2.5;
   bool pgd_random_start = true;
@@ -54,7 +54,7 @@ struct RobustnessResult {
 };
 nlohmann::json to_json(const RobustnessResult& r);
 
-RobustnessResult evaluate_robustness(nn::LayerStack& model, const data::Dataset& test, const InputDomain& domain,
-                                     const RobustnessOptions& options = {});
+RobustnessResult evaluate_robustness(nn::LayerStack& model, const data::Dataset& test,
+                                     const InputDomain& domain, const RobustnessOptions& options = {});
 
 }  // namespace critlab::train

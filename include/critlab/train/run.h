@@ -2,10 +2,10 @@
 // checkpoint, and the evaluation of a classifier on a dataset. What analyses of finished runs (graph,
 // measure --run, the experiments) need, without the trainer.
 #pragma once
+#include <c10/core/Device.h>
+
 #include <cstdint>
 #include <filesystem>
-
-#include <c10/core/Device.h>
 
 #include "critlab/data/dataset.h"
 #include "critlab/nn/model.h"
@@ -23,7 +23,8 @@ Evaluation evaluate(nn::LayerStack& model, const data::Dataset& data, std::int64
 struct RunConfig {
   nn::ModelSpec spec;
   TrainOptions options;
-  bool supplied_data = false;  // trained on data its caller supplied (not Fashion-MNIST from options.data_dir)
+  bool supplied_data =
+      false;  // trained on data its caller supplied (not Fashion-MNIST from options.data_dir)
 };
 // Throws critlab::Error naming the file when it is missing or malformed.
 RunConfig read_run_config(const std::filesystem::path& dir);
@@ -38,7 +39,6 @@ struct LoadedRun {
   std::int64_t epoch = 0;  // epochs completed at that checkpoint
 };
 LoadedRun load_run(const std::filesystem::path& dir, const c10::Device& device);
-
 
 // The checkpoint files of epoch `epoch` in a run directory.
 std::filesystem::path model_checkpoint_path(const std::filesystem::path& dir, std::int64_t epoch);

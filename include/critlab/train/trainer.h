@@ -1,7 +1,8 @@
 // Supervised training of a LayerStack on an image dataset, into a run directory:
 //
 //   DIR/config.json       resolved model spec, training options, runtime (versions, BLAS, threads, device)
-//   DIR/metrics.csv       one row per logged step and per epoch end (is_epoch_end = 1 rows carry test figures);
+//   DIR/metrics.csv       one row per logged step and per epoch end (is_epoch_end = 1 rows carry test
+//   figures);
 //                         distance / lambda_max filled on rows where the criticality monitor ran; penalty,
 //                         lambda and batch_distance (the regulariser's own estimate) when it is on
 //   DIR/tables/monitor_gains.csv   per-layer gain_sq at every monitor step
@@ -17,10 +18,9 @@
 #pragma once
 #include <cstdint>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
-
-#include <nlohmann/json.hpp>
 
 #include "critlab/core/progress.h"
 #include "critlab/data/dataset.h"
@@ -41,19 +41,18 @@ struct TrainEnvironment {
   ProgressFn progress;       // progress over optimiser steps; empty: silent
 };
 
-
 struct TrainSummary {
   double test_accuracy = 0, test_loss = 0;
   double train_accuracy = 0, train_loss = 0;  // running means over the last epoch
   std::int64_t epochs = 0, steps = 0;
   double seconds = 0, examples_per_second = 0;
-  nlohmann::json criticality;                 // final measurement (distance, lambda_max, gains)
+  nlohmann::json criticality;  // final measurement (distance, lambda_max, gains)
 };
 nlohmann::json to_json(const TrainSummary& s);
 
 // Starts a new run in `dir` (which must not already hold one).
-TrainSummary train_new(const std::filesystem::path& dir, const nn::ModelSpec& spec, const TrainOptions& options,
-                       const TrainEnvironment& env = {});
+TrainSummary train_new(const std::filesystem::path& dir, const nn::ModelSpec& spec,
+                       const TrainOptions& options, const TrainEnvironment& env = {});
 
 // Continues the run in `dir` from its last checkpoint; `epochs` (if set) replaces the total epoch count.
 TrainSummary train_resume(const std::filesystem::path& dir, std::optional<std::int64_t> epochs = std::nullopt,

@@ -15,13 +15,13 @@
 // W^{l+1}_{.i} (f_i - h_i(x)), zero for a unit whose activation is constant. Optimiser state (SGD momentum,
 // Adam moments) of the replaced weights is zeroed; utility, mean and age restart at 0.
 #pragma once
+#include <ATen/core/Tensor.h>
+#include <torch/optim/optimizer.h>
+
 #include <cstdint>
 #include <functional>
-#include <vector>
-
-#include <ATen/core/Tensor.h>
 #include <nlohmann/json_fwd.hpp>
-#include <torch/optim/optimizer.h>
+#include <vector>
 
 #include "critlab/nn/stack.h"
 
@@ -57,7 +57,8 @@ class ContinualBackprop {
   ContinualBackprop(nn::LayerStack& stack, const UnitResetOptions& options, std::uint64_t seed);
   // After an optimiser step, with that step's hidden outputs ([B, units] from hidden_outputs, or one
   // example's [units] from an online learner). Returns the units replaced.
-  std::int64_t update(nn::LayerStack& stack, const std::vector<at::Tensor>& hidden, const StateReset& reset = {});
+  std::int64_t update(nn::LayerStack& stack, const std::vector<at::Tensor>& hidden,
+                      const StateReset& reset = {});
   std::int64_t replaced_total() const { return replaced_total_; }
   // Utilities, means, ages, accumulators and counters, for checkpoints (restored bit for bit).
   nlohmann::json state() const;
@@ -65,8 +66,8 @@ class ContinualBackprop {
 
  private:
   UnitResetOptions o_;
-  std::vector<std::size_t> layers_;                          // hidden dense blocks followed by a dense block
-  std::vector<std::vector<double>> utility_, mean_, age_;   // per layer, per unit
+  std::vector<std::size_t> layers_;                        // hidden dense blocks followed by a dense block
+  std::vector<std::vector<double>> utility_, mean_, age_;  // per layer, per unit
   std::vector<double> accumulator_;
   std::int64_t replaced_total_ = 0;
   std::uint64_t seed_, calls_ = 0;
@@ -76,17 +77,18 @@ class ContinualBackprop {
 // mean_abs[l][j], is <= tau; `mean[l]` are the units' mean activations (for the bias correction). Returns
 // the units replaced.
 std::int64_t redo_reset(nn::LayerStack& stack, const std::vector<at::Tensor>& mean_abs,
-                        const std::vector<at::Tensor>& mean, double tau, double sigma_w, const StateReset& reset,
-                        std::uint64_t seed);
-// The same with the scores of one batch of hidden outputs (hidden_outputs).
-std::int64_t redo_reset(nn::LayerStack& stack, const std::vector<at::Tensor>& hidden, double tau, double sigma_w,
+                        const std::vector<at::Tensor>& mean, double tau, double sigma_w,
                         const StateReset& reset, std::uint64_t seed);
+// The same with the scores of one batch of hidden outputs (hidden_outputs).
+std::int64_t redo_reset(nn::LayerStack& stack, const std::vector<at::Tensor>& hidden, double tau,
+                        double sigma_w, const StateReset& reset, std::uint64_t seed);
 
 // ReDo in an online stream: accumulates E|h_i| and E h_i over `period` steps, then resets (redo_reset).
 class Redo {
  public:
   Redo(nn::LayerStack& stack, const UnitResetOptions& options, std::uint64_t seed);
-  std::int64_t update(nn::LayerStack& stack, const std::vector<at::Tensor>& hidden, const StateReset& reset = {});
+  std::int64_t update(nn::LayerStack& stack, const std::vector<at::Tensor>& hidden,
+                      const StateReset& reset = {});
   std::int64_t replaced_total() const { return replaced_total_; }
   nlohmann::json state() const;
   void restore(const nlohmann::json& state);
