@@ -31,9 +31,7 @@ bool GraphOptions::IsValid(std::string* error) const {
   if (!(theta_max > theta_min && theta_max < 1))
     return fail(fmt::format("theta_max must be in (theta_min, 1) = ({}, 1), got {}", theta_min, theta_max));
   if (!(theta_step > 0)) return fail(fmt::format("theta_step must be positive, got {}", theta_step));
-  if (!(neurons.fraction > 0 && neurons.fraction <= 1))
-    return fail(fmt::format("neurons.fraction must be in (0, 1], got {}", neurons.fraction));
-  if (neurons.bins < 2) return fail(fmt::format("neurons.bins must be at least 2, got {}", neurons.bins));
+  if (std::string e; !neurons.IsValid(&e)) return fail(e);
   if (prune_fractions.empty()) return fail("prune_fractions must not be empty");
   for (const double f : prune_fractions)
     if (!(f > 0 && f <= 1)) return fail(fmt::format("prune_fractions must each be in (0, 1], got {}", f));

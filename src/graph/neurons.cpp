@@ -1,6 +1,7 @@
 #include "critlab/graph/neurons.h"
 
 #include <ATen/ATen.h>
+#include <fmt/format.h>
 
 #include <algorithm>
 #include <cmath>
@@ -66,8 +67,20 @@ double mutual_information_bits(const double* a, std::int64_t stride, const std::
 
 }  // namespace
 
+bool NeuronOptions::IsValid(std::string* error) const {
+  std::string e;
+  if (!(fraction > 0 && fraction <= 1))
+    e = fmt::format("neurons.fraction must be in (0, 1], got {}", fraction);
+  else if (bins < 2 || bins > 1000)
+    e = fmt::format("neurons.bins must be in [2, 1000], got {}", bins);
+  if (e.empty()) return true;
+  if (error) *error = e;
+  return false;
+}
+
 NeuronStats neuron_stats(const at::Tensor& activity, const at::Tensor& labels, std::int64_t classes,
                          const NeuronOptions& o) {
+  if (std::string err; !o.IsValid(&err)) throw Error(err);
   if (activity.dim() != 2 || labels.dim() != 1 || activity.size(0) != labels.size(0))
     throw Error("neuron_stats: activity must be [samples, units] with one label per sample");
   if (!(o.fraction > 0 && o.fraction <= 1)) throw Error("the critical fraction must be in (0, 1]");

@@ -140,8 +140,22 @@ double erdos_renyi_giant_fraction(double c) {
   return s;
 }
 
+bool TransitionOptions::IsValid(std::string* error) const {
+  std::string e;
+  if (!(saturation > 0 && saturation <= 1))
+    e = fmt::format("saturation must be in (0, 1], got {}", saturation);
+  else if (bootstrap < 0 || bootstrap > 1000000)
+    e = fmt::format("bootstrap must be in [0, 10^6], got {}", bootstrap);
+  else if (!(level > 0 && level < 1))
+    e = fmt::format("level must be in (0, 1), got {}", level);
+  if (e.empty()) return true;
+  if (error) *error = e;
+  return false;
+}
+
 Transition locate_transition(const std::vector<double>& x, const std::vector<double>& p,
                              const std::vector<double>& chi, const TransitionOptions& o) {
+  if (std::string err; !o.IsValid(&err)) throw Error(err);
   CRITLAB_ASSERT(x.size() == p.size() && x.size() == chi.size(),
                  "locate_transition: series of different lengths");
   Transition t;

@@ -90,8 +90,16 @@ std::vector<double> rich_club_of(const std::vector<std::pair<std::int64_t, std::
 
 }  // namespace
 
+bool StructureOptions::IsValid(std::string* error) const {
+  if (rich_club_randomisations >= 1 && rich_club_randomisations <= 1000) return true;
+  if (error)
+    *error = fmt::format("rich_club_randomisations must be in [1, 1000], got {}", rich_club_randomisations);
+  return false;
+}
+
 GraphStructure analyse_structure(std::int64_t n, const std::vector<WeightedEdge>& edges,
                                  const StructureOptions& o) {
+  if (std::string err; !o.IsValid(&err)) throw Error(err);
   GraphStructure s;
   s.nodes = n;
   if (n == 0) return s;

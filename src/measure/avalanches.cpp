@@ -1,6 +1,7 @@
 #include "critlab/measure/avalanches.h"
 
 #include <ATen/CPUGeneratorImpl.h>
+#include <fmt/format.h>
 #include <torch/torch.h>
 
 #include <nlohmann/json.hpp>
@@ -13,7 +14,9 @@ namespace critlab::measure {
 bool NetworkAvalancheOptions::IsValid(std::string* error) const {
   if (!(perturbation != 0) || !(threshold > 0) || repeats < 1) {
     if (error)
-      *error = "avalanches need a non-zero --perturbation, a positive --threshold and --repeats >= 1";
+      *error =
+          fmt::format("perturbation must be non-zero, threshold positive and repeats >= 1; got {}, {} and {}",
+                      perturbation, threshold, repeats);
     return false;
   }
   return true;

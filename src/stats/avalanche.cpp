@@ -7,6 +7,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "critlab/core/error.h"
 #include "critlab/io/plot.h"
 #include "critlab/io/table.h"
 #include "critlab/stats/special.h"
@@ -107,7 +108,24 @@ ShapeCollapse shape_collapse(const std::vector<Avalanche>& avalanches, std::int6
   return c;
 }
 
+bool AvalancheOptions::IsValid(std::string* error) const {
+  std::string e;
+  if (collapse_min_duration < 1 || collapse_max_duration < collapse_min_duration)
+    e = fmt::format(
+        "collapse durations must satisfy 1 <= collapse_min_duration <= collapse_max_duration, got {} and {}",
+        collapse_min_duration, collapse_max_duration);
+  else if (gamma_min_duration < 1 || (gamma_max_duration != 0 && gamma_max_duration < gamma_min_duration))
+    e = fmt::format("gamma_min_duration must be >= 1 and gamma_max_duration 0 or >= it, got {} and {}",
+                    gamma_min_duration, gamma_max_duration);
+  else if (bootstrap < 0)
+    e = fmt::format("bootstrap must be >= 0, got {}", bootstrap);
+  if (e.empty()) return true;
+  if (error) *error = e;
+  return false;
+}
+
 AvalancheAnalysis analyse_avalanches(const std::vector<Avalanche>& av, const AvalancheOptions& o) {
+  if (std::string err; !o.IsValid(&err)) throw Error(err);
   AvalancheAnalysis r;
   r.count = static_cast<std::int64_t>(av.size());
   std::vector<double> sizes, durations;

@@ -22,8 +22,9 @@
 namespace critlab::graph {
 
 struct NeuronOptions {
-  double fraction = 0.1;
-  int bins = 8;
+  double fraction = 0.1;                   // the critical set: this top fraction of a layer's units by score
+  int bins = 8;                            // activity bins of the mutual-information estimate
+  bool IsValid(std::string* error) const;  // messages name the fields as neurons.<field>
 };
 
 struct NeuronStats {

@@ -85,10 +85,11 @@ double erdos_renyi_giant_fraction(double c);
 // x_c and where P_inf first reaches `saturation` of its maximum, with a percentile bootstrap interval over
 // those points.
 struct TransitionOptions {
-  double saturation = 0.9;
-  int bootstrap = 1000;
+  double saturation = 0.9;  // the ordered side ends where P_inf reaches this fraction of its maximum
+  int bootstrap = 1000;     // resamples for beta's interval
   std::uint64_t seed = 0;
-  double level = 0.95;
+  double level = 0.95;  // the interval's confidence level
+  bool IsValid(std::string* error) const;
 };
 struct Transition {
   // ok: x_c, chi_max, the ordered side and beta with its interval; insufficient-data: fewer than 3 points, or

@@ -13,6 +13,7 @@ namespace critlab::graph {
 struct StructureOptions {
   int rich_club_randomisations = 5;  // degree-preserving rewired copies for the normalised rich-club
   std::uint64_t seed = 0;            // igraph's generator (Louvain's node order, rewiring)
+  bool IsValid(std::string* error) const;
 };
 
 struct GraphStructure {

@@ -44,6 +44,7 @@ struct AvalancheOptions {
   std::int64_t gamma_max_duration = 0;  // 0 = up to the largest duration with >= 2 avalanches
   int bootstrap = 0;                    // CSN goodness-of-fit simulations for both fits
   std::uint64_t seed = 0;
+  bool IsValid(std::string* error) const;
 };
 
 struct AvalancheAnalysis {
