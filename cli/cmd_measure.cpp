@@ -42,7 +42,8 @@ Runner add_measure(CLI::App& cmd) {
   cmd.add_option("--run", s->run, "measure the last checkpoint of this run directory (model flags ignored)");
   cmd.add_option("--seed", s->seed, "seed of a freshly initialised model")->capture_default_str();
   cmd.add_option("--probes", s->probes, "probe inputs")->capture_default_str();
-  cmd.add_option("--probe-source", s->probe_source, "fashion (stratified test images) or gaussian")
+  cmd.add_option("--probe-source", s->probe_source,
+                 valid_names<data::ProbeSource>() + " (stratified test images, or N(0, 1) inputs)")
       ->capture_default_str();
   cmd.add_option("--gain-method", s->method, "auto, analytic, exact, hutchinson")->capture_default_str();
   cmd.add_option("--hutchinson-probes", s->mo.gains.probes, "probe vectors per input")->capture_default_str();
@@ -68,19 +69,9 @@ Runner add_measure(CLI::App& cmd) {
     std::string out = s->out;
     auto [spec, model, source] =
         load_model_for_command(s->model, s->run, s->seed, device, "measure", &s->data, &out);
-    at::Tensor probes;
-    if (s->probe_source == "fashion") {
-      const auto data = data::load_fashion_mnist(data::resolve_data_dir(s->data));
-      probes = data::stratified_subset(data.test, s->probes).images;
-      if (std::vector<std::int64_t>(probes.sizes().begin() + 1, probes.sizes().end()) != spec.input_shape)
-        throw Error(
-            "the model's input shape does not match Fashion-MNIST images; use --probe-source gaussian");
-    } else if (s->probe_source == "gaussian") {
-      probes = data::gaussian_probes(s->probes, spec.input_shape, s->seed + 1);
-    } else {
-      throw Error("unknown --probe-source '" + s->probe_source + "'; valid: fashion, gaussian");
-    }
-    probes = probes.to(device);
+    const auto source_kind = from_string<data::ProbeSource>(s->probe_source);
+    const auto probes =
+        data::probe_inputs(source_kind, s->probes, spec.input_shape, s->data, s->seed + 1).to(device);
 
     const auto report = measure::measure_criticality(model, probes, s->mo);
     auto j = measure::to_json(report);

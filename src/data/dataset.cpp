@@ -132,4 +132,14 @@ std::pair<at::Tensor, at::Tensor> BatchIterator::batch(std::int64_t i) const {
   return {data_.images.index_select(0, idx), data_.labels.index_select(0, idx)};
 }
 
+at::Tensor probe_inputs(ProbeSource source, std::int64_t n, const std::vector<std::int64_t>& input_shape,
+                        const std::string& data_dir, std::uint64_t seed) {
+  if (source == ProbeSource::kGaussian) return gaussian_probes(n, input_shape, seed);
+  const auto data = load_fashion_mnist(resolve_data_dir(data_dir));
+  auto probes = stratified_subset(data.test, n).images;
+  if (std::vector<std::int64_t>(probes.sizes().begin() + 1, probes.sizes().end()) != input_shape)
+    throw Error("the model's input shape does not match Fashion-MNIST images; use gaussian probes");
+  return probes;
+}
+
 }  // namespace critlab::data

@@ -10,6 +10,7 @@
 
 #include "critlab/core/error.h"
 #include "critlab/core/runtime.h"
+#include "critlab/core/status.h"
 #include "critlab/data/dataset.h"
 #include "critlab/experiments/protocol.h"
 #include "critlab/io/files.h"
@@ -198,17 +199,18 @@ nlohmann::json run_cell(const Cell& c, const CriticalTrainingOptions& o, const d
       }
     } catch (const DivergenceError& e) {
       // A result like any other: the method failed on this cell. Counted and shown, never averaged in.
-      return {{"arch", c.arch},
-              {"method", c.method},
-              {"seed", c.seed},
-              {"status", "diverged"},
-              {"error", e.what()},
-              {"test_accuracy", nullptr},
-              {"distance_to_criticality", nullptr},
-              {"lambda_max", nullptr},
-              {"train_seconds", nullptr},
-              {"robustness", nullptr},
-              {"distance_trace", {{"step", nlohmann::json::array()}, {"distance", nlohmann::json::array()}}}};
+      nlohmann::json failed{
+          {"arch", c.arch},
+          {"method", c.method},
+          {"seed", c.seed},
+          {"test_accuracy", nullptr},
+          {"distance_to_criticality", nullptr},
+          {"lambda_max", nullptr},
+          {"train_seconds", nullptr},
+          {"robustness", nullptr},
+          {"distance_trace", {{"step", nlohmann::json::array()}, {"distance", nlohmann::json::array()}}}};
+      put_status(failed, make_status(StatusCode::kNonFinite, std::string("training diverged: ") + e.what()));
+      return failed;
     }
   }
   const auto summary = io::read_json(run / "summary.json");
@@ -231,7 +233,7 @@ nlohmann::json run_cell(const Cell& c, const CriticalTrainingOptions& o, const d
   return {{"arch", c.arch},
           {"method", c.method},
           {"seed", c.seed},
-          {"status", "completed"},
+          {"status", to_string(StatusCode::kOk)},
           {"test_accuracy", summary.at("test_accuracy")},
           {"distance_to_criticality", crit.at("distance_to_criticality")},
           {"lambda_max", crit.at("lambda_max")},

@@ -8,6 +8,7 @@
 
 #include "critlab/core/error.h"
 #include "critlab/measure/jacobian.h"
+#include "measure/tensor_util.h"
 
 namespace critlab::measure {
 

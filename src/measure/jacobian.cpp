@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "critlab/core/error.h"
+#include "measure/tensor_util.h"
 
 namespace critlab::measure {
 

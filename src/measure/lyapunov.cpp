@@ -11,6 +11,7 @@
 #include "critlab/core/error.h"
 #include "critlab/core/status.h"
 #include "critlab/measure/jacobian.h"
+#include "measure/tensor_util.h"
 
 namespace critlab::measure {
 

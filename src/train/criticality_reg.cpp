@@ -10,6 +10,7 @@
 
 #include "critlab/core/error.h"
 #include "critlab/data/dataset.h"
+#include "measure/tensor_util.h"
 
 namespace critlab::train {
 

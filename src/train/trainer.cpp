@@ -410,7 +410,7 @@ TrainSummary Run::execute(bool resume) {
     summary.criticality["controller_corrections"] = ctl->corrections();
   write_plots();
   auto out = to_json(summary);
-  out["status"] = "completed";
+  put_status(out, Status::Ok());  // written only when training completed
   io::write_json(dir_ / "summary.json", out);
   return summary;
 }

@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "critlab/core/enums.h"
+
 namespace critlab::data {
 
 // Where the Debian package dataset-fashion-mnist installs its files.
@@ -44,6 +46,15 @@ Dataset stratified_subset(const Dataset& data, std::int64_t n);
 // Standard normal inputs of the given per-example shape, from a seeded generator.
 at::Tensor gaussian_probes(std::int64_t n, const std::vector<std::int64_t>& shape, std::uint64_t seed);
 
+// Where a measuring command's probe inputs come from.
+enum class ProbeSource { kFashion, kGaussian };
+
+// n probe inputs for a model with per-example `input_shape`: class-stratified Fashion-MNIST test images
+// (from `data_dir`, resolved as resolve_data_dir does) or N(0, 1) vectors drawn with `seed`. Throws
+// critlab::Error when the images do not fit `input_shape`.
+at::Tensor probe_inputs(ProbeSource source, std::int64_t n, const std::vector<std::int64_t>& input_shape,
+                        const std::string& data_dir, std::uint64_t seed);
+
 // Iterates over minibatches of a dataset in an order that depends only on (seed, epoch): resuming at an
 // epoch boundary reproduces exactly the batches an uninterrupted run would have seen.
 class BatchIterator {
@@ -62,3 +73,8 @@ class BatchIterator {
 };
 
 }  // namespace critlab::data
+
+namespace critlab {
+CRITLAB_ENUM_NAMES(data::ProbeSource, "probe source", {data::ProbeSource::kFashion, "fashion"},
+                   {data::ProbeSource::kGaussian, "gaussian"})
+}  // namespace critlab

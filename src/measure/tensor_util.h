@@ -1,0 +1,20 @@
+// Private to the library (not installed): small tensor helpers the measures and the criticality regulariser
+// share.
+#pragma once
+#include <cstdint>
+
+#include <ATen/core/Tensor.h>
+
+namespace critlab::measure {
+
+// Random signs (+1/-1) drawn on a CPU generator seeded with `seed` (the same on any device), then moved
+// to options.device().
+at::Tensor rademacher(at::IntArrayRef sizes, const at::TensorOptions& options, std::uint64_t seed);
+
+// Numbers per example of a [B, ...] tensor (a block's fan-in or fan-out).
+std::int64_t per_example(const at::Tensor& t);
+
+// [B, ...] -> [B*k, ...], each example repeated k times consecutively (example b at rows b*k .. b*k+k-1).
+at::Tensor repeat_examples(const at::Tensor& x, std::int64_t k);
+
+}  // namespace critlab::measure
