@@ -118,9 +118,9 @@ ContinualCorrelation correlation(std::string measure, std::optional<std::string>
   ContinualCorrelation c;
   c.measure = std::move(measure);
   c.control = std::move(control);
-  c.rho = finite(f.rho);
-  c.fisher_low = finite(f.low), c.fisher_high = finite(f.high), c.p_value = finite(f.p_value);
-  c.bootstrap_low = finite(b.low), c.bootstrap_high = finite(b.high);
+  c.rho = f.rho;
+  c.fisher_low = f.low, c.fisher_high = f.high, c.p_value = f.p_value;
+  c.bootstrap_low = b.low, c.bootstrap_high = b.high;
   c.n = f.n;
   if (!c.rho)
     c.status = make_status(StatusCode::kInsufficientData,
@@ -298,7 +298,7 @@ ContinualAnalysis analyse(const ContinualOptions& o, const TaskTable& table) {
   // The claims, from the cluster-bootstrap intervals.
   auto claim = [](const stats::RankCorrelation& b) {
     ContinualClaim c;
-    c.rho = finite(b.rho), c.low = finite(b.low), c.high = finite(b.high);
+    c.rho = b.rho, c.low = b.low, c.high = b.high;
     if (!c.rho || !c.low || !c.high) {
       c.rho = c.low = c.high = std::nullopt;
       c.status =

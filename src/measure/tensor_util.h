@@ -1,9 +1,9 @@
 // Private to the library (not installed): small tensor helpers the measures and the criticality regulariser
 // share.
 #pragma once
-#include <cstdint>
-
 #include <ATen/core/Tensor.h>
+
+#include <cstdint>
 
 namespace critlab::measure {
 

@@ -1,5 +1,7 @@
 #include "critlab/stats/correlation.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
 #include <functional>
@@ -67,12 +69,11 @@ double partial_rank(const std::vector<double>& x, const std::vector<double>& y,
 // Fisher interval and p-value for a (partial) rank correlation with `controls` variables held fixed.
 void fisher_interval(RankCorrelation& r, int controls, double confidence) {
   const double dof = static_cast<double>(r.n - 3 - controls);
-  if (std::isnan(r.rho) || dof < 1) {
-    r.low = r.high = r.p_value = kNaN;
-    return;
-  }
-  const double z = std::atanh(std::clamp(r.rho, -1 + 1e-15, 1 - 1e-15));
-  const double se = std::sqrt((1 + r.rho * r.rho / 2) / dof);
+  r.low = r.high = r.p_value = std::nullopt;
+  if (!r.rho || dof < 1) return;
+  const double rho = *r.rho;
+  const double z = std::atanh(std::clamp(rho, -1 + 1e-15, 1 - 1e-15));
+  const double se = std::sqrt((1 + rho * rho / 2) / dof);
   const double q = normal_quantile(0.5 + confidence / 2);
   r.low = std::tanh(z - q * se);
   r.high = std::tanh(z + q * se);
@@ -84,13 +85,13 @@ void cluster_bootstrap(RankCorrelation& r, const std::vector<int>& groups, doubl
                        std::uint64_t seed,
                        const std::function<double(const std::vector<std::size_t>&)>& statistic) {
   r.interval = "cluster-bootstrap";
-  r.p_value = kNaN;
+  r.p_value = std::nullopt;
   std::map<int, std::vector<std::size_t>> members;
   for (std::size_t i = 0; i < groups.size(); ++i) members[groups[i]].push_back(i);
   std::vector<std::vector<std::size_t>> clusters;
   for (auto& [k, v] : members) clusters.push_back(std::move(v));
-  r.low = r.high = kNaN;
-  if (std::isnan(r.rho) || clusters.size() < 2 || resamples < 1) return;
+  r.low = r.high = std::nullopt;
+  if (!r.rho || clusters.size() < 2 || resamples < 1) return;
   std::mt19937_64 rng(seed);
   std::uniform_int_distribution<std::size_t> pick(0, clusters.size() - 1);
   std::vector<double> stats;
@@ -106,6 +107,25 @@ void cluster_bootstrap(RankCorrelation& r, const std::vector<int>& groups, doubl
   std::sort(stats.begin(), stats.end());
   r.low = quantile_sorted(stats, 0.5 - confidence / 2);
   r.high = quantile_sorted(stats, 0.5 + confidence / 2);
+}
+
+// rho from a value that may be NaN (too few pairs, or constant ranks), then the status of the whole result.
+void set_rho(RankCorrelation& r, double rho) {
+  if (std::isfinite(rho)) r.rho = rho;
+}
+void set_status(RankCorrelation& r, std::int64_t min_pairs) {
+  if (!r.rho && r.n < min_pairs)
+    r.status =
+        make_status(StatusCode::kInsufficientData,
+                    fmt::format("{} complete pairs; a rank correlation needs at least {}", r.n, min_pairs));
+  else if (!r.rho)
+    r.status = make_status(StatusCode::kNotFound, "a variable's ranks are constant: no rank correlation");
+  else if (!r.low || !r.high)
+    r.status = make_status(StatusCode::kInsufficientData,
+                           fmt::format("too few {} for the {} interval",
+                                       r.interval == "fisher" ? "pairs" : "clusters", r.interval));
+  else
+    r.status = Status::Ok();
 }
 
 }  // namespace
@@ -156,8 +176,9 @@ RankCorrelation spearman(const std::vector<double>& x_in, const std::vector<doub
   RankCorrelation r;
   r.n = static_cast<std::int64_t>(keep.size());
   r.interval = "fisher";
-  r.rho = r.n >= 4 ? pearson(ranks(take(x_in, keep)), ranks(take(y_in, keep))) : kNaN;
+  set_rho(r, r.n >= 4 ? pearson(ranks(take(x_in, keep)), ranks(take(y_in, keep))) : kNaN);
   fisher_interval(r, 0, confidence);
+  set_status(r, 4);
   return r;
 }
 
@@ -173,6 +194,7 @@ RankCorrelation spearman_cluster_bootstrap(const std::vector<double>& x_in, cons
   cluster_bootstrap(r, g, confidence, resamples, seed, [&](const std::vector<std::size_t>& idx) {
     return pearson(ranks(take(x, idx)), ranks(take(y, idx)));
   });
+  set_status(r, 4);
   return r;
 }
 
@@ -182,8 +204,9 @@ RankCorrelation partial_spearman(const std::vector<double>& x_in, const std::vec
   RankCorrelation r;
   r.n = static_cast<std::int64_t>(keep.size());
   r.interval = "fisher";
-  r.rho = r.n >= 5 ? partial_rank(take(x_in, keep), take(y_in, keep), take(z_in, keep)) : kNaN;
+  set_rho(r, r.n >= 5 ? partial_rank(take(x_in, keep), take(y_in, keep), take(z_in, keep)) : kNaN);
   fisher_interval(r, 1, confidence);
+  set_status(r, 5);
   return r;
 }
 
@@ -201,6 +224,7 @@ RankCorrelation partial_spearman_cluster_bootstrap(const std::vector<double>& x_
   cluster_bootstrap(r, g, confidence, resamples, seed, [&](const std::vector<std::size_t>& idx) {
     return partial_rank(take(x, idx), take(y, idx), take(z, idx));
   });
+  set_status(r, 5);
   return r;
 }
 

@@ -9,8 +9,11 @@
 //              that are independent only between groups; the Fisher interval is too narrow for such data
 #pragma once
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
+
+#include "critlab/core/status.h"
 
 namespace critlab::stats {
 
@@ -18,15 +21,20 @@ namespace critlab::stats {
 std::vector<double> ranks(const std::vector<double>& x);
 double pearson(const std::vector<double>& x, const std::vector<double>& y);
 
+// A figure that could not be formed is empty, and `status` says why: insufficient-data (too few pairs for
+// rho, or too few pairs or clusters for the interval), not-found (a variable's ranks are constant: rho
+// undefined).
 struct RankCorrelation {
-  double rho = 0;
-  double low = 0, high = 0;  // confidence interval
-  double p_value = 1;        // two-sided, rho = 0 (Fisher interval only; NaN for the bootstrap)
-  std::int64_t n = 0;
+  std::optional<double> rho;
+  std::optional<double> low, high;  // confidence interval
+  std::optional<double>
+      p_value;           // two-sided test of rho = 0; the Fisher interval's only (none from the bootstrap)
+  std::int64_t n = 0;    // complete pairs used
   std::string interval;  // "fisher" or "cluster-bootstrap"
+  Status status;
 };
 
-// Pairs with a NaN in either coordinate are dropped. Needs at least 4 pairs (else rho and interval NaN).
+// Pairs with a NaN in either coordinate are dropped. Needs at least 4 pairs (else rho and interval empty).
 RankCorrelation spearman(const std::vector<double>& x, const std::vector<double>& y,
                          double confidence = 0.95);
 // `groups[i]` labels pair i's cluster; `resamples` bootstrap draws with a fixed seed.
