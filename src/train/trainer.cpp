@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <cstdlib>
 
 #include "critlab/core/error.h"
 #include "critlab/core/runtime.h"
