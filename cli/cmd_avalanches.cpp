@@ -1,6 +1,7 @@
 #include <fmt/format.h>
 
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "critlab/core/error.h"
 #include "critlab/core/runtime.h"
@@ -31,7 +32,8 @@ Runner add_avalanches(CLI::App& cmd) {
   cmd.add_option("--series", s->series, "instead of a network: a binned event series, one count per line");
   cmd.add_option("--kind", s->kind, "network avalanches: perturbation or activity")->capture_default_str();
   cmd.add_option("--seed", s->seed, "seed of a fresh model and of the perturbed units")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(unsigned_check());
   cmd.add_option("--probes", s->probes, "Fashion-MNIST test images used as inputs")->capture_default_str();
   cmd.add_option("--repeats", s->o.repeats, "perturbed units per input")->capture_default_str();
   cmd.add_option("--perturbation", s->o.perturbation, "size of the input perturbation")
@@ -54,7 +56,10 @@ Runner add_avalanches(CLI::App& cmd) {
     std::vector<stats::Avalanche> avalanches;
     nlohmann::json j;
     std::string out = s->out;
+    // Created before the work: an unwritable --out fails at once, and a failure leaves no partial files.
+    std::optional<io::StagedFiles> staged;
     if (!s->series.empty()) {
+      if (!out.empty()) staged.emplace(out);
       avalanches = stats::avalanches_from_series(io::read_number_column(s->series));
       j["source"] = {{"series", s->series}};
     } else {
@@ -62,8 +67,12 @@ Runner add_avalanches(CLI::App& cmd) {
       configure_threads(s->threads);
       auto loaded = load_model_for_command(s->model, s->run, s->seed, device, "avalanches", &s->data, &out);
       j["source"] = loaded.source;
+      if (!out.empty()) staged.emplace(out);
       auto& model = loaded.model;
-      if (s->probes < 2) throw Error("--probes must be at least 2");
+      if (s->probes < 2 || s->probes > 10000) throw Error("--probes must be in [2, 10000]");
+      // Every probe is perturbed `repeats` times, each run through every block beside the unperturbed pass.
+      check_activation_memory(model, loaded.spec, static_cast<double>(s->probes), 2.0 + s->o.repeats,
+                              "these avalanches", "lower --probes or --repeats");
       s->o.kind = from_string<measure::AvalancheKind>(s->kind);
       s->o.seed = s->seed;
       const auto fm = data::load_fashion_mnist(data::resolve_data_dir(s->data));
@@ -80,9 +89,9 @@ Runner add_avalanches(CLI::App& cmd) {
         layers.add_row({static_cast<double>(l.index), static_cast<double>(l.units), l.mean_active,
                         l.fluctuation, l.susceptibility});
       }
-      if (!out.empty())
+      if (staged)
         io::plot_lines(
-            std::filesystem::path(out) / "plots", "susceptibility", layers, "layer",
+            staged->path() / "plots", "susceptibility", layers, "layer",
             {{"susceptibility", "chi_l = N_l Var(rho_l)"}},
             {.title = "Susceptibility of the activity per layer", .xlabel = "layer", .ylabel = "chi"});
     }
@@ -90,9 +99,10 @@ Runner add_avalanches(CLI::App& cmd) {
       throw Error("no avalanches were found; lower --threshold or raise --perturbation");
     const auto analysis = stats::analyse_avalanches(avalanches, s->ao);
     j["analysis"] = stats::to_json(analysis);
-    if (!out.empty()) {
-      stats::write_avalanche_files(out, avalanches, analysis);
-      io::write_json(std::filesystem::path(out) / "avalanches.json", j);
+    if (staged) {
+      stats::write_avalanche_files(staged->path(), avalanches, analysis);
+      io::write_json(staged->path() / "avalanches.json", j);
+      staged->commit("avalanches.json");
     }
     if (s->json) {
       print(j.dump(2));

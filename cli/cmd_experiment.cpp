@@ -77,7 +77,7 @@ Runner add_critical_training(CLI::App& cmd) {
       ->delimiter(',')
       ->capture_default_str();
   cmd.add_option("--seeds", o.seeds, "seeds per cell")->capture_default_str();
-  cmd.add_option("--first-seed", o.first_seed, "first seed")->capture_default_str();
+  cmd.add_option("--first-seed", o.first_seed, "first seed")->capture_default_str()->check(unsigned_check());
   cmd.add_flag(
       "--full", o.full,
       "the full grid: larger architectures, all 60,000 training images, 10 epochs, 5 seeds (unless given)");
@@ -157,7 +157,9 @@ Runner add_continual(CLI::App& cmd) {
   cmd.add_option("--methods", s->methods, valid_names<experiments::ContinualMethod>())
       ->delimiter(',')
       ->capture_default_str();
-  cmd.add_option("--seed", o.seed, "first seed (stream and networks)")->capture_default_str();
+  cmd.add_option("--seed", o.seed, "first seed (stream and networks)")
+      ->capture_default_str()
+      ->check(unsigned_check());
   cmd.add_option("--seeds", o.seeds, "seeds (runs per method)")->capture_default_str();
   cmd.add_flag("--full", o.full,
                "the full-size protocol: 800 tasks x 60,000 examples, 3 x 2000 units, 3 seeds (unless given)");

@@ -9,6 +9,7 @@
 #include "critlab/core/error.h"
 #include "critlab/graph/analysis.h"
 #include "critlab/graph/report.h"
+#include "critlab/io/files.h"
 #include "engine.h"
 
 namespace critlab::cli {
@@ -50,7 +51,8 @@ Runner add_graph(CLI::App& cmd) {
                           .data_dir = &s->o.data_dir,
                           .data_help = "Fashion-MNIST directory for pruning (default: the run's)"});
   cmd.add_option("--seed", s->o.seed, "seed for bootstraps, random pruning, community detection")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(unsigned_check());
   cmd.add_flag("--json", s->json, "print the summary as JSON");
   return [s]() {
     s->o.sign = from_string<graph::EdgeSign>(s->sign);
@@ -60,6 +62,11 @@ Runner add_graph(CLI::App& cmd) {
     std::string err;
     if (!s->o.IsValid(&err)) throw Error(err);  // run_app names the flag
     s->o.progress = terminal_progress();
+    if (!std::filesystem::is_directory(s->run))
+      throw Error(
+          fmt::format("'{}' is not a directory; --run names a run directory trained with --record", s->run));
+    // No training may write the run while it is analysed, and two reports may not be written at once.
+    io::DirectoryLock lock(s->run, "its report is being written, or it is training");
     const auto a = graph::analyse_run(s->run, s->o);
     graph::write_graph_report(a, std::filesystem::path(s->run) / "graph");
     if (s->json) {

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "critlab/core/error.h"
 #include "critlab/core/runtime.h"
@@ -40,7 +41,9 @@ Runner add_measure(CLI::App& cmd) {
   auto s = std::make_shared<State>();
   add_model_flags(cmd, s->model);
   cmd.add_option("--run", s->run, "measure the last checkpoint of this run directory (model flags ignored)");
-  cmd.add_option("--seed", s->seed, "seed of a freshly initialised model")->capture_default_str();
+  cmd.add_option("--seed", s->seed, "seed of a freshly initialised model")
+      ->capture_default_str()
+      ->check(unsigned_check());
   cmd.add_option("--probes", s->probes, "probe inputs")->capture_default_str();
   cmd.add_option("--probe-source", s->probe_source,
                  valid_names<data::ProbeSource>() + " (stratified test images, or N(0, 1) inputs)")
@@ -59,7 +62,7 @@ Runner add_measure(CLI::App& cmd) {
   return [s]() {
     const c10::Device device = resolve_device(s->device);
     const int threads = configure_threads(s->threads);
-    if (s->probes < 2) throw Error("--probes must be at least 2");
+    if (s->probes < 2 || s->probes > 100000) throw Error("--probes must be in [2, 100000]");
     s->mo.gains.method = from_string<measure::GainMethod>(s->method);
     s->mo.with_lyapunov = !s->no_lyapunov;
     s->mo.with_dynamic_range = !s->no_dr;
@@ -69,18 +72,26 @@ Runner add_measure(CLI::App& cmd) {
     std::string out = s->out;
     auto [spec, model, source] =
         load_model_for_command(s->model, s->run, s->seed, device, "measure", &s->data, &out);
+    // Taps of every probe, the Hutchinson probe vectors and the Lyapunov tangents (k per input).
+    check_activation_memory(model, spec, static_cast<double>(s->probes),
+                            3.0 + s->mo.gains.probes + static_cast<double>(s->mo.lyapunov.k),
+                            "this measurement", "lower --probes, --hutchinson-probes or --lyapunov-k");
     const auto source_kind = from_string<data::ProbeSource>(s->probe_source);
     const auto probes =
         data::probe_inputs(source_kind, s->probes, spec.input_shape, s->data, s->seed + 1).to(device);
 
+    // Created before the work: an unwritable --out fails now, and a failure leaves no partial files.
+    std::optional<io::StagedFiles> staged;
+    if (!out.empty()) staged.emplace(out);
     const auto report = measure::measure_criticality(model, probes, s->mo);
     auto j = measure::to_json(report);
     j["source"] = source;
     j["mean_field"] = mean_field_reference(spec);
     j["runtime"] = runtime_metadata(device, threads);
-    if (!out.empty()) {
-      io::write_json(std::filesystem::path(out) / "criticality.json", j);
-      measure::write_report_files(out, report);
+    if (staged) {
+      measure::write_report_files(staged->path(), report);
+      io::write_json(staged->path() / "criticality.json", j);
+      staged->commit("criticality.json");
     }
     if (s->json)
       print(j.dump(2));

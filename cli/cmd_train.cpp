@@ -33,7 +33,9 @@ Runner add_train(CLI::App& cmd) {
   cmd.add_option("--step-epochs", s->o.step_epochs, "step schedule: epochs between decays")
       ->capture_default_str();
   cmd.add_option("--step-gamma", s->o.step_gamma, "step schedule: decay factor")->capture_default_str();
-  cmd.add_option("--seed", s->o.seed, "seed for weights and batch order")->capture_default_str();
+  cmd.add_option("--seed", s->o.seed, "seed for weights and batch order")
+      ->capture_default_str()
+      ->check(unsigned_check());
   cmd.add_option("--train-examples", s->o.train_examples, "use the first N training examples (0 = all)")
       ->capture_default_str();
   cmd.add_option("--log-every", s->o.log_every, "steps between metrics rows")->capture_default_str();
@@ -90,9 +92,12 @@ Runner add_train(CLI::App& cmd) {
     else
       print(fmt::format(
           "{}: {} epochs, test accuracy {:.4f}, test loss {:.4f}, distance to criticality {:.4f}, "
-          "{:.0f} examples/s; see {}/summary.json",
+          "{}; see {}/summary.json",
           dir, summary.epochs, summary.test_accuracy, summary.test_loss,
-          summary.criticality.value("distance_to_criticality", 0.0), summary.examples_per_second, dir));
+          summary.criticality.value("distance_to_criticality", 0.0),
+          summary.examples_per_second ? fmt::format("{:.0f} examples/s", *summary.examples_per_second)
+                                      : "no steps trained in this invocation",
+          dir));
     return 0;
   };
 }

@@ -46,6 +46,10 @@ struct RuntimeFlags {
 };
 void add_runtime_flags(CLI::App& cmd, const RuntimeFlags& flags);
 
+// A check for unsigned 64-bit options such as seeds: digits only, at most 2^64 - 1. (CLI11 converts "-1" and
+// "18446744073709551616" to 2^64 - 1 silently.)
+CLI::Validator unsigned_check();
+
 // A progress function that draws one bar per task on stderr when stdout and stderr are terminals, and does
 // nothing otherwise (quiet in pipes, logs and CI).
 ProgressFn terminal_progress();

@@ -33,8 +33,23 @@ const std::vector<CommandInfo>& command_list() {
 
 void add_runtime_flags(CLI::App& cmd, const RuntimeFlags& f) {
   if (f.device) cmd.add_option("--device", *f.device, "auto, cpu, cuda, cuda:N")->capture_default_str();
-  if (f.threads) cmd.add_option("--threads", *f.threads, f.threads_help)->capture_default_str();
+  if (f.threads)
+    cmd.add_option("--threads", *f.threads, f.threads_help)
+        ->capture_default_str()
+        ->check(CLI::Range(0, 1024));
   if (f.data_dir) cmd.add_option("--data", *f.data_dir, f.data_help);
+}
+
+CLI::Validator unsigned_check() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        if (text.empty() || text.size() > 20 ||
+            !std::all_of(text.begin(), text.end(), [](unsigned char c) { return std::isdigit(c); }))
+          return "'" + text + "' is not a whole number in [0, 2^64)";
+        if (text.size() == 20 && text > "18446744073709551615") return "'" + text + "' is 2^64 or more";
+        return {};
+      },
+      "UINT64");
 }
 
 ProgressFn terminal_progress() {

@@ -5,8 +5,10 @@
 
 #include <c10/util/Exception.h>
 
+#include <filesystem>
 #include <iostream>
 #include <map>
+#include <new>
 
 #include "critlab/core/runtime.h"
 
@@ -32,8 +34,21 @@ int main(int argc, char** argv) {
     try {
       return run();
     } catch (const c10::Error& e) {
-      std::cerr << "critlab: libtorch error: " << e.what_without_backtrace() << std::endl;
+      const std::string what = e.what_without_backtrace();
+      // An allocation the machine cannot hold is a problem of the inputs' sizes, said as such.
+      if (what.find("can't allocate memory") != std::string::npos) {
+        std::cerr << "critlab: error: out of memory (" << what.substr(0, what.find('\n'))
+                  << "); reduce the sizes the command was given" << std::endl;
+        return 2;
+      }
+      std::cerr << "critlab: libtorch error: " << what.substr(0, what.find('\n')) << std::endl;
       return 4;
+    } catch (const std::filesystem::filesystem_error& e) {
+      std::cerr << "critlab: error: " << e.what() << std::endl;  // names the path and the reason
+      return 2;
+    } catch (const std::bad_alloc&) {
+      std::cerr << "critlab: error: out of memory; reduce the sizes the command was given" << std::endl;
+      return 2;
     }
   });
 }

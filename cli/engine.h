@@ -43,6 +43,11 @@ LoadedModel load_model_for_command(ModelFlags& flags, const std::string& run, st
                                    const c10::Device& device, const std::string& out_subdir,
                                    std::string* data_dir, std::string* out);
 
+// Refuses, before any work, a command whose activations would not fit in memory: `examples` inputs through
+// `model`, each holding every block's output `copies` times (taps, tangents, probe vectors), as floats.
+void check_activation_memory(nn::LayerStack& model, const nn::ModelSpec& spec, double examples, double copies,
+                             const std::string& what, const std::string& fix);
+
 // Criticality-training flags (--criticality, --criticality-strength, --criticality-tolerance, ...), shared by
 // train and the experiments; enum-valued ones are parsed into the strings and resolved afterwards.
 void add_criticality_flags(CLI::App& cmd, train::CriticalityOptions& o, std::string& mode,

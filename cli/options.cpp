@@ -4,6 +4,7 @@
 #include <string>
 
 #include "critlab/core/error.h"
+#include "critlab/core/resources.h"
 #include "critlab/train/run.h"
 #include "engine.h"
 
@@ -108,6 +109,22 @@ void resolve_criticality_flags(train::CriticalityOptions& o, const std::string& 
   o.decay = from_string<Decay>(decay);
   std::string err;
   if (!o.IsValid(&err)) throw Error(err);
+}
+
+void check_activation_memory(nn::LayerStack& model, const nn::ModelSpec& spec, double examples, double copies,
+                             const std::string& what, const std::string& fix) {
+  // One example through the network counts the floats each example holds across the blocks.
+  std::vector<std::int64_t> shape{1};
+  shape.insert(shape.end(), spec.input_shape.begin(), spec.input_shape.end());
+  double per_example = 0;
+  {
+    nn::EvalModeGuard eval(*model);
+    torch::NoGradGuard no_grad;
+    const auto device = model->parameters().front().device();
+    for (const auto& tap : model->forward_tapped(torch::zeros(shape, torch::TensorOptions().device(device))))
+      per_example += static_cast<double>(tap.output.numel());
+  }
+  check_memory(examples * per_example * copies * 4.0, what, fix);
 }
 
 void add_kill_flags(CLI::App& cmd, KillFlags& f) {

@@ -32,6 +32,13 @@ CommandResult run_cli(const std::string& args, const std::string& env) {
   return r;
 }
 
+std::string critlab_bin() { return CRITLAB_BIN; }
+
+int run_shell(const std::string& script) {
+  const int status = std::system(script.c_str());  // std::system runs /bin/sh -c
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
 TempDir::TempDir() {
   std::random_device rd;
   path_ =

@@ -14,6 +14,12 @@ struct CommandResult {
 // Runs `critlab <args>` (a shell-quoted argument string), with `env` prepended (e.g. "CRITLAB_DATA=/x").
 CommandResult run_cli(const std::string& args, const std::string& env = "");
 
+// The path of the critlab launcher under test, for tests that drive it from a shell script.
+std::string critlab_bin();
+
+// Runs `script` with /bin/sh; returns the exit status (-1 if it did not exit normally).
+int run_shell(const std::string& script);
+
 // A fresh empty directory under the system temp dir, removed when the object dies.
 class TempDir {
  public:

@@ -1,5 +1,6 @@
 #include "critlab/bench/bench.h"
 
+#include <fmt/format.h>
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -22,8 +23,8 @@
 namespace critlab::bench {
 
 bool BenchOptions::IsValid(std::string* error) const {
-  if (repeats < 1) {
-    if (error) *error = "repeats must be at least 1";
+  if (repeats < 1 || repeats > 1000) {
+    if (error) *error = fmt::format("repeats must be in [1, 1000], got {}", repeats);
     return false;
   }
   return true;

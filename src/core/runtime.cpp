@@ -71,7 +71,9 @@ void reexec_with_passive_openmp(char** argv) {
 
 int configure_threads(int threads) {
   if (threads < 0) throw Error("threads must be >= 0 (0 = all cores), got " + std::to_string(threads));
-  int n = threads == 0 ? static_cast<int>(std::max(1u, std::thread::hardware_concurrency())) : threads;
+  // More threads than cores only oversubscribe them (and a huge count exhausts memory in OpenBLAS's pool).
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const int n = threads == 0 ? cores : std::min(threads, cores);
   using SetThreads = void (*)(int);
   auto* set_blas = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
   if (set_blas) set_blas(n);

@@ -28,38 +28,46 @@ bool ContinualOptions::IsValid(std::string* error) const {
   for (const auto m : methods)
     if (std::count(methods.begin(), methods.end(), m) > 1)
       return fail(fmt::format("methods lists '{}' twice", to_string(m)));
-  if (tasks < 1) return fail(fmt::format("tasks must be at least 1, got {}", tasks));
-  if (examples_per_task < 1)
-    return fail(fmt::format("examples_per_task must be at least 1, got {}", examples_per_task));
-  if (seeds < 1) return fail(fmt::format("seeds must be at least 1, got {}", seeds));
-  if (depth < 1) return fail(fmt::format("depth must be at least 1, got {}", depth));
-  if (width < 1) return fail(fmt::format("width must be at least 1, got {}", width));
-  if (!(lr > 0)) return fail(fmt::format("lr must be positive, got {}", lr));
-  if (!(weight_decay >= 0)) return fail(fmt::format("weight_decay must be >= 0, got {}", weight_decay));
-  if (!(perturb_std >= 0)) return fail(fmt::format("perturb_std must be >= 0, got {}", perturb_std));
+  if (tasks < 1 || tasks > 1000000) return fail(fmt::format("tasks must be in [1, 1000000], got {}", tasks));
+  // Classification tasks draw their examples from the 60,000 Fashion-MNIST training images without repeats.
+  const std::int64_t max_examples = stream == ContinualStream::kRegression ? 10000000 : 60000;
+  if (examples_per_task < 1 || examples_per_task > max_examples)
+    return fail(fmt::format("examples_per_task must be in [1, {}] for this stream, got {}", max_examples,
+                            examples_per_task));
+  if (seeds < 1 || seeds > 1000) return fail(fmt::format("seeds must be in [1, 1000], got {}", seeds));
+  if (depth < 1 || depth > 1000) return fail(fmt::format("depth must be in [1, 1000], got {}", depth));
+  if (width < 1 || width > 65536) return fail(fmt::format("width must be in [1, 65536], got {}", width));
+  if (!(lr > 0 && lr <= 1e3)) return fail(fmt::format("lr must be in (0, 1000], got {}", lr));
+  if (!(weight_decay >= 0 && weight_decay <= 1e3))
+    return fail(fmt::format("weight_decay must be in [0, 1000], got {}", weight_decay));
+  if (!(perturb_std >= 0 && perturb_std <= 1e3))
+    return fail(fmt::format("perturb_std must be in [0, 1000], got {}", perturb_std));
   if (!(replacement_rate >= 0 && replacement_rate <= 1))
     return fail(fmt::format("replacement_rate must be in [0, 1], got {}", replacement_rate));
   if (!(utility_decay >= 0 && utility_decay < 1))
     return fail(fmt::format("utility_decay must be in [0, 1), got {}", utility_decay));
   if (maturity < 0) return fail(fmt::format("maturity must be >= 0, got {}", maturity));
-  if (!(redo_tau >= 0)) return fail(fmt::format("redo_tau must be >= 0, got {}", redo_tau));
+  if (!(redo_tau >= 0 && redo_tau <= 1e6))
+    return fail(fmt::format("redo_tau must be >= 0, got {}", redo_tau));
   if (redo_period < 1) return fail(fmt::format("redo_period must be at least 1, got {}", redo_period));
   if (!(controller_rate > 0 && controller_rate < 2))
     return fail(fmt::format("controller_rate must be in (0, 2), got {}", controller_rate));
-  if (!(tolerance > 0)) return fail(fmt::format("tolerance must be positive, got {}", tolerance));
+  if (!(tolerance > 0 && tolerance <= 1e3))
+    return fail(fmt::format("tolerance must be positive, got {}", tolerance));
   if (controller_every < 1)
     return fail(fmt::format("controller_every must be at least 1, got {}", controller_every));
-  if (!(criticality_strength >= 0))
+  if (!(criticality_strength >= 0 && criticality_strength <= 1e6))
     return fail(fmt::format("criticality_strength must be >= 0, got {}", criticality_strength));
   if (criticality_strength > 0 && adam &&
       std::find(methods.begin(), methods.end(), ContinualMethod::kCriticalityRegularizer) != methods.end())
     return fail("adam: criticality-regularizer runs with SGD only; drop adam or the method");
-  if (!(critical_sigma_b >= 0))
+  if (!(critical_sigma_b >= 0 && critical_sigma_b <= 1e3))
     return fail(fmt::format("critical_sigma_b must be >= 0, got {}", critical_sigma_b));
   if (flip_every < 1) return fail(fmt::format("flip_every must be at least 1, got {}", flip_every));
-  if (probe_examples < 2)
-    return fail(fmt::format("probe_examples must be at least 2, got {}", probe_examples));
-  if (threads < 0) return fail(fmt::format("threads must be >= 0, got {}", threads));
+  if (probe_examples < 2 || probe_examples > 10000)
+    return fail(fmt::format("probe_examples must be in [2, 10000], got {}", probe_examples));
+  if (threads < 0 || threads > 1024)
+    return fail(fmt::format("threads must be in [0, 1024], got {}", threads));
   return true;
 }
 
@@ -132,6 +140,9 @@ ContinualSummary run_continual(const fs::path& out, const ContinualOptions& opti
   std::string err;
   if (!o.IsValid(&err)) throw Error(err);
   const auto t0 = std::chrono::steady_clock::now();
+  // One writer at a time; what a killed writer left half-written goes first.
+  io::DirectoryLock lock(out, "an experiment writes there");
+  io::remove_stale_temporaries(out, /*recursive=*/true);
   // The protocol must not change under completed tasks; methods, seeds and the task count may.
   open_experiment_dir(out, to_json(o), {"methods", "seeds", "tasks"});
   auto execution = continual_detail::execute_runs(out, o);

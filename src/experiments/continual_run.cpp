@@ -15,6 +15,9 @@
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <sstream>
+#include <system_error>
 #include <thread>
 
 #include "continual_internal.h"
@@ -23,12 +26,14 @@
 #include "critlab/data/dataset.h"
 #include "critlab/data/streams.h"
 #include "critlab/io/files.h"
+#include "critlab/io/json_fields.h"
 #include "critlab/measure/criticality.h"
 #include "critlab/measure/plasticity.h"
 #include "critlab/measure/theory.h"
 #include "critlab/nn/model.h"
 #include "critlab/train/criticality_reg.h"
 #include "critlab/train/online_mlp.h"
+#include "critlab/train/run.h"
 #include "critlab/train/unit_reset.h"
 
 namespace critlab::experiments::continual_detail {
@@ -152,8 +157,20 @@ class Run {
     const auto state_path = dir_ / "state.json";
     if (dir_.empty() || !fs::exists(state_path)) return 0;
     const auto st = io::read_json(state_path);
-    rows_ = st.at("rows").get<std::vector<json>>();
-    if (method_) load(st);
+    const io::JsonFields f(st, state_path.string());
+    const auto& rows = f.raw("rows");
+    if (!rows.is_array()) f.fail("rows", "must be an array");
+    for (const auto& r : rows)
+      if (!r.is_object()) f.fail("rows", "must hold one object per task");
+    rows_ = rows.get<std::vector<json>>();
+    if (method_) {
+      try {
+        load(f);
+      } catch (const nlohmann::json::exception& e) {
+        throw Error(fmt::format("'{}' is damaged: a method's saved state is malformed ({})",
+                                state_path.string(), e.what()));
+      }
+    }
     return static_cast<std::int64_t>(rows_.size());
   }
 
@@ -339,7 +356,9 @@ class Run {
       for (const auto& p : net_->parameters()) tensors.push_back(p.detach().cpu().clone());
       for (const auto& s : mlp_->state_tensors()) tensors.push_back(s.detach().cpu().clone());
       const auto name = fmt::format("model-{}.pt", k);
-      io::write_atomic_with(dir_ / name, [&](const fs::path& p) { torch::save(tensors, p.string()); });
+      std::ostringstream bytes;
+      torch::save(tensors, bytes);  // in memory: a full disk is an error here, not an abort in libtorch
+      st["checkpoint_crc32"] = train::write_checksummed(dir_ / name, bytes.str());
       st["checkpoint"] = name;
       st["optimizer_steps"] = mlp_->optimizer_steps();
       if (cbp_) st["continual_backprop"] = cbp_->state();
@@ -350,9 +369,20 @@ class Run {
     if (k > 1) fs::remove(dir_ / fmt::format("model-{}.pt", k - 1));
   }
 
-  void load(const json& st) {
+  void load(const io::JsonFields& st) {
+    const auto name = st.string("checkpoint");
+    if (name.find('/') != std::string::npos || name.empty() || name[0] == '.')
+      st.fail("checkpoint", "must name a file in the run directory");
+    std::optional<std::uint32_t> crc;
+    if (st.has("checkpoint_crc32")) crc = static_cast<std::uint32_t>(st.unsigned_integer("checkpoint_crc32"));
     std::vector<at::Tensor> tensors;
-    torch::load(tensors, (dir_ / st.at("checkpoint").get<std::string>()).string());
+    std::istringstream bytes(train::read_checksummed(dir_ / name, crc));
+    try {
+      torch::load(tensors, bytes);
+    } catch (const c10::Error& e) {
+      throw Error(
+          fmt::format("cannot load checkpoint '{}': {}", (dir_ / name).string(), e.what_without_backtrace()));
+    }
     auto params = net_->parameters();
     auto state = mlp_->state_tensors();
     if (tensors.size() != params.size() + state.size())
@@ -362,10 +392,10 @@ class Run {
     std::size_t i = 0;
     for (auto& p : params) p.copy_(tensors[i++]);
     for (auto& s : state) s.copy_(tensors[i++]);
-    mlp_->set_optimizer_steps(st.at("optimizer_steps").get<std::int64_t>());
-    if (cbp_) cbp_->restore(st.at("continual_backprop"));
-    if (redo_) redo_->restore(st.at("redo"));
-    if (controller_) controller_->restore(st.at("controller"));
+    mlp_->set_optimizer_steps(st.integer("optimizer_steps"));
+    if (cbp_) cbp_->restore(st.raw("continual_backprop"));
+    if (redo_) redo_->restore(st.raw("redo"));
+    if (controller_) controller_->restore(st.raw("controller"));
   }
 
   const ContinualOptions& o_;
@@ -440,8 +470,9 @@ namespace critlab::experiments::continual_detail {
 
 Execution execute_runs(const fs::path& out, const ContinualOptions& o) {
   const c10::Device device = resolve_device(o.device);
-  int workers =
-      o.threads > 0 ? o.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  // Never more parallel runs than cores: more only adds memory and contention.
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  int workers = o.threads > 0 ? std::min(o.threads, cores) : cores;
   if (!device.is_cpu()) workers = 1;
   configure_threads(1);  // every run is single-threaded; runs go in parallel
   auto runtime = runtime_metadata(device, 1);
@@ -472,21 +503,28 @@ Execution execute_runs(const fs::path& out, const ContinualOptions& o) {
   std::atomic<bool> failed{false};
   std::exception_ptr error;
   std::mutex error_mutex;
+  const auto work = [&] {
+    try {
+      for (std::size_t i; !failed && (i = next++) < runs.size();)
+        for (std::int64_t t = done_tasks[i]; t < o.tasks && !failed; ++t) {
+          runs[i]->run_task(t, examples);
+          ++tasks_computed;
+        }
+    } catch (...) {
+      std::lock_guard lock(error_mutex);
+      if (!error) error = std::current_exception();
+      failed = true;
+    }
+  };
   std::vector<std::thread> pool;
-  for (int w = 0; w < std::min<int>(workers, static_cast<int>(runs.size())); ++w)
-    pool.emplace_back([&] {
-      try {
-        for (std::size_t i; !failed && (i = next++) < runs.size();)
-          for (std::int64_t t = done_tasks[i]; t < o.tasks && !failed; ++t) {
-            runs[i]->run_task(t, examples);
-            ++tasks_computed;
-          }
-      } catch (...) {
-        std::lock_guard lock(error_mutex);
-        if (!error) error = std::current_exception();
-        failed = true;
-      }
-    });
+  for (int w = 0; w < std::min<int>(workers, static_cast<int>(runs.size())); ++w) {
+    try {
+      pool.emplace_back(work);
+    } catch (const std::system_error&) {
+      break;  // the system refused another thread: the ones started (or this one, below) do the work
+    }
+  }
+  if (pool.empty()) pool.emplace_back(work);
   // Progress is reported from this thread only, so the callback need not be thread-safe.
   const std::int64_t total = std::max<std::int64_t>(remaining, 1);
   std::atomic<bool> finished{false};

@@ -14,6 +14,7 @@
 #include "critlab/data/dataset.h"
 #include "critlab/experiments/protocol.h"
 #include "critlab/io/files.h"
+#include "critlab/io/json_fields.h"
 #include "critlab/io/plot.h"
 #include "critlab/io/table.h"
 #include "critlab/measure/theory.h"
@@ -74,22 +75,28 @@ bool CriticalTrainingOptions::IsValid(std::string* error) const {
   for (const auto m : methods)
     if (std::count(methods.begin(), methods.end(), m) > 1)
       return fail(fmt::format("methods lists '{}' twice", to_string(m)));
-  if (seeds < 1) return fail(fmt::format("seeds must be at least 1, got {}", seeds));
-  if (epochs < 1) return fail(fmt::format("epochs must be at least 1, got {}", epochs));
-  if (train_examples < 0)
-    return fail(fmt::format("train_examples must be >= 0 (0 = all), got {}", train_examples));
-  if (batch_size < 1) return fail(fmt::format("batch_size must be positive, got {}", batch_size));
-  if (!(lr > 0)) return fail(fmt::format("lr must be positive, got {}", lr));
-  if (!(strength > 0)) return fail(fmt::format("strength must be positive, got {}", strength));
+  if (seeds < 1 || seeds > 1000) return fail(fmt::format("seeds must be in [1, 1000], got {}", seeds));
+  if (epochs < 1 || epochs > 10000) return fail(fmt::format("epochs must be in [1, 10000], got {}", epochs));
+  if (train_examples < 0 || train_examples > 60000)
+    return fail(fmt::format("train_examples must be in [0, 60000] (0 = all), got {}", train_examples));
+  if (batch_size < 1 || batch_size > 60000)
+    return fail(fmt::format("batch_size must be in [1, 60000], got {}", batch_size));
+  if (!(lr > 0 && lr <= 1e3)) return fail(fmt::format("lr must be in (0, 1000], got {}", lr));
+  if (!(strength > 0 && strength <= 1e6))
+    return fail(fmt::format("strength must be in (0, 1e6], got {}", strength));
   if (!(controller_rate > 0 && controller_rate < 2))
     return fail(fmt::format("controller_rate must be in (0, 2), got {}", controller_rate));
-  if (!(tolerance > 0)) return fail(fmt::format("tolerance must be positive, got {}", tolerance));
-  if (!(jacobian_reg > 0)) return fail(fmt::format("jacobian_reg must be positive, got {}", jacobian_reg));
-  if (!(weight_decay > 0)) return fail(fmt::format("weight_decay must be positive, got {}", weight_decay));
-  if (!(critical_sigma_b >= 0))
+  if (!(tolerance > 0 && tolerance <= 1e3))
+    return fail(fmt::format("tolerance must be in (0, 1000], got {}", tolerance));
+  if (!(jacobian_reg > 0 && jacobian_reg <= 1e6))
+    return fail(fmt::format("jacobian_reg must be in (0, 1e6], got {}", jacobian_reg));
+  if (!(weight_decay > 0 && weight_decay <= 1e3))
+    return fail(fmt::format("weight_decay must be in (0, 1000], got {}", weight_decay));
+  if (!(critical_sigma_b >= 0 && critical_sigma_b <= 1e3))
     return fail(fmt::format("critical_sigma_b must be >= 0, got {}", critical_sigma_b));
   if (monitor_every < 1) return fail(fmt::format("monitor_every must be at least 1, got {}", monitor_every));
-  if (threads < 0) return fail(fmt::format("threads must be >= 0, got {}", threads));
+  if (threads < 0 || threads > 1024)
+    return fail(fmt::format("threads must be in [0, 1024], got {}", threads));
   return robustness.IsValid(error);
 }
 
@@ -318,6 +325,9 @@ CriticalTrainingSummary run_critical_training(const fs::path& out, const Critica
   std::string err;
   if (!o.IsValid(&err)) throw Error(err);
   const auto t0 = std::chrono::steady_clock::now();
+  // One writer at a time; what a killed writer left half-written goes first.
+  io::DirectoryLock lock(out, "an experiment writes there");
+  io::remove_stale_temporaries(out, /*recursive=*/true);
   // The grid's protocol must not change under finished cells; the grid itself may grow or shrink.
   open_experiment_dir(out, to_json(o), {"archs", "methods", "seeds"});
   const c10::Device device = resolve_device(o.device);
@@ -347,7 +357,14 @@ CriticalTrainingSummary run_critical_training(const fs::path& out, const Critica
     report_progress(o.progress, "critical-training", static_cast<std::int64_t>(i), summary.cells,
                     fmt::format("{} {} seed {}", c.arch, c.method, c.seed));
     if (fs::exists(result_path)) {
-      results.push_back(io::read_json(result_path));
+      auto previous = io::read_json(result_path);
+      const io::JsonFields f(previous, result_path.string());
+      f.string("status");
+      if (f.string("arch") != c.arch || f.string("method") != c.method ||
+          f.unsigned_integer("seed") != c.seed)
+        throw Error(fmt::format("'{}' belongs to another cell; the experiment directory is damaged",
+                                result_path.string()));
+      results.push_back(std::move(previous));
       ++summary.reused;
       continue;
     }

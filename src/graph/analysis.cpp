@@ -31,14 +31,26 @@ bool GraphOptions::IsValid(std::string* error) const {
   if (!(theta_max > theta_min && theta_max < 1))
     return fail(fmt::format("theta_max must be in (theta_min, 1) = ({}, 1), got {}", theta_min, theta_max));
   if (!(theta_step > 0)) return fail(fmt::format("theta_step must be positive, got {}", theta_step));
+  // Each sweep point builds a graph per layer and step; 1,000 points already resolve 0.001 in theta.
+  if ((theta_max - theta_min) / theta_step > 1000)
+    return fail(fmt::format("theta_step {} gives {:.3g} sweep points; at most 1000 (theta_step >= {:.3g})",
+                            theta_step, (theta_max - theta_min) / theta_step,
+                            (theta_max - theta_min) / 1000));
   if (std::string e; !neurons.IsValid(&e)) return fail(e);
   if (prune_fractions.empty()) return fail("prune_fractions must not be empty");
   for (const double f : prune_fractions)
     if (!(f > 0 && f <= 1)) return fail(fmt::format("prune_fractions must each be in (0, 1], got {}", f));
-  if (prune_random_repeats < 1)
-    return fail(fmt::format("prune_random_repeats must be at least 1, got {}", prune_random_repeats));
-  if (ccg_units < 1) return fail(fmt::format("ccg_units must be at least 1, got {}", ccg_units));
-  if (ccg_inputs < 1) return fail(fmt::format("ccg_inputs must be at least 1, got {}", ccg_inputs));
+  if (prune_fractions.size() > 100)
+    return fail(fmt::format("prune_fractions has {} entries; at most 100", prune_fractions.size()));
+  if (prune_random_repeats < 1 || prune_random_repeats > 1000)
+    return fail(fmt::format("prune_random_repeats must be in [1, 1000], got {}", prune_random_repeats));
+  if (ccg_units < 1 || ccg_units > 10000)
+    return fail(fmt::format("ccg_units must be in [1, 10000], got {}", ccg_units));
+  if (ccg_inputs < 1 || ccg_inputs > 100000)
+    return fail(fmt::format("ccg_inputs must be in [1, 100000], got {}", ccg_inputs));
+  if (threads < 0 || threads > 1024)
+    return fail(fmt::format("threads must be in [0, 1024], got {}", threads));
+  if (compare.size() > 100) return fail(fmt::format("compare names {} runs; at most 100", compare.size()));
   return true;
 }
 

@@ -1,6 +1,7 @@
 #include "critlab/graph/recording.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -9,6 +10,7 @@
 
 #include "critlab/core/error.h"
 #include "critlab/io/files.h"
+#include "critlab/io/json_fields.h"
 #include "critlab/io/npy.h"
 #include "critlab/nn/stack.h"
 
@@ -61,7 +63,8 @@ Recorder::Recorder(fs::path run_dir, const data::Dataset& train, const RecordOpt
   const auto probe_set = data::stratified_subset(train, options.probes);
   probes_ = probe_set.images;
   if (fs::exists(dir_ / "meta.json")) {
-    schedule_ = io::read_json(dir_ / "meta.json").at("schedule").get<std::vector<std::int64_t>>();
+    schedule_ =
+        io::JsonFields(io::read_json(dir_ / "meta.json"), (dir_ / "meta.json").string()).integers("schedule");
     return;
   }
   schedule_ = record_schedule(total_steps, options.points);
@@ -141,26 +144,55 @@ Recording open_recording(const fs::path& run_dir) {
         fmt::format("'{}' holds no activity recording (record/meta.json); train it with --record, e.g. "
                     "critlab train --record --out {}",
                     run_dir.string(), run_dir.string()));
+  const auto meta_path = (rec.dir / "meta.json").string();
   rec.meta = io::read_json(rec.dir / "meta.json");
-  try {
-    rec.schedule = rec.meta.at("schedule").get<std::vector<std::int64_t>>();
-    for (const auto& b : rec.meta.at("blocks")) {
-      BlockInfo info{b.at("index"),   b.at("description"), b.at("units"),
-                     b.at("has_pre"), b.at("readout"),     b.at("dense")};
-      // Recordings made before blocks named their dense weights held only the built-in dense block.
-      const auto legacy = fmt::format("block{}.linear.", info.index);
-      info.weight_name = b.value("weight_name", info.dense ? legacy + "weight" : "");
-      info.bias_name = b.value("bias_name", info.dense ? legacy + "bias" : "");
-      rec.blocks.push_back(std::move(info));
-    }
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(fmt::format("'{}' is malformed: {}", (rec.dir / "meta.json").string(), e.what()));
+  const io::JsonFields meta(rec.meta, meta_path);
+  rec.schedule = meta.integers("schedule");
+  if (rec.schedule.empty() || !std::is_sorted(rec.schedule.begin(), rec.schedule.end()) ||
+      rec.schedule.front() != 0 || rec.schedule.front() < 0)
+    meta.fail("schedule", "must be an ascending list of steps starting at 0");
+  const auto& blocks = meta.raw("blocks");
+  if (!blocks.is_array() || blocks.empty()) meta.fail("blocks", "must be a non-empty array");
+  for (std::size_t i = 0; i < blocks.size(); ++i) {
+    const io::JsonFields b(blocks[i], meta_path, fmt::format("blocks[{}]", i));
+    BlockInfo info{b.integer("index"),   b.string("description"), b.integer("units"),
+                   b.boolean("has_pre"), b.boolean("readout"),    b.boolean("dense")};
+    if (info.index != static_cast<std::int64_t>(i)) b.fail("index", fmt::format("must be {}", i));
+    if (info.units < 1) b.fail("units", "must be positive");
+    // Recordings made before blocks named their dense weights held only the built-in dense block.
+    const auto legacy = fmt::format("block{}.linear.", info.index);
+    info.weight_name = b.string_or("weight_name", info.dense ? legacy + "weight" : "");
+    info.bias_name = b.string_or("bias_name", info.dense ? legacy + "bias" : "");
+    for (const auto* name : {&info.weight_name, &info.bias_name})
+      if (name->find('/') != std::string::npos || name->find("..") != std::string::npos)
+        b.fail("weight_name", "must be a parameter name, not a path");
+    rec.blocks.push_back(std::move(info));
   }
   for (const auto s : rec.schedule)
     if (fs::is_directory(rec.dir / step_name(s))) rec.steps.push_back(s);
+  // Step 0 is the initial network every comparison starts from; a recording without it would silently make
+  // its first present step the baseline.
+  if (rec.steps.empty() || rec.steps.front() != 0)
+    throw Error(
+        fmt::format("the recording in '{}' lacks step 0 (the initial network, {}); it is incomplete. "
+                    "Record the run again",
+                    rec.dir.string(), (rec.dir / step_name(0)).string()));
   rec.probe_images = io::read_npy(rec.dir / "probe_images.npy");
   rec.probe_labels = io::read_npy(rec.dir / "probe_labels.npy");
-  rec.num_classes = rec.probe_labels.numel() ? rec.probe_labels.max().item<std::int64_t>() + 1 : 0;
+  if (rec.probe_labels.dim() != 1 || rec.probe_labels.scalar_type() != at::kLong ||
+      rec.probe_labels.numel() < 2)
+    throw Error(
+        fmt::format("'{}' must hold at least 2 int64 labels [P]", (rec.dir / "probe_labels.npy").string()));
+  if (rec.probe_images.dim() < 2 || rec.probe_images.size(0) != rec.probe_labels.size(0) ||
+      !rec.probe_images.is_floating_point())
+    throw Error(fmt::format("'{}' must hold {} float images [P, ...] matching probe_labels.npy",
+                            (rec.dir / "probe_images.npy").string(), rec.probe_labels.size(0)));
+  const auto lo = rec.probe_labels.min().item<std::int64_t>();
+  const auto hi = rec.probe_labels.max().item<std::int64_t>();
+  if (lo < 0 || hi >= 100000)
+    throw Error(
+        fmt::format("'{}' holds labels outside [0, 100000)", (rec.dir / "probe_labels.npy").string()));
+  rec.num_classes = hi + 1;
   return rec;
 }
 
@@ -168,15 +200,45 @@ RecordedStep load_step(const Recording& rec, std::int64_t step) {
   const auto d = rec.dir / step_name(step);
   if (!fs::is_directory(d))
     throw Error(fmt::format("the recording has no step {} ({} is missing)", step, d.string()));
+  const auto probes = rec.probe_labels.size(0);
+  // Every array is checked against meta.json and the probe set before anything computes with it.
+  const auto activity = [&](const fs::path& p, std::int64_t units) {
+    auto t = io::read_npy(p);
+    if (t.dim() != 2 || t.size(0) != probes || t.size(1) != units || !t.is_floating_point())
+      throw Error(fmt::format("'{}' has shape {} but the recording needs float [{}, {}]", p.string(),
+                              fmt::join(t.sizes(), "x"), probes, units));
+    return t.to(at::kFloat);
+  };
   RecordedStep s;
   s.step = step;
-  for (const auto& b : rec.blocks) {
-    s.post.push_back(io::read_npy(d / fmt::format("block{}_post.npy", b.index)).to(at::kFloat));
-    s.pre.push_back(b.has_pre ? io::read_npy(d / fmt::format("block{}_pre.npy", b.index)).to(at::kFloat)
+  for (std::size_t i = 0; i < rec.blocks.size(); ++i) {
+    const auto& b = rec.blocks[i];
+    s.post.push_back(activity(d / fmt::format("block{}_post.npy", b.index), b.units));
+    s.pre.push_back(b.has_pre ? activity(d / fmt::format("block{}_pre.npy", b.index), b.units)
                               : at::Tensor());
     if (b.dense) {
-      s.weight.push_back(io::read_npy(d / param_file(b.weight_name)));
-      s.bias.push_back(b.bias_name.empty() ? at::Tensor() : io::read_npy(d / param_file(b.bias_name)));
+      const auto wp = d / param_file(b.weight_name);
+      auto w = io::read_npy(wp);
+      // The fan-in is known where the block's input is the probe image or a dense block's output.
+      const std::int64_t fan_in = i == 0                    ? rec.probe_images[0].numel()
+                                  : rec.blocks[i - 1].dense ? rec.blocks[i - 1].units
+                                                            : -1;
+      if (w.dim() != 2 || w.size(0) != b.units || (fan_in > 0 && w.size(1) != fan_in) ||
+          !w.is_floating_point())
+        throw Error(fmt::format("'{}' has shape {} but block {} needs a float weight [{}, {}]", wp.string(),
+                                fmt::join(w.sizes(), "x"), b.index, b.units,
+                                fan_in > 0 ? std::to_string(fan_in) : "fan-in"));
+      s.weight.push_back(w.to(at::kFloat));
+      if (b.bias_name.empty()) {
+        s.bias.emplace_back();
+      } else {
+        const auto bp = d / param_file(b.bias_name);
+        auto bias = io::read_npy(bp);
+        if (bias.dim() != 1 || bias.size(0) != b.units || !bias.is_floating_point())
+          throw Error(fmt::format("'{}' has shape {} but block {} needs a float bias [{}]", bp.string(),
+                                  fmt::join(bias.sizes(), "x"), b.index, b.units));
+        s.bias.push_back(bias.to(at::kFloat));
+      }
     } else {
       s.weight.emplace_back();
       s.bias.emplace_back();

@@ -214,12 +214,15 @@ void write_class_graph(const ClassGraph& cg, const fs::path& out) {
     const auto rank = node - first[L];
     return layers[L].size() > 1 ? static_cast<double>(rank) / static_cast<double>(layers[L].size() - 1) : 0.5;
   };
-  io::Table edges{{"x", "y", "dx", "dy", "width"}, {}};
+  // Line width by weight in four classes (gnuplot 5.4 has no per-vector "lw variable"; an arrow style per
+  // class, chosen per row with "arrowstyle variable", does the same).
+  io::Table edges{{"x", "y", "dx", "dy", "style"}, {}};
   float emax = 0;
   for (const auto& e : g.edges) emax = std::max(emax, e.weight);
   for (const auto& e : g.edges) {
     const double x0 = static_cast<double>(g.nodes[e.u].layer), y0 = ypos(e.u);
-    edges.add_row({x0, y0, 1.0, ypos(e.v) - y0, 0.3 + 3.0 * e.weight / std::max(emax, 1e-30f)});
+    const double rel = e.weight / std::max(emax, 1e-30f);
+    edges.add_row({x0, y0, 1.0, ypos(e.v) - y0, 1.0 + std::min(3.0, std::floor(4.0 * rel))});
   }
   io::Table nodes{{"x", "y"}, {}};
   for (std::size_t i = 0; i < g.nodes.size(); ++i)
@@ -235,7 +238,11 @@ void write_class_graph(const ClassGraph& cg, const fs::path& out) {
           "set datafile separator ','\nunset key\nunset ytics\nset xtics 1\nset border 1\n"
           "set title 'Critical computational graph, class {} (input pixels, critical units, output)'\n"
           "set xlabel 'layer'\nset xrange [-0.3:{}]\nset yrange [-0.05:1.05]\n"
-          "plot '{}_edges.csv' skip 1 using 1:2:3:4:5 with vectors nohead lw variable lc rgb '#99336699', "
+          "set style arrow 1 nohead lw 0.6 lc rgb '#99336699'\n"
+          "set style arrow 2 nohead lw 1.4 lc rgb '#99336699'\n"
+          "set style arrow 3 nohead lw 2.3 lc rgb '#99336699'\n"
+          "set style arrow 4 nohead lw 3.3 lc rgb '#99336699'\n"
+          "plot '{}_edges.csv' skip 1 using 1:2:3:4:5 with vectors arrowstyle variable, "
           "\\\n"
           "     '{}_nodes.csv' skip 1 using 1:2 with points pt 7 ps 1.3 lc rgb 'black'\n",
           cg.class_index, static_cast<double>(layers.size()) - 0.7, stem, stem));
@@ -436,7 +443,11 @@ json to_json(const GraphAnalysis& a) {
   return result;
 }
 
-void write_graph_report(const GraphAnalysis& a, const fs::path& out) {
+void write_graph_report(const GraphAnalysis& a, const fs::path& target) {
+  // Everything is written into a staging directory and swapped in whole at the end: a failure leaves the
+  // previous report (or none) as it was, never a mix of new tables and an old summary.
+  io::StagedDirectory staged(target);
+  const fs::path& out = staged.path();
   fs::create_directories(out / "tables");
   fs::create_directories(out / "plots");
   write_percolation(a, out);
@@ -447,6 +458,7 @@ void write_graph_report(const GraphAnalysis& a, const fs::path& out) {
   write_pruning(a.pruning, out);
   write_finite_size(a.finite_size, out);
   io::write_json(out / "summary.json", to_json(a));
+  staged.commit();
 }
 
 }  // namespace critlab::graph

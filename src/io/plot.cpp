@@ -35,8 +35,11 @@ bool render_gnuplot(const std::filesystem::path& dir, const std::string& stem, c
   // gnuplot writes <stem>.png.tmp in `dir`; renaming it keeps the PNG atomic too.
   const std::string cmd = fmt::format("cd {} && gnuplot {} >/dev/null 2>&1", quote(dir.string()),
                                       quote(script.filename().string()));
-  if (std::system(cmd.c_str()) != 0) return false;
   std::error_code ec;
+  if (std::system(cmd.c_str()) != 0 || std::filesystem::file_size(dir / (stem + ".png.tmp"), ec) == 0 || ec) {
+    std::filesystem::remove(dir / (stem + ".png.tmp"), ec);  // never leave gnuplot's partial output behind
+    return false;
+  }
   std::filesystem::rename(dir / (stem + ".png.tmp"), png, ec);
   return !ec;
 }

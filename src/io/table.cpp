@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <sstream>
 
 #include "critlab/core/error.h"
@@ -58,29 +59,43 @@ std::string Table::to_markdown(int precision) const {
 
 Table read_csv(const std::filesystem::path& path) {
   std::istringstream in(read_text(path));
+  const auto bad = [&](std::size_t line_no, const std::string& why) {
+    return Error(fmt::format("'{}' is damaged: line {}: {}", path.string(), line_no, why));
+  };
   Table t;
   std::string line;
   if (!std::getline(in, line)) throw Error("'" + path.string() + "' is empty; expected a CSV header");
   std::stringstream header(line);
-  for (std::string c; std::getline(header, c, ',');) t.columns.push_back(c);
+  for (std::string c; std::getline(header, c, ',');) {
+    if (c.empty()) throw bad(1, "the header has an empty column name");
+    t.columns.push_back(c);
+  }
+  if (!line.empty() && line.back() == ',') throw bad(1, "the header has an empty column name");
+  if (t.columns.empty()) throw bad(1, "the header names no column");
+  std::size_t line_no = 1;
   while (std::getline(in, line)) {
+    ++line_no;
     if (line.empty()) continue;
     std::vector<double> row;
     std::size_t start = 0;
     while (true) {
-      auto comma = line.find(',', start);
-      std::string c = line.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-      try {
-        row.push_back(c.empty() ? std::nan("") : std::stod(c));
-      } catch (const std::exception&) {
-        throw Error("'" + path.string() + "': cell '" + c + "' is not a number");
+      const auto comma = line.find(',', start);
+      const std::string c =
+          line.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+      if (c.empty()) {
+        row.push_back(std::nan(""));
+      } else {
+        char* end = nullptr;
+        const double v = std::strtod(c.c_str(), &end);  // inf is a value critlab writes (-inf exponents)
+        if (end == c.c_str() || end != c.c_str() + c.size())
+          throw bad(line_no, fmt::format("cell '{}' is not a number", c));
+        row.push_back(v);
       }
       if (comma == std::string::npos) break;
       start = comma + 1;
     }
     if (row.size() != t.columns.size())
-      throw Error("'" + path.string() + "': a row has " + std::to_string(row.size()) + " cells, header has " +
-                  std::to_string(t.columns.size()));
+      throw bad(line_no, fmt::format("{} cells, but the header has {}", row.size(), t.columns.size()));
     t.rows.push_back(std::move(row));
   }
   return t;

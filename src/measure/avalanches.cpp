@@ -13,11 +13,13 @@
 namespace critlab::measure {
 
 bool NetworkAvalancheOptions::IsValid(std::string* error) const {
-  if (!(perturbation != 0) || !(threshold > 0) || repeats < 1) {
+  if (!(perturbation != 0 && std::abs(perturbation) <= 1e6) || !(threshold > 0 && threshold <= 1e6) ||
+      repeats < 1 || repeats > 10000) {
     if (error)
-      *error =
-          fmt::format("perturbation must be non-zero, threshold positive and repeats >= 1; got {}, {} and {}",
-                      perturbation, threshold, repeats);
+      *error = fmt::format(
+          "perturbation must be non-zero and at most 1e6 in size, threshold in (0, 1e6] and repeats in "
+          "[1, 10000]; got {}, {} and {}",
+          perturbation, threshold, repeats);
     return false;
   }
   return true;

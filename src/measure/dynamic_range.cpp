@@ -11,7 +11,8 @@
 namespace critlab::measure {
 
 bool DynamicRangeOptions::IsValid(std::string* error) const {
-  if (!(log10_max > log10_min) || points < 3 || !(0 < low && low < high && high < 1) || max_inputs < 0) {
+  if (!(log10_max > log10_min) || !(log10_min >= -30 && log10_max <= 30) || points < 3 || points > 1000 ||
+      !(0 < low && low < high && high < 1) || max_inputs < 0) {
     if (error) *error = "dynamic range needs log10_max > log10_min, points >= 3, 0 < low < high < 1";
     return false;
   }

@@ -80,12 +80,12 @@ at::Tensor vjp(nn::BlockImpl& block, const at::Tensor& x, const at::Tensor& u) {
 }
 
 bool GainOptions::IsValid(std::string* error) const {
-  if (probes < 1) {
-    if (error) *error = "gain probes must be at least 1";
+  if (probes < 1 || probes > 1024) {
+    if (error) *error = fmt::format("gain probes must be in [1, 1024], got {}", probes);
     return false;
   }
-  if (exact_max_dim < 0) {
-    if (error) *error = "exact_max_dim must be >= 0";
+  if (exact_max_dim < 0 || exact_max_dim > 4096) {
+    if (error) *error = fmt::format("exact_max_dim must be in [0, 4096], got {}", exact_max_dim);
     return false;
   }
   return true;

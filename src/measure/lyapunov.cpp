@@ -16,12 +16,12 @@
 namespace critlab::measure {
 
 bool LyapunovOptions::IsValid(std::string* error) const {
-  if (k < 1) {
-    if (error) *error = "lyapunov.k must be at least 1";
+  if (k < 1 || k > 4096) {
+    if (error) *error = fmt::format("lyapunov.k must be in [1, 4096], got {}", k);
     return false;
   }
-  if (max_inputs < 0) {
-    if (error) *error = "max_inputs must be >= 0";
+  if (max_inputs < 0 || max_inputs > 100000) {
+    if (error) *error = fmt::format("lyapunov max_inputs must be in [0, 100000], got {}", max_inputs);
     return false;
   }
   return true;

@@ -12,94 +12,6 @@
 
 namespace critlab::nn {
 
-std::int64_t ModelSpec::resolved_width() const {
-  if (width > 0) return width;
-  switch (arch) {
-    case Arch::kMlp:
-      return 256;
-    case Arch::kCnn:
-      return 32;
-    case Arch::kResNet:
-      return 16;
-  }
-  return 256;
-}
-
-bool ModelSpec::IsValid(std::string* error) const {
-  auto fail = [&](const std::string& msg) {
-    if (error) *error = msg;
-    return false;
-  };
-  if (depth < 1) return fail(fmt::format("depth must be at least 1, got {}", depth));
-  if (width < 0) return fail(fmt::format("width must be positive, got {}", width));
-  if (resolved_width() > (1 << 16)) return fail(fmt::format("width {} is unreasonably large", width));
-  if (depth > 100000) return fail(fmt::format("depth {} is unreasonably large", depth));
-  if (!(sigma_w > 0) || !std::isfinite(sigma_w))
-    return fail(fmt::format("sigma_w must be positive, got {}", sigma_w));
-  if (!(sigma_b >= 0) || !std::isfinite(sigma_b))
-    return fail(fmt::format("sigma_b must be >= 0, got {}", sigma_b));
-  if (num_classes < 1) return fail("num_classes (the number of outputs) must be at least 1");
-  if (input_shape.empty()) return fail("input_shape is empty");
-  for (auto d : input_shape)
-    if (d < 1) return fail("input_shape has a non-positive dimension");
-  if (arch != Arch::kMlp && input_shape.size() != 3)
-    return fail("the cnn and resnet architectures need image inputs [C, H, W]");
-  if (arch == Arch::kCnn && depth > 4)
-    return fail("depth for cnn is at most 4 (each block halves the image)");
-  if (arch != Arch::kMlp && residual)
-    return fail("residual applies to mlp only (resnet blocks are residual)");
-  if (arch != Arch::kMlp && norm == Norm::kLayerNorm) return fail("norm layernorm applies to mlp only");
-  return true;
-}
-
-ModelSpec mlp_spec(std::int64_t depth, std::int64_t width, Activation activation, double sigma_w,
-                   double sigma_b, std::vector<std::int64_t> input_shape) {
-  ModelSpec s;
-  s.arch = Arch::kMlp;
-  s.depth = depth;
-  s.width = width;
-  s.activation = activation;
-  if (sigma_w > 0) {
-    s.init = Init::kGaussian;
-    s.sigma_w = sigma_w;
-    s.sigma_b = sigma_b;
-  }
-  s.input_shape = std::move(input_shape);
-  return s;
-}
-
-nlohmann::json to_json(const ModelSpec& s) {
-  return {{"arch", to_string(s.arch)},    {"depth", s.depth},
-          {"width", s.resolved_width()},  {"activation", to_string(s.activation)},
-          {"norm", to_string(s.norm)},    {"residual", s.residual},
-          {"init", to_string(s.init)},    {"sigma_w", s.sigma_w},
-          {"sigma_b", s.sigma_b},         {"input_shape", s.input_shape},
-          {"num_classes", s.num_classes}, {"cnn_hidden", s.cnn_hidden}};
-}
-
-ModelSpec model_spec_from_json(const nlohmann::json& j) {
-  ModelSpec s;
-  try {
-    s.arch = from_string<Arch>(j.at("arch").get<std::string>());
-    s.depth = j.at("depth").get<std::int64_t>();
-    s.width = j.at("width").get<std::int64_t>();
-    s.activation = from_string<Activation>(j.at("activation").get<std::string>());
-    s.norm = from_string<Norm>(j.at("norm").get<std::string>());
-    s.residual = j.at("residual").get<bool>();
-    s.init = from_string<Init>(j.at("init").get<std::string>());
-    s.sigma_w = j.at("sigma_w").get<double>();
-    s.sigma_b = j.at("sigma_b").get<double>();
-    s.input_shape = j.at("input_shape").get<std::vector<std::int64_t>>();
-    s.num_classes = j.at("num_classes").get<std::int64_t>();
-    s.cnn_hidden = j.value("cnn_hidden", std::int64_t{128});
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(std::string("model specification is incomplete or malformed: ") + e.what());
-  }
-  std::string err;
-  if (!s.IsValid(&err)) throw Error("model specification: " + err);
-  return s;
-}
-
 namespace {
 std::int64_t product(const std::vector<std::int64_t>& v) {
   std::int64_t p = 1;
@@ -137,27 +49,6 @@ void init_weight(at::Tensor& w, at::Tensor* b, Init init, double sigma_w, double
   }
 }
 }  // namespace
-
-Init resolved_init(const ModelSpec& spec) {
-  if (spec.init != Init::kAuto) return spec.init;
-  return spec.activation == Activation::kRelu ? Init::kHe : Init::kXavier;
-}
-
-std::optional<MeanFieldScales> init_scales(const ModelSpec& spec) {
-  switch (resolved_init(spec)) {
-    case Init::kGaussian:
-      return MeanFieldScales{spec.sigma_w, spec.sigma_b};
-    case Init::kHe:
-      return MeanFieldScales{std::sqrt(2.0), 0.0};
-    default:
-      return std::nullopt;
-  }
-}
-
-std::optional<MeanFieldScales> mean_field_scales(const ModelSpec& spec) {
-  if (spec.arch != Arch::kMlp || spec.norm != Norm::kNone || spec.residual) return std::nullopt;
-  return init_scales(spec);
-}
 
 void initialise(LayerStack& stack, const ModelSpec& spec) {
   const Init init = resolved_init(spec);

@@ -2,8 +2,10 @@
 
 #include <fmt/format.h>
 #include <torch/torch.h>
+#include <zlib.h>
 
 #include <algorithm>
+#include <sstream>
 
 #include "critlab/core/error.h"
 #include "critlab/io/files.h"
@@ -12,11 +14,61 @@ namespace critlab::train {
 
 namespace fs = std::filesystem;
 
-fs::path model_checkpoint_path(const fs::path& dir, std::int64_t epoch) {
-  return dir / "checkpoints" / fmt::format("model-{:04d}.pt", epoch);
+std::uint32_t write_checksummed(const fs::path& path, const std::string& bytes) {
+  io::write_atomic(path, bytes);
+  return static_cast<std::uint32_t>(
+      crc32(0L, reinterpret_cast<const Bytef*>(bytes.data()), static_cast<uInt>(bytes.size())));
 }
-fs::path optimizer_checkpoint_path(const fs::path& dir, std::int64_t epoch) {
-  return dir / "checkpoints" / fmt::format("optimizer-{:04d}.pt", epoch);
+
+std::string read_checksummed(const fs::path& path, std::optional<std::uint32_t> expected) {
+  if (!fs::exists(path))
+    throw Error(fmt::format("checkpoint '{}' is missing; the run directory is damaged", path.string()));
+  auto bytes = io::read_text(path, std::uintmax_t{64} << 30);
+  if (expected) {
+    const auto crc = static_cast<std::uint32_t>(
+        crc32(0L, reinterpret_cast<const Bytef*>(bytes.data()), static_cast<uInt>(bytes.size())));
+    if (crc != *expected)
+      throw Error(fmt::format("checkpoint '{}' is damaged: its CRC-32 is {:08x}, state.json records {:08x}",
+                              path.string(), crc, *expected));
+  }
+  return bytes;
+}
+
+namespace {
+template <typename T>
+std::uint32_t save_serialised(const T& value, const fs::path& path) {
+  std::ostringstream out;
+  torch::save(value, out);
+  return write_checksummed(path, out.str());
+}
+
+template <typename T>
+void load_serialised(T& value, const fs::path& path, std::optional<std::uint32_t> crc,
+                     const c10::Device& device) {
+  std::istringstream in(read_checksummed(path, crc));
+  try {
+    torch::load(value, in, device);
+  } catch (const c10::Error& e) {
+    throw Error(fmt::format("cannot load checkpoint '{}': {}", path.string(), e.what_without_backtrace()));
+  } catch (const std::exception& e) {
+    throw Error(fmt::format("cannot load checkpoint '{}': {}", path.string(), e.what()));
+  }
+}
+}  // namespace
+
+std::uint32_t save_checkpoint(const nn::LayerStack& model, const fs::path& path) {
+  return save_serialised(model, path);
+}
+std::uint32_t save_checkpoint(const torch::optim::Optimizer& optimizer, const fs::path& path) {
+  return save_serialised(optimizer, path);
+}
+void load_checkpoint(nn::LayerStack& model, const fs::path& path, std::optional<std::uint32_t> crc,
+                     const c10::Device& device) {
+  load_serialised(model, path, crc, device);
+}
+void load_checkpoint(torch::optim::Optimizer& optimizer, const fs::path& path,
+                     std::optional<std::uint32_t> crc, const c10::Device& device) {
+  load_serialised(optimizer, path, crc, device);
 }
 
 Evaluation evaluate(nn::LayerStack& model, const data::Dataset& d, std::int64_t batch_size) {
@@ -36,44 +88,15 @@ Evaluation evaluate(nn::LayerStack& model, const data::Dataset& d, std::int64_t 
   return {loss / d.size(), correct / d.size()};
 }
 
-RunConfig read_run_config(const fs::path& dir) {
-  if (!fs::exists(dir / "config.json"))
-    throw Error(fmt::format("'{}' is not a critlab run directory (no config.json)", dir.string()));
-  const auto config = io::read_json(dir / "config.json");
-  RunConfig c;
-  try {
-    c.spec = nn::model_spec_from_json(config.at("model"));
-    c.options = train_options_from_json(config.at("train"));
-    c.supplied_data = config.value("data_source", std::string("fashion-mnist")) == "supplied";
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(fmt::format("'{}' is malformed: {}", (dir / "config.json").string(), e.what()));
-  }
-  return c;
-}
-
-RunConfig read_resumable_run_config(const fs::path& dir) {
-  if (!fs::exists(dir / "config.json") || !fs::exists(dir / "checkpoints" / "state.json"))
-    throw Error(fmt::format("'{}' holds no resumable run (config.json and checkpoints/state.json are needed)",
-                            dir.string()));
-  return read_run_config(dir);
-}
-
 LoadedRun load_run(const fs::path& dir, const c10::Device& device) {
   const auto config = read_run_config(dir);
   LoadedRun run;
   run.spec = config.spec;
   run.options = config.options;
-  const auto state_path = dir / "checkpoints" / "state.json";
-  if (!fs::exists(state_path))
-    throw Error(fmt::format("'{}' has no checkpoint (checkpoints/state.json)", dir.string()));
-  run.epoch = io::read_json(state_path).at("epoch");
+  const auto state = read_checkpoint_state(dir);
+  run.epoch = state.epoch;
   run.model = nn::build_model(run.spec, run.options.seed);
-  try {
-    torch::load(run.model, model_checkpoint_path(dir, run.epoch).string(), device);
-  } catch (const c10::Error& e) {
-    throw Error(fmt::format("cannot load checkpoint '{}': {}", model_checkpoint_path(dir, run.epoch).string(),
-                            e.what_without_backtrace()));
-  }
+  load_checkpoint(run.model, model_checkpoint_path(dir, run.epoch), state.model_crc32, device);
   run.model->to(device);
   return run;
 }

@@ -1,6 +1,7 @@
 #include "critlab/train/trainer.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -15,6 +16,7 @@
 #include "critlab/io/plot.h"
 #include "critlab/io/table.h"
 #include "critlab/measure/criticality.h"
+#include "critlab/train/criticality_reg.h"
 
 namespace critlab::train {
 
@@ -28,9 +30,17 @@ nlohmann::json to_json(const TrainSummary& s) {
           {"epochs", s.epochs},
           {"steps", s.steps},
           {"seconds", s.seconds},
-          {"examples_per_second", s.examples_per_second},
           {"criticality", s.criticality}};
 }
+
+namespace {
+nlohmann::json summary_json(const TrainSummary& s) {
+  auto j = to_json(s);
+  put_result(j, "examples_per_second", s.examples_per_second,
+             make_status(StatusCode::kNotRun, "no training step ran in this invocation"));
+  return j;
+}
+}  // namespace
 
 namespace {
 
@@ -39,7 +49,10 @@ const std::vector<std::string> kMetricColumns{
     "test_acc", "distance", "lambda_max",   "seconds", "penalty",    "lambda",    "batch_distance"};
 
 // A metrics table read back from disk, with the current columns (older runs lack some: NaN there).
-io::Table conform(const io::Table& t) {
+io::Table conform(const io::Table& t, const fs::path& path) {
+  for (const char* required : {"step", "epoch", "is_epoch_end"})
+    if (std::find(t.columns.begin(), t.columns.end(), required) == t.columns.end())
+      throw Error(fmt::format("'{}' is damaged: it has no '{}' column", path.string(), required));
   io::Table out{kMetricColumns, {}};
   std::vector<int> from;
   for (const auto& c : kMetricColumns) {
@@ -107,6 +120,7 @@ class Run {
  private:
   void write_config(const c10::Device& device, int threads);
   void checkpoint(std::int64_t epochs_done, std::int64_t step);
+  CheckpointState restore();
   void write_metrics();
   void write_plots();
   void monitor(std::int64_t step, std::int64_t epoch, std::vector<double>& row);
@@ -138,20 +152,60 @@ void Run::write_metrics() {
 
 void Run::checkpoint(std::int64_t epochs_done, std::int64_t step) {
   write_metrics();
-  io::write_atomic_with(model_checkpoint_path(dir_, epochs_done),
-                        [&](const fs::path& p) { torch::save(model_, p.string()); });
-  io::write_atomic_with(optimizer_checkpoint_path(dir_, epochs_done),
-                        [&](const fs::path& p) { torch::save(*opt_, p.string()); });
+  CheckpointState state;
+  state.epoch = epochs_done;
+  state.step = step;
+  state.model_crc32 = save_checkpoint(model_, model_checkpoint_path(dir_, epochs_done));
+  state.optimizer_crc32 = save_checkpoint(*opt_, optimizer_checkpoint_path(dir_, epochs_done));
+  if (auto* ctl = criticality_->controller()) state.controller = ctl->state();
   // state.json is the commit point: until it names this epoch, the previous checkpoint stays current.
-  nlohmann::json state{{"epoch", epochs_done}, {"step", step}};
-  if (auto* ctl = criticality_->controller()) state["controller"] = ctl->state();
-  io::write_json(dir_ / "checkpoints" / "state.json", state);
+  io::write_json(dir_ / "checkpoints" / "state.json", to_json(state));
   // Keep the initial weights and the newest two checkpoints.
   for (std::int64_t old = 1; old < epochs_done - 1; ++old) {
     std::error_code ec;
     fs::remove(model_checkpoint_path(dir_, old), ec);
     fs::remove(optimizer_checkpoint_path(dir_, old), ec);
   }
+}
+
+// Reads everything a resume needs and checks it before anything in the directory changes.
+CheckpointState Run::restore() {
+  const auto state = read_checkpoint_state(dir_);
+  if (state.epoch > o_.epochs)
+    throw Error(fmt::format("'{}' has already trained {} epochs; --epochs must be at least {}", dir_.string(),
+                            state.epoch, state.epoch));
+  if (state.epoch == o_.epochs && fs::exists(dir_ / "summary.json"))
+    throw Error(fmt::format("'{}' has finished its {} epochs; pass --epochs N (more than {}) to train on",
+                            dir_.string(), state.epoch, state.epoch));
+  const c10::Device device = model_->parameters().front().device();
+  load_checkpoint(model_, model_checkpoint_path(dir_, state.epoch), state.model_crc32, device);
+  load_checkpoint(*opt_, optimizer_checkpoint_path(dir_, state.epoch), state.optimizer_crc32, device);
+  if (auto* ctl = criticality_->controller(); ctl && !state.controller.is_null()) {
+    try {
+      ctl->restore(state.controller);
+    } catch (const nlohmann::json::exception&) {
+      throw Error(fmt::format("'{}': field 'controller' is malformed",
+                              (dir_ / "checkpoints" / "state.json").string()));
+    }
+  }
+  if (fs::exists(dir_ / "metrics.csv")) {
+    metrics_ = conform(io::read_csv(dir_ / "metrics.csv"), dir_ / "metrics.csv");
+    std::erase_if(metrics_.rows, [&](const auto& r) { return r[metrics_.column("epoch")] > state.epoch; });
+  }
+  const auto gains_path = dir_ / "tables" / "monitor_gains.csv";
+  if (fs::exists(gains_path)) {
+    monitor_gains_ = io::read_csv(gains_path);
+    // The monitor measures every block: step, epoch, gain_sq_0 ... gain_sq_<blocks - 1>.
+    std::vector<std::string> expected{"step", "epoch"};
+    for (std::size_t l = 0; l < model_->size(); ++l) expected.push_back(fmt::format("gain_sq_{}", l));
+    if (monitor_gains_.columns != expected)
+      throw Error(
+          fmt::format("'{}' is damaged: expected the columns {}; delete it to resume without the "
+                      "monitor's history",
+                      gains_path.string(), fmt::join(expected, ",")));
+    std::erase_if(monitor_gains_.rows, [&](const auto& r) { return r[1] > state.epoch; });
+  }
+  return state;
 }
 
 void Run::monitor(std::int64_t step, std::int64_t epoch, std::vector<double>& row) {
@@ -264,35 +318,26 @@ TrainSummary Run::execute(bool resume) {
   opt_ = make_optimizer(model_, o_);
   criticality_ = std::make_unique<CriticalityTraining>(o_.criticality, o_.jacobian_reg, model_);
 
-  // Written before any checkpoint, so a checkpoint never exists without its config; on resume it records the
-  // runtime of this invocation (which may run elsewhere) and any new epoch count.
-  write_config(device, threads);
   std::int64_t epochs_done = 0, step = 0;
+  const std::int64_t steps_per_epoch = (fm.train.size() + o_.batch_size - 1) / o_.batch_size;
+  const std::int64_t total_steps = steps_per_epoch * o_.epochs;
   if (resume) {
-    const auto state = io::read_json(dir_ / "checkpoints" / "state.json");
-    epochs_done = state.at("epoch");
-    step = state.at("step");
-    torch::load(model_, model_checkpoint_path(dir_, epochs_done).string(), device);
-    torch::load(*opt_, optimizer_checkpoint_path(dir_, epochs_done).string(), device);
-    if (auto* ctl = criticality_->controller(); ctl && state.contains("controller"))
-      ctl->restore(state.at("controller"));
-    if (fs::exists(dir_ / "metrics.csv")) {
-      metrics_ = conform(io::read_csv(dir_ / "metrics.csv"));
-      std::erase_if(metrics_.rows, [&](const auto& r) { return r[metrics_.column("epoch")] > epochs_done; });
-    }
-    if (fs::exists(dir_ / "tables" / "monitor_gains.csv")) {
-      monitor_gains_ = io::read_csv(dir_ / "tables" / "monitor_gains.csv");
-      std::erase_if(monitor_gains_.rows, [&](const auto& r) { return r[1] > epochs_done; });
-    }
-    // Only now that the checkpoint has loaded: a finished run's summary is superseded once it trains on.
-    if (epochs_done < o_.epochs && fs::exists(dir_ / "summary.json")) fs::remove(dir_ / "summary.json");
+    // Everything is read and checked first; only then do config.json (this invocation's runtime and epoch
+    // count) and summary.json (superseded once it trains on) change.
+    const auto state = restore();
+    epochs_done = state.epoch;
+    step = state.step;
+    write_config(device, threads);
+    if (fs::exists(dir_ / "summary.json")) fs::remove(dir_ / "summary.json");
+    for (const auto& cb : env_.callbacks) cb->on_start({dir_, &fm.train, total_steps, step, resume}, model_);
   } else {
+    // Written before any checkpoint, so a checkpoint never exists without its config. The callbacks start
+    // (a recording commits step 0) before state.json does, so a committed run always has its step 0.
+    write_config(device, threads);
+    for (const auto& cb : env_.callbacks) cb->on_start({dir_, &fm.train, total_steps, step, resume}, model_);
     checkpoint(0, 0);
   }
 
-  const std::int64_t steps_per_epoch = (fm.train.size() + o_.batch_size - 1) / o_.batch_size;
-  const std::int64_t total_steps = steps_per_epoch * o_.epochs;
-  for (const auto& cb : env_.callbacks) cb->on_start({dir_, &fm.train, total_steps, step, resume}, model_);
   const std::string task = fmt::format("train {}", dir_.filename().string());
   const auto t0 = std::chrono::steady_clock::now();
   double train_seconds = 0;
@@ -391,7 +436,7 @@ TrainSummary Run::execute(bool resume) {
   summary.epochs = epochs_done;
   summary.steps = step;
   summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  summary.examples_per_second = train_seconds > 0 ? examples / train_seconds : 0;
+  if (examples > 0 && train_seconds > 0) summary.examples_per_second = examples / train_seconds;
   measure::MeasureOptions mo;
   mo.with_dynamic_range = false;
   const auto report = measure::measure_criticality(model_, monitor_probes_, mo);
@@ -408,7 +453,7 @@ TrainSummary Run::execute(bool resume) {
   if (auto* ctl = criticality_->controller())
     summary.criticality["controller_corrections"] = ctl->corrections();
   write_plots();
-  auto out = to_json(summary);
+  auto out = summary_json(summary);
   put_status(out, Status::Ok());  // written only when training completed
   io::write_json(dir_ / "summary.json", out);
   return summary;
@@ -416,25 +461,40 @@ TrainSummary Run::execute(bool resume) {
 
 }  // namespace
 
+namespace {
+// What a killed process leaves: temporaries of atomic writes and half-written recording steps.
+void remove_run_temporaries(const fs::path& dir) {
+  for (const auto& sub :
+       {fs::path(), fs::path("checkpoints"), fs::path("tables"), fs::path("plots"), fs::path("record")})
+    io::remove_stale_temporaries(dir / sub);
+}
+}  // namespace
+
 TrainSummary train_new(const fs::path& dir, const nn::ModelSpec& spec, const TrainOptions& options,
                        const TrainEnvironment& env) {
   std::string err;
   if (!spec.IsValid(&err)) throw Error(err);
   if (!options.IsValid(&err)) throw Error(err);
+  if (env.train.has_value() != env.test.has_value())
+    throw Error("a supplied dataset needs both a training and a test set");
+  // The lock comes before the check, so two processes can never both find the directory free.
+  io::DirectoryLock lock(dir, "a training run writes there");
   if (fs::exists(dir / "checkpoints" / "state.json") || fs::exists(dir / "summary.json"))
     throw Error(
         fmt::format("'{}' already holds a run; pass --resume {} to continue it, or choose another --out",
                     dir.string(), dir.string()));
-  fs::create_directories(dir);
-  if (env.train.has_value() != env.test.has_value())
-    throw Error("a supplied dataset needs both a training and a test set");
+  remove_run_temporaries(dir);
   Run run(dir, spec, options, env);
   return run.execute(false);
 }
 
 TrainSummary train_resume(const fs::path& dir, std::optional<std::int64_t> epochs,
                           const TrainEnvironment& env) {
+  if (!fs::is_directory(dir))
+    throw Error(fmt::format("'{}' does not exist; nothing to resume", dir.string()));
+  io::DirectoryLock lock(dir, "a training run writes there");
   const auto config = read_resumable_run_config(dir);
+  remove_run_temporaries(dir);
   const auto& spec = config.spec;
   auto options = config.options;
   if (epochs) options.epochs = *epochs;

@@ -67,6 +67,27 @@ TEST(GraphCli, RecordedRunAnalysedWithTheAcceptanceInterface) {
         "graph/plots/p_inf_vs_step.csv", "graph/plots/raster_layer0_step40.dat"})
     EXPECT_TRUE(std::filesystem::exists(run / f)) << f;
   EXPECT_NE(io::read_text(run / "graph/ccg/class0.graphml").find("<graphml"), std::string::npos);
+  // The class graphs render: PNG files (signature \x89PNG) of non-zero size, and no gnuplot leftovers.
+  for (int c = 0; c < 10; ++c) {
+    const auto png = run / "graph" / "ccg" / fmt::format("class{}.png", c);
+    ASSERT_TRUE(std::filesystem::exists(png)) << png;
+    const auto bytes = io::read_text(png);
+    EXPECT_GT(bytes.size(), 1000u) << png;
+    EXPECT_EQ(bytes.substr(0, 4), "\x89PNG") << png;
+  }
+  for (const auto& e : std::filesystem::recursive_directory_iterator(run / "graph"))
+    EXPECT_EQ(e.path().filename().string().find(".tmp"), std::string::npos) << e.path();
+
+  // A failed rerun (here: a --compare run that does not exist) leaves the report exactly as it was.
+  const auto before = io::read_text(run / "graph" / "summary.json");
+  auto failed =
+      run_cli("graph --run " + run.string() + " --theta 0.3 --compare " + (d.path() / "none").string());
+  EXPECT_EQ(failed.exit_code, 2) << failed.err;
+  EXPECT_EQ(io::read_text(run / "graph" / "summary.json"), before);
+  std::int64_t files = 0;
+  for (const auto& e : std::filesystem::directory_iterator(run))
+    files += e.path().filename().string()[0] == '.' && e.path().filename() != ".lock";
+  EXPECT_EQ(files, 0);  // no staging directory left beside the report
 }
 
 TEST(GraphCli, KilledRecordingResumesToTheSameActivity) {

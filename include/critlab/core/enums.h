@@ -81,4 +81,12 @@ CRITLAB_ENUM_NAMES(Penalty, "criticality penalty", {Penalty::kLogGain, "log-gain
 CRITLAB_ENUM_NAMES(Decay, "decay", {Decay::kNone, "none"}, {Decay::kLinear, "linear"},
                    {Decay::kCosine, "cosine"})
 
+// ------------------------------------------------------------------ measuring (measure/jacobian.h)
+namespace measure {
+enum class GainMethod { kAuto, kAnalytic, kExact, kHutchinson };
+}  // namespace measure
+CRITLAB_ENUM_NAMES(measure::GainMethod, "gain method", {measure::GainMethod::kAuto, "auto"},
+                   {measure::GainMethod::kAnalytic, "analytic"}, {measure::GainMethod::kExact, "exact"},
+                   {measure::GainMethod::kHutchinson, "hutchinson"})
+
 }  // namespace critlab

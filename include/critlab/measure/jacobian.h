@@ -32,14 +32,7 @@ at::Tensor jvp(nn::BlockImpl& block, const at::Tensor& x, const at::Tensor& v, b
 // u^T J(x) for a batch (u shaped like the block's output), reverse-mode AD.
 at::Tensor vjp(nn::BlockImpl& block, const at::Tensor& x, const at::Tensor& u);
 
-enum class GainMethod { kAuto, kAnalytic, kExact, kHutchinson };
-}  // namespace critlab::measure
-namespace critlab {
-CRITLAB_ENUM_NAMES(measure::GainMethod, "gain method", {measure::GainMethod::kAuto, "auto"},
-                   {measure::GainMethod::kAnalytic, "analytic"}, {measure::GainMethod::kExact, "exact"},
-                   {measure::GainMethod::kHutchinson, "hutchinson"})
-}  // namespace critlab
-namespace critlab::measure {
+// GainMethod (auto, analytic, exact, hutchinson) is declared in core/enums.h.
 
 struct GainOptions {
   GainMethod method = GainMethod::kAuto;

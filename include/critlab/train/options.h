@@ -5,9 +5,17 @@
 #include <string>
 
 #include "critlab/core/enums.h"
-#include "critlab/train/criticality_reg.h"
+#include "critlab/train/criticality_options.h"
 
 namespace critlab::train {
+
+// The documented ranges of the options (TrainOptions::IsValid checks them before any work starts).
+inline constexpr double kMaxLearningRate = 1e3;  // lr and weight_decay
+inline constexpr std::int64_t kMaxBatch = std::int64_t{1} << 20;
+inline constexpr std::int64_t kMaxEpochs = 1000000;
+inline constexpr std::int64_t kMaxProbes = 100000;  // monitor and record probes
+inline constexpr std::int64_t kMaxRecordPoints = 10000;
+inline constexpr int kMaxThreads = 1024;  // and at most the machine's cores are used (configure_threads)
 
 struct TrainOptions {
   Optimizer optimizer = Optimizer::kSgd;
@@ -44,6 +52,8 @@ struct TrainOptions {
 };
 
 nlohmann::json to_json(const TrainOptions& o);
-TrainOptions train_options_from_json(const nlohmann::json& j);
+// Throws critlab::Error naming `source` and the field when a field is missing, mistyped or out of range.
+TrainOptions train_options_from_json(const nlohmann::json& j, const std::string& source = "training options",
+                                     const std::string& prefix = "");
 
 }  // namespace critlab::train

@@ -6,10 +6,16 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 
 #include "critlab/data/dataset.h"
 #include "critlab/nn/model.h"
 #include "critlab/train/options.h"
+#include "critlab/train/run_config.h"
+
+namespace torch::optim {
+class Optimizer;
+}  // namespace torch::optim
 
 namespace critlab::train {
 
@@ -18,18 +24,6 @@ struct Evaluation {
   double loss = 0, accuracy = 0;
 };
 Evaluation evaluate(nn::LayerStack& model, const data::Dataset& data, std::int64_t batch_size = 1000);
-
-// A run directory's config.json: what to build and how it was trained.
-struct RunConfig {
-  nn::ModelSpec spec;
-  TrainOptions options;
-  bool supplied_data =
-      false;  // trained on data its caller supplied (not Fashion-MNIST from options.data_dir)
-};
-// Throws critlab::Error naming the file when it is missing or malformed.
-RunConfig read_run_config(const std::filesystem::path& dir);
-// The same for a run that can be resumed: it also needs checkpoints/state.json.
-RunConfig read_resumable_run_config(const std::filesystem::path& dir);
 
 // A run directory's configuration and the model of its last checkpoint.
 struct LoadedRun {
@@ -40,8 +34,21 @@ struct LoadedRun {
 };
 LoadedRun load_run(const std::filesystem::path& dir, const c10::Device& device);
 
-// The checkpoint files of epoch `epoch` in a run directory.
-std::filesystem::path model_checkpoint_path(const std::filesystem::path& dir, std::int64_t epoch);
-std::filesystem::path optimizer_checkpoint_path(const std::filesystem::path& dir, std::int64_t epoch);
+// Checkpoint files are written and read whole through memory, with a CRC-32 that state.json records: a
+// full disk is an ordinary error (torch::save on a file aborts the process from a destructor), and a
+// damaged checkpoint is refused instead of loading corrupted weights.
+// Serialises `value` (a module or an optimizer) and writes it atomically; returns the bytes' CRC-32.
+std::uint32_t save_checkpoint(const nn::LayerStack& model, const std::filesystem::path& path);
+std::uint32_t save_checkpoint(const torch::optim::Optimizer& optimizer, const std::filesystem::path& path);
+// Loads a checkpoint written by save_checkpoint; with `crc32` the file's checksum must match it. Throws
+// critlab::Error naming the file when it is missing, damaged or does not fit the model.
+void load_checkpoint(nn::LayerStack& model, const std::filesystem::path& path,
+                     std::optional<std::uint32_t> crc32, const c10::Device& device);
+void load_checkpoint(torch::optim::Optimizer& optimizer, const std::filesystem::path& path,
+                     std::optional<std::uint32_t> crc32, const c10::Device& device);
+// The byte-level halves, for other serialised objects: write atomically and return the CRC-32; read whole
+// and check the CRC-32 when given.
+std::uint32_t write_checksummed(const std::filesystem::path& path, const std::string& bytes);
+std::string read_checksummed(const std::filesystem::path& path, std::optional<std::uint32_t> crc32);
 
 }  // namespace critlab::train

@@ -45,7 +45,10 @@ struct TrainSummary {
   double test_accuracy = 0, test_loss = 0;
   double train_accuracy = 0, train_loss = 0;  // running means over the last epoch
   std::int64_t epochs = 0, steps = 0;
-  double seconds = 0, examples_per_second = 0;
+  double seconds = 0;
+  // Training throughput of this invocation; nullopt when it trained no step (a resume after the last
+  // epoch's checkpoint only measures and writes the summary).
+  std::optional<double> examples_per_second;
   nlohmann::json criticality;  // final measurement (distance, lambda_max, gains)
 };
 nlohmann::json to_json(const TrainSummary& s);
@@ -54,7 +57,10 @@ nlohmann::json to_json(const TrainSummary& s);
 TrainSummary train_new(const std::filesystem::path& dir, const nn::ModelSpec& spec,
                        const TrainOptions& options, const TrainEnvironment& env = {});
 
-// Continues the run in `dir` from its last checkpoint; `epochs` (if set) replaces the total epoch count.
+// Continues the run in `dir` from its last checkpoint; `epochs` (if set) replaces the total epoch count and
+// may not be below the epochs already trained. Nothing in `dir` changes until the checkpoint, the metrics
+// and the tables have been read back and checked. A finished run (summary.json present, every epoch done)
+// is refused: there is nothing to resume.
 TrainSummary train_resume(const std::filesystem::path& dir, std::optional<std::int64_t> epochs = std::nullopt,
                           const TrainEnvironment& env = {});
 

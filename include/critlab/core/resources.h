@@ -1,0 +1,20 @@
+// Up-front resource checks: a command whose inputs would need more memory than the machine has is refused
+// before it allocates, with the estimate in the message, instead of failing inside an allocator (or being
+// killed) minutes later.
+#pragma once
+#include <cstdint>
+#include <string>
+
+namespace critlab {
+
+// Physical memory of this machine in bytes (sysconf); 0 if unknown.
+std::uint64_t physical_memory_bytes();
+
+// Throws critlab::Error "<what> would need about X GB, more than the Y GB this machine has; <fix>" when
+// `bytes` exceeds 80% of physical memory (or 2^44 bytes where that is unknown).
+void check_memory(double bytes, const std::string& what, const std::string& fix);
+
+// "1.5 GB", "320 MB", "12 kB".
+std::string format_bytes(double bytes);
+
+}  // namespace critlab

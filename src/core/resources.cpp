@@ -1,0 +1,31 @@
+#include "critlab/core/resources.h"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include "critlab/core/error.h"
+
+namespace critlab {
+
+std::uint64_t physical_memory_bytes() {
+  const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
+  if (pages <= 0 || page <= 0) return 0;
+  return static_cast<std::uint64_t>(pages) * static_cast<std::uint64_t>(page);
+}
+
+std::string format_bytes(double bytes) {
+  if (bytes >= 1e9) return fmt::format("{:.3g} GB", bytes / 1e9);
+  if (bytes >= 1e6) return fmt::format("{:.3g} MB", bytes / 1e6);
+  return fmt::format("{:.3g} kB", bytes / 1e3);
+}
+
+void check_memory(double bytes, const std::string& what, const std::string& fix) {
+  const auto total = physical_memory_bytes();
+  const double limit = total > 0 ? 0.8 * static_cast<double>(total) : 17592186044416.0;
+  if (!(bytes <= limit))
+    throw Error(fmt::format("{} would need about {}, more than the {} this machine has; {}", what,
+                            format_bytes(bytes), format_bytes(total > 0 ? static_cast<double>(total) : limit),
+                            fix));
+}
+
+}  // namespace critlab
