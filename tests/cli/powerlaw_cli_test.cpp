@@ -2,6 +2,7 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <random>
@@ -73,4 +74,47 @@ TEST(PowerLawCli, BadInputGivesOneClearLine) {
   expect_one_line_error(run_cli("powerlaw " + (d.path() / "missing").string()), "does not exist");
   expect_one_line_error(run_cli("powerlaw " + write(d.path(), "c", "a,b\n1,2\n").string() + " --column zz"),
                         "no column named 'zz'");
+}
+
+TEST(PowerLawCli, ThreadsBeyondTheCoresGiveTheSameResult) {
+  // --threads 100000 once aborted ("terminate called without an active exception").
+  test::TempDir d;
+  std::mt19937_64 rng(2);
+  std::string text;
+  for (double v : stats::sample_power_law(stats::power_law_model(2.0, 1, true), 1000, rng))
+    text += fmt::format("{}\n", v);
+  const auto file = write(d.path(), "x", text).string();
+  const auto many =
+      run_cli("powerlaw " + file + " --discrete --bootstrap 6 --no-compare --json --threads 100000");
+  const auto two = run_cli("powerlaw " + file + " --discrete --bootstrap 6 --no-compare --json --threads 2");
+  ASSERT_EQ(many.exit_code, 0) << many.err;
+  ASSERT_EQ(two.exit_code, 0) << two.err;
+  EXPECT_EQ(nlohmann::json::parse(many.out), nlohmann::json::parse(two.out));
+}
+
+TEST(PowerLawCli, InfiniteXmaxIsNoXmaxAndHugeBootstrapsAreRefused) {
+  test::TempDir d;
+  std::mt19937_64 rng(3);
+  std::string text;
+  for (double v : stats::sample_power_law(stats::power_law_model(2.5, 1.0), 2000, rng))
+    text += fmt::format("{}\n", v);
+  const auto file = write(d.path(), "x", text).string();
+  const auto inf = run_cli("powerlaw " + file + " --json --xmax inf");
+  const auto none = run_cli("powerlaw " + file + " --json");
+  ASSERT_EQ(inf.exit_code, 0) << inf.err;
+  EXPECT_EQ(nlohmann::json::parse(inf.out), nlohmann::json::parse(none.out));
+  expect_one_line_error(run_cli("powerlaw " + file + " --bootstrap 1000000000"),
+                        "--bootstrap must be in [0, 100000]");
+  expect_one_line_error(run_cli("powerlaw " + file + " --xmin inf"), "--xmin must be positive and finite");
+}
+
+TEST(PowerLawCli, HugeDiscreteValuesFinishInSeconds) {
+  test::TempDir d;
+  std::string text;
+  for (int i = 1; i <= 200; ++i) text += fmt::format("{}\n", 1 + i % 37);
+  const auto file = write(d.path(), "x", text + "9007199254740992\n9007199254740994\n").string();
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto r = run_cli("powerlaw " + file + " --discrete --json");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 10.0);
 }
