@@ -72,6 +72,19 @@ TEST(PowerLawCli, BadInputGivesOneClearLine) {
   expect_one_line_error(run_cli("powerlaw " + write(d.path(), "r", "1.5\n2\n").string() + " --discrete"),
                         "not an integer");
   expect_one_line_error(run_cli("powerlaw " + (d.path() / "missing").string()), "does not exist");
+  // Line 1 is a header only when it is clearly names: a mistyped or out-of-range number is an error.
+  expect_one_line_error(run_cli("powerlaw " + write(d.path(), "x", "x1.5\n2\n3\n").string()),
+                        "line 1: 'x1.5' is not a number");
+  expect_one_line_error(run_cli("powerlaw " + write(d.path(), "o", "1e400\n2\n3\n").string()),
+                        "line 1: '1e400' is outside the range of a double");
+  const auto bom = run_cli("powerlaw " +
+                           write(d.path(), "b",
+                                 "\xEF\xBB\xBF"
+                                 "5\n1\n2\n3\n")
+                               .string() +
+                           " --json");
+  ASSERT_EQ(bom.exit_code, 0) << bom.err;
+  EXPECT_EQ(nlohmann::json::parse(bom.out)["n"], 4);
   expect_one_line_error(run_cli("powerlaw " + write(d.path(), "c", "a,b\n1,2\n").string() + " --column zz"),
                         "no column named 'zz'");
 }
