@@ -34,15 +34,24 @@ TEST(Numbers, HeadersAreNamesOnly) {
 }
 
 TEST(Numbers, ByteOrderMarkAndRange) {
-  EXPECT_EQ(parse_number_column("\xEF\xBB\xBF" "12\n13\n", "f"), (std::vector<double>{12, 13}));
-  EXPECT_EQ(parse_number_column("\xEF\xBB\xBF" "size\n13\n", "f", "size"), (std::vector<double>{13}));
-  EXPECT_NE(error_of("1e400\n2\n").find("line 1: '1e400' is outside the range of a double"), std::string::npos);
+  EXPECT_EQ(parse_number_column("\xEF\xBB\xBF"
+                                "12\n13\n",
+                                "f"),
+            (std::vector<double>{12, 13}));
+  EXPECT_EQ(parse_number_column("\xEF\xBB\xBF"
+                                "size\n13\n",
+                                "f", "size"),
+            (std::vector<double>{13}));
+  EXPECT_NE(error_of("1e400\n2\n").find("line 1: '1e400' is outside the range of a double"),
+            std::string::npos);
   EXPECT_NE(error_of("2\n-1e400\n").find("line 2: '-1e400' is outside the range"), std::string::npos);
   EXPECT_NE(error_of("2\n1e-400\n").find("line 2: '1e-400' is outside the range"), std::string::npos);
   EXPECT_EQ(parse_number_column("1e308\r\n", "f"), (std::vector<double>{1e308}));
 }
 
 TEST(Numbers, MessagesShowControlBytesEscaped) {
-  EXPECT_EQ(error_of(std::string("1\n\x01" "2\n")), "'f' line 2: '\\x012' is not a number");
+  EXPECT_EQ(error_of(std::string("1\n\x01"
+                                 "2\n")),
+            "'f' line 2: '\\x012' is not a number");
   EXPECT_NE(error_of(std::string(500, 'y') + ".1\n").find("..."), std::string::npos);
 }
