@@ -44,6 +44,7 @@ Runner add_powerlaw(CLI::App& cmd) {
     if (cmd.count("--xmax")) s->o.xmax = s->xmax;
     std::string err;
     if (!s->o.IsValid(&err)) throw Error(err);
+    if (!s->out.empty()) io::ensure_writable_directory(s->out, "--out");  // before the work, not after
     const auto data = io::read_number_column(s->file, s->column);
     const auto fit = stats::fit_power_law(data, s->o);
     // Values a power law cannot take are bad input; a sample that admits no fit is a result with its status.

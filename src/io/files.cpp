@@ -1,6 +1,7 @@
 #include "critlab/io/files.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -50,6 +51,20 @@ void write_atomic(const fs::path& path, const std::string& content) {
     out.close();
     if (!out) throw Error("failed writing '" + tmp.string() + "' (disk full?)");
   });
+}
+
+void ensure_writable_directory(const fs::path& dir, const std::string& what) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec || !fs::is_directory(dir))
+    throw Error(fmt::format("{} '{}': cannot create the directory ({})", what, dir.string(),
+                            ec ? ec.message() : "a file of that name exists"));
+  const fs::path probe = temp_beside(dir / "write-probe");
+  {
+    std::ofstream out(probe, std::ios::binary);
+    if (!out) throw Error(fmt::format("{} '{}': the directory is not writable", what, dir.string()));
+  }
+  fs::remove(probe, ec);
 }
 
 void write_json(const fs::path& path, const nlohmann::json& value, int indent) {

@@ -131,3 +131,67 @@ TEST(PowerLawCli, HugeDiscreteValuesFinishInSeconds) {
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 10.0);
 }
+
+TEST(PowerLawCli, EveryNumericFlagAtEdgeValuesGivesAResultOrOneLine) {
+  // Each numeric flag of powerlaw and theory at 0, -1, nan, inf, 1e308 and 2^31: a result (exit 0) or one
+  // line naming the problem (exit 2), within seconds; never a hang, a crash, CLI11's own exit codes or a
+  // raw library error.
+  test::TempDir d;
+  std::mt19937_64 rng(4);
+  std::string text;
+  for (double v : stats::sample_power_law(stats::power_law_model(2.0, 1, true), 300, rng))
+    text += fmt::format("{}\n", v);
+  const auto file = write(d.path(), "x", text).string();
+  const std::vector<std::pair<std::string, std::string>> commands{
+      {"powerlaw " + file + " --discrete", "--xmin"},
+      {"powerlaw " + file + " --discrete", "--xmax"},
+      {"powerlaw " + file, "--xmin"},
+      {"powerlaw " + file, "--xmax"},
+      {"powerlaw " + file, "--min-tail"},
+      {"powerlaw " + file, "--bootstrap"},
+      {"powerlaw " + file + " --bootstrap 2", "--seed"},
+      {"powerlaw " + file + " --bootstrap 2", "--threads"},
+      {"theory", "--sigma-w"},
+      {"theory", "--sigma-b"},
+      {"theory", "--quadrature"},
+      {"theory --activation gelu", "--sigma-w"}};
+  for (const auto& [command, flag] : commands)
+    for (const char* value : {"0", "-1", "nan", "inf", "1e308", "2147483648"}) {
+      const std::string args = command + " " + flag + " " + value;
+      const auto t0 = std::chrono::steady_clock::now();
+      const auto r = run_cli(args);
+      const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      EXPECT_TRUE(r.exit_code == 0 || r.exit_code == 2) << args << ": exit " << r.exit_code << "\n" << r.err;
+      if (r.exit_code == 2) {
+        EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << args << "\n" << r.err;
+        EXPECT_EQ(r.err.rfind("critlab: error: ", 0), 0u) << args << "\n" << r.err;
+        EXPECT_NE(r.err.find(flag), std::string::npos) << args << "\n" << r.err;
+      }
+      EXPECT_LT(seconds, 10.0) << args;
+    }
+}
+
+TEST(PowerLawCli, ParseErrorsAreOneLineAndTheHelpStatesTheExitCodes) {
+  expect_one_line_error(run_cli("powerlaw x --min-tail abc"), "--min-tail");
+  expect_one_line_error(run_cli("theory --quadrature abc"), "--quadrature");
+  expect_one_line_error(run_cli("theory --no-such-flag"), "--no-such-flag");
+  const auto help = run_cli("--help");
+  EXPECT_EQ(help.exit_code, 0);
+  EXPECT_NE(help.out.find("Exit codes: 0 success; 1 internal error"), std::string::npos) << help.out;
+  EXPECT_NE(help.out.find("2 bad input"), std::string::npos);
+}
+
+TEST(PowerLawCli, UnwritableOutIsRefusedBeforeTheWork) {
+  test::TempDir d;
+  const auto blocker = write(d.path(), "file", "not a directory");
+  const auto t0 = std::chrono::steady_clock::now();
+  expect_one_line_error(run_cli("theory --edge-of-chaos --out " + (blocker / "eoc").string()),
+                        "--out '" + (blocker / "eoc").string() + "': cannot create the directory");
+  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 1.0);
+  expect_one_line_error(run_cli("powerlaw " + blocker.string() + " --out " + (blocker / "o").string()),
+                        "--out");
+  const auto gelu = run_cli("theory --activation gelu --sigma-w 1e-6 --json");
+  ASSERT_EQ(gelu.exit_code, 0) << gelu.err;
+  const auto j = nlohmann::json::parse(gelu.out);
+  EXPECT_TRUE(j["status"] != "ok" || (j["chi1"].is_number() && j["lyapunov"].is_number())) << j.dump();
+}

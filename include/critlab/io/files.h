@@ -17,6 +17,10 @@ void write_atomic(const fs::path& path, const std::string& content);
 // such as torch::save). The temp file is removed if the writer throws.
 void write_atomic_with(const fs::path& path, const std::function<void(const fs::path&)>& writer);
 
+// Creates `dir` (and its parents) and checks that a file can be written in it, before any work whose result
+// goes there; throws critlab::Error "<what> '<dir>': ..." otherwise (e.g. what = "--out").
+void ensure_writable_directory(const fs::path& dir, const std::string& what);
+
 void write_json(const fs::path& path, const nlohmann::json& value, int indent = 2);
 nlohmann::json read_json(const fs::path& path);
 std::string read_text(const fs::path& path);
