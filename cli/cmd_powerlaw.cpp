@@ -31,7 +31,7 @@ Runner add_powerlaw(CLI::App& cmd) {
   cmd.add_option("--min-tail", s->o.min_tail, "smallest tail the xmin scan considers")->capture_default_str();
   cmd.add_option("--bootstrap", s->o.bootstrap, "simulations for the goodness-of-fit p-value")
       ->capture_default_str();
-  cmd.add_option("--seed", s->o.seed, "bootstrap seed")->capture_default_str();
+  cmd.add_option("--seed", s->o.seed, "bootstrap seed")->capture_default_str()->check(unsigned_check());
   add_runtime_flags(cmd, {.device = nullptr,
                           .threads = &s->o.threads,
                           .data_dir = nullptr,
@@ -44,6 +44,7 @@ Runner add_powerlaw(CLI::App& cmd) {
     if (cmd.count("--xmax")) s->o.xmax = s->xmax;
     std::string err;
     if (!s->o.IsValid(&err)) throw Error(err);
+    if (!s->out.empty()) io::ensure_writable_directory(s->out, "--out");  // before the work, not after
     const auto data = io::read_number_column(s->file, s->column);
     const auto fit = stats::fit_power_law(data, s->o);
     // Values a power law cannot take are bad input; a sample that admits no fit is a result with its status.

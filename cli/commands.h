@@ -29,8 +29,10 @@ Runner add_theory(CLI::App& app);
 Runner add_powerlaw(CLI::App& app);
 
 // Parses argv and runs the chosen command; turns every exception into one line on stderr and critlab's exit
-// codes: 0 success, 2 bad input or unusable environment (CLI parse errors included), 3 training diverged,
-// 1 anything else. `wrap` may translate a library's own exception type inside a runner.
+// codes: 0 success, 2 bad input or unusable environment (every CLI parse error included, never CLI11's own
+// codes), 3 training diverged, 4 a libtorch error (the engine's wrap), 1 anything else. `wrap` may translate
+// a library's own exception type inside a runner. The top-level --help ends with kExitCodesHelp.
+extern const char* const kExitCodesHelp;
 using RunnerWrap = std::function<int(const Runner&)>;
 int run_app(CLI::App& app, const std::vector<std::pair<CLI::App*, Runner>>& commands, int argc, char** argv,
             const RunnerWrap& wrap = {});

@@ -94,7 +94,8 @@ std::string name_flags(const CLI::App& app, const std::string& message) {
       {"criticality.warmup_steps", "--criticality-warmup"},
       {"neurons.fraction", "--critical-fraction"},
       {"neurons.bins", "--bins"},
-      {"prune_random_repeats", "--prune-repeats"}};
+      {"prune_random_repeats", "--prune-repeats"},
+      {"quadrature_points", "--quadrature"}};
   std::string flag = "--" + field;
   std::replace(flag.begin(), flag.end(), '_', '-');
   std::replace(flag.begin(), flag.end(), '.', '-');
@@ -105,13 +106,24 @@ std::string name_flags(const CLI::App& app, const std::string& message) {
 
 }  // namespace
 
+const char* const kExitCodesHelp =
+    "Exit codes: 0 success; 1 internal error (a bug, please report it); 2 bad input or an unusable "
+    "environment (one line on stderr names the flag or file); 3 training diverged (a non-finite loss); "
+    "4 a libtorch error.";
+
 int run_app(CLI::App& app, const std::vector<std::pair<CLI::App*, Runner>>& commands, int argc, char** argv,
             const RunnerWrap& wrap) {
+  app.footer(kExitCodesHelp);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    const int code = app.exit(e);  // prints help, the version, or the parse error
-    return code == 0 ? 0 : 2;
+    // --help and --version print and succeed; every real parse error (CLI11's own codes 101-115: a value
+    // that does not convert, a missing or unknown option, ...) is one line and exit 2.
+    if (e.get_exit_code() == static_cast<int>(CLI::ExitCodes::Success)) return app.exit(e) == 0 ? 0 : 2;
+    std::string message = e.what();
+    std::replace(message.begin(), message.end(), '\n', ' ');
+    std::cerr << "critlab: error: " << message << " (--help lists the options)" << std::endl;
+    return 2;
   }
   try {
     for (const auto& [sub, run] : commands)

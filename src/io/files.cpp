@@ -59,6 +59,20 @@ void write_atomic(const fs::path& path, const std::string& content) {
   });
 }
 
+void ensure_writable_directory(const fs::path& dir, const std::string& what) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec || !fs::is_directory(dir))
+    throw Error(fmt::format("{} '{}': cannot create the directory ({})", what, dir.string(),
+                            ec ? ec.message() : "a file of that name exists"));
+  const fs::path probe = temp_beside(dir / "write-probe");
+  {
+    std::ofstream out(probe, std::ios::binary);
+    if (!out) throw Error(fmt::format("{} '{}': the directory is not writable", what, dir.string()));
+  }
+  fs::remove(probe, ec);
+}
+
 void write_json(const fs::path& path, const nlohmann::json& value, int indent) {
   write_atomic(path, value.dump(indent) + "\n");
 }

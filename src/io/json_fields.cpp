@@ -134,7 +134,8 @@ std::vector<std::string> JsonFields::strings(std::string_view key) const {
   if (!j.is_array()) fail(key, "must be an array of strings, found " + type_name(j));
   std::vector<std::string> out;
   for (std::size_t i = 0; i < j.size(); ++i) {
-    if (!j[i].is_string()) fail(key, fmt::format("must be an array of strings; entry {} is {}", i, j[i].dump()));
+    if (!j[i].is_string())
+      fail(key, fmt::format("must be an array of strings; entry {} is {}", i, j[i].dump()));
     out.push_back(j[i].get<std::string>());
   }
   return out;
@@ -157,8 +158,8 @@ nlohmann::json parse_json(std::string_view text, const std::string& source) {
   try {
     return nlohmann::json::parse(text.begin(), text.end());
   } catch (const nlohmann::json::parse_error& e) {
-    throw Error(fmt::format("'{}' is not valid JSON (syntax error at byte {}); the file is damaged", source,
-                            e.byte));
+    throw Error(
+        fmt::format("'{}' is not valid JSON (syntax error at byte {}); the file is damaged", source, e.byte));
   } catch (const nlohmann::json::exception& e) {
     throw Error(fmt::format("'{}' is not valid JSON ({})", source, e.what()));
   }

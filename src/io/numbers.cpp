@@ -2,9 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <cctype>
 #include <cerrno>
 #include <cstdlib>
-#include <sstream>
 
 #include "critlab/core/error.h"
 #include "critlab/io/files.h"
@@ -12,57 +12,105 @@
 namespace critlab::io {
 
 namespace {
-std::vector<std::string> split(const std::string& line) {
-  std::vector<std::string> cells;
-  std::stringstream ss(line);
-  for (std::string c; std::getline(ss, c, ',');) {
-    const auto a = c.find_first_not_of(" \t\r"), b = c.find_last_not_of(" \t\r");
-    cells.push_back(a == std::string::npos ? "" : c.substr(a, b - a + 1));
+std::string_view trim(std::string_view s) {
+  const auto a = s.find_first_not_of(" \t\r"), b = s.find_last_not_of(" \t\r");
+  return a == std::string_view::npos ? std::string_view{} : s.substr(a, b - a + 1);
+}
+
+std::vector<std::string_view> split(std::string_view line) {
+  std::vector<std::string_view> cells;
+  for (std::size_t start = 0;;) {
+    const auto comma = line.find(',', start);
+    cells.push_back(
+        trim(line.substr(start, comma == std::string_view::npos ? std::string_view::npos : comma - start)));
+    if (comma == std::string_view::npos) break;
+    start = comma + 1;
   }
-  if (!line.empty() && line.back() == ',') cells.emplace_back();
   return cells;
 }
 
-bool parse_number(const std::string& s, double* out) {
-  if (s.empty()) return false;
+enum class Parsed { kNumber, kNotANumber, kOutOfRange };
+
+Parsed parse_number(std::string_view cell, double* out) {
+  if (cell.empty()) return Parsed::kNotANumber;
+  const std::string s(cell);  // NUL-terminated for strtod
   errno = 0;
   char* end = nullptr;
   *out = std::strtod(s.c_str(), &end);
-  return end == s.c_str() + s.size() && errno != ERANGE;
+  if (end != s.c_str() + s.size()) return Parsed::kNotANumber;
+  return errno == ERANGE ? Parsed::kOutOfRange : Parsed::kNumber;
+}
+
+// A header cell (numbers.h): letters, digits, '_', '-' and spaces, starting with a letter or '_'.
+bool is_name(std::string_view cell) {
+  if (cell.empty()) return false;
+  const auto first = static_cast<unsigned char>(cell.front());
+  if (!std::isalpha(first) && first != '_') return false;
+  for (char ch : cell) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (!std::isalnum(c) && c != '_' && c != '-' && c != ' ') return false;
+  }
+  return true;
+}
+
+bool is_header(const std::vector<std::string_view>& cells) {
+  bool any_name = false;
+  for (const auto cell : cells) {
+    double v;
+    if (parse_number(cell, &v) != Parsed::kNotANumber) return false;
+    if (!cell.empty() && !is_name(cell)) return false;
+    any_name |= !cell.empty();
+  }
+  return any_name;
+}
+
+// A cell quoted in a message: at most 60 characters, control bytes escaped.
+std::string shown(std::string_view s) {
+  std::string out;
+  for (char ch : s.substr(0, 60)) {
+    const auto c = static_cast<unsigned char>(ch);
+    out += c < 0x20 || c == 0x7f ? fmt::format("\\x{:02x}", c) : std::string(1, ch);
+  }
+  if (s.size() > 60) out += "...";
+  return out;
 }
 }  // namespace
 
-std::vector<double> read_number_column(const std::filesystem::path& path, const std::string& column) {
-  const std::string name = path.string();
-  if (!std::filesystem::exists(path)) throw Error(fmt::format("'{}' does not exist", name));
-  std::istringstream in(read_text(path));
+std::vector<double> parse_number_column(std::string_view text, const std::string& name,
+                                        const std::string& column) {
+  constexpr std::string_view kBom = "\xEF\xBB\xBF";
+  if (text.substr(0, kBom.size()) == kBom) text.remove_prefix(kBom.size());
   std::vector<double> out;
   long index = -1;  // resolved column index
   bool header_checked = false;
-  if (column.empty())
+  if (column.empty()) {
     index = 0;
-  else {
+  } else {
+    errno = 0;
     char* end = nullptr;
     const long v = std::strtol(column.c_str(), &end, 10);
-    if (end == column.c_str() + column.size() && v >= 0) index = v;
+    if (end == column.c_str() + column.size() && v >= 0 && errno != ERANGE) index = v;
   }
-  std::string line;
-  for (long lineno = 1; std::getline(in, line); ++lineno) {
-    if (!line.empty() && line.back() == '\r') line.pop_back();
+  long lineno = 0;
+  for (std::size_t pos = 0; pos < text.size();) {
+    const auto nl = text.find('\n', pos);
+    std::string_view line =
+        text.substr(pos, nl == std::string_view::npos ? std::string_view::npos : nl - pos);
+    pos = nl == std::string_view::npos ? text.size() : nl + 1;
+    ++lineno;
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     const auto first = line.find_first_not_of(" \t");
-    if (first == std::string::npos || line[first] == '#') continue;
+    if (first == std::string_view::npos || line[first] == '#') continue;
     const auto cells = split(line);
     if (!header_checked) {
       header_checked = true;
-      double probe;
-      bool any_text = false;
-      for (const auto& c : cells) any_text |= !parse_number(c, &probe);
-      if (any_text) {  // a header line
+      if (is_header(cells)) {
         if (index < 0) {
           for (std::size_t i = 0; i < cells.size(); ++i)
             if (cells[i] == column) index = static_cast<long>(i);
           if (index < 0)
-            throw Error(fmt::format("'{}' has no column named '{}' (header: {})", name, column, line));
+            throw Error(
+                fmt::format("'{}' has no column named '{}' (header: {})", name, shown(column), shown(line)));
         }
         continue;
       }
@@ -70,16 +118,30 @@ std::vector<double> read_number_column(const std::filesystem::path& path, const 
         throw Error(fmt::format("'{}' has no header line, so --column must be a 0-based index", name));
     }
     if (index >= static_cast<long>(cells.size()))
-      throw Error(fmt::format("'{}' line {}: no column {} in '{}'", name, lineno, index, line));
+      throw Error(fmt::format("'{}' line {}: no column {} in '{}'", name, lineno, index, shown(line)));
+    const auto cell = cells[static_cast<std::size_t>(index)];
     double v;
-    if (!parse_number(cells[static_cast<std::size_t>(index)], &v))
-      throw Error(fmt::format("'{}' line {}: '{}' is not a number", name, lineno,
-                              cells[static_cast<std::size_t>(index)]));
-    out.push_back(v);
+    switch (parse_number(cell, &v)) {
+      case Parsed::kNumber:
+        out.push_back(v);
+        break;
+      case Parsed::kOutOfRange:
+        throw Error(fmt::format(
+            "'{}' line {}: '{}' is outside the range of a double (magnitudes from 2.2e-308 to 1.8e308)", name,
+            lineno, shown(cell)));
+      case Parsed::kNotANumber:
+        throw Error(fmt::format("'{}' line {}: '{}' is not a number", name, lineno, shown(cell)));
+    }
   }
   if (out.empty())
     throw Error(fmt::format("'{}' holds no numbers; expected one number per line or a CSV column", name));
   return out;
+}
+
+std::vector<double> read_number_column(const std::filesystem::path& path, const std::string& column) {
+  const std::string name = path.string();
+  if (!std::filesystem::exists(path)) throw Error(fmt::format("'{}' does not exist", name));
+  return parse_number_column(read_text(path), name, column);
 }
 
 }  // namespace critlab::io

@@ -82,8 +82,10 @@ GaussLegendre gauss_legendre(int n) {
 }
 
 bool MeanFieldOptions::IsValid(std::string* error) const {
-  if (quadrature_points < 2 || quadrature_points > 1000) {
-    if (error) *error = "quadrature_points must be in [2, 1000]";
+  if (quadrature_points < kMinQuadrature || quadrature_points > kMaxQuadrature) {
+    if (error)
+      *error = fmt::format("quadrature_points must be in [{}, {}], got {}", kMinQuadrature, kMaxQuadrature,
+                           quadrature_points);
     return false;
   }
   if (!(q0 > 0) || !(tolerance > 0) || max_iterations < 1) {
@@ -116,9 +118,10 @@ double derivative_moment(Activation act, const GaussHermite& gh, double q) {
 MeanFieldResult mean_field(Activation act, double sigma_w, double sigma_b, const MeanFieldOptions& options) {
   std::string err;
   if (!options.IsValid(&err)) throw Error("mean-field options: " + err);
-  if (!(sigma_w > 0) || !(sigma_b >= 0))
-    throw Error(
-        fmt::format("mean field needs sigma_w > 0 and sigma_b >= 0, got {} and {}", sigma_w, sigma_b));
+  if (!(sigma_w >= kMinSigmaW && sigma_w <= kMaxSigma))
+    throw Error(fmt::format("sigma_w must be in [{:g}, {:g}], got {}", kMinSigmaW, kMaxSigma, sigma_w));
+  if (!(sigma_b >= 0 && sigma_b <= kMaxSigma))
+    throw Error(fmt::format("sigma_b must be in [0, {:g}], got {}", kMaxSigma, sigma_b));
   const GaussHermite gh = gauss_hermite(options.quadrature_points);
   const double sw2 = sigma_w * sigma_w, sb2 = sigma_b * sigma_b;
   MeanFieldResult r;
@@ -143,11 +146,11 @@ MeanFieldResult mean_field(Activation act, double sigma_w, double sigma_b, const
                     fmt::format("the length map has no finite fixed point for {} at sigma_w={}, sigma_b={} "
                                 "(q grew to {:.3g})",
                                 to_string(act), sigma_w, sigma_b, q));
-  else if (!std::isfinite(r.q_star) || !std::isfinite(r.chi1))
-    r.status =
-        make_status(StatusCode::kNonFinite,
-                    fmt::format("the fixed point or chi_1 is not finite for {} at sigma_w={}, sigma_b={}",
-                                to_string(act), sigma_w, sigma_b));
+  else if (!std::isfinite(r.q_star) || !std::isfinite(r.chi1) || !std::isfinite(r.lyapunov))
+    r.status = make_status(
+        StatusCode::kNonFinite,
+        fmt::format("the fixed point, chi_1 or ln(chi_1) is not finite for {} at sigma_w={}, sigma_b={}",
+                    to_string(act), sigma_w, sigma_b));
   return r;
 }
 

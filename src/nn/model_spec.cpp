@@ -33,9 +33,12 @@ bool ModelSpec::IsValid(std::string* error) const {
   if (resolved_width() > (1 << 16)) return fail(fmt::format("width must be at most 65536, got {}", width));
   if (depth > 2000) return fail(fmt::format("depth must be at most 2000, got {}", depth));
   // Weight scales beyond 100 only overflow: the mean-field edge of chaos lies near 1 to 2.
-  if (!(sigma_w > 0 && sigma_w <= 100)) return fail(fmt::format("sigma_w must be in (0, 100], got {}", sigma_w));
-  if (!(sigma_b >= 0 && sigma_b <= 100)) return fail(fmt::format("sigma_b must be in [0, 100], got {}", sigma_b));
-  if (num_classes > 100000) return fail(fmt::format("num_classes must be at most 100000, got {}", num_classes));
+  if (!(sigma_w > 0 && sigma_w <= 100))
+    return fail(fmt::format("sigma_w must be in (0, 100], got {}", sigma_w));
+  if (!(sigma_b >= 0 && sigma_b <= 100))
+    return fail(fmt::format("sigma_b must be in [0, 100], got {}", sigma_b));
+  if (num_classes > 100000)
+    return fail(fmt::format("num_classes must be at most 100000, got {}", num_classes));
   if (cnn_hidden < 1 || cnn_hidden > (1 << 16))
     return fail(fmt::format("cnn_hidden must be in [1, 65536], got {}", cnn_hidden));
   if (input_shape.size() > 4) return fail("input_shape has more than 4 dimensions");
@@ -87,7 +90,8 @@ nlohmann::json to_json(const ModelSpec& s) {
           {"num_classes", s.num_classes}, {"cnn_hidden", s.cnn_hidden}};
 }
 
-ModelSpec model_spec_from_json(const nlohmann::json& j, const std::string& source, const std::string& prefix) {
+ModelSpec model_spec_from_json(const nlohmann::json& j, const std::string& source,
+                               const std::string& prefix) {
   const io::JsonFields f(j, source, prefix);
   ModelSpec s;
   s.arch = f.choice<Arch>("arch");

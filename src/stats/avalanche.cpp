@@ -15,6 +15,15 @@
 namespace critlab::stats {
 
 std::vector<Avalanche> avalanches_from_series(const std::vector<double>& counts) {
+  constexpr double kMaxCount = 9007199254740992.0;  // 2^53: every integer below it is exact
+  for (std::size_t i = 0; i < counts.size(); ++i) {
+    const double c = counts[i];
+    if (!(c >= 0 && c <= kMaxCount && c == std::floor(c)))
+      throw Error(
+          fmt::format("series value {} (item {}) is not an event count: counts must be integers from 0 "
+                      "to 2^53 = 9007199254740992",
+                      c, i + 1));
+  }
   std::vector<Avalanche> out;
   std::size_t i = 0;
   while (i < counts.size() && counts[i] > 0) ++i;  // a run open at the start is dropped
@@ -25,7 +34,9 @@ std::vector<Avalanche> avalanches_from_series(const std::vector<double>& counts)
     const std::size_t start = i;
     while (i < counts.size() && counts[i] > 0) {
       a.shape.push_back(counts[i]);
-      a.size += static_cast<std::int64_t>(std::llround(counts[i]));
+      if (a.size > static_cast<std::int64_t>(kMaxCount - counts[i]))
+        throw Error(fmt::format("the avalanche ending at item {} holds more than 2^53 events", i + 1));
+      a.size += static_cast<std::int64_t>(counts[i]);
       ++i;
     }
     a.duration = static_cast<std::int64_t>(i - start);

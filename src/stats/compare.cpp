@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <functional>
 #include <limits>
@@ -25,16 +26,70 @@ struct Model {
   std::function<std::vector<std::pair<std::string, double>>(const Params&)> describe;
 };
 
-double sum_of(const std::vector<double>& v) {
-  double s = 0;
-  for (double x : v) s += x;
-  return s;
-}
-
 // ln(SF(z_lo) - SF(z_hi)) for the standard normal, z_lo < z_hi, stable in both tails.
 double log_normal_mass(double z_lo, double z_hi) {
   if (z_hi <= 0) return log_diff_exp(log_normal_sf(-z_hi), log_normal_sf(-z_lo));  // via the CDF
   return log_diff_exp(log_normal_sf(z_lo), log_normal_sf(z_hi));
+}
+
+// ln sum_{k=a}^{b} exp(l(k)) over the integers of [a, b] for a log-concave l peaking at the integer `mode`
+// in [a, b] (the Poisson log-mass). Summed term by term outward from the mode until the terms fall 50 below
+// the peak; where that takes more than 20,000 terms (a mean near 1e12, say, or beyond 2^53 where k + 1 may
+// round back to k), the sum is the integral by Gauss-Legendre panels over the range that carries the mass
+// plus the Euler-Maclaurin end-point terms: the mass then varies on a scale of hundreds of integers or more,
+// where the two agree to double precision. Its cost never depends on the values.
+double log_sum_unimodal(const std::function<double(double)>& l, double a, double b, double mode) {
+  constexpr double kDrop = 50;
+  constexpr int kDirectTerms = 20'000;
+  const double peak = l(mode);
+  if (!std::isfinite(peak)) return peak;
+  double s = 1;  // exp(l(mode) - peak)
+  int terms = 1;
+  bool direct = mode < 9007199254740992.0;
+  for (double k = mode - 1; direct && k >= a; --k, ++terms) {
+    const double d = l(k) - peak;
+    if (d < -kDrop) break;
+    s += std::exp(d);
+    if (terms > kDirectTerms) direct = false;
+  }
+  for (double k = mode + 1; direct && k <= b; ++k, ++terms) {
+    const double d = l(k) - peak;
+    if (d < -kDrop) break;
+    s += std::exp(d);
+    if (terms > kDirectTerms) direct = false;
+  }
+  if (direct) return peak + std::log(s);
+  // The range that carries the mass: doubling away from the mode until l has fallen kDrop below the peak.
+  auto edge = [&](double dir, double limit) {
+    double step = 1;
+    double k = mode;
+    while (k != limit) {
+      const double next = dir > 0 ? std::min(limit, k + step) : std::max(limit, k - step);
+      k = next;
+      if (l(k) - peak < -kDrop) break;
+      step *= 2;
+    }
+    return k;
+  };
+  const double lo = edge(-1, a), hi = edge(+1, b);
+  static const double nodes[8] = {-0.9602898564975363, -0.7966664774136267, -0.5255324099163290,
+                                  -0.1834346424956498, 0.1834346424956498,  0.5255324099163290,
+                                  0.7966664774136267,  0.9602898564975363};
+  static const double weights[8] = {0.1012285362903763, 0.2223810344533745, 0.3137066458778873,
+                                    0.3626837833783620, 0.3626837833783620, 0.3137066458778873,
+                                    0.2223810344533745, 0.1012285362903763};
+  constexpr int kPanels = 512;
+  const double h = (hi - lo) / kPanels;
+  double integral = 0;
+  for (int p = 0; p < kPanels; ++p)
+    for (int i = 0; i < 8; ++i) {
+      const double k = lo + (p + 0.5 + 0.5 * nodes[i]) * h;
+      integral += 0.5 * h * weights[i] * std::exp(l(k) - peak);
+    }
+  // sum_{k=lo}^{hi} f(k) = integral + (f(lo) + f(hi)) / 2 + ...; the ends are terms only where they bound
+  // the range (elsewhere f is negligible there).
+  const double ends = 0.5 * (std::exp(l(lo) - peak) + std::exp(l(hi) - peak));
+  return peak + std::log(integral + ends);
 }
 
 // ln of integral_{xmin}^{xmax or inf} x^-alpha e^{-lambda x} dx, by Gauss-Legendre panels in t = ln(x/xmin).
@@ -159,13 +214,9 @@ Model make_model(Alternative alt, const PowerLawFit& fit, const std::vector<doub
       m.loglik = [=](const Params& p, const std::vector<double>& x, std::vector<double>* out) {
         const double mu = std::exp(p[0]);
         auto lpmf = [&](double k) { return k * std::log(mu) - mu - std::lgamma(k + 1); };
-        // ln P(xmin <= K <= xmax): summed in log space over the range that carries the mass.
-        const double hi_k = xmax > 0 ? xmax : std::max(xmin, mu) + 40 * std::sqrt(mu) + 100;
-        double mx = kNegInf;
-        for (double k = xmin; k <= hi_k; ++k) mx = std::max(mx, lpmf(k));
-        double s = 0;
-        for (double k = xmin; k <= hi_k; ++k) s += std::exp(lpmf(k) - mx);
-        const double norm = mx + std::log(s);
+        // ln P(xmin <= K <= xmax), in log space over the range that carries the mass.
+        const double hi_k = xmax > 0 ? std::floor(xmax) : std::max(xmin, mu) + 40 * std::sqrt(mu) + 100;
+        const double norm = log_sum_unimodal(lpmf, xmin, hi_k, std::clamp(std::floor(mu), xmin, hi_k));
         for (std::size_t i = 0; i < x.size(); ++i) (*out)[i] = lpmf(x[i]) - norm;
         return std::isfinite(norm);
       };
@@ -180,16 +231,28 @@ Model make_model(Alternative alt, const PowerLawFit& fit, const std::vector<doub
         const double alpha = p[0], lam = std::exp(p[1]);
         double norm;
         if (disc) {
-          // Direct sum near xmin, the integral from K + 1/2 beyond (Euler-Maclaurin's leading term).
-          const double k_end = xmax > 0 ? std::min(xmax, xmin + 100000) : xmin + 100000;
+          // Direct sum of the first 1,000 terms, the rest by the midpoint form of Euler-Maclaurin:
+          // sum_{k=K+1}^{M} f(k) = integral_{K+1/2}^{M+1/2} f + (f'(K+1/2) - f'(M+1/2)) / 24 + O(f'''), with
+          // f(x) = x^-alpha e^{-lambda x}: past 1,000 terms the remainder is below double precision, and the
+          // cost never depends on the values. Beyond 2^53 (where k + 1 may round back to k) no direct terms.
+          constexpr double kDirect = 1000;
+          const bool exact = xmin + kDirect < 9007199254740992.0;
+          const double k_end = !exact     ? xmin - 1
+                               : xmax > 0 ? std::min(std::floor(xmax), xmin + kDirect)
+                                          : xmin + kDirect;
           double mx = kNegInf, s = 0;
           auto lt = [&](double k) { return -alpha * std::log(k) - lam * k; };
           for (double k = xmin; k <= k_end; ++k) mx = std::max(mx, lt(k));
           for (double k = xmin; k <= k_end; ++k) s += std::exp(lt(k) - mx);
-          norm = mx + std::log(s);
+          norm = exact ? mx + std::log(s) : kNegInf;
           if (xmax <= 0 || xmax > k_end) {
-            const double rest = log_tpl_integral(alpha, lam, k_end + 0.5, xmax > 0 ? xmax + 0.5 : 0);
-            norm = std::max(norm, rest) + std::log1p(std::exp(std::min(norm, rest) - std::max(norm, rest)));
+            const double lo = k_end + 0.5, hi = xmax > 0 ? std::floor(xmax) + 0.5 : 0;
+            const double rest = log_tpl_integral(alpha, lam, lo, hi);
+            const double top = std::max(norm, rest);
+            // f'(x) = -f(x) (alpha / x + lambda), relative to e^top.
+            double corr = -std::exp(lt(lo) - top) * (alpha / lo + lam) / 24;
+            if (hi > 0) corr += std::exp(lt(hi) - top) * (alpha / hi + lam) / 24;
+            norm = top + std::log(std::exp(norm - top) + std::exp(rest - top) + corr);
           }
         } else {
           norm = log_tpl_integral(alpha, lam, xmin, xmax);
@@ -233,10 +296,27 @@ Comparison compare_power_law(const std::vector<double>& data, const PowerLawFit&
     return c;
   }
   Model model = make_model(alt, fit, tail);
-  std::vector<double> buf(n);
+  // The likelihoods depend on the values only: each distinct value once, weighted by its count (discrete
+  // tails repeat small values many times).
+  std::sort(tail.begin(), tail.end());
+  std::vector<double> values, weights;
+  for (std::size_t i = 0; i < n;) {
+    std::size_t j = i;
+    while (j < n && tail[j] == tail[i]) ++j;
+    values.push_back(tail[i]);
+    weights.push_back(static_cast<double>(j - i));
+    i = j;
+  }
+  const std::size_t u = values.size();
+  auto weighted_sum = [&](const std::vector<double>& v) {
+    double s = 0;
+    for (std::size_t i = 0; i < u; ++i) s += weights[i] * v[i];
+    return s;
+  };
+  std::vector<double> buf(u);
   auto neg_ll = [&](const Params& p) {
-    if (!model.loglik(p, tail, &buf)) return std::numeric_limits<double>::infinity();
-    const double s = sum_of(buf);
+    if (!model.loglik(p, values, &buf)) return std::numeric_limits<double>::infinity();
+    const double s = weighted_sum(buf);
     return std::isfinite(s) ? -s : std::numeric_limits<double>::infinity();
   };
   Params best;
@@ -252,11 +332,11 @@ Comparison compare_power_law(const std::vector<double>& data, const PowerLawFit&
     c.status = make_status(StatusCode::kNoConvergence, "the " + c.against + " fit did not converge");
     return c;
   }
-  std::vector<double> alt_ll(n);
-  model.loglik(best, tail, &alt_ll);
-  std::vector<double> l(n);
-  for (std::size_t i = 0; i < n; ++i) l[i] = power_law_log_pdf(fit, tail[i]) - alt_ll[i];
-  double sum = sum_of(l);
+  std::vector<double> alt_ll(u);
+  model.loglik(best, values, &alt_ll);
+  std::vector<double> l(u);
+  for (std::size_t i = 0; i < u; ++i) l[i] = power_law_log_pdf(fit, values[i]) - alt_ll[i];
+  double sum = weighted_sum(l);
   if (!std::isfinite(sum)) {
     c.status = make_status(StatusCode::kNonFinite,
                            fmt::format("the log-likelihood ratio against {} is {}", c.against, sum));
@@ -265,12 +345,22 @@ Comparison compare_power_law(const std::vector<double>& data, const PowerLawFit&
   if (c.nested && sum > 0) sum = 0, std::fill(l.begin(), l.end(), 0.0);  // the nesting model cannot do worse
   const double mean = sum / n;
   double var = 0;
-  for (double v : l) var += (v - mean) * (v - mean);
+  for (std::size_t i = 0; i < u; ++i) var += weights[i] * (l[i] - mean) * (l[i] - mean);
   var /= n;
-  c.log_likelihood_ratio = sum;
   const double R = var > 0 ? sum / std::sqrt(n * var) : 0.0;  // identical likelihoods: no evidence either way
+  const double p = c.nested ? std::erfc(std::sqrt(std::abs(sum))) : std::erfc(std::abs(R) / std::sqrt(2.0));
+  if (!std::isfinite(var) || !std::isfinite(R) || !std::isfinite(p)) {
+    // Per-point ratios too large to square (values near 1e308) or NaN: no evidence either way can be read.
+    c.status =
+        make_status(StatusCode::kNonFinite,
+                    fmt::format("the log-likelihood ratio against {} is {} but its variance is {}; the "
+                                "normalised ratio R is not finite",
+                                c.against, sum, var));
+    return c;
+  }
+  c.log_likelihood_ratio = sum;
   c.R = R;
-  c.p = c.nested ? std::erfc(std::sqrt(std::abs(sum))) : std::erfc(std::abs(R) / std::sqrt(2.0));
+  c.p = p;
   c.favours = *c.p < 0.1 ? (sum > 0 ? "power_law" : c.against) : "inconclusive";
   c.parameters = model.describe(best);
   if (!converged)

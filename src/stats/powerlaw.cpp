@@ -5,9 +5,12 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <exception>
 #include <limits>
 #include <map>
+#include <mutex>
 #include <nlohmann/json.hpp>
+#include <system_error>
 #include <thread>
 
 #include "critlab/core/error.h"
@@ -19,7 +22,11 @@ namespace critlab::stats {
 
 namespace {
 constexpr double kInf = std::numeric_limits<double>::infinity();
-constexpr double kAlphaSearchMax = 20.0;  // numerical MLEs search alpha in (1, 20]
+constexpr double kAlphaSearchMax = 20.0;               // numerical MLEs search alpha in (1, 20]
+constexpr double kExactIntegers = 9007199254740992.0;  // 2^53: doubles hold every integer below it
+constexpr std::size_t kScanAllCandidates = kXminScanAll;
+constexpr std::size_t kCoarseCandidates = kXminScanCoarse;
+constexpr std::size_t kXminRefineWindows = 8;  // the points of each pass whose neighbours the next scans
 
 // ln Z(alpha) of the tail normalisation.
 double log_norm_continuous(double alpha, double xmin, double xmax) {
@@ -31,12 +38,23 @@ double log_norm_continuous(double alpha, double xmin, double xmax) {
   return c * std::log(xmin) + std::log(ratio);
 }
 
+// ln of sum_{k=xmin}^{xmax} k^-alpha, in O(1) whatever the range: Hurwitz zeta differences for alpha > 1
+// (in logs where zeta underflows, for xmin near 1e300), Euler-Maclaurin (power_sum) for alpha <= 1, which
+// only a truncated fit allows.
 double log_norm_discrete(double alpha, double xmin, double xmax) {
-  if (xmax <= 0) return alpha > 1 ? std::log(hurwitz_zeta(alpha, xmin)) : kInf;
-  if (alpha > 1) return std::log(hurwitz_zeta(alpha, xmin) - hurwitz_zeta(alpha, xmax + 1));
-  double z = 0;
-  for (double k = xmin; k <= xmax; ++k) z += std::pow(k, -alpha);
-  return std::log(z);
+  constexpr double kTiny = 1e-290;
+  if (xmax <= 0) {
+    if (!(alpha > 1)) return kInf;
+    const double z = hurwitz_zeta(alpha, xmin);
+    return z > kTiny ? std::log(z) : log_hurwitz_zeta(alpha, xmin);
+  }
+  xmax = std::floor(xmax);
+  if (alpha > 1) {
+    const double z = hurwitz_zeta(alpha, xmin) - hurwitz_zeta(alpha, xmax + 1);
+    if (z > kTiny) return std::log(z);
+    return log_diff_exp(log_hurwitz_zeta(alpha, xmin), log_hurwitz_zeta(alpha, xmax + 1));
+  }
+  return std::log(power_sum(alpha, xmin, xmax));
 }
 
 double log_norm(bool discrete, double alpha, double xmin, double xmax) {
@@ -103,15 +121,18 @@ double ks_distance(const Compressed& c, std::size_t i, std::size_t end, double x
     // P(X <= x) = (1 - (x/xmin)^{1-alpha}) / (1 - (xmax/xmin)^{1-alpha}), one exp per point.
     const double a1 = 1 - alpha, lxmin = std::log(xmin);
     const double denom = xmax > 0 ? std::expm1(a1 * (std::log(xmax) - lxmin)) : -1.0;
-    // A coarse pass first: the empirical CDF at any point follows from the suffix counts, so 64 spread
-    // points bound D from below cheaply and settle most losing candidates without the full pass.
+    // Coarse passes first: the empirical CDF at any point follows from the suffix counts, so 64, then 4096
+    // spread points bound D from below cheaply and settle most losing candidates without the full pass.
     if (std::isfinite(bound)) {
-      const std::size_t stride = std::max<std::size_t>(1, (end - i) / 64);
-      for (std::size_t j = i; j < end; j += stride) {
-        const double p = std::expm1(a1 * (c.log_value[j] - lxmin)) / denom;
-        const double lo = (c.n_ge[i] - c.n_ge[j]) / n, hi = (c.n_ge[i] - c.n_ge[j + 1]) / n;
-        if (std::max(std::abs(p - lo), std::abs(p - hi)) > bound)
-          return std::max(std::abs(p - lo), std::abs(p - hi));
+      for (const std::size_t points : {std::size_t{64}, std::size_t{4096}}) {
+        if (end - i <= 2 * points) break;
+        const std::size_t stride = (end - i) / points;
+        for (std::size_t j = i; j < end; j += stride) {
+          const double p = std::expm1(a1 * (c.log_value[j] - lxmin)) / denom;
+          const double lo = (c.n_ge[i] - c.n_ge[j]) / n, hi = (c.n_ge[i] - c.n_ge[j + 1]) / n;
+          if (std::max(std::abs(p - lo), std::abs(p - hi)) > bound)
+            return std::max(std::abs(p - lo), std::abs(p - hi));
+        }
       }
     }
     for (std::size_t j = i; j < end; ++j) {
@@ -125,15 +146,19 @@ double ks_distance(const Compressed& c, std::size_t i, std::size_t end, double x
     return d;
   }
   // Discrete: the model CDF F(k) = sum_{j=xmin}^{k} j^-alpha / Z, compared at the ends of every step of the
-  // empirical CDF. Walks integers while the gaps are short, and jumps with zeta differences over long gaps.
+  // empirical CDF. Walks integers while the gaps are short, and jumps over long gaps (and beyond 2^53, where
+  // k + 1 may round back to k) with zeta differences or power_sum, so the cost never grows with the values.
   const double z = std::exp(log_norm_discrete(alpha, xmin, xmax));
   double f = 0;         // model CDF at integer k (inclusive)
   double k = xmin - 1;  // last integer included in f
   auto advance_to = [&](double target) {
-    if (target - k <= 64 || alpha <= 1) {
+    if (target <= k) return;
+    if (target - k <= 64 && target < kExactIntegers) {
       for (; k < target;) f += std::pow(++k, -alpha) / z;
     } else {
-      f += (hurwitz_zeta(alpha, k + 1) - hurwitz_zeta(alpha, target + 1)) / z;
+      f += (alpha > 1 ? hurwitz_zeta(alpha, k + 1) - hurwitz_zeta(alpha, target + 1)
+                      : power_sum(alpha, k + 1, target)) /
+           z;
       k = target;
     }
   };
@@ -189,6 +214,7 @@ PowerLawFit fit_validated(const std::vector<double>& data, const PowerLawOptions
     for (std::size_t i = 0; i + 1 < end; ++i)  // xmin = the largest value leaves no distribution to fit
       if (c.n_ge[i] - c.n_ge[end] >= static_cast<double>(o.min_tail)) candidates.push_back(i);
   }
+  fit.xmin_candidates = static_cast<std::int64_t>(candidates.size());
   if (candidates.empty()) {
     fit.status = make_status(
         StatusCode::kInsufficientData,
@@ -198,13 +224,48 @@ PowerLawFit fit_validated(const std::vector<double>& data, const PowerLawOptions
   }
   std::size_t best = candidates.front();
   TailFit best_fit;
-  for (std::size_t i : candidates) {
+  auto evaluate = [&](std::size_t pos) {
+    const std::size_t i = candidates[pos];
     const double xmin_i = o.xmin ? *o.xmin : c.value[i];  // a fixed xmin need not be a data value
+    ++fit.xmin_candidates_scanned;
     TailFit t;
     t.alpha = fit_alpha(c, i, end, xmin_i, o.discrete, o.discrete_approximation, fit.xmax);
-    if (!std::isfinite(t.alpha)) continue;
+    if (!std::isfinite(t.alpha)) return kInf;
     t.ks = ks_distance(c, i, end, xmin_i, o.discrete, t.alpha, fit.xmax, best_fit.ks);
     if (t.ks < best_fit.ks) best_fit = t, best = i;
+    return t.ks;
+  };
+  if (candidates.size() <= kScanAllCandidates) {
+    for (std::size_t pos = 0; pos < candidates.size(); ++pos) evaluate(pos);
+  } else {
+    // Many distinct values: a coarse pass over kCoarseCandidates evenly spaced in rank (quantile-spaced
+    // distinct values), then zooming in: around each of the kXminRefineWindows best points of a pass (least
+    // KS, or least lower bound where the KS pass cut a loser short), one step either side, at a 16 times
+    // finer step, down to every candidate.
+    std::size_t step = (candidates.size() + kCoarseCandidates - 1) / kCoarseCandidates;
+    std::vector<char> done(candidates.size(), 0);
+    std::vector<std::pair<double, std::size_t>> level;  // (KS distance or its lower bound, position)
+    for (std::size_t pos = 0; pos < candidates.size(); pos += step) {
+      level.emplace_back(evaluate(pos), pos);
+      done[pos] = 1;
+    }
+    while (step > 1) {
+      const std::size_t windows = std::min(kXminRefineWindows, level.size());
+      std::partial_sort(level.begin(), level.begin() + static_cast<std::ptrdiff_t>(windows), level.end());
+      const std::size_t fine = std::max<std::size_t>(1, step / 16);
+      std::vector<std::size_t> next;
+      for (std::size_t w = 0; w < windows; ++w) {
+        const std::size_t centre = level[w].second;
+        const std::size_t from = centre > step ? centre - step : 0;
+        const std::size_t to = std::min(candidates.size() - 1, centre + step);
+        for (std::size_t pos = from; pos <= to; pos += fine)
+          if (!done[pos]) next.push_back(pos), done[pos] = 1;
+      }
+      std::sort(next.begin(), next.end());
+      level.clear();
+      for (std::size_t pos : next) level.emplace_back(evaluate(pos), pos);
+      step = fine;
+    }
   }
   if (!std::isfinite(best_fit.ks)) {
     fit.status = make_status(StatusCode::kNoConvergence, "no candidate xmin gave a finite fit");
@@ -238,15 +299,23 @@ std::vector<double> below_xmin(const std::vector<double>& data, double xmin) {
 }
 }  // namespace
 
+int bootstrap_threads(int requested, int simulations) {
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  return std::max(1, std::min({requested > 0 ? requested : cores, cores, std::max(simulations, 1)}));
+}
+
 bool PowerLawOptions::IsValid(std::string* error) const {
   auto fail = [&](const std::string& m) {
     if (error) *error = m;
     return false;
   };
   if (min_tail < 2) return fail("min_tail must be at least 2");
-  if (bootstrap < 0) return fail("bootstrap must be >= 0");
-  if (xmin && !(*xmin > 0)) return fail("xmin must be positive");
-  if (xmax && !(*xmax > 0)) return fail("xmax must be positive");
+  if (bootstrap < 0 || bootstrap > kMaxBootstrap)
+    return fail(fmt::format("bootstrap must be in [0, {}], got {}", kMaxBootstrap, bootstrap));
+  if (xmin && !(*xmin > 0 && std::isfinite(*xmin)))
+    return fail(fmt::format("xmin must be positive and finite, got {}", *xmin));
+  if (xmax && !(*xmax > 0))
+    return fail(fmt::format("xmax must be positive (inf: no truncation), got {}", *xmax));
   if (xmin && xmax && !(*xmax > *xmin)) return fail("xmax must exceed xmin");
   if (threads < 0) return fail("threads must be >= 0");
   return true;
@@ -312,19 +381,24 @@ std::vector<double> sample_power_law(const PowerLawFit& fit, std::size_t n, std:
     }
     return out;
   }
-  // Discrete: exact inversion of the CCDF P(X >= x). A table covers the first values, where most draws
-  // land; beyond it CSN's approximation x ~ (xmin - 1/2)(1 - r)^{-1/(alpha-1)} + 1/2 is corrected step by
-  // step against the exact CCDF (Hurwitz zeta differences).
+  // Discrete: exact inversion of the CCDF P(X >= x): the draw for a uniform r in (0, 1] is the x with
+  // P(X >= x + 1) < r <= P(X >= x). A table covers the first values, where most draws land; beyond it x is
+  // bracketed by doubling from CSN's approximation (xmin - 1/2)(1 - r)^{-1/(alpha-1)} + 1/2 and found by
+  // bisection on the exact CCDF (Hurwitz zeta differences; CSN appendix D): O(log x) CCDF evaluations per
+  // draw, whatever the size of x. A draw beyond the largest double (possible for alpha near 1) is clamped
+  // to it.
   const double z = std::exp(log_norm_discrete(fit.alpha, fit.xmin, fit.xmax));
-  const double upper = fit.xmax > 0 ? fit.xmax : kInf;
+  const double upper = fit.xmax > 0 ? std::floor(fit.xmax) : kInf;
   auto ccdf = [&](double x) {  // P(X >= x)
     if (x > upper) return 0.0;
     if (x <= fit.xmin) return 1.0;
-    const double tail = fit.xmax > 0 ? hurwitz_zeta(fit.alpha, x) - hurwitz_zeta(fit.alpha, fit.xmax + 1)
-                                     : hurwitz_zeta(fit.alpha, x);
-    return tail / z;
+    if (fit.xmax <= 0) return hurwitz_zeta(fit.alpha, x) / z;
+    return (fit.alpha > 1 ? hurwitz_zeta(fit.alpha, x) - hurwitz_zeta(fit.alpha, upper + 1)
+                          : power_sum(fit.alpha, x, upper)) /
+           z;
   };
   constexpr int kTable = 4096;
+  constexpr double kMax = std::numeric_limits<double>::max();
   std::vector<double> table;  // table[j] = P(X >= xmin + j + 1)
   double s = 1.0;
   for (int j = 0; j < kTable && fit.xmin + j <= upper; ++j) {
@@ -339,11 +413,32 @@ std::vector<double> sample_power_law(const PowerLawFit& fit, std::size_t n, std:
       out.push_back(fit.xmin + static_cast<double>(it - table.begin()));
       continue;
     }
-    double x = std::floor((fit.xmin - 0.5) * std::pow(r, -1 / a1) + 0.5);
-    x = std::clamp(x, fit.xmin + table.size(), upper);
-    while (x > fit.xmin && ccdf(x) < r) --x;
-    while (ccdf(x + 1) >= r) ++x;
-    out.push_back(x);
+    // Invariant: P(X >= lo) >= r > P(X >= hi).
+    double lo = fit.xmin + static_cast<double>(table.size());
+    const double guess = a1 > 0 ? std::floor((fit.xmin - 0.5) * std::pow(r, -1 / a1) + 0.5) : lo + 1;
+    double hi = std::min(std::max(guess, lo + 1), upper + 1);
+    if (!(hi <= kMax)) hi = kMax;
+    if (hi > lo + 1 && ccdf(hi - 1) >= r) lo = hi - 1;  // the guess is usually within one of the draw
+    bool clamped = false;
+    for (double step = std::max(1.0, hi - lo); ccdf(hi) >= r;) {
+      if (hi >= kMax) {
+        clamped = true;
+        break;
+      }
+      lo = hi;
+      step *= 2;
+      hi = std::min(lo + step, kMax);
+    }
+    if (clamped) {
+      out.push_back(kMax);
+      continue;
+    }
+    while (hi - lo > 1) {
+      const double mid = std::floor(lo + 0.5 * (hi - lo));
+      if (mid <= lo || mid >= hi) break;  // beyond 2^53 no integer lies between them
+      (ccdf(mid) >= r ? lo : hi) = mid;
+    }
+    out.push_back(lo);
   }
   return out;
 }
@@ -351,6 +446,11 @@ std::vector<double> sample_power_law(const PowerLawFit& fit, std::size_t n, std:
 PowerLawFit fit_power_law(const std::vector<double>& data, const PowerLawOptions& o) {
   std::string err;
   if (!o.IsValid(&err)) throw Error(err);
+  if (o.xmax && std::isinf(*o.xmax)) {  // xmax = inf is no truncation, exactly as if none were given
+    PowerLawOptions untruncated = o;
+    untruncated.xmax.reset();
+    return fit_power_law(data, untruncated);
+  }
   PowerLawFit fit;
   fit.discrete = o.discrete;
   fit.n = static_cast<std::int64_t>(data.size());
@@ -369,6 +469,13 @@ PowerLawFit fit_power_law(const std::vector<double>& data, const PowerLawOptions
       return fit;
     }
   }
+  if (o.bootstrap > 0 &&
+      static_cast<double>(o.bootstrap) * static_cast<double>(data.size()) > kMaxBootstrapDraws)
+    throw Error(fmt::format(
+        "bootstrap {} would draw {:.3g} values ({} sets of {}, each refitted), far beyond what finishes; the "
+        "limit is {:.0e} values in all",
+        o.bootstrap, static_cast<double>(o.bootstrap) * static_cast<double>(data.size()), o.bootstrap,
+        data.size(), kMaxBootstrapDraws));
   fit = fit_validated(data, o);
   if (!fit.ok()) fit.p_value_status = make_status(StatusCode::kNotRun, "no power-law fit to test");
   if (!fit.ok() || o.bootstrap == 0) return fit;
@@ -380,7 +487,9 @@ PowerLawFit fit_power_law(const std::vector<double>& data, const PowerLawOptions
   refit.bootstrap = 0;
   std::vector<double> ks(static_cast<std::size_t>(o.bootstrap), kInf);
   std::atomic<int> next{0};
-  auto worker = [&] {
+  std::mutex failure_mutex;
+  std::exception_ptr failure;  // the first exception of any worker, rethrown after every thread is joined
+  auto simulate = [&] {
     for (int s; (s = next++) < o.bootstrap;) {
       std::mt19937_64 rng(o.seed * 0x9E3779B97F4A7C15ULL + static_cast<std::uint64_t>(s));
       std::binomial_distribution<std::int64_t> tail_count(fit.n, p_tail);
@@ -392,12 +501,28 @@ PowerLawFit fit_power_law(const std::vector<double>& data, const PowerLawOptions
       ks[static_cast<std::size_t>(s)] = f.ok() ? f.ks : kInf;
     }
   };
-  const int threads =
-      o.threads > 0 ? o.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  auto worker = [&] {
+    try {
+      simulate();
+    } catch (...) {
+      const std::lock_guard<std::mutex> lock(failure_mutex);
+      if (!failure) failure = std::current_exception();
+      next = o.bootstrap;  // the others stop at their next set
+    }
+  };
+  // Threads: o.threads (0 = all cores), never more than the cores or the simulations. Where the system
+  // refuses a thread, the bootstrap runs on those already started (the p-value does not depend on the
+  // count); every started thread is joined before anything is rethrown.
+  const int threads = bootstrap_threads(o.threads, o.bootstrap);
   std::vector<std::thread> pool;
-  for (int t = 1; t < threads; ++t) pool.emplace_back(worker);
+  pool.reserve(static_cast<std::size_t>(threads));
+  try {
+    for (int t = 1; t < threads; ++t) pool.emplace_back(worker);
+  } catch (const std::system_error&) {
+  }
   worker();
   for (auto& t : pool) t.join();
+  if (failure) std::rethrow_exception(failure);
   int at_least = 0;
   for (double d : ks) at_least += d >= fit.ks;
   fit.bootstrap = o.bootstrap;
@@ -420,7 +545,9 @@ nlohmann::json to_json(const PowerLawFit& f) {
       {"p_value", or_null(f.p_value)},
       {"p_value_status", critlab::to_string(f.p_value_status.code)},
       {"p_value_message", f.p_value_status.message},
-      {"bootstrap", f.bootstrap}};
+      {"bootstrap", f.bootstrap},
+      {"xmin_candidates", f.xmin_candidates_scanned},
+      {"xmin_candidates_total", f.xmin_candidates}};
   put_status(j, f.status);
   return j;
 }

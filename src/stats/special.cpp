@@ -8,18 +8,22 @@
 
 namespace critlab::stats {
 
+namespace {
+// B_{2j} / (2j)! for j = 1..8.
+constexpr double kB[] = {1.0 / 12,
+                         -1.0 / 720,
+                         1.0 / 30240,
+                         -1.0 / 1209600,
+                         1.0 / 47900160,
+                         -691.0 / 1307674368000.0,
+                         1.0 / 74724249600.0,
+                         -3617.0 / 10670622842880000.0};
+constexpr int kEulerMaclaurinDirect = 9;  // terms summed directly before the Euler-Maclaurin tail
+}  // namespace
+
 double hurwitz_zeta(double s, double q) {
   CRITLAB_ASSERT(s > 1 && q > 0, "hurwitz_zeta needs s > 1 and q > 0");
-  // B_{2j} / (2j)! for j = 1..8.
-  static constexpr double kB[] = {1.0 / 12,
-                                  -1.0 / 720,
-                                  1.0 / 30240,
-                                  -1.0 / 1209600,
-                                  1.0 / 47900160,
-                                  -691.0 / 1307674368000.0,
-                                  1.0 / 74724249600.0,
-                                  -3617.0 / 10670622842880000.0};
-  constexpr int kN = 9;
+  constexpr int kN = kEulerMaclaurinDirect;
   double sum = 0;
   for (int k = 0; k < kN; ++k) sum += std::pow(q + k, -s);
   const double a = q + kN;
@@ -34,6 +38,60 @@ double hurwitz_zeta(double s, double q) {
     if (std::abs(term) < 1e-17 * sum) break;
     poch *= (s + 2 * j + 1) * (s + 2 * j + 2);
     power /= a * a;
+  }
+  return sum;
+}
+
+double log_hurwitz_zeta(double s, double q) {
+  CRITLAB_ASSERT(s > 1 && q > 0, "log_hurwitz_zeta needs s > 1 and q > 0");
+  // The terms of hurwitz_zeta divided by q^-s: (q + k)^-s / q^-s = (1 + k/q)^-s.
+  constexpr int kN = kEulerMaclaurinDirect;
+  double sum = 0;
+  for (int k = 0; k < kN; ++k) sum += std::exp(-s * std::log1p(k / q));
+  const double a = q + kN;
+  const double a_s = std::exp(-s * std::log1p(kN / q));  // (a/q)^-s
+  sum += a * a_s / (s - 1) + 0.5 * a_s;
+  double poch = s, power = a_s / a;
+  for (int j = 0; j < 8; ++j) {
+    const double term = kB[j] * poch * power;
+    sum += term;
+    if (std::abs(term) < 1e-17 * sum) break;
+    poch *= (s + 2 * j + 1) * (s + 2 * j + 2);
+    power /= a * a;
+  }
+  return -s * std::log(q) + std::log(sum);
+}
+
+double power_sum(double s, double a, double b) {
+  CRITLAB_ASSERT(a >= 1 && b >= a, "power_sum needs 1 <= a <= b");
+  if (std::isinf(b)) {
+    CRITLAB_ASSERT(s > 1, "power_sum to infinity needs s > 1");
+    return hurwitz_zeta(s, a);
+  }
+  b = std::floor(b);
+  constexpr int kN = kEulerMaclaurinDirect;
+  double sum = 0;
+  if (b - a < 64) {  // counted by index, so it ends even where a + i no longer changes (beyond 2^53)
+    const auto count = static_cast<int>(b - a) + 1;
+    for (int i = 0; i < count; ++i) sum += std::pow(a + i, -s);
+    return sum;
+  }
+  for (int k = 0; k < kN; ++k) sum += std::pow(a + k, -s);
+  // sum_{k=A}^{b} f(k) = integral_A^b f + (f(A) + f(b))/2 + sum_j B_2j/(2j)! (f^(2j-1)(b) - f^(2j-1)(A)),
+  // f(x) = x^-s, f^(2j-1)(x) = -s (s+1) ... (s+2j-2) x^(-s-2j+1).
+  const double A = a + kN;
+  const double c = 1 - s, t = std::log(b / A);
+  sum += std::pow(A, c) * (std::abs(c * t) < 1e-12 ? t : std::expm1(c * t) / c);
+  const double fa = std::pow(A, -s), fb = std::pow(b, -s);
+  sum += 0.5 * (fa + fb);
+  double poch = s, pa = fa / A, pb = fb / b;
+  for (int j = 0; j < 8; ++j) {
+    const double term = kB[j] * poch * (pa - pb);
+    sum += term;
+    if (std::abs(term) < 1e-17 * std::abs(sum)) break;
+    poch *= (s + 2 * j + 1) * (s + 2 * j + 2);
+    pa /= A * A;
+    pb /= b * b;
   }
   return sum;
 }

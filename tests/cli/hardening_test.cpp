@@ -57,7 +57,8 @@ TEST(Hardening, TwoTrainProcessesIntoOneDirectoryNeverBothWrite) {
   const auto a = d.path() / "a", b = d.path() / "b";
   test::run_shell("(" + cmd + " >/dev/null 2>" + a.string() + "; echo $? >" + a.string() + ".rc) & (" + cmd +
                   " >/dev/null 2>" + b.string() + "; echo $? >" + b.string() + ".rc) & wait");
-  const int rc_a = std::stoi(io::read_text(a.string() + ".rc")), rc_b = std::stoi(io::read_text(b.string() + ".rc"));
+  const int rc_a = std::stoi(io::read_text(a.string() + ".rc")),
+            rc_b = std::stoi(io::read_text(b.string() + ".rc"));
   // Exactly one trains; the other is refused with one line (the directory is in use, or already holds
   // the first one's run if it finished first).
   EXPECT_EQ(std::min(rc_a, rc_b), 0);
@@ -77,7 +78,8 @@ TEST(Hardening, KillAtTheMomentStateJsonAppearsKeepsStepZeroOfTheRecording) {
   // Kill -9 the moment the first checkpoint commits: the recording's step 0 must already be there.
   const int rc = test::run_shell(
       test::critlab_bin() + " " + kTiny + "--epochs 1 --record --record-points 6 --record-probes 100 --out " +
-      dir.string() + " >/dev/null 2>&1 & pid=$!; while [ ! -e " + (dir / "checkpoints" / "state.json").string() +
+      dir.string() + " >/dev/null 2>&1 & pid=$!; while [ ! -e " +
+      (dir / "checkpoints" / "state.json").string() +
       " ] && kill -0 $pid 2>/dev/null; do :; done; kill -9 $pid; wait $pid; exit 0");
   ASSERT_EQ(rc, 0);
   ASSERT_TRUE(fs::exists(dir / "checkpoints" / "state.json"));
@@ -159,8 +161,9 @@ TEST(Hardening, AFullDiskIsAClearErrorAndLeavesNoTemporaries) {
   // RLIMIT_FSIZE stands in for a full disk: with SIGXFSZ ignored, a write past 64 kB fails with EFBIG as it
   // would with ENOSPC. The checkpoints (about 150 kB) cannot be written.
   const auto err = d.path() / "err";
-  const int rc = test::run_shell("trap '' XFSZ; ulimit -f 64; " + test::critlab_bin() + " " + kTiny +
-                                 "--epochs 1 --width 128 --out " + dir.string() + " >/dev/null 2>" + err.string());
+  const int rc =
+      test::run_shell("trap '' XFSZ; ulimit -f 64; " + test::critlab_bin() + " " + kTiny +
+                      "--epochs 1 --width 128 --out " + dir.string() + " >/dev/null 2>" + err.string());
   EXPECT_EQ(rc, 2);
   const auto message = io::read_text(err);
   EXPECT_EQ(std::count(message.begin(), message.end(), '\n'), 1) << message;
@@ -173,17 +176,27 @@ TEST(Hardening, AFullDiskIsAClearErrorAndLeavesNoTemporaries) {
 TEST(Hardening, BadNumbersForEngineCommandsAreOneLineAndFast) {
   test::TempDir d;
   const std::vector<std::string> commands_flags{
-      "train --out " + (d.path() / "t").string() + " --epochs", "train --out " + (d.path() / "t").string() + " --lr",
+      "train --out " + (d.path() / "t").string() + " --epochs",
+      "train --out " + (d.path() / "t").string() + " --lr",
       "train --out " + (d.path() / "t").string() + " --batch-size",
       "train --out " + (d.path() / "t").string() + " --weight-decay",
-      "train --out " + (d.path() / "t").string() + " --depth", "train --out " + (d.path() / "t").string() + " --width",
+      "train --out " + (d.path() / "t").string() + " --depth",
+      "train --out " + (d.path() / "t").string() + " --width",
       "train --out " + (d.path() / "t").string() + " --sigma-w",
       "train --out " + (d.path() / "t").string() + " --criticality-probes",
       "train --out " + (d.path() / "t").string() + " --monitor-probes",
-      "train --out " + (d.path() / "t").string() + " --threads", "train --out " + (d.path() / "t").string() + " --seed",
-      "measure --probes", "measure --hutchinson-probes", "measure --lyapunov-k", "measure --sigma-w",
-      "measure --seed", "avalanches --repeats", "avalanches --probes", "avalanches --threshold",
-      "graph --run " + d.path().string() + " --theta-step", "graph --run " + d.path().string() + " --prune-repeats",
+      "train --out " + (d.path() / "t").string() + " --threads",
+      "train --out " + (d.path() / "t").string() + " --seed",
+      "measure --probes",
+      "measure --hutchinson-probes",
+      "measure --lyapunov-k",
+      "measure --sigma-w",
+      "measure --seed",
+      "avalanches --repeats",
+      "avalanches --probes",
+      "avalanches --threshold",
+      "graph --run " + d.path().string() + " --theta-step",
+      "graph --run " + d.path().string() + " --prune-repeats",
       "experiment continual --out " + (d.path() / "c").string() + " --seeds",
       "experiment continual --out " + (d.path() / "c").string() + " --examples-per-task",
       "experiment critical-training --out " + (d.path() / "e").string() + " --seeds"};

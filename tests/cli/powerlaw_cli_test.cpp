@@ -2,6 +2,7 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <random>
@@ -71,6 +72,126 @@ TEST(PowerLawCli, BadInputGivesOneClearLine) {
   expect_one_line_error(run_cli("powerlaw " + write(d.path(), "r", "1.5\n2\n").string() + " --discrete"),
                         "not an integer");
   expect_one_line_error(run_cli("powerlaw " + (d.path() / "missing").string()), "does not exist");
+  // Line 1 is a header only when it is clearly names: a mistyped or out-of-range number is an error.
+  expect_one_line_error(run_cli("powerlaw " + write(d.path(), "x", "x1.5\n2\n3\n").string()),
+                        "line 1: 'x1.5' is not a number");
+  expect_one_line_error(run_cli("powerlaw " + write(d.path(), "o", "1e400\n2\n3\n").string()),
+                        "line 1: '1e400' is outside the range of a double");
+  const auto bom = run_cli("powerlaw " +
+                           write(d.path(), "b",
+                                 "\xEF\xBB\xBF"
+                                 "5\n1\n2\n3\n")
+                               .string() +
+                           " --json");
+  ASSERT_EQ(bom.exit_code, 0) << bom.err;
+  EXPECT_EQ(nlohmann::json::parse(bom.out)["n"], 4);
   expect_one_line_error(run_cli("powerlaw " + write(d.path(), "c", "a,b\n1,2\n").string() + " --column zz"),
                         "no column named 'zz'");
+}
+
+TEST(PowerLawCli, ThreadsBeyondTheCoresGiveTheSameResult) {
+  // --threads 100000 once aborted ("terminate called without an active exception").
+  test::TempDir d;
+  std::mt19937_64 rng(2);
+  std::string text;
+  for (double v : stats::sample_power_law(stats::power_law_model(2.0, 1, true), 1000, rng))
+    text += fmt::format("{}\n", v);
+  const auto file = write(d.path(), "x", text).string();
+  const auto many =
+      run_cli("powerlaw " + file + " --discrete --bootstrap 6 --no-compare --json --threads 100000");
+  const auto two = run_cli("powerlaw " + file + " --discrete --bootstrap 6 --no-compare --json --threads 2");
+  ASSERT_EQ(many.exit_code, 0) << many.err;
+  ASSERT_EQ(two.exit_code, 0) << two.err;
+  EXPECT_EQ(nlohmann::json::parse(many.out), nlohmann::json::parse(two.out));
+}
+
+TEST(PowerLawCli, InfiniteXmaxIsNoXmaxAndHugeBootstrapsAreRefused) {
+  test::TempDir d;
+  std::mt19937_64 rng(3);
+  std::string text;
+  for (double v : stats::sample_power_law(stats::power_law_model(2.5, 1.0), 2000, rng))
+    text += fmt::format("{}\n", v);
+  const auto file = write(d.path(), "x", text).string();
+  const auto inf = run_cli("powerlaw " + file + " --json --xmax inf");
+  const auto none = run_cli("powerlaw " + file + " --json");
+  ASSERT_EQ(inf.exit_code, 0) << inf.err;
+  EXPECT_EQ(nlohmann::json::parse(inf.out), nlohmann::json::parse(none.out));
+  expect_one_line_error(run_cli("powerlaw " + file + " --bootstrap 1000000000"),
+                        "--bootstrap must be in [0, 100000]");
+  expect_one_line_error(run_cli("powerlaw " + file + " --xmin inf"), "--xmin must be positive and finite");
+}
+
+TEST(PowerLawCli, HugeDiscreteValuesFinishInSeconds) {
+  test::TempDir d;
+  std::string text;
+  for (int i = 1; i <= 200; ++i) text += fmt::format("{}\n", 1 + i % 37);
+  const auto file = write(d.path(), "x", text + "9007199254740992\n9007199254740994\n").string();
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto r = run_cli("powerlaw " + file + " --discrete --json");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 10.0);
+}
+
+TEST(PowerLawCli, EveryNumericFlagAtEdgeValuesGivesAResultOrOneLine) {
+  // Each numeric flag of powerlaw and theory at 0, -1, nan, inf, 1e308 and 2^31: a result (exit 0) or one
+  // line naming the problem (exit 2), within seconds; never a hang, a crash, CLI11's own exit codes or a
+  // raw library error.
+  test::TempDir d;
+  std::mt19937_64 rng(4);
+  std::string text;
+  for (double v : stats::sample_power_law(stats::power_law_model(2.0, 1, true), 300, rng))
+    text += fmt::format("{}\n", v);
+  const auto file = write(d.path(), "x", text).string();
+  const std::vector<std::pair<std::string, std::string>> commands{
+      {"powerlaw " + file + " --discrete", "--xmin"},
+      {"powerlaw " + file + " --discrete", "--xmax"},
+      {"powerlaw " + file, "--xmin"},
+      {"powerlaw " + file, "--xmax"},
+      {"powerlaw " + file, "--min-tail"},
+      {"powerlaw " + file, "--bootstrap"},
+      {"powerlaw " + file + " --bootstrap 2", "--seed"},
+      {"powerlaw " + file + " --bootstrap 2", "--threads"},
+      {"theory", "--sigma-w"},
+      {"theory", "--sigma-b"},
+      {"theory", "--quadrature"},
+      {"theory --activation gelu", "--sigma-w"}};
+  for (const auto& [command, flag] : commands)
+    for (const char* value : {"0", "-1", "nan", "inf", "1e308", "2147483648"}) {
+      const std::string args = command + " " + flag + " " + value;
+      const auto t0 = std::chrono::steady_clock::now();
+      const auto r = run_cli(args);
+      const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      EXPECT_TRUE(r.exit_code == 0 || r.exit_code == 2) << args << ": exit " << r.exit_code << "\n" << r.err;
+      if (r.exit_code == 2) {
+        EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << args << "\n" << r.err;
+        EXPECT_EQ(r.err.rfind("critlab: error: ", 0), 0u) << args << "\n" << r.err;
+        EXPECT_NE(r.err.find(flag), std::string::npos) << args << "\n" << r.err;
+      }
+      EXPECT_LT(seconds, 10.0) << args;
+    }
+}
+
+TEST(PowerLawCli, ParseErrorsAreOneLineAndTheHelpStatesTheExitCodes) {
+  expect_one_line_error(run_cli("powerlaw x --min-tail abc"), "--min-tail");
+  expect_one_line_error(run_cli("theory --quadrature abc"), "--quadrature");
+  expect_one_line_error(run_cli("theory --no-such-flag"), "--no-such-flag");
+  const auto help = run_cli("--help");
+  EXPECT_EQ(help.exit_code, 0);
+  EXPECT_NE(help.out.find("Exit codes: 0 success; 1 internal error"), std::string::npos) << help.out;
+  EXPECT_NE(help.out.find("2 bad input"), std::string::npos);
+}
+
+TEST(PowerLawCli, UnwritableOutIsRefusedBeforeTheWork) {
+  test::TempDir d;
+  const auto blocker = write(d.path(), "file", "not a directory");
+  const auto t0 = std::chrono::steady_clock::now();
+  expect_one_line_error(run_cli("theory --edge-of-chaos --out " + (blocker / "eoc").string()),
+                        "--out '" + (blocker / "eoc").string() + "': cannot create the directory");
+  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 1.0);
+  expect_one_line_error(run_cli("powerlaw " + blocker.string() + " --out " + (blocker / "o").string()),
+                        "--out");
+  const auto gelu = run_cli("theory --activation gelu --sigma-w 1e-6 --json");
+  ASSERT_EQ(gelu.exit_code, 0) << gelu.err;
+  const auto j = nlohmann::json::parse(gelu.out);
+  EXPECT_TRUE(j["status"] != "ok" || (j["chi1"].is_number() && j["lyapunov"].is_number())) << j.dump();
 }

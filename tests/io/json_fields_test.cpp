@@ -47,12 +47,15 @@ TEST(JsonFields, ErrorsNameTheFileAndTheField) {
             "'run/config.json': field 'train.lr' must be a number, found a string");
   EXPECT_NE(error_of([&] { train.integer("epochs"); }).find("field 'train.epochs' must be a whole number"),
             std::string::npos);
-  EXPECT_NE(error_of([&] { train.unsigned_integer("seed"); }).find("field 'train.seed' must be a whole number"),
-            std::string::npos);
-  EXPECT_EQ(error_of([&] { train.number("momentum"); }), "'run/config.json': field 'train.momentum' is missing");
+  EXPECT_NE(
+      error_of([&] { train.unsigned_integer("seed"); }).find("field 'train.seed' must be a whole number"),
+      std::string::npos);
+  EXPECT_EQ(error_of([&] { train.number("momentum"); }),
+            "'run/config.json': field 'train.momentum' is missing");
   EXPECT_EQ(error_of([&] { train.object("deep").boolean("x"); }),
             "'run/config.json': field 'train.deep.x' must be true or false, found an array");
-  EXPECT_EQ(error_of([&] { f.object("model"); }), "'run/config.json': field 'model' must be an object, found an array");
+  EXPECT_EQ(error_of([&] { f.object("model"); }),
+            "'run/config.json': field 'model' must be an object, found an array");
   EXPECT_EQ(error_of([&] { io::JsonFields(json::array(), "state.json"); }),
             "'state.json' must hold a JSON object, found an array");
   EXPECT_NE(error_of([&] { f.object("train").choice<Optimizer>("lr"); }).find("unknown optimizer '0.1'"),

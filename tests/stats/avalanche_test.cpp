@@ -3,7 +3,14 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <limits>
 #include <random>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "critlab/core/error.h"
 
 using namespace critlab::stats;
 
@@ -64,4 +71,25 @@ TEST(Avalanches, ShapeCollapseRecoversAKnownExponent) {
   auto c = shape_collapse(av, 5, 60);
   ASSERT_TRUE(c.ok());
   EXPECT_NEAR(c.exponent, 1.7, 0.02);
+}
+
+TEST(Avalanches, SeriesCountsMustBeFiniteNonNegativeIntegers) {
+  // inf once became an avalanche of size -9.22e18, 1e308 one of size 0, and nan looped allocating 3.3 GB.
+  const double inf = std::numeric_limits<double>::infinity(), nan = std::nan("");
+  for (const auto& [bad, what] : std::vector<std::pair<double, std::string>>{
+           {inf, "inf"}, {1e308, "1e+308"}, {nan, "nan"}, {-1, "-1"}, {2.5, "2.5"}, {-inf, "-inf"}}) {
+    try {
+      avalanches_from_series({0, 3, bad, 1, 0});
+      ADD_FAILURE() << what << " was accepted";
+    } catch (const critlab::Error& e) {
+      const std::string m = e.what();
+      EXPECT_NE(m.find("item 3"), std::string::npos) << m;
+      EXPECT_NE(m.find(what), std::string::npos) << m;
+    }
+  }
+  const double top = 9007199254740992.0;  // 2^53 is the largest count
+  const auto av = avalanches_from_series({0, top, 0});
+  ASSERT_EQ(av.size(), 1u);
+  EXPECT_EQ(av[0].size, static_cast<std::int64_t>(top));
+  EXPECT_THROW(avalanches_from_series({0, top, 1, 0}), critlab::Error);
 }

@@ -56,7 +56,8 @@ TEST(RunConfig, DamagedFieldsNameTheFileAndTheField) {
     j[json::json_pointer(pointer)] = std::move(value);
     return error_of([&] { train::run_config_from_json(j, "run/config.json"); });
   };
-  EXPECT_EQ(with("/train/lr", "fast"), "'run/config.json': field 'train.lr' must be a number, found a string");
+  EXPECT_EQ(with("/train/lr", "fast"),
+            "'run/config.json': field 'train.lr' must be a number, found a string");
   EXPECT_EQ(with("/model/depth", true),
             "'run/config.json': field 'model.depth' must be an integer, found a boolean");
   EXPECT_NE(with("/train/lr", 1e308).find("lr must be in (0, 1000]"), std::string::npos);
@@ -68,7 +69,8 @@ TEST(RunConfig, DamagedFieldsNameTheFileAndTheField) {
   EXPECT_NE(with("/data_source", "imagenet").find("field 'data_source'"), std::string::npos);
   auto j = good_config();
   j.erase("model");
-  EXPECT_EQ(error_of([&] { train::run_config_from_json(j, "c.json"); }), "'c.json': field 'model' is missing");
+  EXPECT_EQ(error_of([&] { train::run_config_from_json(j, "c.json"); }),
+            "'c.json': field 'model' is missing");
   EXPECT_EQ(error_of([&] { train::run_config_from_json(json::array(), "c.json"); }),
             "'c.json' must hold a JSON object, found an array");
 }
@@ -85,7 +87,8 @@ TEST(RunConfig, CheckpointStateIsValidated) {
   const auto bad = [](const char* text) {
     return error_of([&] { train::checkpoint_state_from_json(json::parse(text), "state.json"); });
   };
-  EXPECT_EQ(bad(R"({"epoch": "1", "step": 0})"), "'state.json': field 'epoch' must be an integer, found a string");
+  EXPECT_EQ(bad(R"({"epoch": "1", "step": 0})"),
+            "'state.json': field 'epoch' must be an integer, found a string");
   EXPECT_NE(bad(R"({"epoch": -1, "step": 0})").find("field 'epoch' must be in"), std::string::npos);
   EXPECT_NE(bad(R"({"epoch": 1, "step": 0, "model_crc32": 4294967296})").find("32-bit"), std::string::npos);
   EXPECT_EQ(bad(R"({"epoch": 1})"), "'state.json': field 'step' is missing");

@@ -18,6 +18,10 @@ void write_atomic(const fs::path& path, const std::string& content);
 // such as torch::save). The temp file is removed if the writer throws.
 void write_atomic_with(const fs::path& path, const std::function<void(const fs::path&)>& writer);
 
+// Creates `dir` (and its parents) and checks that a file can be written in it, before any work whose result
+// goes there; throws critlab::Error "<what> '<dir>': ..." otherwise (e.g. what = "--out").
+void ensure_writable_directory(const fs::path& dir, const std::string& what);
+
 void write_json(const fs::path& path, const nlohmann::json& value, int indent = 2);
 // Reads a regular file whole; throws critlab::Error naming the file when it is missing, not a regular file,
 // unreadable or larger than `max_bytes`.

@@ -49,17 +49,27 @@ double gaussian_expectation_hermite(const GaussHermite& gh, double q, F&& f);
 template <typename F>
 double gaussian_expectation_panels(double q, F&& f, double panel_width = 0.5);
 
+// The ranges mean_field accepts (critlab::Error otherwise): below 20 Gauss-Hermite points the length map of
+// tanh-like activations need not converge (--quadrature 2 once made --edge-of-chaos run for 6 minutes);
+// the edge-of-chaos curve's cost grows linearly with the points (tanh: ~3 s at 20, ~20 s at 160 on a loaded
+// 2-core machine) and 200 is already beyond any gain in accuracy. sigma_w below 1e-6
+// squares to nothing a double resolves, and sigmas beyond 1e3 put q* beyond 1e6, where the quadrature no
+// longer resolves the activations.
+inline constexpr int kMinQuadrature = 20, kMaxQuadrature = 200;
+inline constexpr double kMinSigmaW = 1e-6, kMaxSigma = 1e3;
+
 struct MeanFieldOptions {
-  int quadrature_points = 160;  // Gauss-Hermite order
+  int quadrature_points = 160;  // Gauss-Hermite order, in [kMinQuadrature, kMaxQuadrature]
   double q0 = 1.0;              // starting variance of the length-map iteration
   double tolerance = 1e-13;     // relative change that counts as converged
   int max_iterations = 200000;
   bool IsValid(std::string* error) const;
 };
 
-// status: ok (the length map converged to its fixed point); no-convergence (no fixed point within the
-// iteration limit: q_star is then the last iterate, and JSON writes the three figures as null); non-finite
-// (the quadrature met NaN or Inf, e.g. at sigma_w near 0 or 1e308).
+// status: ok (the length map converged to its fixed point, and q*, chi_1 and ln(chi_1)/2 are finite);
+// no-convergence (no fixed point within the iteration limit: q_star is then the last iterate, and JSON writes
+// the three figures as null); non-finite (one of them is NaN or Inf; JSON writes them as null). Throws
+// critlab::Error for sigma_w outside [kMinSigmaW, kMaxSigma] or sigma_b outside [0, kMaxSigma].
 struct MeanFieldResult {
   double q_star = 0;    // fixed point of the length map (last iterate if none)
   double chi1 = 0;      // sigma_w^2 E[phi'(sqrt(q*) z)^2]

@@ -21,8 +21,10 @@
 
 namespace critlab::stats {
 
-// Avalanches of a binned series (counts >= 0). A run still open at either end of the series is dropped,
-// since its size and duration are unknown.
+// Avalanches of a binned series. A run still open at either end of the series is dropped, since its size
+// and duration are unknown. Counts must be integers from 0 to 2^53 (NaN, inf, negative or fractional
+// counts, and an avalanche of more than 2^53 events, throw critlab::Error naming the 1-based item and the
+// value).
 std::vector<Avalanche> avalanches_from_series(const std::vector<double>& counts);
 
 struct ShapeCollapse {

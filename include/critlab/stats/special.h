@@ -9,6 +9,16 @@ namespace critlab::stats {
 // Hurwitz zeta zeta(s, q) = sum_{k>=0} (k + q)^{-s}, s > 1, q > 0, by Euler-Maclaurin summation
 // (relative error ~1e-15).
 double hurwitz_zeta(double s, double q);
+// ln zeta(s, q), computed with every term scaled by q^-s, so it stays finite where zeta(s, q) itself
+// underflows (q near 1e300, or s large with q beyond 2^53).
+double log_hurwitz_zeta(double s, double q);
+
+// The finite sum sum_{k=a}^{floor(b)} k^{-s} over the integers a, a + 1, ... (a >= 1 an integer, any real
+// s), in O(1): summed term by term when the range is short, else the first terms directly and the rest by
+// Euler-Maclaurin (integral, end-point terms and Bernoulli corrections at both ends; relative error ~1e-15).
+// The cost never depends on b - a, so it also serves ranges far beyond 2^53, where doubles no longer hold
+// every integer. b = +inf is allowed for s > 1 (then it is hurwitz_zeta(s, a)).
+double power_sum(double s, double a, double b);
 
 // Standard normal CDF and the log of its survival function, ln(1 - Phi(z)), accurate far into the tail.
 double normal_cdf(double z);

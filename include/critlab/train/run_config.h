@@ -17,7 +17,8 @@ namespace critlab::train {
 struct RunConfig {
   nn::ModelSpec spec;
   TrainOptions options;
-  bool supplied_data = false;  // trained on data its caller supplied (not Fashion-MNIST from options.data_dir)
+  bool supplied_data =
+      false;  // trained on data its caller supplied (not Fashion-MNIST from options.data_dir)
 };
 // `source` names the file in errors.
 RunConfig run_config_from_json(const nlohmann::json& j, const std::string& source);
