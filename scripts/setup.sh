@@ -15,9 +15,11 @@ PACKAGES=(
   dataset-fashion-mnist                     # the data the main job trains on
 )
 
-# One dpkg-query for all of them: apt runs only when something is missing.
+# One dpkg-query for all of them: apt runs only when something is missing. dpkg-query exits 1 when it knows
+# of no package by one of the names (never installed), which must not end the script under `set -e`.
 missing=()
-installed=$(dpkg-query -W -f='${Package} ${Status}\n' "${PACKAGES[@]}" 2>/dev/null | awk '/install ok installed/ {print $1}')
+installed=$({ dpkg-query -W -f='${Package} ${Status}\n' "${PACKAGES[@]}" 2>/dev/null || true; } |
+  awk '/install ok installed/ {print $1}')
 for p in "${PACKAGES[@]}"; do
   grep -qx "$p" <<<"$installed" || missing+=("$p")
 done
