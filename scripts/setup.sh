@@ -6,6 +6,7 @@ set -euo pipefail
 PACKAGES=(
   cmake g++ make ccache pkg-config          # build
   clang-format-14                           # the format check (scripts/check_format.sh)
+  clang-14 libclang-rt-14-dev               # sanitizers and libFuzzer (scripts/sanitize.sh, scripts/fuzz.sh)
   libtorch-dev                              # tensors + autograd (libtorch 1.13)
   libopenblas0-pthread                      # fast BLAS behind libtorch (reference BLAS is ~30x slower)
   libcli11-dev nlohmann-json3-dev libfmt-dev zlib1g-dev   # CLI, JSON, formatting, gzipped IDX files
