@@ -6,6 +6,7 @@ set -euo pipefail
 PACKAGES=(
   cmake g++ make ccache pkg-config          # build
   clang-format-14                           # the format check (scripts/check_format.sh)
+  clang-14 libclang-rt-14-dev               # sanitizers and libFuzzer (scripts/sanitize.sh, scripts/fuzz.sh)
   libtorch-dev                              # tensors + autograd (libtorch 1.13)
   libopenblas0-pthread                      # fast BLAS behind libtorch (reference BLAS is ~30x slower)
   libcli11-dev nlohmann-json3-dev libfmt-dev zlib1g-dev   # CLI, JSON, formatting, gzipped IDX files
@@ -15,9 +16,11 @@ PACKAGES=(
   dataset-fashion-mnist                     # the data the main job trains on
 )
 
-# One dpkg-query for all of them: apt runs only when something is missing.
+# One dpkg-query for all of them: apt runs only when something is missing. dpkg-query exits 1 when it knows
+# of no package by one of the names (never installed), which must not end the script under `set -e`.
 missing=()
-installed=$(dpkg-query -W -f='${Package} ${Status}\n' "${PACKAGES[@]}" 2>/dev/null | awk '/install ok installed/ {print $1}')
+installed=$({ dpkg-query -W -f='${Package} ${Status}\n' "${PACKAGES[@]}" 2>/dev/null || true; } |
+  awk '/install ok installed/ {print $1}')
 for p in "${PACKAGES[@]}"; do
   grep -qx "$p" <<<"$installed" || missing+=("$p")
 done

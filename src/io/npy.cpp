@@ -4,12 +4,12 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <algorithm>
 #include <fstream>
-#include <regex>
-#include <sstream>
 
 #include "critlab/core/error.h"
 #include "critlab/io/files.h"
+#include "critlab/io/npy_header.h"
 
 namespace critlab::io {
 namespace {
@@ -32,70 +32,42 @@ void write_npy(const std::filesystem::path& path, const at::Tensor& tensor) {
   if (!descr)
     throw Error(fmt::format("write_npy: unsupported tensor type {} for '{}'", c10::toString(t.scalar_type()),
                             path.string()));
-  std::string shape = fmt::format("{}", fmt::join(t.sizes(), ", "));
-  if (t.dim() == 1) shape += ",";  // "(3,)", "(3, 4)", "()"
-  std::string header =
-      fmt::format("{{'descr': '{}', 'fortran_order': False, 'shape': ({}), }}", descr, shape);
-  // Magic (6) + version (2) + header length (2) + header, padded with spaces to a multiple of 64, ending in
-  // \n.
-  const std::size_t unpadded = 10 + header.size() + 1;
-  header.append((64 - unpadded % 64) % 64, ' ');
-  header.push_back('\n');
-  std::string out("\x93NUMPY\x01\x00", 8);
-  out.push_back(static_cast<char>(header.size() & 0xff));
-  out.push_back(static_cast<char>((header.size() >> 8) & 0xff));
-  out += header;
+  std::string out =
+      format_npy_header(descr, false, std::span<const std::int64_t>(t.sizes().data(), t.sizes().size()));
   out.append(static_cast<const char*>(t.data_ptr()), t.numel() * t.element_size());
   write_atomic(path, out);
 }
 
 at::Tensor read_npy(const std::filesystem::path& path) {
+  const std::string name = path.string();
   std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(fmt::format("cannot open '{}'", path.string()));
+  if (!in) throw Error(fmt::format("cannot open '{}'", name));
+  std::error_code ec;
+  const std::uintmax_t file_size = std::filesystem::file_size(path, ec);
+  if (ec) throw Error(fmt::format("cannot read '{}': {}", name, ec.message()));
+  // The preamble and at most the largest header accepted: the parser rejects longer headers from their
+  // length.
+  std::string prefix(static_cast<std::size_t>(std::min<std::uintmax_t>(file_size, 12 + kMaxNpyHeaderBytes)),
+                     '\0');
+  if (!in.read(prefix.data(), static_cast<std::streamsize>(prefix.size())))
+    throw Error(fmt::format("cannot read '{}'", name));
+  const NpyHeader h = parse_npy_header(prefix, name);
   const auto bad = [&](const std::string& why) {
-    return Error(fmt::format("'{}' is not a readable .npy file: {}", path.string(), why));
+    return Error(fmt::format("'{}' is not a readable .npy file: {}", name, why));
   };
-  char magic[8];
-  if (!in.read(magic, 8) || std::string(magic, 6) != std::string("\x93NUMPY", 6)) throw bad("bad magic");
-  std::size_t header_len = 0;
-  if (magic[6] == 1) {
-    unsigned char l[2];
-    if (!in.read(reinterpret_cast<char*>(l), 2)) throw bad("truncated header");
-    header_len = l[0] | (l[1] << 8);
-  } else if (magic[6] == 2 || magic[6] == 3) {
-    unsigned char l[4];
-    if (!in.read(reinterpret_cast<char*>(l), 4)) throw bad("truncated header");
-    header_len = l[0] | (l[1] << 8) | (l[2] << 16) | (static_cast<std::size_t>(l[3]) << 24);
-  } else {
-    throw bad(fmt::format("unknown format version {}", static_cast<int>(magic[6])));
-  }
-  std::string header(header_len, '\0');
-  if (!in.read(header.data(), static_cast<std::streamsize>(header_len))) throw bad("truncated header");
-  std::smatch m;
-  if (!std::regex_search(header, m, std::regex("'descr':\\s*'([^']+)'"))) throw bad("no descr");
-  const std::string descr = m[1];
   at::ScalarType type = at::kFloat;
   bool found = false;
   for (const auto& d : kDtypes)
-    if (descr == d.descr || (descr[0] == '=' && descr.substr(1) == std::string(d.descr).substr(1)))
+    if (h.descr == d.descr || (h.descr[0] == '=' && h.descr.substr(1) == std::string(d.descr).substr(1)))
       type = d.type, found = true;
-  if (!found) throw bad(fmt::format("unsupported dtype '{}'", descr));
-  if (std::regex_search(header, std::regex("'fortran_order':\\s*True")))
-    throw bad("Fortran order is not supported");
-  if (!std::regex_search(header, m, std::regex("'shape':\\s*\\(([^)]*)\\)"))) throw bad("no shape");
-  std::vector<std::int64_t> shape;
-  std::stringstream ss(m[1].str());
-  for (std::string item; std::getline(ss, item, ',');) {
-    if (item.find_first_not_of(" ") == std::string::npos) continue;
-    try {
-      shape.push_back(std::stoll(item));
-    } catch (const std::exception&) {
-      throw bad(fmt::format("bad shape entry '{}'", item));
-    }
-    if (shape.back() < 0) throw bad("negative dimension");
-  }
-  auto t = at::empty(shape, at::TensorOptions().dtype(type));
+  if (!found)
+    throw bad(fmt::format("unsupported dtype '{}'",
+                          h.descr.size() <= 40 ? h.descr : h.descr.substr(0, 40) + "..."));
+  if (h.fortran_order) throw bad("Fortran order is not supported");
+  check_npy_file_size(h, file_size, name);  // before allocating: the data must be there
+  auto t = at::empty(h.shape, at::TensorOptions().dtype(type));
   const auto bytes = static_cast<std::streamsize>(t.numel() * t.element_size());
+  in.seekg(static_cast<std::streamoff>(h.data_offset));
   if (bytes > 0 && !in.read(static_cast<char*>(t.data_ptr()), bytes)) throw bad("truncated data");
   return t;
 }
