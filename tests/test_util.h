@@ -1,7 +1,10 @@
 // Helpers shared by the tests: running the critlab binary, temporary directories, data availability.
 #pragma once
+#include <exception>
 #include <filesystem>
 #include <string>
+
+#include "critlab/core/error.h"
 
 namespace critlab::test {
 
@@ -13,6 +16,20 @@ struct CommandResult {
 
 // Runs `critlab <args>` (a shell-quoted argument string), with `env` prepended (e.g. "CRITLAB_DATA=/x").
 CommandResult run_cli(const std::string& args, const std::string& env = "");
+
+// The message of the critlab::Error that `f` throws; "" when it throws none, and "NOT A critlab::Error: ..."
+// for any other exception (a finding: library and reader errors must be critlab::Error).
+template <typename F>
+std::string error_of(F&& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  } catch (const std::exception& e) {
+    return std::string("NOT A critlab::Error: ") + e.what();
+  }
+  return "";
+}
 
 // The path of the critlab launcher under test, for tests that drive it from a shell script.
 std::string critlab_bin();

@@ -14,6 +14,14 @@
 namespace critlab::stats {
 
 namespace {
+
+// 8-point Gauss-Legendre nodes and weights on [-1, 1], for the panel integrations below.
+constexpr double kGaussNodes[8] = {-0.9602898564975363, -0.7966664774136267, -0.5255324099163290,
+                                   -0.1834346424956498, 0.1834346424956498,  0.5255324099163290,
+                                   0.7966664774136267,  0.9602898564975363};
+constexpr double kGaussWeights[8] = {0.1012285362903763, 0.2223810344533745, 0.3137066458778873,
+                                     0.3626837833783620, 0.3626837833783620, 0.3137066458778873,
+                                     0.2223810344533745, 0.1012285362903763};
 constexpr double kNegInf = -std::numeric_limits<double>::infinity();
 using Params = std::vector<double>;
 
@@ -72,19 +80,13 @@ double log_sum_unimodal(const std::function<double(double)>& l, double a, double
     return k;
   };
   const double lo = edge(-1, a), hi = edge(+1, b);
-  static const double nodes[8] = {-0.9602898564975363, -0.7966664774136267, -0.5255324099163290,
-                                  -0.1834346424956498, 0.1834346424956498,  0.5255324099163290,
-                                  0.7966664774136267,  0.9602898564975363};
-  static const double weights[8] = {0.1012285362903763, 0.2223810344533745, 0.3137066458778873,
-                                    0.3626837833783620, 0.3626837833783620, 0.3137066458778873,
-                                    0.2223810344533745, 0.1012285362903763};
   constexpr int kPanels = 512;
   const double h = (hi - lo) / kPanels;
   double integral = 0;
   for (int p = 0; p < kPanels; ++p)
     for (int i = 0; i < 8; ++i) {
-      const double k = lo + (p + 0.5 + 0.5 * nodes[i]) * h;
-      integral += 0.5 * h * weights[i] * std::exp(l(k) - peak);
+      const double k = lo + (p + 0.5 + 0.5 * kGaussNodes[i]) * h;
+      integral += 0.5 * h * kGaussWeights[i] * std::exp(l(k) - peak);
     }
   // sum_{k=lo}^{hi} f(k) = integral + (f(lo) + f(hi)) / 2 + ...; the ends are terms only where they bound
   // the range (elsewhere f is negligible there).
@@ -106,12 +108,6 @@ double log_tpl_integral(double alpha, double lambda, double xmin, double xmax) {
     if (upper >= 800)
       return std::numeric_limits<double>::infinity();  // lambda ~ 0 with alpha <= 1: divergent
   }
-  static const double nodes[8] = {-0.9602898564975363, -0.7966664774136267, -0.5255324099163290,
-                                  -0.1834346424956498, 0.1834346424956498,  0.5255324099163290,
-                                  0.7966664774136267,  0.9602898564975363};
-  static const double weights[8] = {0.1012285362903763, 0.2223810344533745, 0.3137066458778873,
-                                    0.3626837833783620, 0.3626837833783620, 0.3137066458778873,
-                                    0.2223810344533745, 0.1012285362903763};
   const int panels = std::max(8, static_cast<int>(upper / 0.05));
   const double h = upper / panels;
   std::vector<double> logs;
@@ -119,8 +115,8 @@ double log_tpl_integral(double alpha, double lambda, double xmin, double xmax) {
   double mx = kNegInf;
   for (int p = 0; p < panels; ++p)
     for (int i = 0; i < 8; ++i) {
-      const double t = (p + 0.5 + 0.5 * nodes[i]) * h;
-      const double l = std::log(0.5 * h * weights[i]) + a * t - lx * std::exp(t);
+      const double t = (p + 0.5 + 0.5 * kGaussNodes[i]) * h;
+      const double l = std::log(0.5 * h * kGaussWeights[i]) + a * t - lx * std::exp(t);
       logs.push_back(l);
       mx = std::max(mx, l);
     }
@@ -310,7 +306,7 @@ Comparison compare_power_law(const std::vector<double>& data, const PowerLawFit&
   const std::size_t u = values.size();
   auto weighted_sum = [&](const std::vector<double>& v) {
     double s = 0;
-    for (std::size_t i = 0; i < u; ++i) s += weights[i] * v[i];
+    for (std::size_t i = 0; i < u; ++i) s += kGaussWeights[i] * v[i];
     return s;
   };
   std::vector<double> buf(u);
@@ -345,7 +341,7 @@ Comparison compare_power_law(const std::vector<double>& data, const PowerLawFit&
   if (c.nested && sum > 0) sum = 0, std::fill(l.begin(), l.end(), 0.0);  // the nesting model cannot do worse
   const double mean = sum / n;
   double var = 0;
-  for (std::size_t i = 0; i < u; ++i) var += weights[i] * (l[i] - mean) * (l[i] - mean);
+  for (std::size_t i = 0; i < u; ++i) var += kGaussWeights[i] * (l[i] - mean) * (l[i] - mean);
   var /= n;
   const double R = var > 0 ? sum / std::sqrt(n * var) : 0.0;  // identical likelihoods: no evidence either way
   const double p = c.nested ? std::erfc(std::sqrt(std::abs(sum))) : std::erfc(std::abs(R) / std::sqrt(2.0));

@@ -19,6 +19,20 @@ constexpr double kB[] = {1.0 / 12,
                          1.0 / 74724249600.0,
                          -3617.0 / 10670622842880000.0};
 constexpr int kEulerMaclaurinDirect = 9;  // terms summed directly before the Euler-Maclaurin tail
+
+// Adds to `sum` the Euler-Maclaurin correction terms of sum_{k>=N} (q + k)^-s at a = q + N (a_s = a^-s, in
+// whatever scale `sum` has): B_2j/(2j)! * s(s+1)...(s+2j-2) * a^{-s-2j+1}, until they fall below 1e-17 of it.
+void add_euler_maclaurin_corrections(double s, double a, double a_s, double& sum) {
+  double poch = s;         // s (s+1) ... (s + 2j - 2)
+  double power = a_s / a;  // a^{-s-1}
+  for (int j = 0; j < 8; ++j) {
+    const double term = kB[j] * poch * power;
+    sum += term;
+    if (std::abs(term) < 1e-17 * sum) break;
+    poch *= (s + 2 * j + 1) * (s + 2 * j + 2);
+    power /= a * a;
+  }
+}
 }  // namespace
 
 double hurwitz_zeta(double s, double q) {
@@ -29,16 +43,7 @@ double hurwitz_zeta(double s, double q) {
   const double a = q + kN;
   const double a_s = std::pow(a, -s);
   sum += a * a_s / (s - 1) + 0.5 * a_s;
-  // Correction terms B_2j/(2j)! * s(s+1)...(s+2j-2) * a^{-s-2j+1}.
-  double poch = s;         // s (s+1) ... (s + 2j - 2)
-  double power = a_s / a;  // a^{-s-1}
-  for (int j = 0; j < 8; ++j) {
-    const double term = kB[j] * poch * power;
-    sum += term;
-    if (std::abs(term) < 1e-17 * sum) break;
-    poch *= (s + 2 * j + 1) * (s + 2 * j + 2);
-    power /= a * a;
-  }
+  add_euler_maclaurin_corrections(s, a, a_s, sum);
   return sum;
 }
 
@@ -51,14 +56,7 @@ double log_hurwitz_zeta(double s, double q) {
   const double a = q + kN;
   const double a_s = std::exp(-s * std::log1p(kN / q));  // (a/q)^-s
   sum += a * a_s / (s - 1) + 0.5 * a_s;
-  double poch = s, power = a_s / a;
-  for (int j = 0; j < 8; ++j) {
-    const double term = kB[j] * poch * power;
-    sum += term;
-    if (std::abs(term) < 1e-17 * sum) break;
-    poch *= (s + 2 * j + 1) * (s + 2 * j + 2);
-    power /= a * a;
-  }
+  add_euler_maclaurin_corrections(s, a, a_s, sum);
   return -s * std::log(q) + std::log(sum);
 }
 

@@ -137,8 +137,8 @@ TEST(Idx, RejectsGzipWithBadCrc) {
   ASSERT_GT(gz.size(), 1000u);
   // Flip bits near the end of the compressed data. Unless a flip leaves the inflated bytes as they were
   // (checked here without the trailer), the file must be rejected. The old reader accepted the flips of bit 1
-  // 69 bytes from the end and of bit 7 70 bytes from the end, which inflate to one byte more: the CRC error came
-  // only on its read for trailing bytes, whose -1 it ignored.
+  // 69 bytes from the end and of bit 7 70 bytes from the end, which inflate to one byte more: the CRC error
+  // came only on its read for trailing bytes, whose -1 it ignored.
   int changed = 0;
   for (std::size_t back = 9; back < 81; ++back)
     for (const int bit : {1, 7}) {

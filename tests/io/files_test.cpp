@@ -9,6 +9,7 @@
 #include "test_util.h"
 
 using namespace critlab;
+using test::error_of;
 
 TEST(Files, AtomicWriteLeavesNoTemporaries) {
   test::TempDir d;
@@ -29,16 +30,6 @@ int count_entries(const std::filesystem::path& dir) {
   int n = 0;
   for (auto& e : std::filesystem::directory_iterator(dir)) (void)e, ++n;
   return n;
-}
-// The message of the critlab::Error `f` throws ("" if none).
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
 }
 }  // namespace
 

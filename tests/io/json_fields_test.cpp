@@ -4,21 +4,11 @@
 #include <gtest/gtest.h>
 
 #include "critlab/core/error.h"
+#include "test_util.h"
 
 using namespace critlab;
 using nlohmann::json;
-
-namespace {
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
-}  // namespace
+using test::error_of;
 
 TEST(JsonFields, ReadsEachTypeExactly) {
   const auto j = json::parse(

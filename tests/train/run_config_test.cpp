@@ -5,22 +5,13 @@
 #include <gtest/gtest.h>
 
 #include "critlab/core/error.h"
+#include "test_util.h"
 
 using namespace critlab;
 using nlohmann::json;
+using test::error_of;
 
 namespace {
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    return std::string("NOT A critlab::Error: ") + e.what();
-  }
-  return "";
-}
 
 json good_config() {
   json j;
