@@ -306,7 +306,7 @@ Comparison compare_power_law(const std::vector<double>& data, const PowerLawFit&
   const std::size_t u = values.size();
   auto weighted_sum = [&](const std::vector<double>& v) {
     double s = 0;
-    for (std::size_t i = 0; i < u; ++i) s += kGaussWeights[i] * v[i];
+    for (std::size_t i = 0; i < u; ++i) s += weights[i] * v[i];
     return s;
   };
   std::vector<double> buf(u);
@@ -341,7 +341,7 @@ Comparison compare_power_law(const std::vector<double>& data, const PowerLawFit&
   if (c.nested && sum > 0) sum = 0, std::fill(l.begin(), l.end(), 0.0);  // the nesting model cannot do worse
   const double mean = sum / n;
   double var = 0;
-  for (std::size_t i = 0; i < u; ++i) var += kGaussWeights[i] * (l[i] - mean) * (l[i] - mean);
+  for (std::size_t i = 0; i < u; ++i) var += weights[i] * (l[i] - mean) * (l[i] - mean);
   var /= n;
   const double R = var > 0 ? sum / std::sqrt(n * var) : 0.0;  // identical likelihoods: no evidence either way
   const double p = c.nested ? std::erfc(std::sqrt(std::abs(sum))) : std::erfc(std::abs(R) / std::sqrt(2.0));

@@ -90,7 +90,8 @@ TEST(PowerLawCli, BadInputGivesOneClearLine) {
 }
 
 TEST(PowerLawCli, ThreadsBeyondTheCoresGiveTheSameResult) {
-  // --threads 100000 once aborted ("terminate called without an active exception").
+  // --threads 100000 once aborted ("terminate called without an active exception"). Counts above 1024 are
+  // now refused by the flag; up to it, more threads than cores run on the cores.
   test::TempDir d;
   std::mt19937_64 rng(2);
   std::string text;
@@ -98,11 +99,15 @@ TEST(PowerLawCli, ThreadsBeyondTheCoresGiveTheSameResult) {
     text += fmt::format("{}\n", v);
   const auto file = write(d.path(), "x", text).string();
   const auto many =
-      run_cli("powerlaw " + file + " --discrete --bootstrap 6 --no-compare --json --threads 100000");
+      run_cli("powerlaw " + file + " --discrete --bootstrap 6 --no-compare --json --threads 1024");
   const auto two = run_cli("powerlaw " + file + " --discrete --bootstrap 6 --no-compare --json --threads 2");
   ASSERT_EQ(many.exit_code, 0) << many.err;
   ASSERT_EQ(two.exit_code, 0) << two.err;
   EXPECT_EQ(nlohmann::json::parse(many.out), nlohmann::json::parse(two.out));
+  const auto refused = run_cli("powerlaw " + file + " --threads 100000");
+  EXPECT_EQ(refused.exit_code, 2);
+  EXPECT_NE(refused.err.find("--threads: Value 100000 not in range 0 to 1024"), std::string::npos)
+      << refused.err;
 }
 
 TEST(PowerLawCli, InfiniteXmaxIsNoXmaxAndHugeBootstrapsAreRefused) {
