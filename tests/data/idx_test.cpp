@@ -104,6 +104,11 @@ TEST(Idx, RejectsDamagedFilesNamingThem) {
 
   write_gz(d.path() / "trunc.gz", good.substr(0, good.size() - 3));
   EXPECT_NE(error_of(d.path() / "trunc.gz").find("truncated"), std::string::npos);
+  write_gz(d.path() / "cut.gz", good);
+  const std::string cut = slurp(d.path() / "cut.gz");
+  write_plain(d.path() / "cut.gz", cut.substr(0, cut.size() - 12));  // the compressed stream itself cut short
+  EXPECT_NE(error_of(d.path() / "cut.gz").find("truncated: the gzip stream ends early"), std::string::npos)
+      << error_of(d.path() / "cut.gz");
   write_plain(d.path() / "trunc.idx", good.substr(0, good.size() - 3));
   EXPECT_NE(error_of(d.path() / "trunc.idx").find("truncated"), std::string::npos);
   write_plain(d.path() / "header.idx", good.substr(0, 6));
@@ -137,8 +142,8 @@ TEST(Idx, RejectsGzipWithBadCrc) {
   ASSERT_GT(gz.size(), 1000u);
   // Flip bits near the end of the compressed data. Unless a flip leaves the inflated bytes as they were
   // (checked here without the trailer), the file must be rejected. The old reader accepted the flips of bit 1
-  // 69 bytes from the end and of bit 7 70 bytes from the end, which inflate to one byte more: the CRC error came
-  // only on its read for trailing bytes, whose -1 it ignored.
+  // 69 bytes from the end and of bit 7 70 bytes from the end, which inflate to one byte more: the CRC error
+  // came only on its read for trailing bytes, whose -1 it ignored.
   int changed = 0;
   for (std::size_t back = 9; back < 81; ++back)
     for (const int bit : {1, 7}) {
