@@ -72,6 +72,8 @@ class GzReader {
     const char* msg = gzerror(f_, &errnum);
     if (errnum == Z_ERRNO)
       return Error(fmt::format("cannot read IDX file '{}': {}", name_, std::strerror(errno)));
+    if (errnum == Z_BUF_ERROR)  // zlib's "unexpected end of file": the compressed stream is cut short
+      return Error(fmt::format("IDX file '{}' is truncated: the gzip stream ends early", name_));
     return Error(fmt::format("IDX file '{}' is corrupt: the gzip stream cannot be decoded ({})", name_,
                              msg ? msg : "unknown zlib error"));
   }

@@ -104,6 +104,11 @@ TEST(Idx, RejectsDamagedFilesNamingThem) {
 
   write_gz(d.path() / "trunc.gz", good.substr(0, good.size() - 3));
   EXPECT_NE(error_of(d.path() / "trunc.gz").find("truncated"), std::string::npos);
+  write_gz(d.path() / "cut.gz", good);
+  const std::string cut = slurp(d.path() / "cut.gz");
+  write_plain(d.path() / "cut.gz", cut.substr(0, cut.size() - 12));  // the compressed stream itself cut short
+  EXPECT_NE(error_of(d.path() / "cut.gz").find("truncated: the gzip stream ends early"), std::string::npos)
+      << error_of(d.path() / "cut.gz");
   write_plain(d.path() / "trunc.idx", good.substr(0, good.size() - 3));
   EXPECT_NE(error_of(d.path() / "trunc.idx").find("truncated"), std::string::npos);
   write_plain(d.path() / "header.idx", good.substr(0, 6));
