@@ -80,7 +80,8 @@ TEST(BadInput, UnknownActivationArchitectureAndNegativeWidth) {
   expect_clean_failure(run_cli("train --width=-5 --out " + (d.path() / "c").string()),
                        "--width must be positive");
   expect_clean_failure(run_cli("measure --depth 0"), "--depth must be at least 1");
-  expect_clean_failure(run_cli("theory --activation tanh --sigma-w -1"), "sigma_w > 0");
+  expect_clean_failure(run_cli("theory --activation tanh --sigma-w -1"),
+                       "--sigma-w must be in [1e-06, 1000]");
   expect_clean_failure(run_cli("measure --gain-method magic"), "unknown gain method");
   for (const char* name : {"a", "b", "c"}) EXPECT_FALSE(fs::exists(d.path() / name / "summary.json"));
 }

@@ -18,9 +18,10 @@ namespace fs = std::filesystem;
 
 namespace {
 
-const std::string kTiny =
-    "train --arch mlp --depth 2 --width 16 --activation tanh --batch-size 100 --lr 0.05 --seed 3 "
-    "--train-examples 600 --log-every 2 --threads 1 ";
+const std::string kTinyNoWidth =
+    "train --arch mlp --depth 2 --activation tanh --batch-size 100 --lr 0.05 --seed 3 --train-examples 600 "
+    "--log-every 2 --threads 1 ";
+const std::string kTiny = kTinyNoWidth + "--width 16 ";
 
 // One line on stderr, naming `needle`.
 void expect_one_line(const test::CommandResult& r, const std::string& needle) {
@@ -162,7 +163,7 @@ TEST(Hardening, AFullDiskIsAClearErrorAndLeavesNoTemporaries) {
   // would with ENOSPC. The checkpoints (about 150 kB) cannot be written.
   const auto err = d.path() / "err";
   const int rc =
-      test::run_shell("trap '' XFSZ; ulimit -f 64; " + test::critlab_bin() + " " + kTiny +
+      test::run_shell("trap '' XFSZ; ulimit -f 64; " + test::critlab_bin() + " " + kTinyNoWidth +
                       "--epochs 1 --width 128 --out " + dir.string() + " >/dev/null 2>" + err.string());
   EXPECT_EQ(rc, 2);
   const auto message = io::read_text(err);

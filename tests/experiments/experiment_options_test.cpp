@@ -60,7 +60,7 @@ TEST(ContinualOptions, EnumsAndIsValidNameTheField) {
   EXPECT_FALSE(o.IsValid(nullptr));
   std::string error;
   EXPECT_FALSE(o.IsValid(&error));
-  EXPECT_EQ(error.rfind("examples_per_task must be at least 1", 0), 0u) << error;
+  EXPECT_EQ(error.rfind("examples_per_task must be in [1, 60000]", 0), 0u) << error;
   o = ContinualOptions{};
   o.methods = {ContinualMethod::kL2, ContinualMethod::kL2};
   EXPECT_FALSE(o.IsValid(&error));
