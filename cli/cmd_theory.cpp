@@ -41,7 +41,7 @@ Runner add_theory(CLI::App& cmd) {
     if (s->edge) {
       io::Table curve{{"sigma_b", "sigma_w_star"}, {}};
       nlohmann::json pts = nlohmann::json::array();
-      for (const auto& p : measure::edge_of_chaos_curve(act, 3.0, 0.1, s->mf)) {
+      for (const auto& p : measure::edge_of_chaos_curve(act, 3.0, 0.1, s->mf, terminal_progress())) {
         curve.add_row(
             {p.sigma_b, p.sigma_w.value_or(std::nan(""))});  // an empty CSV cell where there is none
         nlohmann::json point{{"sigma_b", p.sigma_b}};

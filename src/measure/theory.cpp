@@ -176,18 +176,24 @@ Phase phase_of(const MeanFieldResult& r) {
 }
 
 std::vector<EdgeOfChaosPoint> edge_of_chaos_curve(Activation act, double sigma_b_max, double step,
-                                                  const MeanFieldOptions& options) {
+                                                  const MeanFieldOptions& options,
+                                                  const ProgressFn& progress) {
   if (!(step > 0) || !(sigma_b_max >= 0) || sigma_b_max / step > 1e4)
     throw Error(
         fmt::format("edge-of-chaos curve: step must be positive and at most 10,000 points, got "
                     "sigma_b_max {} and step {}",
                     sigma_b_max, step));
   std::vector<EdgeOfChaosPoint> curve;
+  // Near the edge the length map converges slowly (algebraically where q* -> 0), so a point can take seconds:
+  // the curve reports its progress point by point.
+  const auto points = static_cast<std::int64_t>(std::floor((sigma_b_max + 1e-12) / step)) + 1;
   for (int i = 0; i * step <= sigma_b_max + 1e-12; ++i) {
     const double sb = step * i;
+    report_progress(progress, "edge of chaos", i, points, fmt::format("sigma_b = {:.2f}", sb));
     const double sw = edge_of_chaos_sigma_w(act, sb, options);
     curve.push_back({sb, std::isfinite(sw) ? std::optional(sw) : std::nullopt});
   }
+  report_progress(progress, "edge of chaos", points, points);
   return curve;
 }
 

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "critlab/core/enums.h"
+#include "critlab/core/progress.h"
 #include "critlab/core/status.h"
 
 namespace critlab::measure {
@@ -98,7 +99,8 @@ struct EdgeOfChaosPoint {
   std::optional<double> sigma_w;
 };
 std::vector<EdgeOfChaosPoint> edge_of_chaos_curve(Activation act, double sigma_b_max = 3.0, double step = 0.1,
-                                                  const MeanFieldOptions& options = {});
+                                                  const MeanFieldOptions& options = {},
+                                                  const ProgressFn& progress = {});
 
 // q_star, chi1, lyapunov (null unless status ok), iterations, phase, status, message.
 nlohmann::json to_json(const MeanFieldResult& r);
