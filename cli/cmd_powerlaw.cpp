@@ -54,7 +54,7 @@ Runner add_powerlaw(CLI::App& cmd) {
     j["file"] = s->file;
     j["comparisons"] = nlohmann::json::array();
     std::vector<stats::Comparison> comparisons;
-    if (!s->no_compare && fit.ok()) comparisons = stats::compare_all(data, fit);
+    if (!s->no_compare && fit.ok()) comparisons = stats::compare_all(data, fit, terminal_progress());
     for (const auto& c : comparisons) j["comparisons"].push_back(stats::to_json(c));
     j["R_sign"] = "R > 0 favours the power law, R < 0 the alternative";
     if (!s->out.empty()) {

@@ -364,13 +364,20 @@ Comparison compare_power_law(const std::vector<double>& data, const PowerLawFit&
   return c;
 }
 
-std::vector<Comparison> compare_all(const std::vector<double>& data, const PowerLawFit& fit) {
-  std::vector<Comparison> out;
+std::vector<Comparison> compare_all(const std::vector<double>& data, const PowerLawFit& fit,
+                                    const ProgressFn& progress) {
+  std::vector<Alternative> alternatives;
   for (auto a : {Alternative::kExponential, Alternative::kLognormal, Alternative::kStretchedExponential,
-                 Alternative::kPoisson, Alternative::kTruncatedPowerLaw}) {
-    if (a == Alternative::kPoisson && !fit.discrete) continue;
-    out.push_back(compare_power_law(data, fit, a));
+                 Alternative::kPoisson, Alternative::kTruncatedPowerLaw})
+    if (a != Alternative::kPoisson || fit.discrete) alternatives.push_back(a);
+  const auto total = static_cast<std::int64_t>(alternatives.size());
+  std::vector<Comparison> out;
+  for (std::size_t i = 0; i < alternatives.size(); ++i) {
+    report_progress(progress, "comparisons", static_cast<std::int64_t>(i), total,
+                    "against " + critlab::to_string(alternatives[i]));
+    out.push_back(compare_power_law(data, fit, alternatives[i]));
   }
+  report_progress(progress, "comparisons", total, total);
   return out;
 }
 

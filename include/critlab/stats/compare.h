@@ -25,6 +25,7 @@
 #include <string>
 #include <vector>
 
+#include "critlab/core/progress.h"
 #include "critlab/stats/powerlaw.h"
 
 namespace critlab::stats {
@@ -59,7 +60,9 @@ Comparison compare_power_law(const std::vector<double>& data, const PowerLawFit&
                              Alternative alternative);
 
 // All alternatives that apply (poisson only for discrete fits).
-std::vector<Comparison> compare_all(const std::vector<double>& data, const PowerLawFit& fit);
+// `progress` is told of each alternative as it starts (a discrete fit of 10^6 values takes minutes).
+std::vector<Comparison> compare_all(const std::vector<double>& data, const PowerLawFit& fit,
+                                    const ProgressFn& progress = {});
 
 nlohmann::json to_json(const Comparison& c);
 
