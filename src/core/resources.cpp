@@ -3,9 +3,14 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <thread>
+
 #include "critlab/core/error.h"
 
 namespace critlab {
+
+int hardware_cores() { return static_cast<int>(std::max(1u, std::thread::hardware_concurrency())); }
 
 std::uint64_t physical_memory_bytes() {
   const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "critlab/core/error.h"
+#include "critlab/core/resources.h"
 
 namespace critlab {
 
@@ -72,7 +73,7 @@ void reexec_with_passive_openmp(char** argv) {
 int configure_threads(int threads) {
   if (threads < 0) throw Error("threads must be >= 0 (0 = all cores), got " + std::to_string(threads));
   // More threads than cores only oversubscribe them (and a huge count exhausts memory in OpenBLAS's pool).
-  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const int cores = hardware_cores();
   const int n = threads == 0 ? cores : std::min(threads, cores);
   using SetThreads = void (*)(int);
   auto* set_blas = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));

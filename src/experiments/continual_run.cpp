@@ -22,6 +22,7 @@
 
 #include "continual_internal.h"
 #include "critlab/core/error.h"
+#include "critlab/core/resources.h"
 #include "critlab/core/runtime.h"
 #include "critlab/data/dataset.h"
 #include "critlab/data/streams.h"
@@ -471,7 +472,7 @@ namespace critlab::experiments::continual_detail {
 Execution execute_runs(const fs::path& out, const ContinualOptions& o) {
   const c10::Device device = resolve_device(o.device);
   // Never more parallel runs than cores: more only adds memory and contention.
-  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const int cores = hardware_cores();
   int workers = o.threads > 0 ? std::min(o.threads, cores) : cores;
   if (!device.is_cpu()) workers = 1;
   configure_threads(1);  // every run is single-threaded; runs go in parallel

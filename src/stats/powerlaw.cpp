@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "critlab/core/error.h"
+#include "critlab/core/resources.h"
 #include "critlab/io/plot.h"
 #include "critlab/io/table.h"
 #include "critlab/stats/special.h"
@@ -300,7 +301,7 @@ std::vector<double> below_xmin(const std::vector<double>& data, double xmin) {
 }  // namespace
 
 int bootstrap_threads(int requested, int simulations) {
-  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const int cores = hardware_cores();
   return std::max(1, std::min({requested > 0 ? requested : cores, cores, std::max(simulations, 1)}));
 }
 

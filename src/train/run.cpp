@@ -14,10 +14,16 @@ namespace critlab::train {
 
 namespace fs = std::filesystem;
 
+namespace {
+// zlib's CRC-32 of all the bytes (crc32_z takes a size_t length: crc32's uInt would stop at 4 GiB).
+std::uint32_t crc32_of(const std::string& bytes) {
+  return static_cast<std::uint32_t>(crc32_z(0L, reinterpret_cast<const Bytef*>(bytes.data()), bytes.size()));
+}
+}  // namespace
+
 std::uint32_t write_checksummed(const fs::path& path, const std::string& bytes) {
   io::write_atomic(path, bytes);
-  return static_cast<std::uint32_t>(
-      crc32(0L, reinterpret_cast<const Bytef*>(bytes.data()), static_cast<uInt>(bytes.size())));
+  return crc32_of(bytes);
 }
 
 std::string read_checksummed(const fs::path& path, std::optional<std::uint32_t> expected) {
@@ -25,8 +31,7 @@ std::string read_checksummed(const fs::path& path, std::optional<std::uint32_t> 
     throw Error(fmt::format("checkpoint '{}' is missing; the run directory is damaged", path.string()));
   auto bytes = io::read_text(path, std::uintmax_t{64} << 30);
   if (expected) {
-    const auto crc = static_cast<std::uint32_t>(
-        crc32(0L, reinterpret_cast<const Bytef*>(bytes.data()), static_cast<uInt>(bytes.size())));
+    const auto crc = crc32_of(bytes);
     if (crc != *expected)
       throw Error(fmt::format("checkpoint '{}' is damaged: its CRC-32 is {:08x}, state.json records {:08x}",
                               path.string(), crc, *expected));

@@ -7,6 +7,9 @@
 
 namespace critlab {
 
+// The machine's cores as std::thread reports them, at least 1: the most threads critlab ever runs at once.
+int hardware_cores();
+
 // Physical memory of this machine in bytes (sysconf); 0 if unknown.
 std::uint64_t physical_memory_bytes();
 
