@@ -35,7 +35,7 @@ Runner add_measure(CLI::App& cmd) {
     std::uint64_t seed = 0;
     std::int64_t probes = 256;
     int threads = 0;
-    bool json = false, no_lyapunov = false, no_dr = false;
+    bool json = false, no_lyapunov = false, no_dr = false, no_branching = false;
     measure::MeasureOptions mo;
   };
   auto s = std::make_shared<State>();
@@ -55,6 +55,7 @@ Runner add_measure(CLI::App& cmd) {
       ->capture_default_str();
   cmd.add_flag("--no-lyapunov", s->no_lyapunov, "skip the Lyapunov spectrum");
   cmd.add_flag("--no-dynamic-range", s->no_dr, "skip the dynamic range");
+  cmd.add_flag("--no-branching", s->no_branching, "skip the branching parameter");
   add_runtime_flags(cmd, {.device = &s->device, .threads = &s->threads, .data_dir = &s->data});
   cmd.add_option("--out", s->out,
                  "write criticality.json, tables and plots here (default with --run: RUN/measure)");
@@ -66,8 +67,11 @@ Runner add_measure(CLI::App& cmd) {
     s->mo.gains.method = from_string<measure::GainMethod>(s->method);
     s->mo.with_lyapunov = !s->no_lyapunov;
     s->mo.with_dynamic_range = !s->no_dr;
+    s->mo.with_branching = !s->no_branching;
     s->mo.gains.seed = s->seed;
     s->mo.lyapunov.seed = s->seed;
+    s->mo.dynamic_range.seed = s->seed;
+    s->mo.branching.seed = s->seed;
 
     std::string out = s->out;
     auto [spec, model, source] =
@@ -97,7 +101,7 @@ Runner add_measure(CLI::App& cmd) {
       print(j.dump(2));
     else {
       print(measure::brief_report(report));
-      if (!j["mean_field"].is_null())
+      if (!j["mean_field"].is_null() && j["mean_field"]["chi1"].is_number())
         print(fmt::format("mean-field reference: chi_1 = {:.4f}, ln(chi_1)/2 = {:+.4f}",
                           j["mean_field"]["chi1"].get<double>(), j["mean_field"]["lyapunov"].get<double>()));
       if (!out.empty()) print("tables and plots written to " + out);

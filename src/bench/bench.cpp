@@ -181,18 +181,41 @@ nlohmann::json run_benchmarks(const BenchOptions& o) {
     auto probes = torch::randn({batch, 1, 28, 28}, torch::TensorOptions().device(device));
     const double m_s = median_seconds(std::max(1, o.repeats / 2), device,
                                       [&] { measure::measure_criticality(model, probes, mo); });
-    mo.with_dynamic_range = false;
+    // Each part alone, beside the gains and the Lyapunov spectrum.
+    const auto part_ms = [&](auto&& f) { return median_seconds(o.repeats, device, f) * 1e3; };
+    const double gains_ms = part_ms([&] { measure::layer_gains(model, probes, mo.gains); });
+    const double lyapunov_ms = part_ms([&] { measure::lyapunov_spectrum(model, probes, mo.lyapunov); });
+    const double range_ms = part_ms([&] { measure::dynamic_range(model, probes, mo.dynamic_range); });
+    const double branching_ms = part_ms([&] { measure::branching_parameter(model, probes, mo.branching); });
     mo.lyapunov.k = 1;
     mo.lyapunov.max_inputs = 32;
+    mo.dynamic_range.max_inputs = 32;
+    mo.dynamic_range.points = 61;
+    mo.branching.max_inputs = 32;
     const double mon_s =
         median_seconds(o.repeats, device, [&] { measure::measure_criticality(model, probes, mo); });
-    out["measure"] = {{"full_ms", m_s * 1e3},
-                      {"full_over_train_step", m_s / step_s},
-                      {"monitor_ms", mon_s * 1e3},
-                      {"monitor_over_train_step", mon_s / step_s},
-                      {"probes", batch},
-                      {"full", "gains (analytic) + Lyapunov k=8 on 64 inputs + dynamic range 61 scales"},
-                      {"monitor", "gains + Lyapunov k=1 on 32 inputs (what --monitor-every runs)"}};
+    out["measure"] = {
+        {"full_ms", m_s * 1e3},
+        {"full_over_train_step", m_s / step_s},
+        {"monitor_ms", mon_s * 1e3},
+        {"monitor_over_train_step", mon_s / step_s},
+        {"parts_ms",
+         {{"gains", gains_ms},
+          {"lyapunov", lyapunov_ms},
+          {"dynamic_range", range_ms},
+          {"branching", branching_ms}}},
+        {"parts_over_train_step",
+         {{"gains", gains_ms / 1e3 / step_s},
+          {"lyapunov", lyapunov_ms / 1e3 / step_s},
+          {"dynamic_range", range_ms / 1e3 / step_s},
+          {"branching", branching_ms / 1e3 / step_s}}},
+        {"probes", batch},
+        {"full",
+         "gains (analytic) + Lyapunov k=8 on 64 inputs + dynamic range 121 stimuli on 64 inputs + "
+         "branching on 64 inputs (both in double precision)"},
+        {"monitor",
+         "gains + Lyapunov k=1 on 32 inputs + dynamic range 61 stimuli and branching on 32 inputs "
+         "(what --monitor-every runs)"}};
   }
 
   // 4. Online (batch 1) SGD of a 784-100x3-10 ReLU MLP, on one core: hand-written path vs autograd.

@@ -55,8 +55,8 @@ TaskTable build_task_table(const ContinualOptions& o, const std::vector<RunRecor
 
 // The columns plotted and averaged into the windows.
 inline const std::vector<std::string> kSeriesColumns{
-    "online_accuracy", "online_loss", "plasticity",       "dead_fraction",          "effective_rank",
-    "mean_abs_weight", "lambda_max",  "dynamic_range_db", "distance_to_criticality"};
+    "online_accuracy", "online_loss", "plasticity",       "dead_fraction",   "effective_rank",
+    "mean_abs_weight", "lambda_max",  "dynamic_range_db", "branching_sigma", "distance_to_criticality"};
 
 ContinualAnalysis analyse(const ContinualOptions& o, const TaskTable& table);
 

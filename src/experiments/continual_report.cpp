@@ -22,10 +22,11 @@ namespace {
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 // The fixed columns of tasks.csv, then the per-layer ones in name order.
-const std::vector<std::string> kColumns{
-    "online_accuracy",  "online_loss",    "plasticity",      "fresh_accuracy",          "fresh_loss",
-    "dead_fraction",    "effective_rank", "mean_abs_weight", "distance_to_criticality", "lambda_max",
-    "dynamic_range_db", "units_replaced", "diverged"};
+const std::vector<std::string> kColumns{"online_accuracy", "online_loss",      "plasticity",
+                                        "fresh_accuracy",  "fresh_loss",       "dead_fraction",
+                                        "effective_rank",  "mean_abs_weight",  "distance_to_criticality",
+                                        "lambda_max",      "dynamic_range_db", "branching_sigma",
+                                        "units_replaced",  "diverged"};
 
 std::string fixed(double v, int digits = 3) {
   return std::isfinite(v) ? fmt::format("{:.{}f}", v, digits) : "-";
@@ -184,6 +185,11 @@ void write_plots(const fs::path& plots, const ContinualOptions& o, const TaskTab
                 with_measures, o.tasks, table, "distance_to_criticality", {o.tolerance});
   plot_per_task(plots, "lambda_max_per_task", "Maximal Lyapunov exponent (before each task)",
                 "lambda_max per layer", with_measures, o.tasks, table, "lambda_max", {0.0});
+  plot_per_task(plots, "branching_per_task", "Branching parameter (before each task)", "sigma", with_measures,
+                o.tasks, table, "branching_sigma", {1.0});
+  if (!regression)
+    plot_per_task(plots, "dynamic_range_per_task", "Dynamic range (before each task)", "Delta (dB)",
+                  with_measures, o.tasks, table, "dynamic_range_db");
   plot_per_task(plots, "weight_magnitude_per_task", "Mean |W| (before each task)", "mean |W|", with_measures,
                 o.tasks, table, "mean_abs_weight");
   // The scatter: plasticity against distance, one point set per method.

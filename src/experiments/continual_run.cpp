@@ -334,12 +334,14 @@ class Run {
     mo.lyapunov.k = 1;
     mo.lyapunov.max_inputs = 64;
     mo.dynamic_range.max_inputs = 32;
-    mo.dynamic_range.points = 31;
+    mo.dynamic_range.points = 61;  // 4 per decade
+    mo.branching.max_inputs = 32;
     mo.with_dynamic_range = !is_regression(o_);
     const auto r = measure::measure_criticality(net_, probes, mo);
     row["distance_to_criticality"] = r.distance_to_criticality;
     row["lambda_max"] = r.lyapunov && !r.lyapunov->exponents.empty() ? r.lyapunov->exponents[0] : kNaN;
-    row["dynamic_range_db"] = r.dynamic_range && r.dynamic_range->ok() ? r.dynamic_range->delta_db : kNaN;
+    row["dynamic_range_db"] = r.dynamic_range ? r.dynamic_range->delta_db.value_or(kNaN) : kNaN;
+    row["branching_sigma"] = r.branching ? r.branching->sigma.value_or(kNaN) : kNaN;
     for (const auto& g : r.layers)
       if (!g.readout) row[fmt::format("gain_sq_l{}", g.index)] = g.gain_sq;
   }

@@ -14,7 +14,8 @@
 namespace critlab::measure {
 
 bool MeasureOptions::IsValid(std::string* error) const {
-  return gains.IsValid(error) && lyapunov.IsValid(error) && dynamic_range.IsValid(error);
+  return gains.IsValid(error) && lyapunov.IsValid(error) && dynamic_range.IsValid(error) &&
+         branching.IsValid(error);
 }
 
 CriticalityReport measure_criticality(nn::LayerStack& stack, const at::Tensor& probes,
@@ -31,6 +32,9 @@ CriticalityReport measure_criticality(nn::LayerStack& stack, const at::Tensor& p
   }
   if (options.with_dynamic_range) {
     r.dynamic_range = dynamic_range(stack, probes, options.dynamic_range);
+  }
+  if (options.with_branching) {
+    r.branching = branching_parameter(stack, probes, options.branching);
   }
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return r;
@@ -51,6 +55,7 @@ nlohmann::json to_json(const CriticalityReport& r) {
   put_result(j, "lyapunov_detail", r.lyapunov ? std::optional(to_json(*r.lyapunov)) : std::nullopt, not_run);
   put_result(j, "dynamic_range", r.dynamic_range ? std::optional(to_json(*r.dynamic_range)) : std::nullopt,
              not_run);
+  put_result(j, "branching", r.branching ? std::optional(to_json(*r.branching)) : std::nullopt, not_run);
   return j;
 }
 
@@ -99,16 +104,41 @@ void write_report_files(const std::filesystem::path& dir, const CriticalityRepor
                     .hlines = {0.0}});
   }
   if (r.dynamic_range) {
-    io::Table dr{{"scale", "response"}, {}};
-    for (std::size_t i = 0; i < r.dynamic_range->scales.size(); ++i)
-      dr.add_row({r.dynamic_range->scales[i], r.dynamic_range->response[i]});
-    io::plot_lines(plots, "dynamic_range", dr, "scale", {{"response", "F(s)"}},
-                   {.title = r.dynamic_range->ok() ? fmt::format("Response curve, dynamic range {:.2f} dB",
-                                                                 r.dynamic_range->delta_db)
-                                                   : "Response curve (flat: no dynamic range)",
-                    .xlabel = "input scale s",
-                    .ylabel = "||h_L(s x) - h_L(0)|| / sqrt(N)",
-                    .logx = true});
+    const auto& d = *r.dynamic_range;
+    io::Table dr{{"stimulus", "response"}, {}};
+    for (std::size_t i = 0; i < d.stimuli.size(); ++i) dr.add_row({d.stimuli[i], d.response[i]});
+    io::write_csv(tables / "dynamic_range.csv", dr);
+    std::vector<double> vlines;
+    if (d.s_low) vlines = {*d.s_low, *d.s_high};
+    io::plot_lines(
+        plots, "dynamic_range", dr, "stimulus", {{"response", "F(s)"}},
+        {.title = d.delta_db ? fmt::format("Response to a perturbation of the input, dynamic range "
+                                           "{:.2f} dB",
+                                           *d.delta_db)
+                             : "Response to a perturbation of the input (no dynamic range: " +
+                                   to_string(d.status.code) + ")",
+         .xlabel = "stimulus s (relative to the input's norm)",
+         .ylabel = "||h_L(x + s u) - h_L(x)|| / sqrt(N)",
+         .logx = true,
+         .logy = true,
+         .vlines = vlines});
+  }
+  if (r.branching) {
+    io::Table br{{"layer", "sigma", "sigma_binary", "changed_fraction", "readout"}, {}};
+    const double nan = std::nan("");
+    for (const auto& l : r.branching->layers)
+      br.add_row({static_cast<double>(l.index), l.sigma.value_or(nan), l.sigma_binary.value_or(nan),
+                  l.changed_fraction, l.readout ? 1.0 : 0.0});
+    io::write_csv(tables / "branching.csv", br);
+    io::plot_lines(
+        plots, "branching", br, "layer",
+        {{"sigma", "continuous rms ratio"}, {"sigma_binary", "changed units ratio"}},
+        {.title = r.branching->sigma
+                      ? fmt::format("Branching parameter per layer (sigma = {:.4f})", *r.branching->sigma)
+                      : std::string("Branching parameter per layer"),
+         .xlabel = "layer",
+         .ylabel = "sigma_l (descendants per ancestor)",
+         .hlines = {1.0}});
   }
 }
 
@@ -127,8 +157,19 @@ std::string brief_report(const CriticalityReport& r) {
     out += "\n";
   }
   if (r.dynamic_range)
-    out += r.dynamic_range->ok() ? fmt::format("dynamic range: {:.2f} dB\n", r.dynamic_range->delta_db)
-                                 : "dynamic range: none (" + r.dynamic_range->status.message + ")\n";
+    out += r.dynamic_range->delta_db
+               ? fmt::format(
+                     "dynamic range: {:.2f} dB (10%-90% of the response between stimuli {:.3g} and "
+                     "{:.3g})\n",
+                     *r.dynamic_range->delta_db, *r.dynamic_range->s_low, *r.dynamic_range->s_high)
+               : "dynamic range: none (" + to_string(r.dynamic_range->status.code) + ": " +
+                     r.dynamic_range->status.message + ")\n";
+  if (r.branching) {
+    const auto& b = *r.branching;
+    const auto num = [](const std::optional<double>& v) { return v ? fmt::format("{:.4f}", *v) : "none"; };
+    out += fmt::format("branching parameter: sigma = {} (binarised {}; critical at 1){}\n", num(b.sigma),
+                       num(b.sigma_binary), b.status.message.empty() ? "" : "; " + b.status.message);
+  }
   out += fmt::format("({} probes, {:.2f} s)\n", r.probes, r.seconds);
   return out;
 }

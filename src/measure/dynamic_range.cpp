@@ -1,30 +1,39 @@
 #include "critlab/measure/dynamic_range.h"
 
+#include <ATen/CPUGeneratorImpl.h>
+#include <fmt/format.h>
 #include <torch/torch.h>
 
 #include <cmath>
 #include <nlohmann/json.hpp>
 
 #include "critlab/core/error.h"
-#include "critlab/measure/jacobian.h"
+#include "measure/tensor_util.h"
 
 namespace critlab::measure {
 
 bool DynamicRangeOptions::IsValid(std::string* error) const {
-  if (!(log10_max > log10_min) || !(log10_min >= -30 && log10_max <= 30) || points < 3 || points > 1000 ||
-      !(0 < low && low < high && high < 1) || max_inputs < 0) {
-    if (error) *error = "dynamic range needs log10_max > log10_min, points >= 3, 0 < low < high < 1";
+  const auto fail = [&](const char* m) {
+    if (error) *error = m;
     return false;
-  }
+  };
+  if (!(log10_min >= -15 && log10_max <= 6 && log10_max - log10_min >= 2))
+    return fail("dynamic range: the stimuli must span at least two decades within [1e-15, 1e6]");
+  if (points < 3 || points > 1000) return fail("dynamic range: points must be in [3, 1000]");
+  if ((log10_max - log10_min) / (points - 1) > 1) return fail("dynamic range: at least one point per decade");
+  if (!(0 < low && low < high && high < 1)) return fail("dynamic range: needs 0 < low < high < 1");
+  if (!(saturation_tolerance > 0 && saturation_tolerance < 1))
+    return fail("dynamic range: the saturation tolerance must be in (0, 1)");
+  if (max_inputs < 0) return fail("dynamic range: max_inputs must be >= 0");
   return true;
 }
 
 namespace {
-// Log-linear interpolation of the first crossing of `target` by the response curve.
+// Log-linear interpolation of the first crossing of `target` by the curve f(s) (f[0] < target assumed).
 double crossing(const std::vector<double>& s, const std::vector<double>& f, double target) {
   for (std::size_t i = 1; i < f.size(); ++i) {
     if (f[i] >= target) {
-      const double t = (f[i] == f[i - 1]) ? 0.0 : (target - f[i - 1]) / (f[i] - f[i - 1]);
+      const double t = (target - f[i - 1]) / (f[i] - f[i - 1]);
       return std::pow(10.0, std::log10(s[i - 1]) + t * (std::log10(s[i]) - std::log10(s[i - 1])));
     }
   }
@@ -36,41 +45,83 @@ DynamicRangeResult dynamic_range(nn::LayerStack& stack, const at::Tensor& probes
                                  const DynamicRangeOptions& options) {
   std::string err;
   if (!options.IsValid(&err)) throw Error(err);
-  nn::EvalModeGuard eval(*stack);
-  torch::NoGradGuard no_grad;
   const auto hidden = stack->hidden_blocks();
   if (hidden.empty()) throw Error("the model has no hidden layers: no dynamic range to measure");
+  nn::EvalModeGuard eval(*stack);
+  torch::NoGradGuard no_grad;
+  DoublePrecisionScope precision(*stack);
   const std::size_t upto = hidden.back() + 1;
-  at::Tensor x = options.max_inputs > 0 ? probes.slice(0, 0, options.max_inputs) : probes;
-  const at::Tensor base = stack->forward_until(torch::zeros_like(x.slice(0, 0, 1)), upto).flatten(1);
-  const double norm = std::sqrt(static_cast<double>(base.size(1)));
+  const at::Tensor x =
+      (options.max_inputs > 0 ? probes.slice(0, 0, options.max_inputs) : probes).to(at::kDouble);
+  // Stimulus directions: Gaussian, one per operating point, each as long as the probes' RMS norm.
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(options.seed);
+  at::Tensor u = at::randn(x.sizes(), gen, torch::TensorOptions().dtype(at::kDouble)).to(x.device());
+  const auto flat_u = u.flatten(1);
+  double scale = x.flatten(1).pow(2).sum(1).mean().sqrt().item<double>();
+  if (!(scale > 0)) scale = 1;
+  u = (flat_u / flat_u.norm(2, {1}, true).clamp_min(1e-300) * scale).view(x.sizes());
 
+  const at::Tensor base = stack->forward_until(x, upto).flatten(1);
+  const double norm = std::sqrt(static_cast<double>(base.size(1)));
   DynamicRangeResult r;
   for (int i = 0; i < options.points; ++i) {
     const double e = options.log10_min + (options.log10_max - options.log10_min) * i / (options.points - 1);
     const double s = std::pow(10.0, e);
-    at::Tensor h = stack->forward_until(x * s, upto).flatten(1);
-    r.scales.push_back(s);
+    const at::Tensor h = stack->forward_until(x + s * u, upto).flatten(1);
+    r.stimuli.push_back(s);
     r.response.push_back((h - base).norm(2, {1}).mean().item<double>() / norm);
   }
-  const double f_low = r.response.front(), f_high = r.response.back();
-  if (!(f_high > f_low) || !std::isfinite(f_high)) {
+  for (double f : r.response)
+    if (!std::isfinite(f)) {
+      r.status = make_status(StatusCode::kNonFinite, "the response is not finite (a diverged network)");
+      return r;
+    }
+  // The point a decade below the strongest stimulus.
+  std::size_t decade = 0;
+  while (decade + 1 < r.stimuli.size() && r.stimuli[decade + 1] <= r.stimuli.back() / 10 * (1 + 1e-9))
+    ++decade;
+  const double f_sat = r.response.back();
+  if (!(f_sat > 0)) {
     r.status = make_status(StatusCode::kNotFound,
-                           "the response does not grow with the input scale; no dynamic range");
+                           "the response is zero at every stimulus: the last hidden layer does not depend on "
+                           "the input");
     return r;
   }
-  r.s_low = crossing(r.scales, r.response, f_low + options.low * (f_high - f_low));
-  r.s_high = crossing(r.scales, r.response, f_low + options.high * (f_high - f_low));
-  r.delta_db = 10 * std::log10(r.s_high / r.s_low);
+  r.last_decade_growth = r.response[decade] > 0 ? f_sat / r.response[decade] : HUGE_VAL;
+  if (std::abs(r.last_decade_growth - 1) > options.saturation_tolerance) {
+    r.status = make_status(
+        StatusCode::kNotApplicable,
+        fmt::format(
+            "the response does not saturate: it still changes by a factor {:.3g} over the last decade "
+            "of stimuli (a linear or positively homogeneous network, such as bias-free ReLU, has no "
+            "bounded response and so no dynamic range)",
+            r.last_decade_growth));
+    return r;
+  }
+  r.plateau = f_sat;
+  std::vector<double> f(r.response.size());
+  for (std::size_t i = 0; i < f.size(); ++i) f[i] = r.response[i] / f_sat;
+  if (f.front() >= options.low) {
+    r.status =
+        make_status(StatusCode::kNotFound,
+                    fmt::format("the response is already {:.0f}% of its plateau at the weakest stimulus "
+                                "s = {:.1e}: the range extends below the scan",
+                                100 * f.front(), r.stimuli.front()));
+    return r;
+  }
+  r.s_low = crossing(r.stimuli, f, options.low);
+  r.s_high = crossing(r.stimuli, f, options.high);
+  r.delta_db = 10 * std::log10(*r.s_high / *r.s_low);
   return r;
 }
 
 nlohmann::json to_json(const DynamicRangeResult& r) {
-  const auto result = [&](double v) { return r.ok() ? nlohmann::json(v) : nlohmann::json(nullptr); };
-  nlohmann::json j{{"delta_db", result(r.delta_db)},
-                   {"s_low", result(r.s_low)},
-                   {"s_high", result(r.s_high)},
-                   {"scales", r.scales},
+  nlohmann::json j{{"delta_db", or_null(r.delta_db)},
+                   {"s_low", or_null(r.s_low)},
+                   {"s_high", or_null(r.s_high)},
+                   {"plateau", or_null(r.plateau)},
+                   {"last_decade_growth", finite_or_null(r.last_decade_growth)},
+                   {"stimuli", r.stimuli},
                    {"response", r.response}};
   put_status(j, r.status);
   return j;

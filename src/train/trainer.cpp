@@ -45,8 +45,10 @@ nlohmann::json summary_json(const TrainSummary& s) {
 namespace {
 
 const std::vector<std::string> kMetricColumns{
-    "step",     "epoch",    "is_epoch_end", "lr",      "train_loss", "train_acc", "test_loss",
-    "test_acc", "distance", "lambda_max",   "seconds", "penalty",    "lambda",    "batch_distance"};
+    "step",       "epoch",          "is_epoch_end",     "lr",
+    "train_loss", "train_acc",      "test_loss",        "test_acc",
+    "distance",   "lambda_max",     "seconds",          "penalty",
+    "lambda",     "batch_distance", "dynamic_range_db", "branching_sigma"};
 
 // A metrics table read back from disk, with the current columns (older runs lack some: NaN there).
 io::Table conform(const io::Table& t, const fs::path& path) {
@@ -208,15 +210,26 @@ CheckpointState Run::restore() {
   return state;
 }
 
-void Run::monitor(std::int64_t step, std::int64_t epoch, std::vector<double>& row) {
+namespace {
+// The monitor's measurement: every figure, on fewer inputs and a coarser stimulus scan than `measure`.
+measure::MeasureOptions monitor_options(std::uint64_t seed) {
   measure::MeasureOptions mo;
-  mo.with_dynamic_range = false;
   mo.lyapunov.k = 1;
   mo.lyapunov.max_inputs = 32;
-  mo.gains.seed = static_cast<std::uint64_t>(step);
-  auto report = measure::measure_criticality(model_, monitor_probes_, mo);
+  mo.dynamic_range.max_inputs = 32;
+  mo.dynamic_range.points = 61;  // 4 per decade
+  mo.branching.max_inputs = 32;
+  mo.gains.seed = mo.dynamic_range.seed = mo.branching.seed = seed;
+  return mo;
+}
+}  // namespace
+
+void Run::monitor(std::int64_t step, std::int64_t epoch, std::vector<double>& row) {
+  auto report = measure::measure_criticality(model_, monitor_probes_, monitor_options(step));
   row[metrics_.column("distance")] = report.distance_to_criticality;
   row[metrics_.column("lambda_max")] = report.lyapunov->exponents.front();
+  row[metrics_.column("dynamic_range_db")] = report.dynamic_range->delta_db.value_or(std::nan(""));
+  row[metrics_.column("branching_sigma")] = report.branching->sigma.value_or(std::nan(""));
   if (monitor_gains_.columns.empty()) {
     monitor_gains_.columns = {"step", "epoch"};
     for (const auto& g : report.layers) monitor_gains_.columns.push_back(fmt::format("gain_sq_{}", g.index));
@@ -231,6 +244,7 @@ void Run::write_plots() {
   io::Table steps{{"step", "train_loss", "train_acc"}, {}},
       epochs{{"epoch", "train_loss", "test_loss", "train_acc", "test_acc"}, {}};
   io::Table mon{{"step", "distance", "lambda_max"}, {}};
+  io::Table branching{{"step", "branching_sigma"}, {}}, range{{"step", "dynamic_range_db"}, {}};
   io::Table control{{"step", "batch_distance", "lambda", "penalty"}, {}};
   const auto c = [&](const char* n) { return metrics_.column(n); };
   for (const auto& r : metrics_.rows) {
@@ -240,6 +254,8 @@ void Run::write_plots() {
     else
       steps.add_row({r[c("step")], r[c("train_loss")], r[c("train_acc")]});
     if (!std::isnan(r[c("distance")])) mon.add_row({r[c("step")], r[c("distance")], r[c("lambda_max")]});
+    if (!std::isnan(r[c("branching_sigma")])) branching.add_row({r[c("step")], r[c("branching_sigma")]});
+    if (!std::isnan(r[c("dynamic_range_db")])) range.add_row({r[c("step")], r[c("dynamic_range_db")]});
     if (!std::isnan(r[c("batch_distance")]) && r[c("is_epoch_end")] == 0)
       control.add_row({r[c("step")], r[c("batch_distance")], r[c("lambda")], r[c("penalty")]});
   }
@@ -259,6 +275,15 @@ void Run::write_plots() {
                     .xlabel = "step",
                     .ylabel = "nats per layer",
                     .hlines = {0.0}});
+  if (!branching.rows.empty())
+    io::plot_lines(plots, "branching_monitor", branching, "step", {{"branching_sigma", "sigma"}},
+                   {.title = "Branching parameter during training (1 = critical)",
+                    .xlabel = "step",
+                    .ylabel = "sigma (perturbation spreading)",
+                    .hlines = {1.0}});
+  if (!range.rows.empty())
+    io::plot_lines(plots, "dynamic_range_monitor", range, "step", {{"dynamic_range_db", "Delta"}},
+                   {.title = "Dynamic range during training", .xlabel = "step", .ylabel = "Delta (dB)"});
   if (!monitor_gains_.rows.empty()) {
     std::vector<io::PlotSeries> layers;
     for (std::size_t k = 2; k < monitor_gains_.columns.size(); ++k)  // columns gain_sq_<block index>
@@ -437,8 +462,8 @@ TrainSummary Run::execute(bool resume) {
   summary.steps = step;
   summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (examples > 0 && train_seconds > 0) summary.examples_per_second = examples / train_seconds;
-  measure::MeasureOptions mo;
-  mo.with_dynamic_range = false;
+  auto mo = monitor_options(0);
+  mo.lyapunov = {};
   const auto report = measure::measure_criticality(model_, monitor_probes_, mo);
   summary.criticality = {{"distance_to_criticality", report.distance_to_criticality},
                          {"gain_sq", [&] {
@@ -450,6 +475,9 @@ TrainSummary Run::execute(bool resume) {
   put_result(
       summary.criticality, "lambda_max", std::isfinite(lambda_max) ? std::optional(lambda_max) : std::nullopt,
       make_status(StatusCode::kNonFinite, "the largest exponent is -inf: every perturbation is annihilated"));
+  put_result(summary.criticality, "dynamic_range_db", report.dynamic_range->delta_db,
+             report.dynamic_range->status);
+  put_result(summary.criticality, "branching_sigma", report.branching->sigma, report.branching->status);
   if (auto* ctl = criticality_->controller())
     summary.criticality["controller_corrections"] = ctl->corrections();
   write_plots();

@@ -90,11 +90,19 @@ TEST(JsonStatus, PowerLawOnTooFewValuesAndAvalanchesOfAnEmptySeries) {
 TEST(JsonStatus, MeasureWithPartsSwitchedOffAndADegenerateNetwork) {
   const std::string net =
       "measure --arch mlp --depth 3 --width 8 --activation relu --probe-source gaussian --probes 6 ";
-  const auto off = run_json(net + "--no-lyapunov --no-dynamic-range --json");
+  const auto off = run_json(net + "--no-lyapunov --no-dynamic-range --no-branching --json");
   expect_nulls_explained(off);
   EXPECT_TRUE(off["lyapunov"].is_null());
   EXPECT_EQ(off["lyapunov_status"], "not-run");
   EXPECT_TRUE(off["dynamic_range"].is_null());
+  EXPECT_TRUE(off["branching"].is_null());
+  EXPECT_EQ(off["branching_status"], "not-run");
+  // A bias-free ReLU network has no bounded response: no dynamic range, as null with its status.
+  const auto relu = run_json(net + "--sigma-b 0 --no-lyapunov --json");
+  expect_nulls_explained(relu);
+  EXPECT_TRUE(relu["dynamic_range"]["delta_db"].is_null());
+  EXPECT_EQ(relu["dynamic_range"]["status"], "not-applicable");
+  EXPECT_TRUE(relu["branching"]["sigma"].is_number());
   // A vanishing network: every ReLU layer scaled down to almost nothing, so most directions die.
   const auto dead = run_json(net + "--sigma-w 1e-6 --json");
   expect_nulls_explained(dead);

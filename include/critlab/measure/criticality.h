@@ -1,6 +1,7 @@
 // One call that measures everything critlab knows about a network's distance to criticality:
 // per-layer Jacobian gains, the distance d = mean_hidden |ln gain_l|, the Lyapunov spectrum and the
-// dynamic range. Also the writer that turns a report into tables and plots in a directory.
+// dynamic range and the branching parameter. Also the writer that turns a report into tables and plots in a
+// directory.
 #pragma once
 #include <filesystem>
 #include <nlohmann/json_fwd.hpp>
@@ -8,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "critlab/measure/branching.h"
 #include "critlab/measure/dynamic_range.h"
 #include "critlab/measure/jacobian.h"
 #include "critlab/measure/lyapunov.h"
@@ -18,8 +20,10 @@ struct MeasureOptions {
   GainOptions gains;
   LyapunovOptions lyapunov;
   DynamicRangeOptions dynamic_range;
+  BranchingOptions branching;
   bool with_lyapunov = true;
   bool with_dynamic_range = true;
+  bool with_branching = true;
   bool IsValid(std::string* error) const;
 };
 
@@ -28,6 +32,7 @@ struct CriticalityReport {
   double distance_to_criticality = 0;
   std::optional<LyapunovResult> lyapunov;           // empty when not asked for (with_lyapunov)
   std::optional<DynamicRangeResult> dynamic_range;  // empty when not asked for (with_dynamic_range)
+  std::optional<BranchingReport> branching;         // empty when not asked for (with_branching)
   std::int64_t probes = 0;
   double seconds = 0;  // wall time of the measurement
 };
@@ -37,10 +42,11 @@ CriticalityReport measure_criticality(nn::LayerStack& stack, const at::Tensor& p
                                       const MeasureOptions& options = {});
 
 // JSON with `layers`, `distance_to_criticality`, `lyapunov` (exponents, largest first, per layer),
-// `lyapunov_detail`, `dynamic_range`.
+// `lyapunov_detail`, `dynamic_range`, `branching` (each null with a status when not asked for).
 nlohmann::json to_json(const CriticalityReport& r);
 
-// Writes tables/gains.csv, tables/lyapunov_per_layer.csv, tables/dynamic_range.csv and the matching
+// Writes tables/gains.csv, tables/lyapunov_per_layer.csv, tables/dynamic_range.csv, tables/branching.csv
+// and the matching
 // plots under `dir` (tables/ and plots/ subfolders).
 void write_report_files(const std::filesystem::path& dir, const CriticalityReport& r);
 

@@ -1,16 +1,39 @@
-// Dynamic range of a network's response (Kinouchi & Copelli, Nature Physics 2006).
+// Dynamic range of a network's collective response, in the sense of Kinouchi & Copelli (Nature Physics 2,
+// 348, 2006): how many decades of stimulus intensity the network tells apart.
 //
-// Inputs x are scaled by s over several decades; the response is the mean displacement of the last hidden
-// representation from its response to the null input,
-//     F(s) = mean_b ||h_L(s x_b) - h_L(0)||_2 / sqrt(N_L).
-// With F_low = F(s_min) and F_high = F(s_max), s_p is where F first reaches F_low + p (F_high - F_low)
-// (log-linear interpolation), and the dynamic range is Delta = 10 log10(s_0.9 / s_0.1) in decibels.
-// A response that is linear over the whole scan gives 10 log10(9) = 9.54 dB; saturation compresses it.
+// In an excitable network the stimulus is an external drive that adds to the network's own activity and the
+// response is the activity above baseline; near criticality weak stimuli are amplified by the network's own
+// propagation while strong ones saturate, so the range between the 10% and 90% responses is widest at the
+// critical point. critlab's analogue for a feed-forward network at an operating point x (a probe input):
+//   stimulus   a perturbation of relative intensity s added to the input, x_s = x + s u, with u a random
+//              Gaussian direction scaled so that ||u|| is the probes' RMS norm (s = 1: as large as the
+//              input);
+//   response   F(s) = mean_b ||h_L(x_b + s u_b) - h_L(x_b)||_2 / sqrt(N_L), h_L the last hidden layer; the
+//              floor is F(0) = 0 exactly (the network is deterministic in eval mode);
+//   plateau    F_sat = F(s_max), accepted only when F has stopped growing over the last decade of the scan;
+//   range      s_p is where F first reaches p F_sat (log-linear interpolation), Delta = 10
+//   log10(s_0.9/s_0.1).
+// The scan runs in double precision (the parameters are converted for the call and restored exactly), so
+// it reaches s = 1e-12, where a chaotic network's amplification of weak stimuli shows.
+//
+// What it detects (tests/measure/dynamic_range_test.cpp, and the closing note of issue 14):
+//   - a network without a bounded response (linear, or positively homogeneous like bias-free ReLU: F grows
+//     as s for large s) has no dynamic range: a not-applicable status, never a number (the old
+//     input-intensity scan gave such networks 10 log10(9) = 9.54 dB whatever their weights);
+//   - on deep tanh MLPs it is NOT maximal at the edge of chaos. It sits near 15-16 dB from the ordered phase
+//     up to the edge (the geometry of adding a stimulus to an input: F ~ sqrt(1 - 1/sqrt(1 + s^2)) alone
+//     gives 15.6 dB) and grows into the chaotic phase (about 18-19 dB at sigma_w = 2.5-3), where units act
+//     like signs and compress the response over many decades. Kinouchi & Copelli's peak comes from the
+//     supercritical network's self-sustained activity masking weak stimuli; a deterministic feed-forward
+//     network has no activity without a stimulus, and every variant tried (stimulus as input decorrelation,
+//     drive at every layer, inputs at the fixed point q*) grew into chaos the same way. The branching
+//     parameter (measure/branching.h) and the Lyapunov exponent do locate the edge of chaos.
 #pragma once
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
 #include <nlohmann/json_fwd.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -20,25 +43,35 @@
 namespace critlab::measure {
 
 struct DynamicRangeOptions {
-  double log10_min = -3;         // smallest input scale, decades
-  double log10_max = 3;          // largest input scale, decades
-  int points = 61;               // scales, log-spaced
+  double log10_min = -12;        // smallest stimulus s, decades
+  double log10_max = 3;          // largest stimulus s, decades
+  int points = 121;              // stimuli, log-spaced (8 per decade by default)
   double low = 0.1, high = 0.9;  // response fractions defining the range
-  std::int64_t max_inputs = 64;  // probe inputs used; 0 = all
+  // The plateau: F changes by less than this fraction over the last decade (a homogeneous network's grows
+  // tenfold; a deep tanh network's by under 5%).
+  double saturation_tolerance = 0.25;
+  std::int64_t max_inputs = 64;  // operating points (probe inputs) used; 0 = all
+  std::uint64_t seed = 0;        // the stimulus directions u
   bool IsValid(std::string* error) const;
 };
 
 struct DynamicRangeResult {
-  std::vector<double> scales, response;    // the response curve
-  double s_low = 0, s_high = 0;            // scales at the low and high response fractions
-  double delta_db = 0;                     // 10 log10(s_high / s_low)
-  Status status;                           // not-found when the response is flat (no range defined); the
-  bool ok() const { return status.ok(); }  // three figures above are the result only when ok
+  std::vector<double> stimuli, response;  // the response curve F(s), in the network's units
+  std::optional<double> plateau;          // F_sat
+  std::optional<double> s_low, s_high;    // stimuli at the low and high response fractions
+  std::optional<double> delta_db;         // 10 log10(s_high / s_low)
+  // How much F still grows over the last decade of the scan: F(s_max) / F(s_max / 10). About 1 when the
+  // response saturates; 10 for a response linear in s (a homogeneous network).
+  double last_decade_growth = 0;
+  Status status;  // not-applicable (no saturation), not-found (a flat response), non-finite, or ok
+  bool ok() const { return status.ok(); }
 };
 
 DynamicRangeResult dynamic_range(nn::LayerStack& stack, const at::Tensor& probes,
                                  const DynamicRangeOptions& options = {});
 
+// {delta_db, s_low, s_high, plateau, last_decade_growth, stimuli, response, status, message}; the figures
+// not obtained are null.
 nlohmann::json to_json(const DynamicRangeResult& r);
 
 }  // namespace critlab::measure
