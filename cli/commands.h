@@ -27,6 +27,8 @@ const std::vector<CommandInfo>& command_list();
 // The torch-free commands.
 Runner add_theory(CLI::App& app);
 Runner add_powerlaw(CLI::App& app);
+Runner add_branching(CLI::App& app);
+Runner add_reference(CLI::App& app);
 
 // Parses argv and runs the chosen command; turns every exception into one line on stderr and critlab's exit
 // codes: 0 success, 2 bad input or unusable environment (every CLI parse error included, never CLI11's own

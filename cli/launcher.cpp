@@ -1,9 +1,10 @@
 // critlab: measure, monitor and control criticality in deep networks. See README.md.
 //
 // The launcher. It links no libtorch, so it starts in milliseconds: it answers --version, --help and the
-// torch-free commands (theory, powerlaw) itself, and hands every other command to critlab-engine with the
-// same arguments. It sets OMP_WAIT_POLICY=PASSIVE first (unless the user set it), because libgomp reads that
-// variable when libtorch loads, before any code of the engine runs (core/runtime.h explains why passive).
+// torch-free commands (theory, powerlaw, branching, reference) itself, and hands every other command to
+// critlab-engine with the same arguments. It sets OMP_WAIT_POLICY=PASSIVE first (unless the user set it),
+// because libgomp reads that variable when libtorch loads, before any code of the engine runs (core/runtime.h
+// explains why passive).
 #include <limits.h>
 #include <unistd.h>
 
@@ -66,6 +67,10 @@ int main(int argc, char** argv) {
       commands.emplace_back(cmd, add_theory(*cmd));
     else if (std::strcmp(c.name, "powerlaw") == 0)
       commands.emplace_back(cmd, add_powerlaw(*cmd));
+    else if (std::strcmp(c.name, "branching") == 0)
+      commands.emplace_back(cmd, add_branching(*cmd));
+    else if (std::strcmp(c.name, "reference") == 0)
+      commands.emplace_back(cmd, add_reference(*cmd));
     // Engine commands never get here (they were handed over above); they are listed for --help.
   }
   return run_app(app, commands, argc, argv);
