@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cmath>
 #include <nlohmann/json.hpp>
 
@@ -64,12 +65,19 @@ DynamicRangeResult dynamic_range(nn::LayerStack& stack, const at::Tensor& probes
   const at::Tensor base = stack->forward_until(x, upto).flatten(1);
   const double norm = std::sqrt(static_cast<double>(base.size(1)));
   DynamicRangeResult r;
-  for (int i = 0; i < options.points; ++i) {
-    const double e = options.log10_min + (options.log10_max - options.log10_min) * i / (options.points - 1);
-    const double s = std::pow(10.0, e);
-    const at::Tensor h = stack->forward_until(x + s * u, upto).flatten(1);
-    r.stimuli.push_back(s);
-    r.response.push_back((h - base).norm(2, {1}).mean().item<double>() / norm);
+  for (int i = 0; i < options.points; ++i)
+    r.stimuli.push_back(std::pow(
+        10.0, options.log10_min + (options.log10_max - options.log10_min) * i / (options.points - 1)));
+  // Several stimuli per forward pass (up to ~4096 rows), so the layers run as a few large products.
+  const std::int64_t batch = x.size(0);
+  const std::int64_t per_pass = std::max<std::int64_t>(1, 4096 / std::max<std::int64_t>(1, batch));
+  for (std::int64_t first = 0; first < options.points; first += per_pass) {
+    const std::int64_t count = std::min<std::int64_t>(per_pass, options.points - first);
+    std::vector<at::Tensor> inputs;
+    for (std::int64_t i = first; i < first + count; ++i) inputs.push_back(x + r.stimuli[i] * u);
+    const at::Tensor h = stack->forward_until(at::cat(inputs), upto).flatten(1).view({count, batch, -1});
+    const at::Tensor f = ((h - base.unsqueeze(0)).norm(2, {2}).mean(1) / norm).cpu();
+    for (std::int64_t i = 0; i < count; ++i) r.response.push_back(f[i].item<double>());
   }
   for (double f : r.response)
     if (!std::isfinite(f)) {
