@@ -1,8 +1,10 @@
 #include "test_util.h"
 
+#include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <random>
@@ -54,6 +56,18 @@ TempDir::~TempDir() {
 fs::path fashion_dir() {
   if (const char* env = std::getenv("CRITLAB_DATA"); env && *env) return env;
   return "/usr/share/datasets/fashion-mnist";
+}
+
+std::filesystem::path write_file(const std::filesystem::path& dir, const std::string& name,
+                                 const std::string& text) {
+  std::ofstream(dir / name) << text;
+  return dir / name;
+}
+
+void expect_one_line_error(const CommandResult& r, const std::string& needle) {
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find(needle), std::string::npos) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
 }
 
 }  // namespace critlab::test

@@ -51,4 +51,11 @@ class TempDir {
 // The Fashion-MNIST directory the tests use (CRITLAB_DATA or the Debian location).
 std::filesystem::path fashion_dir();
 
+// Writes `text` to dir/name and returns the path.
+std::filesystem::path write_file(const std::filesystem::path& dir, const std::string& name,
+                                 const std::string& text);
+
+// A command that failed on bad input: exit code 2 and exactly one line on stderr containing `needle`.
+void expect_one_line_error(const CommandResult& r, const std::string& needle);
+
 }  // namespace critlab::test

@@ -4,7 +4,12 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <exception>
+#include <mutex>
+#include <system_error>
 #include <thread>
+#include <vector>
 
 #include "critlab/core/error.h"
 
@@ -31,6 +36,37 @@ void check_memory(double bytes, const std::string& what, const std::string& fix)
     throw Error(fmt::format("{} would need about {}, more than the {} this machine has; {}", what,
                             format_bytes(bytes), format_bytes(total > 0 ? static_cast<double>(total) : limit),
                             fix));
+}
+
+void parallel_for(int count, int threads, const std::function<void(int)>& job,
+                  const std::function<void(int)>& after) {
+  std::atomic<int> next{0};
+  std::mutex mutex;  // guards `failure` and `after`
+  std::exception_ptr failure;
+  auto worker = [&] {
+    try {
+      for (int k; (k = next++) < count;) {
+        job(k);
+        if (after) {
+          const std::lock_guard<std::mutex> lock(mutex);
+          after(k);
+        }
+      }
+    } catch (...) {
+      const std::lock_guard<std::mutex> lock(mutex);
+      if (!failure) failure = std::current_exception();
+      next = count;  // the others stop at their next index
+    }
+  };
+  std::vector<std::thread> pool;
+  pool.reserve(static_cast<std::size_t>(std::max(0, threads - 1)));
+  try {
+    for (int t = 1; t < threads; ++t) pool.emplace_back(worker);
+  } catch (const std::system_error&) {
+  }
+  worker();
+  for (auto& t : pool) t.join();
+  if (failure) std::rethrow_exception(failure);
 }
 
 }  // namespace critlab

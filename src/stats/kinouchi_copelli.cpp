@@ -3,14 +3,9 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cmath>
-#include <exception>
 #include <limits>
-#include <mutex>
 #include <nlohmann/json.hpp>
-#include <system_error>
-#include <thread>
 
 #include "critlab/core/error.h"
 #include "critlab/core/resources.h"
@@ -146,38 +141,14 @@ double simulate_on(const Network& net, const KinouchiCopelliOptions& o, double s
   return total / (static_cast<double>(o.steps) * static_cast<double>(n));
 }
 
-// Runs job(k) for k in [0, count) on up to `threads` threads, reporting progress; rethrows the first failure
-// after every thread is joined.
+// Runs job(k) for k in [0, count) on up to `threads` threads (parallel_for), reporting progress.
 template <typename Job>
 void run_points(int count, int threads_requested, const ProgressFn& progress, const char* task, Job job) {
-  std::atomic<int> next{0};
-  std::mutex mutex;  // guards `failure`, `done` and the progress callback
-  std::exception_ptr failure;
-  int done = 0;
-  auto worker = [&] {
-    try {
-      for (int k; (k = next++) < count;) {
-        job(k);
-        const std::lock_guard<std::mutex> lock(mutex);
-        report_progress(progress, task, ++done, count);
-      }
-    } catch (...) {
-      const std::lock_guard<std::mutex> lock(mutex);
-      if (!failure) failure = std::current_exception();
-      next = count;
-    }
-  };
   const int cores = hardware_cores();
   const int threads =
       std::max(1, std::min({threads_requested > 0 ? threads_requested : cores, cores, count}));
-  std::vector<std::thread> pool;
-  try {
-    for (int t = 1; t < threads; ++t) pool.emplace_back(worker);
-  } catch (const std::system_error&) {
-  }
-  worker();
-  for (auto& t : pool) t.join();
-  if (failure) std::rethrow_exception(failure);
+  int done = 0;
+  parallel_for(count, threads, job, [&](int) { report_progress(progress, task, ++done, count); });
 }
 
 void check_options(const KinouchiCopelliOptions& o) {

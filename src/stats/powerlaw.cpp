@@ -3,14 +3,10 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cmath>
-#include <exception>
 #include <limits>
 #include <map>
-#include <mutex>
 #include <nlohmann/json.hpp>
-#include <system_error>
 #include <thread>
 
 #include "critlab/core/error.h"
@@ -487,43 +483,19 @@ PowerLawFit fit_power_law(const std::vector<double>& data, const PowerLawOptions
   PowerLawOptions refit = o;
   refit.bootstrap = 0;
   std::vector<double> ks(static_cast<std::size_t>(o.bootstrap), kInf);
-  std::atomic<int> next{0};
-  std::mutex failure_mutex;
-  std::exception_ptr failure;  // the first exception of any worker, rethrown after every thread is joined
-  auto simulate = [&] {
-    for (int s; (s = next++) < o.bootstrap;) {
-      std::mt19937_64 rng(o.seed * 0x9E3779B97F4A7C15ULL + static_cast<std::uint64_t>(s));
-      std::binomial_distribution<std::int64_t> tail_count(fit.n, p_tail);
-      const std::int64_t nt = low.empty() ? fit.n : tail_count(rng);
-      std::vector<double> synth = sample_power_law(fit, static_cast<std::size_t>(nt), rng);
-      std::uniform_int_distribution<std::size_t> pick(0, low.empty() ? 0 : low.size() - 1);
-      for (std::int64_t k = nt; k < fit.n; ++k) synth.push_back(low[pick(rng)]);
-      const auto f = fit_validated(synth, refit);
-      ks[static_cast<std::size_t>(s)] = f.ok() ? f.ks : kInf;
-    }
-  };
-  auto worker = [&] {
-    try {
-      simulate();
-    } catch (...) {
-      const std::lock_guard<std::mutex> lock(failure_mutex);
-      if (!failure) failure = std::current_exception();
-      next = o.bootstrap;  // the others stop at their next set
-    }
-  };
-  // Threads: o.threads (0 = all cores), never more than the cores or the simulations. Where the system
-  // refuses a thread, the bootstrap runs on those already started (the p-value does not depend on the
-  // count); every started thread is joined before anything is rethrown.
-  const int threads = bootstrap_threads(o.threads, o.bootstrap);
-  std::vector<std::thread> pool;
-  pool.reserve(static_cast<std::size_t>(threads));
-  try {
-    for (int t = 1; t < threads; ++t) pool.emplace_back(worker);
-  } catch (const std::system_error&) {
-  }
-  worker();
-  for (auto& t : pool) t.join();
-  if (failure) std::rethrow_exception(failure);
+  // Threads: o.threads (0 = all cores), never more than the cores or the simulations (parallel_for: where
+  // the system refuses a thread, the bootstrap runs on those already started; the p-value does not depend on
+  // the count).
+  parallel_for(o.bootstrap, bootstrap_threads(o.threads, o.bootstrap), [&](int s) {
+    std::mt19937_64 rng(o.seed * 0x9E3779B97F4A7C15ULL + static_cast<std::uint64_t>(s));
+    std::binomial_distribution<std::int64_t> tail_count(fit.n, p_tail);
+    const std::int64_t nt = low.empty() ? fit.n : tail_count(rng);
+    std::vector<double> synth = sample_power_law(fit, static_cast<std::size_t>(nt), rng);
+    std::uniform_int_distribution<std::size_t> pick(0, low.empty() ? 0 : low.size() - 1);
+    for (std::int64_t k = nt; k < fit.n; ++k) synth.push_back(low[pick(rng)]);
+    const auto f = fit_validated(synth, refit);
+    ks[static_cast<std::size_t>(s)] = f.ok() ? f.ks : kInf;
+  });
   int at_least = 0;
   for (double d : ks) at_least += d >= fit.ks;
   fit.bootstrap = o.bootstrap;

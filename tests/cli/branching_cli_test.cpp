@@ -16,19 +16,10 @@ using test::run_cli;
 namespace fs = std::filesystem;
 
 namespace {
-fs::path write(const fs::path& dir, const std::string& name, const std::string& text) {
-  std::ofstream(dir / name) << text;
-  return dir / name;
-}
 fs::path write_series(const fs::path& dir, const std::string& name, const std::vector<double>& a) {
   std::string text;
   for (double v : a) text += fmt::format("{}\n", v);
-  return write(dir, name, text);
-}
-void expect_one_line_error(const test::CommandResult& r, const std::string& needle) {
-  EXPECT_EQ(r.exit_code, 2) << r.err;
-  EXPECT_NE(r.err.find(needle), std::string::npos) << r.err;
-  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  return test::write_file(dir, name, text);
 }
 }  // namespace
 
@@ -59,18 +50,22 @@ TEST(BranchingCli, RecoversKnownBranchingRatios) {
 
 TEST(BranchingCli, BadInputGivesOneClearLine) {
   test::TempDir d;
-  expect_one_line_error(run_cli("branching " + write(d.path(), "e", "").string()), "holds no numbers");
+  test::expect_one_line_error(run_cli("branching " + test::write_file(d.path(), "e", "").string()),
+                              "holds no numbers");
   std::string constant;
   for (int i = 0; i < 100; ++i) constant += "5\n";
-  expect_one_line_error(run_cli("branching " + write(d.path(), "k", constant).string()), "is constant");
-  expect_one_line_error(run_cli("branching " + write(d.path(), "s", "1\n2\n3\n").string()),
-                        "holds 3 values; the regression up to --kmax 40 needs at least 43");
-  expect_one_line_error(run_cli("branching " + write(d.path(), "t", "1\n2\nfoo\n4\n").string()), "line 3");
+  test::expect_one_line_error(run_cli("branching " + test::write_file(d.path(), "k", constant).string()),
+                              "is constant");
+  test::expect_one_line_error(run_cli("branching " + test::write_file(d.path(), "s", "1\n2\n3\n").string()),
+                              "holds 3 values; the regression up to --kmax 40 needs at least 43");
+  test::expect_one_line_error(
+      run_cli("branching " + test::write_file(d.path(), "t", "1\n2\nfoo\n4\n").string()), "line 3");
   std::string negative;
   for (int i = 0; i < 100; ++i) negative += i == 7 ? "-2\n" : fmt::format("{}\n", i % 5);
-  expect_one_line_error(run_cli("branching " + write(d.path(), "n", negative).string()),
-                        "value -2 (number 8 of the column) is negative");
-  expect_one_line_error(run_cli("branching " + write(d.path(), "ok", negative).string() + " --kmax 0"),
-                        "--kmax must be in [1");
-  expect_one_line_error(run_cli("branching " + (d.path() / "missing").string()), "missing");
+  test::expect_one_line_error(run_cli("branching " + test::write_file(d.path(), "n", negative).string()),
+                              "value -2 (number 8 of the column) is negative");
+  test::expect_one_line_error(
+      run_cli("branching " + test::write_file(d.path(), "ok", negative).string() + " --kmax 0"),
+      "--kmax must be in [1");
+  test::expect_one_line_error(run_cli("branching " + (d.path() / "missing").string()), "missing");
 }

@@ -14,25 +14,13 @@ using namespace critlab;
 using test::run_cli;
 namespace fs = std::filesystem;
 
-namespace {
-fs::path write(const fs::path& dir, const std::string& name, const std::string& text) {
-  std::ofstream(dir / name) << text;
-  return dir / name;
-}
-void expect_one_line_error(const test::CommandResult& r, const std::string& needle) {
-  EXPECT_EQ(r.exit_code, 2) << r.err;
-  EXPECT_NE(r.err.find(needle), std::string::npos) << r.err;
-  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
-}
-}  // namespace
-
 TEST(PowerLawCli, PrintsTheInterfaceFields) {
   test::TempDir d;
   std::mt19937_64 rng(1);
   const auto truth = stats::power_law_model(2.0, 1, true);
   std::string text = "size,other\n";
   for (double v : stats::sample_power_law(truth, 5000, rng)) text += fmt::format("{},7\n", v);
-  const auto file = write(d.path(), "sizes.csv", text);
+  const auto file = test::write_file(d.path(), "sizes.csv", text);
   auto r = run_cli("powerlaw " + file.string() +
                    " --column size --discrete --bootstrap 20 --seed 3 --json --out " +
                    (d.path() / "out").string());
@@ -56,37 +44,45 @@ TEST(PowerLawCli, PrintsTheInterfaceFields) {
 
 TEST(PowerLawCli, BadInputGivesOneClearLine) {
   test::TempDir d;
-  expect_one_line_error(run_cli("powerlaw " + write(d.path(), "e", "").string()), "holds no numbers");
-  expect_one_line_error(run_cli("powerlaw " + write(d.path(), "t", "1\n2\n\nfoo\n").string()),
-                        "line 4: 'foo' is not a number");
-  expect_one_line_error(run_cli("powerlaw " + write(d.path(), "n", "1\n-2\n3\n").string()), "not positive");
-  expect_one_line_error(run_cli("powerlaw " + write(d.path(), "z", "1\n0\n3\n").string()), "not positive");
+  test::expect_one_line_error(run_cli("powerlaw " + test::write_file(d.path(), "e", "").string()),
+                              "holds no numbers");
+  test::expect_one_line_error(
+      run_cli("powerlaw " + test::write_file(d.path(), "t", "1\n2\n\nfoo\n").string()),
+      "line 4: 'foo' is not a number");
+  test::expect_one_line_error(run_cli("powerlaw " + test::write_file(d.path(), "n", "1\n-2\n3\n").string()),
+                              "not positive");
+  test::expect_one_line_error(run_cli("powerlaw " + test::write_file(d.path(), "z", "1\n0\n3\n").string()),
+                              "not positive");
   // Too few values is no bad input but a sample that admits no fit: a result whose figures are null.
-  const auto few = run_cli("powerlaw " + write(d.path(), "f", "1\n2\n3\n4\n").string() + " --json");
+  const auto few =
+      run_cli("powerlaw " + test::write_file(d.path(), "f", "1\n2\n3\n4\n").string() + " --json");
   ASSERT_EQ(few.exit_code, 0) << few.err;
   const auto j = nlohmann::json::parse(few.out);
   EXPECT_EQ(j["status"], "insufficient-data");
   EXPECT_NE(j["message"].get<std::string>().find("fewer than 10 values"), std::string::npos);
   for (const char* key : {"alpha", "alpha_se", "ks", "xmin", "p_value"}) EXPECT_TRUE(j[key].is_null()) << key;
   EXPECT_TRUE(j["comparisons"].empty());
-  expect_one_line_error(run_cli("powerlaw " + write(d.path(), "r", "1.5\n2\n").string() + " --discrete"),
-                        "not an integer");
-  expect_one_line_error(run_cli("powerlaw " + (d.path() / "missing").string()), "does not exist");
+  test::expect_one_line_error(
+      run_cli("powerlaw " + test::write_file(d.path(), "r", "1.5\n2\n").string() + " --discrete"),
+      "not an integer");
+  test::expect_one_line_error(run_cli("powerlaw " + (d.path() / "missing").string()), "does not exist");
   // Line 1 is a header only when it is clearly names: a mistyped or out-of-range number is an error.
-  expect_one_line_error(run_cli("powerlaw " + write(d.path(), "x", "x1.5\n2\n3\n").string()),
-                        "line 1: 'x1.5' is not a number");
-  expect_one_line_error(run_cli("powerlaw " + write(d.path(), "o", "1e400\n2\n3\n").string()),
-                        "line 1: '1e400' is outside the range of a double");
+  test::expect_one_line_error(run_cli("powerlaw " + test::write_file(d.path(), "x", "x1.5\n2\n3\n").string()),
+                              "line 1: 'x1.5' is not a number");
+  test::expect_one_line_error(
+      run_cli("powerlaw " + test::write_file(d.path(), "o", "1e400\n2\n3\n").string()),
+      "line 1: '1e400' is outside the range of a double");
   const auto bom = run_cli("powerlaw " +
-                           write(d.path(), "b",
-                                 "\xEF\xBB\xBF"
-                                 "5\n1\n2\n3\n")
+                           test::write_file(d.path(), "b",
+                                            "\xEF\xBB\xBF"
+                                            "5\n1\n2\n3\n")
                                .string() +
                            " --json");
   ASSERT_EQ(bom.exit_code, 0) << bom.err;
   EXPECT_EQ(nlohmann::json::parse(bom.out)["n"], 4);
-  expect_one_line_error(run_cli("powerlaw " + write(d.path(), "c", "a,b\n1,2\n").string() + " --column zz"),
-                        "no column named 'zz'");
+  test::expect_one_line_error(
+      run_cli("powerlaw " + test::write_file(d.path(), "c", "a,b\n1,2\n").string() + " --column zz"),
+      "no column named 'zz'");
 }
 
 TEST(PowerLawCli, ThreadsBeyondTheCoresGiveTheSameResult) {
@@ -97,7 +93,7 @@ TEST(PowerLawCli, ThreadsBeyondTheCoresGiveTheSameResult) {
   std::string text;
   for (double v : stats::sample_power_law(stats::power_law_model(2.0, 1, true), 1000, rng))
     text += fmt::format("{}\n", v);
-  const auto file = write(d.path(), "x", text).string();
+  const auto file = test::write_file(d.path(), "x", text).string();
   const auto many =
       run_cli("powerlaw " + file + " --discrete --bootstrap 6 --no-compare --json --threads 1024");
   const auto two = run_cli("powerlaw " + file + " --discrete --bootstrap 6 --no-compare --json --threads 2");
@@ -116,21 +112,22 @@ TEST(PowerLawCli, InfiniteXmaxIsNoXmaxAndHugeBootstrapsAreRefused) {
   std::string text;
   for (double v : stats::sample_power_law(stats::power_law_model(2.5, 1.0), 2000, rng))
     text += fmt::format("{}\n", v);
-  const auto file = write(d.path(), "x", text).string();
+  const auto file = test::write_file(d.path(), "x", text).string();
   const auto inf = run_cli("powerlaw " + file + " --json --xmax inf");
   const auto none = run_cli("powerlaw " + file + " --json");
   ASSERT_EQ(inf.exit_code, 0) << inf.err;
   EXPECT_EQ(nlohmann::json::parse(inf.out), nlohmann::json::parse(none.out));
-  expect_one_line_error(run_cli("powerlaw " + file + " --bootstrap 1000000000"),
-                        "--bootstrap must be in [0, 100000]");
-  expect_one_line_error(run_cli("powerlaw " + file + " --xmin inf"), "--xmin must be positive and finite");
+  test::expect_one_line_error(run_cli("powerlaw " + file + " --bootstrap 1000000000"),
+                              "--bootstrap must be in [0, 100000]");
+  test::expect_one_line_error(run_cli("powerlaw " + file + " --xmin inf"),
+                              "--xmin must be positive and finite");
 }
 
 TEST(PowerLawCli, HugeDiscreteValuesFinishInSeconds) {
   test::TempDir d;
   std::string text;
   for (int i = 1; i <= 200; ++i) text += fmt::format("{}\n", 1 + i % 37);
-  const auto file = write(d.path(), "x", text + "9007199254740992\n9007199254740994\n").string();
+  const auto file = test::write_file(d.path(), "x", text + "9007199254740992\n9007199254740994\n").string();
   const auto t0 = std::chrono::steady_clock::now();
   const auto r = run_cli("powerlaw " + file + " --discrete --json");
   EXPECT_EQ(r.exit_code, 0) << r.err;
@@ -146,7 +143,7 @@ TEST(PowerLawCli, EveryNumericFlagAtEdgeValuesGivesAResultOrOneLine) {
   std::string text;
   for (double v : stats::sample_power_law(stats::power_law_model(2.0, 1, true), 300, rng))
     text += fmt::format("{}\n", v);
-  const auto file = write(d.path(), "x", text).string();
+  const auto file = test::write_file(d.path(), "x", text).string();
   const std::vector<std::pair<std::string, std::string>> commands{
       {"powerlaw " + file + " --discrete", "--xmin"},
       {"powerlaw " + file + " --discrete", "--xmax"},
@@ -177,9 +174,9 @@ TEST(PowerLawCli, EveryNumericFlagAtEdgeValuesGivesAResultOrOneLine) {
 }
 
 TEST(PowerLawCli, ParseErrorsAreOneLineAndTheHelpStatesTheExitCodes) {
-  expect_one_line_error(run_cli("powerlaw x --min-tail abc"), "--min-tail");
-  expect_one_line_error(run_cli("theory --quadrature abc"), "--quadrature");
-  expect_one_line_error(run_cli("theory --no-such-flag"), "--no-such-flag");
+  test::expect_one_line_error(run_cli("powerlaw x --min-tail abc"), "--min-tail");
+  test::expect_one_line_error(run_cli("theory --quadrature abc"), "--quadrature");
+  test::expect_one_line_error(run_cli("theory --no-such-flag"), "--no-such-flag");
   const auto help = run_cli("--help");
   EXPECT_EQ(help.exit_code, 0);
   EXPECT_NE(help.out.find("Exit codes: 0 success; 1 internal error"), std::string::npos) << help.out;
@@ -188,13 +185,13 @@ TEST(PowerLawCli, ParseErrorsAreOneLineAndTheHelpStatesTheExitCodes) {
 
 TEST(PowerLawCli, UnwritableOutIsRefusedBeforeTheWork) {
   test::TempDir d;
-  const auto blocker = write(d.path(), "file", "not a directory");
+  const auto blocker = test::write_file(d.path(), "file", "not a directory");
   const auto t0 = std::chrono::steady_clock::now();
-  expect_one_line_error(run_cli("theory --edge-of-chaos --out " + (blocker / "eoc").string()),
-                        "--out '" + (blocker / "eoc").string() + "': cannot create the directory");
+  test::expect_one_line_error(run_cli("theory --edge-of-chaos --out " + (blocker / "eoc").string()),
+                              "--out '" + (blocker / "eoc").string() + "': cannot create the directory");
   EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 1.0);
-  expect_one_line_error(run_cli("powerlaw " + blocker.string() + " --out " + (blocker / "o").string()),
-                        "--out");
+  test::expect_one_line_error(run_cli("powerlaw " + blocker.string() + " --out " + (blocker / "o").string()),
+                              "--out");
   const auto gelu = run_cli("theory --activation gelu --sigma-w 1e-6 --json");
   ASSERT_EQ(gelu.exit_code, 0) << gelu.err;
   const auto j = nlohmann::json::parse(gelu.out);

@@ -3,6 +3,7 @@
 // killed) minutes later.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <string>
 
 namespace critlab {
@@ -19,5 +20,12 @@ void check_memory(double bytes, const std::string& what, const std::string& fix)
 
 // "1.5 GB", "320 MB", "12 kB".
 std::string format_bytes(double bytes);
+
+// Runs job(k) for every k in [0, count) on `threads` threads (the caller's included), handing out indices one
+// at a time, so a job must write its result by index. After each job `after(k)` (optional) runs under a lock
+// (progress reports). The first exception stops the others at their next index and is rethrown after every
+// thread is joined; where the system refuses a thread, the work runs on those already started.
+void parallel_for(int count, int threads, const std::function<void(int)>& job,
+                  const std::function<void(int)>& after = {});
 
 }  // namespace critlab
