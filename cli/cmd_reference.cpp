@@ -103,7 +103,7 @@ Runner add_kinouchi_copelli(CLI::App& cmd) {
     if (staged) {
       const auto dir = staged->path();
       if (!scan) {
-        io::write_atomic(dir / "response.csv", response.to_csv());
+        io::write_csv(dir / "response.csv", response);
         io::plot_lines(dir, "response_plot", response, "r",
                        {{"F_sim", "simulation"}, {"F_mean_field", "mean field"}},
                        {.title = fmt::format("Kinouchi-Copelli response, sigma = {}", curves[0].sigma),
@@ -112,7 +112,7 @@ Runner add_kinouchi_copelli(CLI::App& cmd) {
                         .logx = true,
                         .logy = true});
       } else {
-        io::write_atomic(dir / "dynamic_range.csv", ranges.to_csv());
+        io::write_csv(dir / "dynamic_range.csv", ranges);
         io::plot_lines(dir, "dynamic_range_plot", ranges, "sigma",
                        {{"delta_sim_db", "simulation"}, {"delta_mean_field_db", "mean field"}},
                        {.title = "Kinouchi-Copelli dynamic range",

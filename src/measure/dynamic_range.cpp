@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "critlab/core/error.h"
+#include "critlab/stats/curve.h"
 #include "measure/tensor_util.h"
 
 namespace critlab::measure {
@@ -28,19 +29,6 @@ bool DynamicRangeOptions::IsValid(std::string* error) const {
   if (max_inputs < 0) return fail("dynamic range: max_inputs must be >= 0");
   return true;
 }
-
-namespace {
-// Log-linear interpolation of the first crossing of `target` by the curve f(s) (f[0] < target assumed).
-double crossing(const std::vector<double>& s, const std::vector<double>& f, double target) {
-  for (std::size_t i = 1; i < f.size(); ++i) {
-    if (f[i] >= target) {
-      const double t = (target - f[i - 1]) / (f[i] - f[i - 1]);
-      return std::pow(10.0, std::log10(s[i - 1]) + t * (std::log10(s[i]) - std::log10(s[i - 1])));
-    }
-  }
-  return s.back();
-}
-}  // namespace
 
 DynamicRangeResult dynamic_range(nn::LayerStack& stack, const at::Tensor& probes,
                                  const DynamicRangeOptions& options) {
@@ -117,8 +105,9 @@ DynamicRangeResult dynamic_range(nn::LayerStack& stack, const at::Tensor& probes
                                 100 * f.front(), r.stimuli.front()));
     return r;
   }
-  r.s_low = crossing(r.stimuli, f, options.low);
-  r.s_high = crossing(r.stimuli, f, options.high);
+  // Both crossings exist: f starts below `low` (checked above) and ends at 1 > `high`.
+  r.s_low = stats::first_crossing_log_x(r.stimuli, f, options.low);
+  r.s_high = stats::first_crossing_log_x(r.stimuli, f, options.high);
   r.delta_db = 10 * std::log10(*r.s_high / *r.s_low);
   return r;
 }

@@ -9,6 +9,7 @@
 
 #include "critlab/core/error.h"
 #include "critlab/core/resources.h"
+#include "critlab/stats/curve.h"
 
 namespace critlab::stats {
 
@@ -189,13 +190,7 @@ bool KinouchiCopelliOptions::IsValid(std::string* error) const {
   return true;
 }
 
-std::vector<double> KinouchiCopelliOptions::rates() const {
-  std::vector<double> r(static_cast<std::size_t>(std::max(points, 0)));
-  for (int i = 0; i < points; ++i)
-    r[static_cast<std::size_t>(i)] =
-        i == points - 1 ? r_max : r_min * std::pow(r_max / r_min, static_cast<double>(i) / (points - 1));
-  return r;
-}
+std::vector<double> KinouchiCopelliOptions::rates() const { return log_grid(r_min, r_max, points); }
 
 void check_kinouchi_copelli_sigma(double sigma, double degree) {
   if (!(sigma >= 0 && sigma <= degree / 2))
@@ -218,16 +213,8 @@ ResponseRange response_dynamic_range(const std::vector<double>& rates, const std
         fmt::format("the response does not rise above its floor F0 = {:.4g} (Fmax = {:.4g})", f0, r.fmax));
     return r;
   }
-  auto crossing = [&](double x) -> std::optional<double> {
-    const double level = f0 + x * (r.fmax - f0);
-    for (std::size_t i = 0; i < response.size(); ++i) {
-      if (!(response[i] >= level)) continue;
-      if (i == 0) return std::nullopt;
-      const double a = response[i - 1], b = response[i];
-      const double w = (level - a) / (b - a);
-      return std::exp(std::log(rates[i - 1]) + w * (std::log(rates[i]) - std::log(rates[i - 1])));
-    }
-    return std::nullopt;
+  const auto crossing = [&](double x) {
+    return first_crossing_log_x(rates, response, f0 + x * (r.fmax - f0));
   };
   r.r_low = crossing(0.1);
   r.r_high = crossing(0.9);
