@@ -8,7 +8,8 @@ namespace critlab::stats {
 std::vector<double> log_grid(double lo, double hi, int n) {
   std::vector<double> x(static_cast<std::size_t>(std::max(n, 0)));
   for (int i = 0; i < n; ++i)
-    x[static_cast<std::size_t>(i)] = i == n - 1 ? hi : lo * std::pow(hi / lo, static_cast<double>(i) / (n - 1));
+    x[static_cast<std::size_t>(i)] =
+        i == n - 1 ? hi : lo * std::pow(hi / lo, static_cast<double>(i) / (n - 1));
   return x;
 }
 
