@@ -12,6 +12,7 @@
 #include "critlab/io/files.h"
 #include "critlab/measure/criticality.h"
 #include "critlab/measure/theory.h"
+#include "critlab/nn/torchscript.h"
 #include "engine.h"
 
 namespace critlab::cli {
@@ -31,7 +32,8 @@ nlohmann::json mean_field_reference(const nn::ModelSpec& spec) {
 Runner add_measure(CLI::App& cmd) {
   struct State {
     ModelFlags model;
-    std::string run, out, data, device = "auto", method = "auto", probe_source = "fashion";
+    std::string run, model_file, input_shape, out, data, device = "auto", method = "auto",
+                                                         probe_source = "fashion";
     std::uint64_t seed = 0;
     std::int64_t probes = 256;
     int threads = 0;
@@ -41,6 +43,13 @@ Runner add_measure(CLI::App& cmd) {
   auto s = std::make_shared<State>();
   add_model_flags(cmd, s->model);
   cmd.add_option("--run", s->run, "measure the last checkpoint of this run directory (model flags ignored)");
+  cmd.add_option(
+      "--model", s->model_file,
+      "measure a TorchScript network saved with torch.jit.save (an nn.Sequential is measured block by "
+      "block; model flags ignored)");
+  cmd.add_option("--input-shape", s->input_shape,
+                 "with --model: one input's shape without the batch, e.g. 3,64,64 (default: the first Linear "
+                 "layer's in_features)");
   cmd.add_option("--seed", s->seed, "seed of a freshly initialised model")
       ->capture_default_str()
       ->check(unsigned_check());
@@ -73,16 +82,35 @@ Runner add_measure(CLI::App& cmd) {
     s->mo.dynamic_range.seed = s->seed;
     s->mo.branching.seed = s->seed;
 
+    if (!s->model_file.empty() && !s->run.empty()) throw Error("give --model or --run, not both");
+    if (s->model_file.empty() && !s->input_shape.empty()) throw Error("--input-shape goes with --model");
     std::string out = s->out;
-    auto [spec, model, source] =
-        load_model_for_command(s->model, s->run, s->seed, device, "measure", &s->data, &out);
+    LoadedModel loaded;
+    nlohmann::json import_info;
+    if (!s->model_file.empty()) {
+      auto imported = nn::import_torchscript(s->model_file, device);
+      loaded.spec.input_shape = s->input_shape.empty() ? nn::infer_input_shape(imported)
+                                                       : parse_shape(s->input_shape, "--input-shape");
+      if (loaded.spec.input_shape.empty())
+        throw Error(
+            fmt::format("{}: the network starts with a convolution; give one input's shape with "
+                        "--input-shape C,H,W",
+                        s->model_file));
+      nn::check_input_shape(imported, loaded.spec.input_shape, device);
+      loaded.model = imported.stack;
+      import_info = nn::to_json(imported);
+      loaded.source = {{"model_file", s->model_file}, {"seed", s->seed}};
+    } else {
+      loaded = load_model_for_command(s->model, s->run, s->seed, device, "measure", &s->data, &out);
+    }
+    auto& [spec, model, source] = loaded;
     // Taps of every probe, the Hutchinson probe vectors and the Lyapunov tangents (k per input).
     check_activation_memory(model, spec, static_cast<double>(s->probes),
                             3.0 + s->mo.gains.probes + static_cast<double>(s->mo.lyapunov.k),
                             "this measurement", "lower --probes, --hutchinson-probes or --lyapunov-k");
     const auto source_kind = from_string<data::ProbeSource>(s->probe_source);
-    const auto probes =
-        data::probe_inputs(source_kind, s->probes, spec.input_shape, s->data, s->seed + 1).to(device);
+    const auto probes = data::probe_inputs(source_kind, s->probes, spec.input_shape, s->data, s->seed + 1)
+                            .to(device, model->parameters().front().scalar_type());
 
     // Created before the work: an unwritable --out fails now, and a failure leaves no partial files.
     std::optional<io::StagedFiles> staged;
@@ -90,7 +118,8 @@ Runner add_measure(CLI::App& cmd) {
     const auto report = measure::measure_criticality(model, probes, s->mo);
     auto j = measure::to_json(report);
     j["source"] = source;
-    j["mean_field"] = mean_field_reference(spec);
+    j["mean_field"] = import_info.is_null() ? mean_field_reference(spec) : nlohmann::json();
+    j["import"] = import_info;
     j["runtime"] = runtime_metadata(device, threads);
     if (staged) {
       measure::write_report_files(staged->path(), report);
@@ -101,6 +130,8 @@ Runner add_measure(CLI::App& cmd) {
       print(j.dump(2));
     else {
       print(measure::brief_report(report));
+      if (!import_info.is_null())
+        for (const auto& note : import_info["notes"]) print("note: " + note.get<std::string>());
       if (!j["mean_field"].is_null() && j["mean_field"]["chi1"].is_number())
         print(fmt::format("mean-field reference: chi_1 = {:.4f}, ln(chi_1)/2 = {:+.4f}",
                           j["mean_field"]["chi1"].get<double>(), j["mean_field"]["lyapunov"].get<double>()));

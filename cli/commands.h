@@ -4,6 +4,7 @@
 // spells them the same way.
 #pragma once
 #include <CLI/CLI.hpp>
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <utility>
@@ -53,6 +54,10 @@ void add_runtime_flags(CLI::App& cmd, const RuntimeFlags& flags);
 // A check for unsigned 64-bit options such as seeds: digits only, at most 2^64 - 1. (CLI11 converts "-1" and
 // "18446744073709551616" to 2^64 - 1 silently.)
 CLI::Validator unsigned_check();
+
+// "3,64,64" -> {3, 64, 64}: one input's shape. Throws critlab::Error naming `flag` unless every size is a
+// positive whole number (at most 8 of them, each at most 2^31).
+std::vector<std::int64_t> parse_shape(const std::string& text, const std::string& flag);
 
 // A progress function that draws one bar per task on stderr when stdout and stderr are terminals, and does
 // nothing otherwise (quiet in pipes, logs and CI).

@@ -55,6 +55,26 @@ CLI::Validator unsigned_check() {
       "UINT64");
 }
 
+std::vector<std::int64_t> parse_shape(const std::string& text, const std::string& flag) {
+  std::vector<std::int64_t> shape;
+  std::size_t start = 0;
+  while (true) {
+    const std::size_t end = std::min(text.find(',', start), text.size());
+    const std::string part = text.substr(start, end - start);
+    const bool digits =
+        !part.empty() && part.size() <= 10 &&
+        std::all_of(part.begin(), part.end(), [](unsigned char c) { return std::isdigit(c); });
+    const std::int64_t value = digits ? std::stoll(part) : 0;
+    if (!digits || value <= 0 || value > (std::int64_t{1} << 31))
+      throw Error(flag + " must be positive sizes separated by commas, e.g. 3,64,64; got '" + text + "'");
+    shape.push_back(value);
+    if (end == text.size()) break;
+    start = end + 1;
+  }
+  if (shape.size() > 8) throw Error(flag + " has more than 8 dimensions: '" + text + "'");
+  return shape;
+}
+
 ProgressFn terminal_progress() {
   struct Bar {
     std::string task;

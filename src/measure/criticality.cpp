@@ -36,6 +36,7 @@ CriticalityReport measure_criticality(nn::LayerStack& stack, const at::Tensor& p
   if (options.with_branching) {
     r.branching = branching_parameter(stack, probes, options.branching);
   }
+  for (auto& g : r.layers) g.jvp = stack->block(g.index)->jvp_path();
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return r;
 }

@@ -52,13 +52,8 @@ at::Tensor repeat_examples(const at::Tensor& x, std::int64_t k) {
   return x.unsqueeze(1).expand(expanded).reshape(flat);
 }
 
-at::Tensor jvp(nn::BlockImpl& block, const at::Tensor& x, const at::Tensor& v, bool allow_analytic) {
+at::Tensor jvp_forward_ad(nn::BlockImpl& block, const at::Tensor& x, const at::Tensor& v) {
   CRITLAB_ASSERT(x.sizes() == v.sizes(), "jvp: v must be shaped like x");
-  if (allow_analytic) {
-    torch::NoGradGuard no_grad;
-    at::Tensor jv = block.jvp_analytic(x, v);
-    if (jv.defined()) return jv;
-  }
   torch::NoGradGuard no_grad;  // forward-mode AD does not need the reverse graph
   DualLevel level;
   at::Tensor dual = at::_make_dual(x.detach(), v.detach(), level.level());
@@ -66,6 +61,45 @@ at::Tensor jvp(nn::BlockImpl& block, const at::Tensor& x, const at::Tensor& v, b
   auto [primal, tangent] = at::_unpack_dual(out, level.level());
   CRITLAB_ASSERT(tangent.defined(), "jvp: the block's output does not depend on its input");
   return tangent.clone();
+}
+
+at::Tensor jvp_double_vjp(nn::BlockImpl& block, const at::Tensor& x, const at::Tensor& v) {
+  CRITLAB_ASSERT(x.sizes() == v.sizes(), "jvp: v must be shaped like x");
+  torch::AutoGradMode enable(true);
+  at::Tensor xi = x.detach().requires_grad_(true);
+  at::Tensor out = block.forward(xi);
+  // g(u) = u^T J is linear in u, so any u works; zeros keep the graph free of stray values.
+  at::Tensor u = torch::zeros_like(out).requires_grad_(true);
+  auto g = torch::autograd::grad({out}, {xi}, {u}, /*retain_graph=*/true, /*create_graph=*/true,
+                                 /*allow_unused=*/true);
+  CRITLAB_ASSERT(g[0].defined(), "jvp: the block's output does not depend on its input");
+  auto jv = torch::autograd::grad({g[0]}, {u}, {v.detach()}, /*retain_graph=*/false, /*create_graph=*/false,
+                                  /*allow_unused=*/true);
+  // Undefined when J v does not depend on u at all, i.e. J = 0 on this batch.
+  return jv[0].defined() ? jv[0].detach() : torch::zeros_like(out).detach();
+}
+
+at::Tensor jvp(nn::BlockImpl& block, const at::Tensor& x, const at::Tensor& v, bool allow_analytic) {
+  CRITLAB_ASSERT(x.sizes() == v.sizes(), "jvp: v must be shaped like x");
+  if (allow_analytic) {
+    torch::NoGradGuard no_grad;
+    at::Tensor jv = block.jvp_analytic(x, v);
+    if (jv.defined()) {
+      block.set_jvp_path("analytic");
+      return jv;
+    }
+  }
+  if (block.jvp_path() != "double-vjp") {
+    try {
+      at::Tensor jv = jvp_forward_ad(block, x, v);
+      block.set_jvp_path("forward-ad");
+      return jv;
+    } catch (const c10::Error&) {
+      // No forward-mode formula for some op of this block: reverse mode from now on.
+    }
+  }
+  block.set_jvp_path("double-vjp");
+  return jvp_double_vjp(block, x, v);
 }
 
 at::Tensor vjp(nn::BlockImpl& block, const at::Tensor& x, const at::Tensor& u) {
@@ -192,10 +226,17 @@ double distance_to_criticality(const std::vector<LayerGain>& gains) {
 }
 
 nlohmann::json to_json(const LayerGain& g) {
-  return {{"index", g.index},           {"block", g.description}, {"readout", g.readout},
-          {"fan_in", g.fan_in},         {"fan_out", g.fan_out},   {"gain_sq", g.gain_sq},
-          {"gain_sq_se", g.gain_sq_se}, {"gain", g.gain},         {"log_gain", g.log_gain},
-          {"method", g.method}};
+  return {{"index", g.index},
+          {"block", g.description},
+          {"readout", g.readout},
+          {"fan_in", g.fan_in},
+          {"fan_out", g.fan_out},
+          {"gain_sq", g.gain_sq},
+          {"gain_sq_se", g.gain_sq_se},
+          {"gain", g.gain},
+          {"log_gain", g.log_gain},
+          {"method", g.method},
+          {"jvp", g.jvp.empty() ? nlohmann::json() : nlohmann::json(g.jvp)}};
 }
 
 }  // namespace critlab::measure

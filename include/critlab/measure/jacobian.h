@@ -27,8 +27,15 @@
 
 namespace critlab::measure {
 
-// J(x) v for a batch (v shaped like x), forward-mode AD unless the block offers an analytic product.
+// J(x) v for a batch (v shaped like x): the block's analytic product where it offers one, else forward-mode
+// AD, else (an op without a forward-mode formula, common in TorchScript) the double-VJP product below. The
+// path taken is recorded in block.jvp_path(); once forward AD has failed on a block it is not tried again.
 at::Tensor jvp(nn::BlockImpl& block, const at::Tensor& x, const at::Tensor& v, bool allow_analytic = true);
+// J(x) v by reverse mode only: g(u) = u^T J is a VJP built with create_graph, and J v = d/du <g(u), v>.
+// Twice the cost of a VJP; works on every op with a double-backward formula.
+at::Tensor jvp_double_vjp(nn::BlockImpl& block, const at::Tensor& x, const at::Tensor& v);
+// J(x) v by forward-mode AD only (throws c10::Error where an op has no forward-mode formula).
+at::Tensor jvp_forward_ad(nn::BlockImpl& block, const at::Tensor& x, const at::Tensor& v);
 // u^T J(x) for a batch (u shaped like the block's output), reverse-mode AD.
 at::Tensor vjp(nn::BlockImpl& block, const at::Tensor& x, const at::Tensor& u);
 
@@ -50,6 +57,9 @@ struct LayerGain {
   double gain_sq = 0, gain_sq_se = 0;
   double gain = 0, log_gain = 0;
   std::string method;
+  // How the block's Jacobian-vector products were computed (nn::BlockImpl::jvp_path); empty (JSON null)
+  // when no product was needed.
+  std::string jvp;
 };
 
 // Per-layer gains on probe inputs (model put in eval mode for the call).

@@ -72,8 +72,15 @@ class BlockImpl : public torch::nn::Module {
   bool is_readout() const { return readout_; }
   void set_readout(bool r) { readout_ = r; }
 
+  // How measure::jvp last computed a Jacobian-vector product for this block: "analytic", "forward-ad" or
+  // "double-vjp" (forward-mode AD is not implemented for every op; imported TorchScript falls back); empty
+  // before the first product.
+  const std::string& jvp_path() const { return jvp_path_; }
+  void set_jvp_path(std::string path) { jvp_path_ = std::move(path); }
+
  private:
   bool readout_ = false;
+  std::string jvp_path_;
 };
 
 using BlockPtr = std::shared_ptr<BlockImpl>;

@@ -1,0 +1,201 @@
+#include "critlab/nn/torchscript.h"
+
+#include <fmt/format.h>
+#include <torch/script.h>
+#include <torch/torch.h>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "critlab/core/error.h"
+
+namespace critlab::nn {
+
+namespace {
+
+// The first line of a libtorch error, without its C++ stack trace; for an error raised inside the TorchScript
+// interpreter, the line that names the Python-level exception (e.g. "RuntimeError: mat1 and mat2 ...").
+std::string first_line(const std::string& what) {
+  std::size_t at = 0;
+  for (const char* kind : {"RuntimeError: ", "ValueError: ", "AssertionError: ", "IndexError: "})
+    if (const auto k = what.find(kind); k != std::string::npos) {
+      at = k;
+      break;
+    }
+  std::string s = what.substr(at, what.find('\n', at) - at);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\r')) s.pop_back();
+  return s.empty() ? "unknown error" : s;
+}
+
+std::string type_name(const torch::jit::Module& m) {
+  const auto& name = m.type()->name();
+  return name ? name->name() : "Module";
+}
+
+std::string qualified_type_name(const torch::jit::Module& m) {
+  const auto& name = m.type()->name();
+  return name ? name->qualifiedName() : "";
+}
+
+bool holds_weight_matrix(const torch::jit::Module& m) {
+  for (const auto& p : m.named_parameters(/*recurse=*/true))
+    if (p.value.dim() >= 2) return true;
+  return false;
+}
+
+// One block of an imported network: one or more consecutive TorchScript modules run in sequence. Their
+// parameters and buffers are registered with this torch::nn::Module under sanitised names (the same tensors,
+// not copies), so .to(device), parameters(), weights() and DoublePrecisionScope reach them.
+class ScriptBlockImpl : public BlockImpl {
+ public:
+  ScriptBlockImpl(std::vector<torch::jit::Module> parts, std::vector<std::string> names)
+      : parts_(std::move(parts)), names_(std::move(names)) {
+    for (std::size_t i = 0; i < parts_.size(); ++i) {
+      const std::string prefix = "m" + names_[i] + "_";
+      for (const auto& p : parts_[i].named_parameters(/*recurse=*/true))
+        register_parameter(sanitise(prefix + p.name), p.value, p.value.requires_grad());
+      for (const auto& b : parts_[i].named_buffers(/*recurse=*/true))
+        if (b.value.defined()) register_buffer(sanitise(prefix + b.name), b.value);
+    }
+  }
+
+  at::Tensor forward(const at::Tensor& x) override {
+    at::Tensor h = x;
+    for (std::size_t i = 0; i < parts_.size(); ++i) {
+      const c10::IValue out = parts_[i].forward({h});
+      if (!out.isTensor())
+        throw Error(fmt::format("the imported module {} returns a {}, not a tensor: critlab measures networks "
+                                "whose stages map one tensor to one tensor",
+                                names_[i], out.tagKind()));
+      h = out.toTensor();
+    }
+    return h;
+  }
+
+  std::string describe() const override {
+    std::string s;
+    for (std::size_t i = 0; i < parts_.size(); ++i)
+      s += (i ? "+" : "") + fmt::format("{}:{}", names_[i], type_name(parts_[i]));
+    return s;
+  }
+
+  void train(bool on) override {
+    torch::nn::Module::train(on);
+    for (auto& p : parts_) p.train(on);
+  }
+
+ private:
+  static std::string sanitise(std::string s) {
+    for (char& c : s)
+      if (c == '.') c = '_';
+    return s;
+  }
+
+  std::vector<torch::jit::Module> parts_;
+  std::vector<std::string> names_;
+};
+
+}  // namespace
+
+ImportedModel import_torchscript(const std::string& path, const c10::Device& device) {
+  if (!std::filesystem::is_regular_file(path))
+    throw Error(fmt::format("{}: no such file (a TorchScript model saved with torch.jit.save)", path));
+  torch::jit::Module module;
+  try {
+    module = torch::jit::load(path, device);
+  } catch (const std::exception& e) {
+    throw Error(fmt::format("{}: cannot be loaded as TorchScript ({}); critlab reads files written by "
+                            "torch.jit.save with PyTorch 1.13 or older",
+                            path, first_line(e.what())));
+  }
+  if (!module.find_method("forward"))
+    throw Error(fmt::format("{}: the TorchScript module has no forward method (a saved state dict or tensor "
+                            "archive, not a scripted network)",
+                            path));
+  module.eval();
+
+  ImportedModel m;
+  m.file = path;
+  m.stack = LayerStack();
+  const bool chain = qualified_type_name(module).find("torch.nn.modules.container.Sequential") !=
+                         std::string::npos &&
+                     module.named_children().size() > 0;
+  if (chain) {
+    m.layout = "chain";
+    std::vector<std::vector<torch::jit::Module>> groups;
+    std::vector<std::vector<std::string>> group_names;
+    bool seen_weight = false;
+    for (const auto& child : module.named_children()) {
+      const bool weight = holds_weight_matrix(child.value);
+      // A new block at each weight-bearing child, except the first, which takes any leading children.
+      if (groups.empty() || (weight && seen_weight)) {
+        groups.emplace_back();
+        group_names.emplace_back();
+      }
+      seen_weight = seen_weight || weight;
+      groups.back().push_back(child.value);
+      group_names.back().push_back(child.name);
+    }
+    for (std::size_t g = 0; g < groups.size(); ++g) {
+      std::string held;
+      for (std::size_t i = 0; i < groups[g].size(); ++i)
+        held += (i ? " " : "") + fmt::format("{}:{}", group_names[g][i], type_name(groups[g][i]));
+      m.blocks.push_back(held);
+      m.stack->append(std::make_shared<ScriptBlockImpl>(groups[g], group_names[g]));
+    }
+    if (groups.size() >= 2)
+      m.stack->block(groups.size() - 1)->set_readout(true);
+    else
+      m.notes.push_back("the Sequential has a single weight-bearing stage: it is measured as one block");
+  } else {
+    m.layout = "single-block";
+    m.blocks.push_back(type_name(module));
+    m.stack->append(std::make_shared<ScriptBlockImpl>(std::vector<torch::jit::Module>{module},
+                                                      std::vector<std::string>{"model"}));
+    m.notes.push_back(fmt::format(
+        "the top-level module ({}) is not an nn.Sequential, so the network is measured as one block, input "
+        "to output; export an nn.Sequential of stages to measure it block by block",
+        type_name(module)));
+  }
+  if (m.stack->parameters().empty())
+    throw Error(fmt::format("{}: the network has no parameters: nothing to measure", path));
+  m.notes.push_back("measured in eval mode: batch norm uses its running statistics, dropout is off");
+  m.stack->eval();
+  return m;
+}
+
+std::vector<std::int64_t> infer_input_shape(ImportedModel& model) {
+  for (std::size_t b = 0; b < model.stack->size(); ++b)
+    for (const auto& p : model.stack->block(b)->named_parameters(/*recurse=*/true)) {
+      if (p.value().dim() == 2) return {p.value().size(1)};  // a Linear layer's [out, in]
+      if (p.value().dim() >= 3) return {};                   // a convolution: H and W cannot be told
+    }
+  return {};
+}
+
+void check_input_shape(ImportedModel& model, const std::vector<std::int64_t>& input_shape,
+                       const c10::Device& device) {
+  for (auto d : input_shape)
+    if (d <= 0)
+      throw Error(fmt::format("--input-shape must have positive sizes, got {}", fmt::join(input_shape, ",")));
+  std::vector<std::int64_t> shape{1};
+  shape.insert(shape.end(), input_shape.begin(), input_shape.end());
+  EvalModeGuard eval(*model.stack);
+  torch::NoGradGuard no_grad;
+  const auto dtype = model.stack->parameters().front().scalar_type();
+  try {
+    model.stack->forward(torch::zeros(shape, torch::TensorOptions().device(device).dtype(dtype)));
+  } catch (const Error&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw Error(fmt::format("{}: the network rejects inputs of shape [{}] ({}); give the shape it expects with "
+                            "--input-shape",
+                            model.file, fmt::join(shape, ","), first_line(e.what())));
+  }
+}
+
+nlohmann::json to_json(const ImportedModel& m) {
+  return {{"file", m.file}, {"layout", m.layout}, {"blocks", m.blocks}, {"notes", m.notes}};
+}
+
+}  // namespace critlab::nn
