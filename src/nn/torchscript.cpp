@@ -64,9 +64,10 @@ class ScriptBlockImpl : public BlockImpl {
     for (std::size_t i = 0; i < parts_.size(); ++i) {
       const c10::IValue out = parts_[i].forward({h});
       if (!out.isTensor())
-        throw Error(fmt::format("the imported module {} returns a {}, not a tensor: critlab measures networks "
-                                "whose stages map one tensor to one tensor",
-                                names_[i], out.tagKind()));
+        throw Error(
+            fmt::format("the imported module {} returns a {}, not a tensor: critlab measures networks "
+                        "whose stages map one tensor to one tensor",
+                        names_[i], out.tagKind()));
       h = out.toTensor();
     }
     return h;
@@ -104,22 +105,24 @@ ImportedModel import_torchscript(const std::string& path, const c10::Device& dev
   try {
     module = torch::jit::load(path, device);
   } catch (const std::exception& e) {
-    throw Error(fmt::format("{}: cannot be loaded as TorchScript ({}); critlab reads files written by "
-                            "torch.jit.save with PyTorch 1.13 or older",
-                            path, first_line(e.what())));
+    throw Error(
+        fmt::format("{}: cannot be loaded as TorchScript ({}); critlab reads files written by "
+                    "torch.jit.save with PyTorch 1.13 or older",
+                    path, first_line(e.what())));
   }
   if (!module.find_method("forward"))
-    throw Error(fmt::format("{}: the TorchScript module has no forward method (a saved state dict or tensor "
-                            "archive, not a scripted network)",
-                            path));
+    throw Error(
+        fmt::format("{}: the TorchScript module has no forward method (a saved state dict or tensor "
+                    "archive, not a scripted network)",
+                    path));
   module.eval();
 
   ImportedModel m;
   m.file = path;
   m.stack = LayerStack();
-  const bool chain = qualified_type_name(module).find("torch.nn.modules.container.Sequential") !=
-                         std::string::npos &&
-                     module.named_children().size() > 0;
+  const bool chain =
+      qualified_type_name(module).find("torch.nn.modules.container.Sequential") != std::string::npos &&
+      module.named_children().size() > 0;
   if (chain) {
     m.layout = "chain";
     std::vector<std::vector<torch::jit::Module>> groups;
@@ -188,9 +191,10 @@ void check_input_shape(ImportedModel& model, const std::vector<std::int64_t>& in
   } catch (const Error&) {
     throw;
   } catch (const std::exception& e) {
-    throw Error(fmt::format("{}: the network rejects inputs of shape [{}] ({}); give the shape it expects with "
-                            "--input-shape",
-                            model.file, fmt::join(shape, ","), first_line(e.what())));
+    throw Error(
+        fmt::format("{}: the network rejects inputs of shape [{}] ({}); give the shape it expects with "
+                    "--input-shape",
+                    model.file, fmt::join(shape, ","), first_line(e.what())));
   }
 }
 
