@@ -139,20 +139,14 @@ ImportedModel import_torchscript(const std::string& path, const c10::Device& dev
       groups.back().push_back(child.value);
       group_names.back().push_back(child.name);
     }
-    for (std::size_t g = 0; g < groups.size(); ++g) {
-      std::string held;
-      for (std::size_t i = 0; i < groups[g].size(); ++i)
-        held += (i ? " " : "") + fmt::format("{}:{}", group_names[g][i], type_name(groups[g][i]));
-      m.blocks.push_back(held);
+    for (std::size_t g = 0; g < groups.size(); ++g)
       m.stack->append(std::make_shared<ScriptBlockImpl>(groups[g], group_names[g]));
-    }
     if (groups.size() >= 2)
       m.stack->block(groups.size() - 1)->set_readout(true);
     else
       m.notes.push_back("the Sequential has a single weight-bearing stage: it is measured as one block");
   } else {
     m.layout = "single-block";
-    m.blocks.push_back(type_name(module));
     m.stack->append(std::make_shared<ScriptBlockImpl>(std::vector<torch::jit::Module>{module},
                                                       std::vector<std::string>{"model"}));
     m.notes.push_back(fmt::format(
@@ -160,6 +154,7 @@ ImportedModel import_torchscript(const std::string& path, const c10::Device& dev
         "to output; export an nn.Sequential of stages to measure it block by block",
         type_name(module)));
   }
+  for (std::size_t b = 0; b < m.stack->size(); ++b) m.blocks.push_back(m.stack->block(b)->describe());
   if (m.stack->parameters().empty())
     throw Error(fmt::format("{}: the network has no parameters: nothing to measure", path));
   m.notes.push_back("measured in eval mode: batch norm uses its running statistics, dropout is off");

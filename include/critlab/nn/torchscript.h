@@ -3,15 +3,14 @@
 //
 // Where the block boundaries are. A network is measured block by block when its top-level module is an
 // nn.Sequential (torch.nn.modules.container.Sequential); critlab's convention for exporters is an
-// nn.Sequential of stages (scripts/export_torchvision.py writes ResNet as Sequential(stem, layer1, ...,
-// layer4, head), for instance). Its children are grouped into blocks: a block starts at each child that holds
-// a weight matrix (a parameter with two or more dimensions: Linear, Conv2d, a whole stage), and every child
-// without one (Tanh, ReLU, BatchNorm, Dropout, pooling, Flatten, ...) joins the block before it, so that a
-// flat Sequential written the usual way (Linear, Tanh, Linear, Tanh, ...; Conv2d, BatchNorm2d, ReLU, ...) is
-// measured per layer, a block being an affine map with what follows it, as in critlab's own models. Children
-// before the first weight matrix join the first block. The last block is the readout when there are two or
-// more. Any other module is measured as one block, input to output (layout "single-block"), and the report
-// says so.
+// nn.Sequential of stages (a ResNet as Sequential(stem, layer1, ..., layer4, head), for instance). Its
+// children are grouped into blocks: a block starts at each child that holds a weight matrix (a parameter with
+// two or more dimensions: Linear, Conv2d, a whole stage), and every child without one (Tanh, ReLU, BatchNorm,
+// Dropout, pooling, Flatten, ...) joins the block before it, so that a flat Sequential written the usual way
+// (Linear, Tanh, Linear, Tanh, ...; Conv2d, BatchNorm2d, ReLU, ...) is measured per layer, a block being an
+// affine map with what follows it, as in critlab's own models. Children before the first weight matrix join
+// the first block. The last block is the readout when there are two or more. Any other module is measured as
+// one block, input to output (layout "single-block"), and the report says so.
 //
 // The imported network runs in eval mode for every measure (batch norm with its running statistics, dropout
 // off); its parameters stay the file's, on the requested device.
@@ -30,9 +29,10 @@ namespace critlab::nn {
 struct ImportedModel {
   LayerStack stack{nullptr};
   std::string file;
-  std::string layout;               // "chain" (a Sequential, measured block by block) or "single-block"
-  std::vector<std::string> blocks;  // per block: the children it holds, e.g. "0:Linear 1:Tanh"
-  std::vector<std::string> notes;   // what a reader of the report should know (eval mode, one block, ...)
+  std::string layout;  // "chain" (a Sequential, measured block by block) or "single-block"
+  std::vector<std::string>
+      blocks;                      // per block, its describe(): the children it holds, e.g. "0:Linear+1:Tanh"
+  std::vector<std::string> notes;  // what a reader of the report should know (eval mode, one block, ...)
 };
 
 // Loads a TorchScript file onto `device`. Throws critlab::Error with one line naming the file and the reason
