@@ -32,9 +32,13 @@ std::string type_name(const torch::jit::Module& m) {
   return name ? name->name() : "Module";
 }
 
-std::string qualified_type_name(const torch::jit::Module& m) {
+// torch.nn.Sequential, scripted. TorchScript mangles the class of every module scripted after the first of
+// its kind in a process ("__torch__.torch.nn.modules.container.___torch_mangle_3.Sequential"), so the test is
+// the unqualified name plus the container module's prefix, not the exact qualified name.
+bool is_sequential(const torch::jit::Module& m) {
   const auto& name = m.type()->name();
-  return name ? name->qualifiedName() : "";
+  return name && name->name() == "Sequential" &&
+         name->qualifiedName().rfind("__torch__.torch.nn.modules.container.", 0) == 0;
 }
 
 bool holds_weight_matrix(const torch::jit::Module& m) {
@@ -120,9 +124,7 @@ ImportedModel import_torchscript(const std::string& path, const c10::Device& dev
   ImportedModel m;
   m.file = path;
   m.stack = LayerStack();
-  const bool chain =
-      qualified_type_name(module).find("torch.nn.modules.container.Sequential") != std::string::npos &&
-      module.named_children().size() > 0;
+  const bool chain = is_sequential(module) && module.named_children().size() > 0;
   if (chain) {
     m.layout = "chain";
     std::vector<std::vector<torch::jit::Module>> groups;
