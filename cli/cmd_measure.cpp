@@ -8,6 +8,7 @@
 
 #include "critlab/core/error.h"
 #include "critlab/core/runtime.h"
+#include "critlab/core/status.h"
 #include "critlab/data/dataset.h"
 #include "critlab/io/files.h"
 #include "critlab/measure/criticality.h"
@@ -21,7 +22,9 @@ namespace {
 // Mean-field prediction for the hidden layers where the theory applies (plain Gaussian-initialised MLPs).
 nlohmann::json mean_field_reference(const nn::ModelSpec& spec) {
   const auto scales = nn::mean_field_scales(spec);
-  if (!scales) return nullptr;
+  if (!scales)
+    return {{"status", to_string(StatusCode::kNotApplicable)},
+            {"message", "mean-field theory covers plain Gaussian-initialised MLPs only"}};
   auto j = measure::to_json(measure::mean_field(spec.activation, scales->sigma_w, scales->sigma_b));
   j["sigma_w"] = scales->sigma_w;
   j["sigma_b"] = scales->sigma_b;
@@ -118,8 +121,13 @@ Runner add_measure(CLI::App& cmd) {
     const auto report = measure::measure_criticality(model, probes, s->mo);
     auto j = measure::to_json(report);
     j["source"] = source;
-    j["mean_field"] = import_info.is_null() ? mean_field_reference(spec) : nlohmann::json();
-    j["import"] = import_info;
+    if (import_info.is_null())
+      j["mean_field"] = mean_field_reference(spec);
+    else {
+      j["mean_field"] = {{"status", to_string(StatusCode::kNotApplicable)},
+                         {"message", "an imported TorchScript model has no mean-field theory in critlab"}};
+      j["import"] = import_info;
+    }
     j["runtime"] = runtime_metadata(device, threads);
     if (staged) {
       measure::write_report_files(staged->path(), report);
@@ -132,7 +140,7 @@ Runner add_measure(CLI::App& cmd) {
       print(measure::brief_report(report));
       if (!import_info.is_null())
         for (const auto& note : import_info["notes"]) print("note: " + note.get<std::string>());
-      if (!j["mean_field"].is_null() && j["mean_field"]["chi1"].is_number())
+      if (j["mean_field"].contains("chi1") && j["mean_field"]["chi1"].is_number())
         print(fmt::format("mean-field reference: chi_1 = {:.4f}, ln(chi_1)/2 = {:+.4f}",
                           j["mean_field"]["chi1"].get<double>(), j["mean_field"]["lyapunov"].get<double>()));
       if (!out.empty()) print("tables and plots written to " + out);

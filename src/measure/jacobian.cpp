@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "critlab/core/error.h"
+#include "critlab/core/status.h"
 #include "measure/tensor_util.h"
 
 namespace critlab::measure {
@@ -226,17 +227,17 @@ double distance_to_criticality(const std::vector<LayerGain>& gains) {
 }
 
 nlohmann::json to_json(const LayerGain& g) {
-  return {{"index", g.index},
-          {"block", g.description},
-          {"readout", g.readout},
-          {"fan_in", g.fan_in},
-          {"fan_out", g.fan_out},
-          {"gain_sq", g.gain_sq},
-          {"gain_sq_se", g.gain_sq_se},
-          {"gain", g.gain},
-          {"log_gain", g.log_gain},
-          {"method", g.method},
-          {"jvp", g.jvp.empty() ? nlohmann::json() : nlohmann::json(g.jvp)}};
+  nlohmann::json j = {{"index", g.index},           {"block", g.description}, {"readout", g.readout},
+                      {"fan_in", g.fan_in},         {"fan_out", g.fan_out},   {"gain_sq", g.gain_sq},
+                      {"gain_sq_se", g.gain_sq_se}, {"gain", g.gain},         {"log_gain", g.log_gain},
+                      {"method", g.method}};
+  if (g.jvp.empty()) {
+    j["jvp"] = nullptr;  // the gain needed no Jacobian-vector product with this block
+    j["jvp_status"] = to_string(StatusCode::kNotRun);
+  } else {
+    j["jvp"] = g.jvp;
+  }
+  return j;
 }
 
 }  // namespace critlab::measure

@@ -57,8 +57,8 @@ struct LayerGain {
   double gain_sq = 0, gain_sq_se = 0;
   double gain = 0, log_gain = 0;
   std::string method;
-  // How the block's Jacobian-vector products were computed (nn::BlockImpl::jvp_path); empty (JSON null)
-  // when no product was needed.
+  // How the block's Jacobian-vector products were computed (nn::BlockImpl::jvp_path); empty (JSON null,
+  // with jvp_status not-run) when no product was needed.
   std::string jvp;
 };
 
