@@ -14,6 +14,8 @@ PACKAGES=(
   libgtest-dev                              # tests
   gnuplot-nox                               # plots in run directories
   dataset-fashion-mnist                     # the data the main job trains on
+  python3-torch python3-torchvision         # test fixtures saved by PyTorch, the torchvision exporter
+  pybind11-dev python3-dev                  # the Python module (import critlab)
 )
 
 # One dpkg-query for all of them: apt runs only when something is missing. dpkg-query exits 1 when it knows
