@@ -12,8 +12,8 @@
 #include "critlab/data/dataset.h"
 #include "critlab/io/files.h"
 #include "critlab/measure/criticality.h"
+#include "critlab/measure/spectra.h"
 #include "critlab/measure/theory.h"
-#include "critlab/nn/torchscript.h"
 #include "engine.h"
 
 namespace critlab::cli {
@@ -91,18 +91,8 @@ Runner add_measure(CLI::App& cmd) {
     LoadedModel loaded;
     nlohmann::json import_info;
     if (!s->model_file.empty()) {
-      auto imported = nn::import_torchscript(s->model_file, device);
-      loaded.spec.input_shape = s->input_shape.empty() ? nn::infer_input_shape(imported)
-                                                       : parse_shape(s->input_shape, "--input-shape");
-      if (loaded.spec.input_shape.empty())
-        throw Error(
-            fmt::format("{}: the network starts with a convolution; give one input's shape with "
-                        "--input-shape C,H,W",
-                        s->model_file));
-      nn::check_input_shape(imported, loaded.spec.input_shape, device);
-      loaded.model = imported.stack;
-      import_info = nn::to_json(imported);
-      loaded.source = {{"model_file", s->model_file}, {"seed", s->seed}};
+      loaded = import_model_for_command(s->model_file, s->input_shape, true, device, &import_info);
+      loaded.source["seed"] = s->seed;
     } else {
       loaded = load_model_for_command(s->model, s->run, s->seed, device, "measure", &s->data, &out);
     }
@@ -120,6 +110,8 @@ Runner add_measure(CLI::App& cmd) {
     if (!out.empty()) staged.emplace(out);
     const auto report = measure::measure_criticality(model, probes, s->mo);
     auto j = measure::to_json(report);
+    // The weight spectra beside the gains: the same blocks, read from their weights instead of their maps.
+    measure::add_spectra(j, model);
     j["source"] = source;
     if (import_info.is_null())
       j["mean_field"] = mean_field_reference(spec);
@@ -138,6 +130,18 @@ Runner add_measure(CLI::App& cmd) {
       print(j.dump(2));
     else {
       print(measure::brief_report(report));
+      if (j["spectra"].contains("summary")) {
+        const auto& sum = j["spectra"]["summary"];
+        print(sum["mean_alpha"].is_number()
+                  ? fmt::format(
+                        "weight spectra: mean alpha {:.3f} over {} of {} weight matrices (critlab spectra "
+                        "for each)",
+                        sum["mean_alpha"].get<double>(), sum["fitted"].get<int>(), sum["layers"].get<int>())
+                  : fmt::format(
+                        "weight spectra: no power-law fit among {} weight matrices (critlab spectra for "
+                        "each)",
+                        sum["layers"].get<int>()));
+      }
       if (!import_info.is_null())
         for (const auto& note : import_info["notes"]) print("note: " + note.get<std::string>());
       if (j["mean_field"].contains("chi1") && j["mean_field"]["chi1"].is_number())

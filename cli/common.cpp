@@ -16,6 +16,8 @@ const std::vector<CommandInfo>& command_list() {
       {"train", "train a network on Fashion-MNIST into a run directory", true},
       {"measure", "measure a network's distance to criticality (gains, Lyapunov spectrum, dynamic range)",
        true},
+      {"spectra",
+       "weight-spectrum metrics of every weight matrix (WeightWatcher's alpha, norms, stable rank)", true},
       {"theory", "mean-field theory: q*, chi_1 and the edge of chaos", false},
       {"powerlaw",
        "fit a power law to a column of numbers (Clauset, Shalizi & Newman) and compare alternatives", false},

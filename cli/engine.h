@@ -18,6 +18,7 @@ Runner add_bench(CLI::App& app);
 Runner add_avalanches(CLI::App& app);
 Runner add_graph(CLI::App& app);
 Runner add_experiment(CLI::App& app);
+Runner add_spectra(CLI::App& app);
 
 // Model flags (--arch, --depth, --width, --activation, --norm, --residual, --init, --sigma-w, --sigma-b).
 // Enum flags are parsed into strings and resolved by resolve_model_flags (one spelling, clear errors).
@@ -42,6 +43,13 @@ struct LoadedModel {
 LoadedModel load_model_for_command(ModelFlags& flags, const std::string& run, std::uint64_t seed,
                                    const c10::Device& device, const std::string& out_subdir,
                                    std::string* data_dir, std::string* out);
+
+// The network of --model FILE.pt (TorchScript). With `need_input_shape`, spec.input_shape is --input-shape
+// (`input_shape` text) or what the first Linear implies, and the network is run once on it so that a shape
+// it rejects fails now, in one line. `import_info` receives nn::to_json of the import.
+LoadedModel import_model_for_command(const std::string& file, const std::string& input_shape,
+                                     bool need_input_shape, const c10::Device& device,
+                                     nlohmann::json* import_info);
 
 // Refuses, before any work, a command whose activations would not fit in memory: `examples` inputs through
 // `model`, each holding every block's output `copies` times (taps, tangents, probe vectors), as floats.

@@ -5,6 +5,7 @@
 
 #include "critlab/core/error.h"
 #include "critlab/core/resources.h"
+#include "critlab/nn/torchscript.h"
 #include "critlab/train/run.h"
 #include "engine.h"
 
@@ -145,6 +146,25 @@ train::TrainCallbacks kill_callbacks(const KillFlags& f) {
   };
   if (f.at_step < 0 && f.after_epoch < 0) return {};
   return {std::make_shared<Kill>(f)};
+}
+
+LoadedModel import_model_for_command(const std::string& file, const std::string& input_shape,
+                                     bool need_input_shape, const c10::Device& device,
+                                     nlohmann::json* import_info) {
+  auto imported = nn::import_torchscript(file, device);
+  LoadedModel loaded;
+  if (need_input_shape) {
+    loaded.spec.input_shape =
+        input_shape.empty() ? nn::infer_input_shape(imported) : parse_shape(input_shape, "--input-shape");
+    if (loaded.spec.input_shape.empty())
+      throw Error(file +
+                  ": the network starts with a convolution; give one input's shape with --input-shape C,H,W");
+    nn::check_input_shape(imported, loaded.spec.input_shape, device);
+  }
+  loaded.model = imported.stack;
+  if (import_info) *import_info = nn::to_json(imported);
+  loaded.source = {{"model_file", file}};
+  return loaded;
 }
 
 }  // namespace critlab::cli

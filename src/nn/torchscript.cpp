@@ -41,52 +41,49 @@ bool is_sequential(const torch::jit::Module& m) {
          name->qualifiedName().rfind("__torch__.torch.nn.modules.container.", 0) == 0;
 }
 
-bool holds_weight_matrix(const torch::jit::Module& m) {
-  for (const auto& p : m.named_parameters(/*recurse=*/true))
-    if (p.value.dim() >= 2) return true;
-  return false;
-}
-
-// One block of an imported network: one or more consecutive TorchScript modules run in sequence. Their
+// One block of an imported network: one or more consecutive foreign modules run in sequence. Their
 // parameters and buffers are registered with this torch::nn::Module under sanitised names (the same tensors,
 // not copies), so .to(device), parameters(), weights() and DoublePrecisionScope reach them.
-class ScriptBlockImpl : public BlockImpl {
+class ForeignBlockImpl : public BlockImpl {
  public:
-  ScriptBlockImpl(std::vector<torch::jit::Module> parts, std::vector<std::string> names)
-      : parts_(std::move(parts)), names_(std::move(names)) {
-    for (std::size_t i = 0; i < parts_.size(); ++i) {
-      const std::string prefix = "m" + names_[i] + "_";
-      for (const auto& p : parts_[i].named_parameters(/*recurse=*/true))
-        register_parameter(sanitise(prefix + p.name), p.value, p.value.requires_grad());
-      for (const auto& b : parts_[i].named_buffers(/*recurse=*/true))
-        if (b.value.defined()) register_buffer(sanitise(prefix + b.name), b.value);
+  explicit ForeignBlockImpl(std::vector<ForeignModule> parts) : parts_(std::move(parts)) {
+    for (const auto& part : parts_) {
+      const std::string prefix = "m" + part.name + "_";
+      for (const auto& [name, p] : part.parameters)
+        register_parameter(sanitise(prefix + name), p, p.requires_grad());
+      for (const auto& [name, b] : part.buffers)
+        if (b.defined()) register_buffer(sanitise(prefix + name), b);
     }
   }
 
   at::Tensor forward(const at::Tensor& x) override {
     at::Tensor h = x;
-    for (std::size_t i = 0; i < parts_.size(); ++i) {
-      const c10::IValue out = parts_[i].forward({h});
-      if (!out.isTensor())
-        throw Error(
-            fmt::format("the imported module {} returns a {}, not a tensor: critlab measures networks "
-                        "whose stages map one tensor to one tensor",
-                        names_[i], out.tagKind()));
-      h = out.toTensor();
-    }
+    for (const auto& part : parts_) h = part.forward(h);
     return h;
+  }
+
+  // The original name of one of this block's tensors, "" if it owns none such.
+  std::string original_name(const at::Tensor& t) const {
+    for (const auto& part : parts_) {
+      for (const auto& [name, p] : part.parameters)
+        if (p.is_same(t)) return part.name + "." + name;
+      for (const auto& [name, b] : part.buffers)
+        if (b.is_same(t)) return part.name + "." + name;
+    }
+    return "";
   }
 
   std::string describe() const override {
     std::string s;
     for (std::size_t i = 0; i < parts_.size(); ++i)
-      s += (i ? "+" : "") + fmt::format("{}:{}", names_[i], type_name(parts_[i]));
+      s += (i ? "+" : "") + fmt::format("{}:{}", parts_[i].name, parts_[i].type);
     return s;
   }
 
   void train(bool on) override {
     torch::nn::Module::train(on);
-    for (auto& p : parts_) p.train(on);
+    for (auto& p : parts_)
+      if (p.train) p.train(on);
   }
 
  private:
@@ -96,11 +93,77 @@ class ScriptBlockImpl : public BlockImpl {
     return s;
   }
 
-  std::vector<torch::jit::Module> parts_;
-  std::vector<std::string> names_;
+  std::vector<ForeignModule> parts_;
 };
 
+ForeignModule foreign(torch::jit::Module m, const std::string& name) {
+  ForeignModule f;
+  f.name = name;
+  f.type = type_name(m);
+  for (const auto& p : m.named_parameters(/*recurse=*/true)) f.parameters.emplace_back(p.name, p.value);
+  for (const auto& b : m.named_buffers(/*recurse=*/true)) f.buffers.emplace_back(b.name, b.value);
+  f.forward = [m, name](const at::Tensor& x) mutable {
+    const c10::IValue out = m.forward({x});
+    if (!out.isTensor())
+      throw Error(
+          fmt::format("the imported module {} returns a {}, not a tensor: critlab measures networks "
+                      "whose stages map one tensor to one tensor",
+                      name, out.tagKind()));
+    return out.toTensor();
+  };
+  f.train = [m](bool on) mutable { m.train(on); };
+  return f;
+}
+
 }  // namespace
+
+std::string foreign_tensor_name(const BlockImpl& block, const at::Tensor& tensor) {
+  const auto* f = dynamic_cast<const ForeignBlockImpl*>(&block);
+  return f ? f->original_name(tensor) : "";
+}
+
+bool holds_weight_matrix(const ForeignModule& m) {
+  for (const auto& [name, p] : m.parameters)
+    if (p.dim() >= 2) return true;
+  return false;
+}
+
+ImportedModel assemble_imported(const std::string& source, const std::string& top_type,
+                                std::vector<ForeignModule> children, bool chain) {
+  ImportedModel m;
+  m.file = source;
+  m.stack = LayerStack();
+  if (chain) {
+    m.layout = "chain";
+    std::vector<std::vector<ForeignModule>> groups;
+    bool seen_weight = false;
+    for (auto& child : children) {
+      const bool weight = holds_weight_matrix(child);
+      // A new block at each weight-bearing child, except the first, which takes any leading children.
+      if (groups.empty() || (weight && seen_weight)) groups.emplace_back();
+      seen_weight = seen_weight || weight;
+      groups.back().push_back(std::move(child));
+    }
+    for (auto& g : groups) m.stack->append(std::make_shared<ForeignBlockImpl>(std::move(g)));
+    if (groups.size() >= 2)
+      m.stack->block(groups.size() - 1)->set_readout(true);
+    else
+      m.notes.push_back("the Sequential has a single weight-bearing stage: it is measured as one block");
+  } else {
+    m.layout = "single-block";
+    m.stack->append(std::make_shared<ForeignBlockImpl>(std::move(children)));
+    m.notes.push_back(fmt::format(
+        "the top-level module ({}) is not an nn.Sequential, so the network is measured as one block, input "
+        "to output; export an nn.Sequential of stages to measure it block by block",
+        top_type));
+  }
+  for (std::size_t b = 0; b < m.stack->size(); ++b) m.blocks.push_back(m.stack->block(b)->describe());
+  if (m.stack->parameters().empty())
+    throw Error(fmt::format("{}: the network has no parameters: nothing to measure", source));
+  m.notes.push_back("measured in eval mode: batch norm uses its running statistics, dropout is off");
+  m.stack->eval();
+  return m;
+}
 
 ImportedModel import_torchscript(const std::string& path, const c10::Device& device) {
   if (!std::filesystem::is_regular_file(path))
@@ -120,48 +183,13 @@ ImportedModel import_torchscript(const std::string& path, const c10::Device& dev
                     "archive, not a scripted network)",
                     path));
   module.eval();
-
-  ImportedModel m;
-  m.file = path;
-  m.stack = LayerStack();
+  std::vector<ForeignModule> children;
   const bool chain = is_sequential(module) && module.named_children().size() > 0;
-  if (chain) {
-    m.layout = "chain";
-    std::vector<std::vector<torch::jit::Module>> groups;
-    std::vector<std::vector<std::string>> group_names;
-    bool seen_weight = false;
-    for (const auto& child : module.named_children()) {
-      const bool weight = holds_weight_matrix(child.value);
-      // A new block at each weight-bearing child, except the first, which takes any leading children.
-      if (groups.empty() || (weight && seen_weight)) {
-        groups.emplace_back();
-        group_names.emplace_back();
-      }
-      seen_weight = seen_weight || weight;
-      groups.back().push_back(child.value);
-      group_names.back().push_back(child.name);
-    }
-    for (std::size_t g = 0; g < groups.size(); ++g)
-      m.stack->append(std::make_shared<ScriptBlockImpl>(groups[g], group_names[g]));
-    if (groups.size() >= 2)
-      m.stack->block(groups.size() - 1)->set_readout(true);
-    else
-      m.notes.push_back("the Sequential has a single weight-bearing stage: it is measured as one block");
-  } else {
-    m.layout = "single-block";
-    m.stack->append(std::make_shared<ScriptBlockImpl>(std::vector<torch::jit::Module>{module},
-                                                      std::vector<std::string>{"model"}));
-    m.notes.push_back(fmt::format(
-        "the top-level module ({}) is not an nn.Sequential, so the network is measured as one block, input "
-        "to output; export an nn.Sequential of stages to measure it block by block",
-        type_name(module)));
-  }
-  for (std::size_t b = 0; b < m.stack->size(); ++b) m.blocks.push_back(m.stack->block(b)->describe());
-  if (m.stack->parameters().empty())
-    throw Error(fmt::format("{}: the network has no parameters: nothing to measure", path));
-  m.notes.push_back("measured in eval mode: batch norm uses its running statistics, dropout is off");
-  m.stack->eval();
-  return m;
+  if (chain)
+    for (const auto& child : module.named_children()) children.push_back(foreign(child.value, child.name));
+  else
+    children.push_back(foreign(module, "model"));
+  return assemble_imported(path, type_name(module), std::move(children), chain);
 }
 
 std::vector<std::int64_t> infer_input_shape(ImportedModel& model) {

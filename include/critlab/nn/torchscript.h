@@ -15,11 +15,14 @@
 // The imported network runs in eval mode for every measure (batch norm with its running statistics, dropout
 // off); its parameters stay the file's, on the requested device.
 #pragma once
+#include <ATen/core/Tensor.h>
 #include <c10/core/Device.h>
 
 #include <cstdint>
+#include <functional>
 #include <nlohmann/json_fwd.hpp>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "critlab/nn/stack.h"
@@ -34,6 +37,32 @@ struct ImportedModel {
       blocks;                      // per block, its describe(): the children it holds, e.g. "0:Linear+1:Tanh"
   std::vector<std::string> notes;  // what a reader of the report should know (eval mode, one block, ...)
 };
+
+// One top-level child of a network from outside critlab (a TorchScript submodule, or an eager nn.Module
+// called through Python by the Python module): how to run it and which tensors it owns.
+struct ForeignModule {
+  std::string name;                                            // its name in the parent, e.g. "0" or "layer1"
+  std::string type;                                            // its class, e.g. "Linear"
+  std::function<at::Tensor(const at::Tensor&)> forward;        // one tensor to one tensor
+  std::function<void(bool)> train;                             // sets its training mode (may be empty)
+  std::vector<std::pair<std::string, at::Tensor>> parameters;  // its own, recursively (the tensors, shared)
+  std::vector<std::pair<std::string, at::Tensor>> buffers;
+};
+
+// Whether the module owns a parameter of two or more dimensions (a weight matrix or kernel).
+bool holds_weight_matrix(const ForeignModule& m);
+
+// The stack of a foreign network, by the rules above: `chain` groups `children` (the top-level Sequential's,
+// in order) into blocks; otherwise `children` is the whole network, measured as one block. `source` names
+// it in errors and the report (a file, or "python"); `top_type` is the top-level class. Puts it in eval mode.
+// Throws critlab::Error when it has no parameters.
+ImportedModel assemble_imported(const std::string& source, const std::string& top_type,
+                                std::vector<ForeignModule> children, bool chain);
+
+// The name a foreign block's tensor has in the original network (e.g. "layer1.0.conv1.weight"), or "" when
+// `block` is not a foreign block or does not own `tensor`. (The block registers its tensors under sanitised
+// names, since torch::nn::Module names cannot hold dots.)
+std::string foreign_tensor_name(const BlockImpl& block, const at::Tensor& tensor);
 
 // Loads a TorchScript file onto `device`. Throws critlab::Error with one line naming the file and the reason
 // when it cannot be loaded (not TorchScript, truncated, saved by a newer PyTorch, an unknown op) or holds no

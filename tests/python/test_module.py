@@ -1,0 +1,132 @@
+"""The Python module against the command line (must-show 3 of the import issue): the same file gives the same
+numbers through `critlab measure --json` and critlab.measure, as a path, a scripted module, an eager
+nn.Sequential with the same weights and a list of stages. Run by ctest with PYTHONPATH at build/python and
+CRITLAB_BIN, CRITLAB_FIXTURES set."""
+import json
+import math
+import os
+import subprocess
+import unittest
+
+import torch
+from torch import nn
+
+import critlab
+
+BIN = os.environ["CRITLAB_BIN"]
+FIXTURES = os.environ["CRITLAB_FIXTURES"]
+
+
+def cli(*args):
+    r = subprocess.run([BIN, *args], capture_output=True, text=True)
+    if r.returncode != 0:
+        raise AssertionError(f"critlab {' '.join(args)} exited {r.returncode}: {r.stderr}")
+    return json.loads(r.stdout)
+
+
+def numbers(report):
+    """The measured figures of a report, flattened in a fixed order (None where a figure is null)."""
+    out = []
+    for layer in report["layers"]:
+        out += [layer["gain_sq"], layer["gain_sq_se"], layer["log_gain"]]
+    out.append(report["distance_to_criticality"])
+    out += report["lyapunov"]
+    out += [report["dynamic_range"]["delta_db"], report["branching"]["sigma"], report["branching"]["sigma_binary"]]
+    for layer in report["spectra"]["layers"]:
+        out += [layer["alpha"], layer["log_norm"], layer["stable_rank"]]
+    return out
+
+
+class MeasureMatchesTheCli(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.file = os.path.join(FIXTURES, "second_sequential.pt")  # Linear/Tanh x2 + Linear, 8 -> 3
+        cls.cli = cli("measure", "--model", cls.file, "--probe-source", "gaussian", "--probes", "48", "--seed", "3",
+                      "--json")
+        cls.probes = critlab.gaussian_probes(48, [8], seed=3)
+
+    def assert_same(self, report, rel, same_blocks=True):
+        want, got = numbers(self.cli), numbers(report)
+        self.assertEqual(len(want), len(got))
+        for i, (a, b) in enumerate(zip(want, got)):
+            if a is None or b is None:
+                self.assertEqual(a, b, f"figure {i}")
+            else:
+                self.assertLessEqual(abs(a - b), rel * max(1.0, abs(a)), f"figure {i}: {a} vs {b}")
+        if same_blocks:
+            self.assertEqual([l["block"] for l in report["layers"]], [l["block"] for l in self.cli["layers"]])
+
+    def test_path_is_the_cli_exactly(self):
+        self.assert_same(critlab.measure(self.file, self.probes, seed=3), 0.0)
+
+    def test_scripted_module(self):
+        self.assert_same(critlab.measure(torch.jit.load(self.file), self.probes, seed=3), 1e-9)
+
+    def test_eager_sequential_and_stages(self):
+        scripted = torch.jit.load(self.file)
+        eager = nn.Sequential(nn.Linear(8, 8), nn.Tanh(), nn.Linear(8, 8), nn.Tanh(), nn.Linear(8, 3))
+        eager.load_state_dict(scripted.state_dict())
+        eager.train()
+        self.assert_same(critlab.measure(eager, self.probes, seed=3), 1e-9)
+        self.assertTrue(eager.training, "the module's training mode is restored")
+        stages = [nn.Sequential(eager[0], eager[1]), nn.Sequential(eager[2], eager[3]), eager[4]]
+        report = critlab.measure(stages, self.probes, seed=3)
+        self.assert_same(report, 1e-9, same_blocks=False)
+        self.assertEqual(report["import"]["blocks"], ["0:Sequential", "1:Sequential", "2:Linear"])
+
+    def test_mean_field_numbers_survive_the_round_trip(self):
+        # The CLI's own figures are sane: a contracting 8-wide tanh net (gains below 1, lambda_1 < 0).
+        self.assertTrue(all(l["gain_sq"] < 1 for l in self.cli["layers"]))
+        self.assertLess(self.cli["lyapunov"][0], 0)
+
+
+class SpectraMatchesTheCli(unittest.TestCase):
+    def test_conv_and_linear_weights(self):
+        f = os.path.join(FIXTURES, "conv_bn.pt")
+        want = cli("spectra", "--model", f, "--json")
+        got = critlab.spectra(f)
+        self.assertEqual(want["layers"], got["layers"])
+        eager = torch.jit.load(f)
+        got = critlab.spectra(eager)
+        self.assertEqual([l["shape"] for l in want["layers"]], [l["shape"] for l in got["layers"]])
+        self.assertEqual(want["layers"][0]["matrices"], 9)  # a 3x3 kernel: nine 4x1 slices pooled
+        for a, b in zip(want["layers"], got["layers"]):
+            self.assertAlmostEqual(a["log_norm"], b["log_norm"], places=12)
+
+
+class BadInput(unittest.TestCase):
+    def test_errors_are_critlab_errors_with_one_line(self):
+        probes = critlab.gaussian_probes(8, [8])
+        cases = [
+            (lambda: critlab.measure(nn.Tanh(), probes), "no parameters"),
+            (lambda: critlab.measure(nn.Linear(5, 3), probes), "rejects inputs of shape [1,8]"),
+            (lambda: critlab.measure(nn.Linear(8, 3), probes[0]), "probes must be a batch"),
+            (lambda: critlab.measure(nn.Linear(8, 3), probes, lyapunov_kk=3), "unknown option 'lyapunov_kk'"),
+            (lambda: critlab.measure(os.path.join(FIXTURES, "truncated.pt"), probes), "cannot be loaded"),
+            (lambda: critlab.measure(42, probes), "expected a TorchScript file"),
+            (lambda: critlab.spectra(nn.Sequential(nn.BatchNorm1d(4))), "no weight matrices"),
+            (lambda: critlab.spectra(nn.Sequential(nn.Tanh())), "no parameters"),
+        ]
+        for f, needle in cases:
+            with self.assertRaises(critlab.Error) as ctx:
+                f()
+            msg = str(ctx.exception)
+            self.assertIn(needle, msg)
+            self.assertNotIn("\n", msg.strip())
+
+    def test_a_stage_that_raises_is_named_in_the_error(self):
+        class Bad(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.w = nn.Linear(8, 8)
+
+            def forward(self, x):
+                raise KeyError("boom")
+
+        with self.assertRaises(critlab.Error) as ctx:
+            critlab.measure(nn.Sequential(nn.Linear(8, 8), Bad()), critlab.gaussian_probes(8, [8]))
+        self.assertIn("boom", str(ctx.exception))
+
+
+if __name__ == "__main__":
+    unittest.main()
