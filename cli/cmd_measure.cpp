@@ -40,7 +40,7 @@ Runner add_measure(CLI::App& cmd) {
     std::uint64_t seed = 0;
     std::int64_t probes = 256;
     int threads = 0;
-    bool json = false, no_lyapunov = false, no_dr = false, no_branching = false;
+    bool json = false, no_lyapunov = false, no_dr = false, no_branching = false, no_spectra = false;
     measure::MeasureOptions mo;
   };
   auto s = std::make_shared<State>();
@@ -68,6 +68,7 @@ Runner add_measure(CLI::App& cmd) {
   cmd.add_flag("--no-lyapunov", s->no_lyapunov, "skip the Lyapunov spectrum");
   cmd.add_flag("--no-dynamic-range", s->no_dr, "skip the dynamic range");
   cmd.add_flag("--no-branching", s->no_branching, "skip the branching parameter");
+  cmd.add_flag("--no-spectra", s->no_spectra, "skip the weight spectra (one SVD per weight matrix)");
   add_runtime_flags(cmd, {.device = &s->device, .threads = &s->threads, .data_dir = &s->data});
   cmd.add_option("--out", s->out,
                  "write criticality.json, tables and plots here (default with --run: RUN/measure)");
@@ -111,7 +112,10 @@ Runner add_measure(CLI::App& cmd) {
     const auto report = measure::measure_criticality(model, probes, s->mo);
     auto j = measure::to_json(report);
     // The weight spectra beside the gains: the same blocks, read from their weights instead of their maps.
-    measure::add_spectra(j, model);
+    if (s->no_spectra)
+      j["spectra"] = {{"status", to_string(StatusCode::kNotRun)}, {"message", "--no-spectra"}};
+    else
+      measure::add_spectra(j, model);
     j["source"] = source;
     if (import_info.is_null())
       j["mean_field"] = mean_field_reference(spec);

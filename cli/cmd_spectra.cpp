@@ -25,15 +25,18 @@ Runner add_spectra(CLI::App& cmd) {
   auto s = std::make_shared<State>();
   add_model_flags(cmd, s->model);
   cmd.add_option("--run", s->run, "the last checkpoint of this run directory (model flags ignored)");
-  cmd.add_option("--model", s->model_file, "a TorchScript network saved with torch.jit.save (model flags ignored)");
+  cmd.add_option("--model", s->model_file,
+                 "a TorchScript network saved with torch.jit.save (model flags ignored)");
   cmd.add_option("--seed", s->seed, "seed of a freshly initialised model")
       ->capture_default_str()
       ->check(unsigned_check());
-  cmd.add_option("--min-evals", s->so.fit.min_evals, "eigenvalues needed to fit a power law")->capture_default_str();
+  cmd.add_option("--min-evals", s->so.fit.min_evals, "eigenvalues needed to fit a power law")
+      ->capture_default_str();
   cmd.add_option("--alpha-max", s->so.fit.alpha_max, "fits steeper than this are reported as not-found")
       ->capture_default_str();
-  cmd.add_flag("--ww-cutoff", s->ww_cutoff,
-               "drop eigenvalues <= 1e-5 before fitting, as WeightWatcher does (default: only round-off zeros)");
+  cmd.add_flag(
+      "--ww-cutoff", s->ww_cutoff,
+      "drop eigenvalues <= 1e-5 before fitting, as WeightWatcher does (default: only round-off zeros)");
   add_runtime_flags(cmd, {.device = &s->device, .threads = &s->threads});
   cmd.add_option("--out", s->out, "write spectra.json, tables/spectra.csv and plots/alpha.png here");
   cmd.add_flag("--json", s->json, "print JSON");

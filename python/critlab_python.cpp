@@ -19,6 +19,7 @@
 
 #include "critlab/core/error.h"
 #include "critlab/core/runtime.h"
+#include "critlab/core/status.h"
 #include "critlab/data/dataset.h"
 #include "critlab/measure/criticality.h"
 #include "critlab/measure/spectra.h"
@@ -30,9 +31,14 @@ using namespace critlab;
 namespace {
 
 // Options by the CLI flags' names, without dashes: gain_method, hutchinson_probes, lyapunov_k,
-// lyapunov_inputs, lyapunov, dynamic_range, branching, seed. Unknown names are an error.
-measure::MeasureOptions measure_options(const py::dict& options) {
+// lyapunov_inputs, lyapunov, dynamic_range, branching, spectra, seed. Unknown names are an error.
+struct Options {
   measure::MeasureOptions mo;
+  bool spectra = true;
+};
+Options measure_options(const py::dict& options) {
+  Options o;
+  auto& mo = o.mo;
   std::uint64_t seed = 0;
   for (const auto& [key, value] : options) {
     const auto k = key.cast<std::string>();
@@ -50,20 +56,23 @@ measure::MeasureOptions measure_options(const py::dict& options) {
       mo.with_dynamic_range = value.cast<bool>();
     else if (k == "branching")
       mo.with_branching = value.cast<bool>();
+    else if (k == "spectra")
+      o.spectra = value.cast<bool>();
     else if (k == "seed")
       seed = value.cast<std::uint64_t>();
     else
       throw Error("measure: unknown option '" + k +
                   "' (gain_method, hutchinson_probes, lyapunov_k, lyapunov_inputs, lyapunov, dynamic_range, "
-                  "branching, seed)");
+                  "branching, spectra, seed)");
   }
   mo.gains.seed = mo.lyapunov.seed = mo.dynamic_range.seed = mo.branching.seed = seed;
   std::string error;
   if (!mo.IsValid(&error)) throw Error("measure: " + error);
-  return mo;
+  return o;
 }
 
-std::string measure_stack(nn::ImportedModel& m, const at::Tensor& probes, const measure::MeasureOptions& mo) {
+std::string measure_stack(nn::ImportedModel& m, const at::Tensor& probes, const Options& o) {
+  const auto& mo = o.mo;
   if (probes.dim() < 2 || probes.size(0) < 2)
     throw Error("measure: probes must be a batch [B >= 2, ...] of inputs");
   std::vector<std::int64_t> shape(probes.sizes().begin() + 1, probes.sizes().end());
@@ -71,7 +80,10 @@ std::string measure_stack(nn::ImportedModel& m, const at::Tensor& probes, const 
   const auto dtype = m.stack->parameters().front().scalar_type();
   const auto report = measure::measure_criticality(m.stack, probes.detach().to(dtype), mo);
   auto j = measure::to_json(report);
-  measure::add_spectra(j, m.stack);
+  if (o.spectra)
+    measure::add_spectra(j, m.stack);
+  else
+    j["spectra"] = {{"status", to_string(StatusCode::kNotRun)}, {"message", "spectra=False"}};
   j["import"] = nn::to_json(m);
   return j.dump();
 }

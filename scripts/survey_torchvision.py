@@ -6,7 +6,7 @@ Usage: python3 scripts/survey_torchvision.py --models DIR --out DIR [--size 64] 
                                              [--critlab build/critlab] [--only a,b] [--timeout 1800]
 
 For each exported model (DIR/manifest.json): `critlab measure --model M.pt --input-shape 3,S,S --probe-source
-gaussian --json` (S = --size, or the smallest size the model accepts when larger, e.g. 224 for ViT) and
+gaussian --no-spectra --json` (S = --size, or the smallest size the model accepts when larger, e.g. 224 for ViT) and
 `critlab spectra --model M.pt --json`, each saved as OUT/<builder>.measure.json / .spectra.json. A model whose
 JSON is already there is not measured again (the survey resumes where it stopped); a failed model keeps its
 one-line error in OUT/<builder>.error.txt and the survey goes on. At the end OUT/survey.csv and OUT/survey.md
@@ -83,7 +83,7 @@ def main():
         for what, cmd in (
                 ("measure", [args.critlab, "measure", "--model", model, "--input-shape", f"3,{size},{size}",
                              "--probe-source", "gaussian", "--probes", str(args.probes), "--lyapunov-k",
-                             str(args.lyapunov_k), "--json"]),
+                             str(args.lyapunov_k), "--no-spectra", "--json"]),
                 ("spectra", [args.critlab, "spectra", "--model", model, "--json"])):
             path = os.path.join(args.out, f"{name}.{what}.json")
             if os.path.exists(path):

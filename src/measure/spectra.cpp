@@ -91,10 +91,11 @@ SpectraReport weight_spectra(nn::LayerStack& stack, const SpectraOptions& option
     l.eigenvalues = weight_eigenvalues(weights[i].weight, &l.matrices, &l.matrix);
     is_matrix[i] = !l.eigenvalues.empty();
   }
-  at::parallel_for(0, static_cast<std::int64_t>(weights.size()), 1, [&](std::int64_t begin, std::int64_t end) {
-    for (auto i = begin; i < end; ++i)
-      if (is_matrix[i]) all[i].fit = stats::fit_esd(all[i].eigenvalues, options.fit);
-  });
+  at::parallel_for(0, static_cast<std::int64_t>(weights.size()), 1,
+                   [&](std::int64_t begin, std::int64_t end) {
+                     for (auto i = begin; i < end; ++i)
+                       if (is_matrix[i]) all[i].fit = stats::fit_esd(all[i].eigenvalues, options.fit);
+                   });
   SpectraReport r;
   for (std::size_t i = 0; i < all.size(); ++i)
     if (is_matrix[i]) r.layers.push_back(std::move(all[i]));
@@ -160,14 +161,15 @@ void add_spectra(nlohmann::json& j, nn::LayerStack& stack) {
 void write_spectra_files(const std::filesystem::path& dir, const SpectraReport& r) {
   const double nan = std::numeric_limits<double>::quiet_NaN();
   auto cell = [&](const std::optional<double>& v) { return v ? *v : nan; };
-  io::Table t{{"matrix", "block", "num_evals", "alpha", "alpha_se", "alpha_weighted", "xmin", "ks", "log_norm",
-               "log_spectral_norm", "stable_rank", "lambda_max"},
+  io::Table t{{"matrix", "block", "num_evals", "alpha", "alpha_se", "alpha_weighted", "xmin", "ks",
+               "log_norm", "log_spectral_norm", "stable_rank", "lambda_max"},
               {}};
   for (std::size_t i = 0; i < r.layers.size(); ++i) {
     const auto& f = r.layers[i].fit;
-    t.add_row({static_cast<double>(i), static_cast<double>(r.layers[i].block), static_cast<double>(f.num_evals),
-               cell(f.alpha), cell(f.alpha_se), cell(f.alpha_weighted), cell(f.xmin), cell(f.ks),
-               cell(f.log_norm), cell(f.log_spectral_norm), cell(f.stable_rank), cell(f.lambda_max)});
+    t.add_row({static_cast<double>(i), static_cast<double>(r.layers[i].block),
+               static_cast<double>(f.num_evals), cell(f.alpha), cell(f.alpha_se), cell(f.alpha_weighted),
+               cell(f.xmin), cell(f.ks), cell(f.log_norm), cell(f.log_spectral_norm), cell(f.stable_rank),
+               cell(f.lambda_max)});
   }
   io::write_csv(dir / "tables" / "spectra.csv", t);
   io::plot_lines(dir / "plots", "alpha", t, "matrix",
@@ -196,8 +198,8 @@ std::string brief_report(const SpectraReport& r) {
   for (const auto& l : r.layers) {
     const auto shape = l.matrices > 1 ? fmt::format("{}x{}x{}", l.matrices, l.matrix[0], l.matrix[1])
                                       : fmt::format("{}x{}", l.matrix[0], l.matrix[1]);
-    s += fmt::format("{:<34} {:>14} {:>7} {:>7} {:>8} {:>8} {:>9} {:>8}  {}\n", l.name, shape, l.fit.num_evals,
-                     num(l.fit.alpha, "{:.3f}"), num(l.fit.alpha_se, "{:.3f}"),
+    s += fmt::format("{:<34} {:>14} {:>7} {:>7} {:>8} {:>8} {:>9} {:>8}  {}\n", l.name, shape,
+                     l.fit.num_evals, num(l.fit.alpha, "{:.3f}"), num(l.fit.alpha_se, "{:.3f}"),
                      num(l.fit.alpha_weighted, "{:.3f}"), num(l.fit.log_norm, "{:.3f}"),
                      num(l.fit.stable_rank, "{:.2f}"), short_status(l.fit));
   }

@@ -205,7 +205,8 @@ void check_input_shape(ImportedModel& model, const std::vector<std::int64_t>& in
                        const c10::Device& device) {
   for (auto d : input_shape)
     if (d <= 0)
-      throw Error(fmt::format("--input-shape must have positive sizes, got {}", fmt::join(input_shape, ",")));
+      throw Error(
+          fmt::format("an input shape must have positive sizes, got {}", fmt::join(input_shape, ",")));
   std::vector<std::int64_t> shape{1};
   shape.insert(shape.end(), input_shape.begin(), input_shape.end());
   EvalModeGuard eval(*model.stack);
@@ -217,8 +218,8 @@ void check_input_shape(ImportedModel& model, const std::vector<std::int64_t>& in
     throw;
   } catch (const std::exception& e) {
     throw Error(
-        fmt::format("{}: the network rejects inputs of shape [{}] ({}); give the shape it expects with "
-                    "--input-shape",
+        fmt::format("{}: the network rejects inputs of shape [{}] ({}); give inputs of the shape it expects "
+                    "(on the command line: --input-shape)",
                     model.file, fmt::join(shape, ","), first_line(e.what())));
   }
 }

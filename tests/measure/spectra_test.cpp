@@ -27,7 +27,8 @@ at::Tensor with_spectrum(std::int64_t rows, std::int64_t cols, const at::Tensor&
 }
 
 // A fresh MLP whose hidden weights are replaced by `make(rows, cols)`.
-nn::LayerStack mlp_with(std::int64_t width, std::int64_t depth, const std::function<at::Tensor(std::int64_t, std::int64_t)>& make) {
+nn::LayerStack mlp_with(std::int64_t width, std::int64_t depth,
+                        const std::function<at::Tensor(std::int64_t, std::int64_t)>& make) {
   nn::ModelSpec spec;
   spec.arch = Arch::kMlp;
   spec.depth = depth;
@@ -102,7 +103,8 @@ TEST(Spectra, EveryWeightOfTheStackNamedInOrder) {
     EXPECT_TRUE(j["layers"][0].contains(key)) << key;
   // No weight matrix at all: an error, not an empty report.
   auto empty = nn::LayerStack();
-  EXPECT_NE(test::error_of([&] { measure::weight_spectra(empty); }).find("no weight matrices"), std::string::npos);
+  EXPECT_NE(test::error_of([&] { measure::weight_spectra(empty); }).find("no weight matrices"),
+            std::string::npos);
 }
 
 // Must-show 5, through a network: hidden 400x400 weights whose squared singular values are Pareto(alpha)

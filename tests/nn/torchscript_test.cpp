@@ -1,6 +1,6 @@
-// TorchScript import on files saved by Debian's python3-torch (tests/python/make_fixtures.py, run at build time
-// into CRITLAB_FIXTURES): block boundaries, eval mode, mean-field numbers on a network built in PyTorch, and
-// bad files through the command line.
+// TorchScript import on files saved by Debian's python3-torch (tests/python/make_fixtures.py, run at build
+// time into CRITLAB_FIXTURES): block boundaries, eval mode, mean-field numbers on a network built in PyTorch,
+// and bad files through the command line.
 #include "critlab/nn/torchscript.h"
 
 #include <gtest/gtest.h>
@@ -42,14 +42,15 @@ nn::ImportedModel round_trip(nn::LayerStack& stack, const std::filesystem::path&
     blocks.push_back({{"describe", block->describe()}, {"tensors", names}});
   }
   std::ofstream(dir / "blocks.json") << blocks.dump();
-  const std::string cmd = std::string(CRITLAB_PYTHON) + " " + CRITLAB_TEST_PYTHON_DIR + "/export_critlab.py " +
-                          dir.string();
+  const std::string cmd =
+      std::string(CRITLAB_PYTHON) + " " + CRITLAB_TEST_PYTHON_DIR + "/export_critlab.py " + dir.string();
   EXPECT_EQ(test::run_shell(cmd), 0) << cmd;
   return nn::import_torchscript((dir / "model.pt").string(), torch::kCPU);
 }
 
 void expect_rel(double got, double want, double rel, const std::string& what) {
-  EXPECT_LE(std::abs(got - want), rel * std::max(1.0, std::abs(want))) << what << ": " << got << " vs " << want;
+  EXPECT_LE(std::abs(got - want), rel * std::max(1.0, std::abs(want)))
+      << what << ": " << got << " vs " << want;
 }
 
 // Every figure of two reports on the same probes agrees to `rel`.
@@ -98,7 +99,9 @@ TEST(TorchScriptImport, FlatSequentialIsOneBlockPerAffineMapAndRunsInEvalMode) {
   EXPECT_TRUE(torch::allclose(m.stack->block(2)->forward(m.stack->forward_until(x, 2)), y, 1e-5, 1e-6));
   EXPECT_TRUE(nn::infer_input_shape(m).empty());  // a convolution first: the shape must be given
   nn::check_input_shape(m, {1, 8, 8}, torch::kCPU);
-  EXPECT_NE(test::error_of([&] { nn::check_input_shape(m, {3, 8, 8}, torch::kCPU); }).find("[1,3,8,8]"),
+  EXPECT_NE(test::error_of([&] {
+              nn::check_input_shape(m, {3, 8, 8}, torch::kCPU);
+            }).find("[1,3,8,8]"),
             std::string::npos);
 }
 
@@ -188,13 +191,16 @@ TEST(TorchScriptImport, CritlabModelsRoundTripThroughPyTorch) {
     spec.depth = arch == Arch::kMlp ? 4 : 1;
     spec.width = arch == Arch::kMlp ? 48 : 4;
     spec.norm = arch == Arch::kMlp ? Norm::kNone : Norm::kBatchNorm;
-    spec.input_shape = arch == Arch::kMlp ? std::vector<std::int64_t>{1, 6, 6} : std::vector<std::int64_t>{3, 8, 8};
+    spec.input_shape =
+        arch == Arch::kMlp ? std::vector<std::int64_t>{1, 6, 6} : std::vector<std::int64_t>{3, 8, 8};
     auto stack = nn::build_model(spec, 7);
     {
       torch::NoGradGuard no_grad;
       for (const auto& b : stack->named_buffers())
-        if (b.key().find("running_mean") != std::string::npos) b.value().uniform_(-0.3, 0.3);
-        else if (b.key().find("running_var") != std::string::npos) b.value().uniform_(0.5, 2.0);
+        if (b.key().find("running_mean") != std::string::npos)
+          b.value().uniform_(-0.3, 0.3);
+        else if (b.key().find("running_var") != std::string::npos)
+          b.value().uniform_(0.5, 2.0);
     }
     test::TempDir dir;
     auto imported = round_trip(stack, dir.path());

@@ -31,12 +31,12 @@ struct SpectraOptions {
 };
 
 struct LayerSpectrum {
-  std::size_t block = 0;              // index of the block in the stack
-  std::string name;                   // "block<i>.<parameter path>", e.g. "block3.conv1.weight"
-  std::vector<std::int64_t> shape;    // the weight's shape
-  std::int64_t matrices = 1;          // slices pooled (kh*kw for a Conv2d)
-  std::vector<std::int64_t> matrix;   // one slice's [rows, cols]
-  std::vector<double> eigenvalues;    // ascending, every slice's, before the fit's cutoff
+  std::size_t block = 0;             // index of the block in the stack
+  std::string name;                  // "block<i>.<parameter path>", e.g. "block3.conv1.weight"
+  std::vector<std::int64_t> shape;   // the weight's shape
+  std::int64_t matrices = 1;         // slices pooled (kh*kw for a Conv2d)
+  std::vector<std::int64_t> matrix;  // one slice's [rows, cols]
+  std::vector<double> eigenvalues;   // ascending, every slice's, before the fit's cutoff
   stats::EsdFit fit;
 };
 
