@@ -1,6 +1,7 @@
 #include <fmt/format.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -11,6 +12,7 @@
 #include "critlab/core/status.h"
 #include "critlab/data/dataset.h"
 #include "critlab/io/files.h"
+#include "critlab/io/npy.h"
 #include "critlab/measure/criticality.h"
 #include "critlab/measure/spectra.h"
 #include "critlab/measure/theory.h"
@@ -30,6 +32,42 @@ nlohmann::json mean_field_reference(const nn::ModelSpec& spec) {
   j["sigma_b"] = scales->sigma_b;
   return j;
 }
+// Probes from files: an .npy file holding a batch [B, ...], or a directory whose .npy files, in name order,
+// hold one input [...] each (all of one shape). The first n inputs are used (all when there are fewer).
+at::Tensor read_probe_files(const std::filesystem::path& path, std::int64_t n) {
+  at::Tensor probes;
+  if (std::filesystem::is_directory(path)) {
+    std::vector<std::filesystem::path> files;
+    for (const auto& e : std::filesystem::directory_iterator(path))
+      if (e.is_regular_file() && e.path().extension() == ".npy") files.push_back(e.path());
+    std::sort(files.begin(), files.end());
+    if (files.size() > static_cast<std::size_t>(n)) files.resize(n);
+    std::vector<at::Tensor> inputs;
+    for (const auto& f : files) {
+      inputs.push_back(io::read_npy(f).to(torch::kFloat32));
+      if (inputs.back().sizes() != inputs.front().sizes())
+        throw Error(fmt::format(
+            "--probe-source {}: {} has shape [{}], {} has [{}]; one input per file, all of "
+            "one shape",
+            path.string(), files.front().filename().string(), fmt::join(inputs.front().sizes(), ","),
+            f.filename().string(), fmt::join(inputs.back().sizes(), ",")));
+    }
+    probes = inputs.empty() ? at::Tensor() : torch::stack(inputs);
+  } else {
+    probes = io::read_npy(path).to(torch::kFloat32);
+    if (probes.dim() < 2)
+      throw Error(fmt::format("--probe-source {}: expected a batch [B, ...] of inputs, got shape [{}]",
+                              path.string(), fmt::join(probes.sizes(), ",")));
+    probes = probes.narrow(0, 0, std::min(probes.size(0), n));
+  }
+  if (!probes.defined() || probes.size(0) < 2)
+    throw Error(fmt::format("--probe-source {}: at least 2 inputs are needed, found {}", path.string(),
+                            probes.defined() ? probes.size(0) : 0));
+  if (!torch::isfinite(probes).all().item<bool>())
+    throw Error(fmt::format("--probe-source {}: the inputs hold NaN or infinite values", path.string()));
+  return probes;
+}
+
 }  // namespace
 
 Runner add_measure(CLI::App& cmd) {
@@ -58,7 +96,9 @@ Runner add_measure(CLI::App& cmd) {
       ->check(unsigned_check());
   cmd.add_option("--probes", s->probes, "probe inputs")->capture_default_str();
   cmd.add_option("--probe-source", s->probe_source,
-                 valid_names<data::ProbeSource>() + " (stratified test images, or N(0, 1) inputs)")
+                 valid_names<data::ProbeSource>() +
+                     " (stratified test images, or N(0, 1) inputs), or a path: an .npy file [B, ...] or a "
+                     "directory of .npy files, one input each")
       ->capture_default_str();
   cmd.add_option("--gain-method", s->method, "auto, analytic, exact, hutchinson")->capture_default_str();
   cmd.add_option("--hutchinson-probes", s->mo.gains.probes, "probe vectors per input")->capture_default_str();
@@ -89,10 +129,20 @@ Runner add_measure(CLI::App& cmd) {
     if (!s->model_file.empty() && !s->run.empty()) throw Error("give --model or --run, not both");
     if (s->model_file.empty() && !s->input_shape.empty()) throw Error("--input-shape goes with --model");
     std::string out = s->out;
+    // Probes from files decide the input shape of an imported network unless --input-shape gives it.
+    std::optional<at::Tensor> file_probes;
+    std::string input_shape = s->input_shape;
+    if (s->probe_source != "fashion" && s->probe_source != "gaussian") {
+      if (!std::filesystem::exists(s->probe_source))
+        throw Error(fmt::format("--probe-source must be {} or an .npy file or directory; got '{}'",
+                                valid_names<data::ProbeSource>(), s->probe_source));
+      file_probes = read_probe_files(s->probe_source, s->probes);
+      if (input_shape.empty()) input_shape = fmt::format("{}", fmt::join(file_probes->sizes().slice(1), ","));
+    }
     LoadedModel loaded;
     nlohmann::json import_info;
     if (!s->model_file.empty()) {
-      loaded = import_model_for_command(s->model_file, s->input_shape, true, device, &import_info);
+      loaded = import_model_for_command(s->model_file, input_shape, true, device, &import_info);
       loaded.source["seed"] = s->seed;
     } else {
       loaded = load_model_for_command(s->model, s->run, s->seed, device, "measure", &s->data, &out);
@@ -102,9 +152,18 @@ Runner add_measure(CLI::App& cmd) {
     check_activation_memory(model, spec, static_cast<double>(s->probes),
                             3.0 + s->mo.gains.probes + static_cast<double>(s->mo.lyapunov.k),
                             "this measurement", "lower --probes, --hutchinson-probes or --lyapunov-k");
-    const auto source_kind = from_string<data::ProbeSource>(s->probe_source);
-    const auto probes = data::probe_inputs(source_kind, s->probes, spec.input_shape, s->data, s->seed + 1)
-                            .to(device, model->parameters().front().scalar_type());
+    at::Tensor probes;
+    if (file_probes) {
+      if (file_probes->sizes().slice(1).vec() != spec.input_shape)
+        throw Error(fmt::format("--probe-source {}: inputs of shape [{}], but the network takes [{}]",
+                                s->probe_source, fmt::join(file_probes->sizes().slice(1), ","),
+                                fmt::join(spec.input_shape, ",")));
+      probes = *file_probes;
+    } else {
+      probes = data::probe_inputs(from_string<data::ProbeSource>(s->probe_source), s->probes,
+                                  spec.input_shape, s->data, s->seed + 1);
+    }
+    probes = probes.to(device, model->parameters().front().scalar_type());
 
     // Created before the work: an unwritable --out fails now, and a failure leaves no partial files.
     std::optional<io::StagedFiles> staged;

@@ -104,10 +104,11 @@ nn::ImportedModel from_children(const py::list& children, bool chain, const std:
                     ", not a tensor: critlab measures networks whose stages map one tensor to one tensor");
       return out.cast<at::Tensor>();
     };
-    f.train = [module](bool on) {
-      py::gil_scoped_acquire gil;
-      module.attr("train")(on);
-    };
+    if (py::hasattr(module, "train"))  // a plain function stage has no training mode
+      f.train = [module](bool on) {
+        py::gil_scoped_acquire gil;
+        module.attr("train")(on);
+      };
     f.parameters = t[3].cast<std::vector<std::pair<std::string, at::Tensor>>>();
     f.buffers = t[4].cast<std::vector<std::pair<std::string, at::Tensor>>>();
     parts.push_back(std::move(f));

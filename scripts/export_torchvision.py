@@ -446,6 +446,34 @@ def save_atomic(write, path):
         raise
 
 
+CALIBRATION_BATCH = 16
+
+
+def calibrate_batch_norm(model, batches, size, seed):
+    """Sets every batch norm's running statistics to the cumulative mean and variance over `batches` batches of
+    N(0, 1) images, in train mode, weights untouched; returns the number of batch norms. At random
+    initialisation the running statistics are (0, 1), so in eval mode batch norm normalises nothing and the
+    network is a different map from the one training would see; recalibrated, eval mode normalises as train
+    mode does on such inputs."""
+    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if not norms:
+        return 0
+    saved = [(m, m.momentum) for m in norms]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative moving average: every batch weighs the same
+    g = torch.Generator().manual_seed(seed + 1)
+    for m in model.modules():  # only batch norms in train mode: no dropout, no stochastic depth
+        m.train(isinstance(m, nn.modules.batchnorm._BatchNorm))
+    with torch.no_grad():
+        for _ in range(batches):
+            model(torch.randn(CALIBRATION_BATCH, 3, size, size, generator=g))
+    model.eval()
+    for m, momentum in saved:
+        m.momentum = momentum
+    return len(norms)
+
+
 def export_one(builder, family, rows, args):
     entry = {"method": None, "input_size": None, "min_input_size": None, "max_abs_diff": None,
              "params": None, "weights": None, "stages": [], "stage_count": 0, "notes": []}
@@ -453,6 +481,10 @@ def export_one(builder, family, rows, args):
     entry["weights"] = weights
     smallest, size = sizes_for(model, args.input_size)
     entry["min_input_size"], entry["input_size"] = smallest, size
+    if args.calibrate_bn:
+        n = calibrate_batch_norm(model, args.calibrate_bn, size, args.seed)
+        entry["notes"].append(f"batch-norm running statistics of {n} layers recalibrated on {args.calibrate_bn} "
+                              f"batches of {CALIBRATION_BATCH} Gaussian {size}x{size} images")
 
     splitter = SPLITTERS.get(family, split_whole)
     if splitter is split_whole:
@@ -517,9 +549,14 @@ def parse_args(argv):
     p.add_argument("--seed", type=int, default=0, help="torch.manual_seed before each builder (default 0)")
     p.add_argument("--input-size", type=int, default=64, help="equivalence-check input size (default 64)")
     p.add_argument("--weights-dir", help="directory of <WeightsEnum name>.pth state dicts to load")
+    p.add_argument("--calibrate-bn", type=int, default=0, metavar="BATCHES",
+                   help="recalibrate batch-norm running statistics on this many batches of Gaussian images "
+                        "before export (default 0: keep them; at random initialisation they are 0 and 1)")
     args = p.parse_args(argv)
     if args.input_size < 1:
         raise ArgError(f"--input-size must be positive, not {args.input_size}")
+    if args.calibrate_bn < 0:
+        raise ArgError(f"--calibrate-bn must be 0 or more, not {args.calibrate_bn}")
     if args.weights_dir and not os.path.isdir(args.weights_dir):
         raise ArgError(f"--weights-dir {args.weights_dir}: not a directory")
     return args

@@ -4,6 +4,7 @@ the results (the torchvision survey of the TorchScript-import issue).
 
 Usage: python3 scripts/survey_torchvision.py --models DIR --out DIR [--size 64] [--probes 16] [--lyapunov-k 4]
                                              [--critlab build/critlab] [--only a,b] [--timeout 1800]
+                                             [--no-dynamic-range]
 
 For each exported model (DIR/manifest.json): `critlab measure --model M.pt --input-shape 3,S,S --probe-source
 gaussian --no-spectra --json` (S = --size, or the smallest size the model accepts when larger, e.g. 224 for ViT) and
@@ -57,6 +58,8 @@ def main():
     ap.add_argument("--critlab", default=os.path.join(os.path.dirname(__file__), "..", "build", "critlab"))
     ap.add_argument("--only", default="")
     ap.add_argument("--timeout", type=int, default=1800)
+    ap.add_argument("--no-dynamic-range", action="store_true",
+                    help="skip the dynamic range (121 stimuli per probe in double precision: most of the time)")
     args = ap.parse_args()
     try:
         with open(os.path.join(args.models, "manifest.json")) as f:
@@ -83,7 +86,8 @@ def main():
         for what, cmd in (
                 ("measure", [args.critlab, "measure", "--model", model, "--input-shape", f"3,{size},{size}",
                              "--probe-source", "gaussian", "--probes", str(args.probes), "--lyapunov-k",
-                             str(args.lyapunov_k), "--no-spectra", "--json"]),
+                             str(args.lyapunov_k), "--no-spectra", "--json"]
+                 + (["--no-dynamic-range"] if args.no_dynamic_range else [])),
                 ("spectra", [args.critlab, "spectra", "--model", model, "--json"])):
             path = os.path.join(args.out, f"{name}.{what}.json")
             if os.path.exists(path):

@@ -35,9 +35,13 @@ def _is_sequential(module):
 
 
 def _child(name, module):
-    params = [(n, p) for n, p in module.named_parameters()]
-    buffers = [(n, b) for n, b in module.named_buffers() if b is not None]
+    """A stage: a module, or any callable (a function has no parameters and joins the block before it)."""
+    is_module = isinstance(module, torch.nn.Module)
+    params = [(n, p) for n, p in module.named_parameters()] if is_module else []
+    buffers = [(n, b) for n, b in module.named_buffers() if b is not None] if is_module else []
     kind = getattr(module, "original_name", None) or type(module).__name__
+    if not is_module:
+        kind = getattr(module, "__name__", kind)
     return (str(name), kind, module, params, buffers)
 
 

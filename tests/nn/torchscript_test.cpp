@@ -161,7 +161,9 @@ TEST(BadInput, TorchScriptFilesAndInputShapes) {
            {"--input-shape 1,0,8", "--input-shape must be positive sizes"},
            {"--input-shape 1,-8,8", "--input-shape must be positive sizes"},
            {"--input-shape 1,8,x", "--input-shape must be positive sizes"},
-           {"", "give one input's shape with --input-shape"}}) {
+           {"", "give one input's shape with --input-shape"},
+           {"--probe-source /nonexistent/probes", "--probe-source must be"},
+           {"--probe-source " + fixture("not_torchscript.pt"), "not_torchscript.pt"}}) {
     const auto r = test::run_cli("measure --json --model " + conv + " " + args);
     test::expect_one_line_error(r, why);
     EXPECT_TRUE(r.out.empty()) << args;
@@ -228,4 +230,32 @@ TEST(TorchScriptImport, CritlabModelsRoundTripThroughPyTorch) {
       if (sn.layers[i].fit.alpha) expect_rel(*si.layers[i].fit.alpha, *sn.layers[i].fit.alpha, 1e-9, "alpha");
     }
   }
+}
+
+// Probes from .npy files: a batch file, or a directory of single inputs; the files give an imported
+// network its input shape. The batch file's five inputs give the numbers of the same inputs in a directory.
+TEST(MeasureCli, ProbesFromNpyFilesSetTheInputShape) {
+  const auto conv = fixture("conv_bn.pt");
+  const auto batch = test::run_cli("measure --json --no-spectra --model " + conv + " --probe-source " +
+                                   fixture("conv_bn_x.npy"));
+  ASSERT_EQ(batch.exit_code, 0) << batch.err;
+  const auto jb = nlohmann::json::parse(batch.out);
+  EXPECT_EQ(jb["probes"].get<int>(), 5);
+  test::TempDir dir;
+  const auto x = io::read_npy(fixture("conv_bn_x.npy"));
+  for (int i = 0; i < 5; ++i) io::write_npy(dir.path() / ("p" + std::to_string(i) + ".npy"), x[i]);
+  const auto one_by_one =
+      test::run_cli("measure --json --no-spectra --model " + conv + " --probe-source " + dir.path().string());
+  ASSERT_EQ(one_by_one.exit_code, 0) << one_by_one.err;
+  const auto jd = nlohmann::json::parse(one_by_one.out);
+  for (std::size_t l = 0; l < jb["layers"].size(); ++l)
+    EXPECT_DOUBLE_EQ(jd["layers"][l]["gain_sq"].get<double>(), jb["layers"][l]["gain_sq"].get<double>());
+  // A file of another shape: one line naming both shapes.
+  io::write_npy(dir.path() / "p9.npy", torch::zeros({1, 4, 4}));
+  test::expect_one_line_error(
+      test::run_cli("measure --json --model " + conv + " --probe-source " + dir.path().string()), "p9.npy");
+  test::expect_one_line_error(
+      test::run_cli("measure --json --model " + conv + " --input-shape 1,7,7 --probe-source " +
+                    fixture("conv_bn_x.npy")),
+      "inputs of shape [1,8,8], but the network takes [1,7,7]");
 }

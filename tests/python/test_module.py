@@ -73,6 +73,11 @@ class MeasureMatchesTheCli(unittest.TestCase):
         report = critlab.measure(stages, self.probes, seed=3)
         self.assert_same(report, 1e-9, same_blocks=False)
         self.assertEqual(report["import"]["blocks"], ["0:Sequential", "1:Sequential", "2:Linear"])
+        # A plain function as a stage joins the block before it.
+        funcs = [eager[0], torch.tanh, eager[2], torch.tanh, eager[4]]
+        report = critlab.measure(funcs, self.probes, seed=3)
+        self.assert_same(report, 1e-9, same_blocks=False)
+        self.assertEqual(report["import"]["blocks"], ["0:Linear+1:tanh", "2:Linear+3:tanh", "4:Linear"])
 
     def test_mean_field_numbers_survive_the_round_trip(self):
         # The CLI's own figures are sane: a contracting 8-wide tanh net (gains below 1, lambda_1 < 0).
