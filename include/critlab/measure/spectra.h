@@ -8,9 +8,10 @@
 // more dimensions starting with 1 (a [1, 197, 768] positional embedding, a [1, 1, 768] class token) has its
 // leading sizes of 1 squeezed away: a matrix if two dimensions remain, skipped if it is a vector.
 //
-// The eigenvalues of W^T W are the squared singular values of W: one batched SVD (torch::linalg_svdvals) in
-// double precision per weight, on the weight's device, one weight after another (LAPACK threads each SVD);
-// then the power-law fits run in parallel across the intra-op threads.
+// The eigenvalues of W^T W (the squared singular values of W), from the smaller of the Gram matrices W^T W
+// and W W^T by a symmetric eigensolver (torch::linalg_eigvalsh), batched over slices, in double precision, on
+// the weight's device, one weight after another (BLAS and LAPACK thread each one); then the power-law fits
+// run in parallel across the intra-op threads.
 #pragma once
 #include <ATen/core/Tensor.h>
 
