@@ -108,7 +108,8 @@ Runner add_measure(CLI::App& cmd) {
   cmd.add_flag("--no-lyapunov", s->no_lyapunov, "skip the Lyapunov spectrum");
   cmd.add_flag("--no-dynamic-range", s->no_dr, "skip the dynamic range");
   cmd.add_flag("--no-branching", s->no_branching, "skip the branching parameter");
-  cmd.add_flag("--no-spectra", s->no_spectra, "skip the weight spectra (one SVD per weight matrix)");
+  cmd.add_flag("--no-spectra", s->no_spectra,
+               "skip the weight spectra (one eigendecomposition per weight matrix)");
   add_runtime_flags(cmd, {.device = &s->device, .threads = &s->threads, .data_dir = &s->data});
   cmd.add_option("--out", s->out,
                  "write criticality.json, tables and plots here (default with --run: RUN/measure)");
@@ -132,7 +133,9 @@ Runner add_measure(CLI::App& cmd) {
     // Probes from files decide the input shape of an imported network unless --input-shape gives it.
     std::optional<at::Tensor> file_probes;
     std::string input_shape = s->input_shape;
-    if (s->probe_source != "fashion" && s->probe_source != "gaussian") {
+    const auto& source_names = EnumNames<data::ProbeSource>::names;
+    if (std::none_of(std::begin(source_names), std::end(source_names),
+                     [&](const auto& n) { return n.second == s->probe_source; })) {
       if (!std::filesystem::exists(s->probe_source))
         throw Error(fmt::format("--probe-source must be {} or an .npy file or directory; got '{}'",
                                 valid_names<data::ProbeSource>(), s->probe_source));

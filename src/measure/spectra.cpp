@@ -85,7 +85,6 @@ SpectraReport weight_spectra(nn::LayerStack& stack, const SpectraOptions& option
   const auto start = std::chrono::steady_clock::now();
   const auto weights = named_weights(stack);
   std::vector<LayerSpectrum> all(weights.size());
-  std::vector<bool> is_matrix(weights.size(), false);
   // The SVDs one after another (LAPACK threads each one itself: OpenBLAS called from several threads at once
   // serialises on its own lock and ran 80 times slower here), then the fits, pure C++, across threads.
   for (std::size_t i = 0; i < weights.size(); ++i) {
@@ -94,16 +93,16 @@ SpectraReport weight_spectra(nn::LayerStack& stack, const SpectraOptions& option
     l.name = weights[i].name;
     l.shape = weights[i].weight.sizes().vec();
     l.eigenvalues = weight_eigenvalues(weights[i].weight, &l.matrices, &l.matrix);
-    is_matrix[i] = !l.eigenvalues.empty();
   }
   at::parallel_for(0, static_cast<std::int64_t>(weights.size()), 1,
                    [&](std::int64_t begin, std::int64_t end) {
                      for (auto i = begin; i < end; ++i)
-                       if (is_matrix[i]) all[i].fit = stats::fit_esd(all[i].eigenvalues, options.fit);
+                       if (!all[i].eigenvalues.empty())
+                         all[i].fit = stats::fit_esd(all[i].eigenvalues, options.fit);
                    });
   SpectraReport r;
   for (std::size_t i = 0; i < all.size(); ++i)
-    if (is_matrix[i]) r.layers.push_back(std::move(all[i]));
+    if (!all[i].eigenvalues.empty()) r.layers.push_back(std::move(all[i]));  // a matrix
   if (r.layers.empty())
     throw Error("spectra: the network has no weight matrices (no parameter with two or more dimensions)");
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -134,24 +133,15 @@ nlohmann::json to_json(const SpectraReport& r) {
     }
   }
   nlohmann::json summary{{"layers", r.layers.size()}, {"fitted", fitted}};
-  if (fitted > 0) {
-    summary["mean_alpha"] = sum_alpha / fitted;
-    summary["mean_alpha_weighted"] = sum_alpha_w / fitted;
-  } else {
-    summary["mean_alpha"] = nullptr;
-    summary["mean_alpha_weighted"] = nullptr;
-    summary["mean_alpha_status"] = to_string(StatusCode::kNotFound);
-    summary["mean_alpha_weighted_status"] = to_string(StatusCode::kNotFound);
-  }
-  if (normed > 0) {
-    summary["mean_log_norm"] = sum_log_norm / normed;
-    summary["mean_log_spectral_norm"] = sum_log_spec / normed;
-  } else {
-    summary["mean_log_norm"] = nullptr;
-    summary["mean_log_spectral_norm"] = nullptr;
-    summary["mean_log_norm_status"] = to_string(StatusCode::kNonFinite);
-    summary["mean_log_spectral_norm_status"] = to_string(StatusCode::kNonFinite);
-  }
+  // summary[key] = sum / n, or null with key_status = `none` when no matrix gave the figure.
+  auto put_mean = [&](const char* key, double sum, int n, StatusCode none) {
+    summary[key] = n > 0 ? nlohmann::json(sum / n) : nlohmann::json();
+    if (n == 0) summary[std::string(key) + "_status"] = to_string(none);
+  };
+  put_mean("mean_alpha", sum_alpha, fitted, StatusCode::kNotFound);
+  put_mean("mean_alpha_weighted", sum_alpha_w, fitted, StatusCode::kNotFound);
+  put_mean("mean_log_norm", sum_log_norm, normed, StatusCode::kNonFinite);
+  put_mean("mean_log_spectral_norm", sum_log_spec, normed, StatusCode::kNonFinite);
   return {{"layers", layers}, {"summary", summary}, {"seconds", r.seconds}};
 }
 
