@@ -9,6 +9,9 @@
 #include "critlab/core/error.h"
 #include "critlab/experiments/continual.h"
 #include "critlab/experiments/critical_training.h"
+#include "critlab/experiments/zoo.h"
+#include "critlab/io/files.h"
+#include "critlab/survey/analysis.h"
 #include "engine.h"
 
 namespace critlab::cli {
@@ -230,6 +233,50 @@ Runner add_continual(CLI::App& cmd) {
   };
 }
 
+Runner add_zoo(CLI::App& cmd) {
+  struct State {
+    experiments::ZooOptions o;
+    std::string out;
+    bool no_dynamic_range = false, json = false;
+  };
+  auto s = std::make_shared<State>();
+  cmd.add_option("--out", s->out, "experiment directory (created; run again with the same options to resume)")
+      ->required();
+  cmd.add_flag("--full", s->o.full, "train every model longer, on all 60,000 images");
+  cmd.add_option("--seed", s->o.seed, "training seed of every model")
+      ->capture_default_str()
+      ->check(unsigned_check());
+  cmd.add_option("--probes", s->o.probes, "test images each model is measured on")->capture_default_str();
+  cmd.add_flag("--no-dynamic-range", s->no_dynamic_range, "skip the dynamic range");
+  cmd.add_option("--families", s->o.families, "only these families (default: all 17)")->delimiter(',');
+  cmd.add_option("--timeout", s->o.timeout_s, "seconds per training or measurement before it is killed")
+      ->capture_default_str();
+  add_runtime_flags(cmd,
+                    {.threads = &s->o.threads,
+                     .data_dir = &s->o.data_dir,
+                     .threads_help = "models trained and measured at once, one thread each (0 = all cores)"});
+  cmd.add_flag("--json", s->json, "print the summary as JSON");
+  return [s]() {
+    auto& o = s->o;
+    o.out = s->out;
+    o.program = self_executable();
+    o.dynamic_range = !s->no_dynamic_range;
+    o.progress = terminal_progress();
+    const auto r = experiments::run_zoo(o);
+    if (s->json) {
+      print(io::read_text(o.out / "summary.json"));
+      return 0;
+    }
+    print(fmt::format(
+        "zoo: {} models trained, {} reused, {} failed; {} measured, {} reused, {} failed; {:.0f} s",
+        r.trained, r.reused, r.failed, r.survey.measured, r.survey.reused, r.survey.failed, r.seconds));
+    for (const auto& f : r.failures) print("  failed: " + f);
+    print(claims_brief(r.analysis));
+    print("tables, plots and summary.md in " + (o.out / "survey").string());
+    return 0;
+  };
+}
+
 }  // namespace
 
 Runner add_experiment(CLI::App& cmd) {
@@ -243,6 +290,9 @@ Runner add_experiment(CLI::App& cmd) {
       "continual",
       "continual learning: loss of plasticity vs loss of criticality, with the standard remedies");
   subs.emplace_back(cl, add_continual(*cl));
+  auto* zoo = cmd.add_subcommand(
+      "zoo", "train 82 Fashion-MNIST models spanning a decade of innovations and run the survey on them");
+  subs.emplace_back(zoo, add_zoo(*zoo));
   return [subs]() {
     for (const auto& [sub, run] : subs)
       if (sub->parsed()) return run();

@@ -5,6 +5,7 @@
 #pragma once
 #include <CLI/CLI.hpp>
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <string>
 #include <utility>
@@ -30,6 +31,7 @@ Runner add_theory(CLI::App& app);
 Runner add_powerlaw(CLI::App& app);
 Runner add_branching(CLI::App& app);
 Runner add_reference(CLI::App& app);
+Runner add_survey(CLI::App& app);
 
 // Parses argv and runs the chosen command; turns every exception into one line on stderr and critlab's exit
 // codes: 0 success, 2 bad input or unusable environment (every CLI parse error included, never CLI11's own
@@ -65,5 +67,8 @@ ProgressFn terminal_progress();
 
 // Prints `text` to stdout followed by a newline.
 void print(const std::string& text);
+
+// This program's own path (/proc/self/exe), for commands that run critlab in child processes.
+std::filesystem::path self_executable();
 
 }  // namespace critlab::cli

@@ -1,3 +1,6 @@
+#include <limits.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cctype>
 #include <iostream>
@@ -10,6 +13,14 @@
 #include "critlab/io/progress.h"
 
 namespace critlab::cli {
+
+std::filesystem::path self_executable() {
+  char self[PATH_MAX];
+  const auto n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+  if (n <= 0) throw Error("cannot find critlab's own program (/proc/self/exe is unreadable)");
+  self[n] = '\0';
+  return self;
+}
 
 const std::vector<CommandInfo>& command_list() {
   static const std::vector<CommandInfo> commands{
@@ -29,6 +40,10 @@ const std::vector<CommandInfo>& command_list() {
       {"graph",
        "correlation graphs, the connectivity transition, critical neurons and pruning of a --record run",
        true},
+      {"survey",
+       "measure the models of a manifest and test whether accuracy tracks criticality (Vock & Meisel's "
+       "survey); or analyse a table",
+       false},
       {"experiment", "the papers' experiments (critical-training, continual), resumable into a directory",
        true},
       {"bench", "built-in benchmarks, printed as JSON", true},

@@ -71,6 +71,8 @@ int main(int argc, char** argv) {
       commands.emplace_back(cmd, add_branching(*cmd));
     else if (std::strcmp(c.name, "reference") == 0)
       commands.emplace_back(cmd, add_reference(*cmd));
+    else if (std::strcmp(c.name, "survey") == 0)
+      commands.emplace_back(cmd, add_survey(*cmd));
     // Engine commands never get here (they were handed over above); they are listed for --help.
   }
   return run_app(app, commands, argc, argv);

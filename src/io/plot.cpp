@@ -2,9 +2,12 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <stdexcept>
 
+#include "critlab/io/csv.h"
 #include "critlab/io/files.h"
 
 namespace critlab::io {
@@ -74,6 +77,55 @@ bool plot_lines(const std::filesystem::path& dir, const std::string& stem, const
       gp += fmt::format(", \\\n     {} with lines dt 2 lc rgb 'gray40' notitle", h);
   gp += "\n";
   return render_gnuplot(dir, stem, gp);
+}
+
+bool plot_scatter_groups(const std::filesystem::path& dir, const std::string& stem,
+                         const std::vector<ScatterPoint>& points, const PlotOptions& options, bool labels) {
+  std::filesystem::create_directories(dir);
+  std::vector<std::string> groups;  // in order of first appearance
+  for (const auto& p : points)
+    if (std::find(groups.begin(), groups.end(), p.group) == groups.end()) groups.push_back(p.group);
+  std::string csv = "group,label,x,y\n", dat;
+  for (const auto& g : groups) {
+    dat += "# " + g + "\n";
+    for (const auto& p : points) {
+      if (p.group != g || !std::isfinite(p.x) || !std::isfinite(p.y)) continue;
+      csv += fmt::format("{},{},{:.8g},{:.8g}\n", csv_cell(p.group), csv_cell(p.label), p.x, p.y);
+      std::string label = p.label;
+      std::replace(label.begin(), label.end(), '"', '\'');
+      dat += fmt::format("{:.8g} {:.8g} \"{}\"\n", p.x, p.y, label);
+    }
+    dat += "\n\n";  // gnuplot's index separator
+  }
+  write_atomic(dir / (stem + ".csv"), csv);
+  write_atomic(dir / (stem + ".dat"), dat);
+  std::string gp = "set key outside right top\nset grid\n";
+  gp += "set title " + quote(options.title) + "\n";
+  gp += "set xlabel " + quote(options.xlabel) + "\nset ylabel " + quote(options.ylabel) + "\n";
+  if (options.logx) gp += "set logscale x\n";
+  if (options.logy) gp += "set logscale y\n";
+  for (double v : options.vlines)
+    gp += fmt::format("set arrow from first {0}, graph 0 to first {0}, graph 1 nohead dt 3 lc rgb 'gray40'\n",
+                      v);
+  for (double h : options.hlines)
+    gp += fmt::format("set arrow from graph 0, first {0} to graph 1, first {0} nohead dt 3 lc rgb 'gray40'\n",
+                      h);
+  const std::string data = quote(stem + ".dat");
+  gp += "plot ";
+  for (std::size_t i = 0; i < groups.size(); ++i) {
+    if (i) gp += ", \\\n     ";
+    // Eight colours, then the next point shape: up to 40 groups stay distinguishable.
+    static constexpr int kShapes[] = {7, 5, 9, 11, 13};
+    gp += fmt::format("{} index {} using 1:2 with points lc {} pt {} ps 1.1 title {} noenhanced", data, i,
+                      i % 8 + 1, kShapes[(i / 8) % 5], quote(groups[i]));
+    if (labels)
+      gp += fmt::format(
+          ", \\\n     {} index {} using 1:2:3 with labels noenhanced offset 0.6,0.6 left font ',8' notitle",
+          data, i);
+  }
+  if (groups.empty()) gp += "NaN notitle";
+  gp += "\n";
+  return render_gnuplot(dir, stem, gp, 1000, 640);
 }
 
 bool plot_heatmap(const std::filesystem::path& dir, const std::string& stem, const std::vector<float>& values,

@@ -36,6 +36,18 @@ bool plot_lines(const std::filesystem::path& dir, const std::string& stem, const
 bool render_gnuplot(const std::filesystem::path& dir, const std::string& stem, const std::string& body,
                     int width = 900, int height = 560);
 
+// One point of a scatter plot whose colour says its group (e.g. a model's family).
+struct ScatterPoint {
+  std::string group;  // one colour and legend entry per distinct group
+  std::string label;  // written beside the point when `labels` is set (e.g. the model's name)
+  double x = 0, y = 0;
+};
+// Writes <stem>.csv (group, label, x, y), <stem>.dat (one gnuplot index block per group), <stem>.gp and
+// <stem>.png. Non-finite points are left out. Returns true when the PNG was rendered.
+bool plot_scatter_groups(const std::filesystem::path& dir, const std::string& stem,
+                         const std::vector<ScatterPoint>& points, const PlotOptions& options,
+                         bool labels = false);
+
 struct HeatmapOptions {
   std::string title, xlabel, ylabel, cblabel;
   double cb_lo = 0, cb_hi = 0;         // colour range; automatic when lo >= hi
