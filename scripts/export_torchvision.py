@@ -12,7 +12,9 @@ DIR/<builder>.pt, and DIR/manifest.json with one entry per builder of the CSV: i
 acc1 row), status ("exported", or "failed" with a one-line reason), the stage names, the method ("script",
 or "trace" when scripting failed), the input size to measure it at, the equivalence check's max_abs_diff,
 the parameter count and the weights used. A builder that --models leaves out keeps its entry from an
-existing DIR/manifest.json (so runs over subsets add up), otherwise it is listed as "not-selected".
+existing DIR/manifest.json (so runs over subsets add up), otherwise it is listed as "not-selected". DIR/survey.csv
+lists the exported models as a manifest for `critlab survey` (with the published top-1 accuracy, the
+architecture's year and two factors: batchnorm, from the modules, and residual, from the family).
 
 Stage convention. Each file holds a top-level torch.nn.Sequential of the model's natural stages, saved in
 eval mode. critlab starts a block at each top-level child that owns a parameter with two or more dimensions,
@@ -71,6 +73,7 @@ import argparse
 import contextlib
 import csv
 import gc
+import io
 import json
 import os
 import sys
@@ -474,11 +477,41 @@ def calibrate_batch_norm(model, batches, size, seed):
     return len(norms)
 
 
+# Families whose blocks add a skip path to their output (residual or dense connections): the `residual` factor of
+# the survey manifest. AlexNet, VGG, SqueezeNet (torchvision's has no bypass), GoogLeNet and Inception have none.
+RESIDUAL_FAMILIES = {"resnet", "resnext", "wide_resnet", "densenet", "efficientnet", "mobilenet", "mnasnet",
+                     "regnet", "shufflenet", "vit", "swin", "convnext", "maxvit"}
+
+
+def write_survey_manifest(manifest, path):
+    """DIR/survey.csv: the exported models as a `critlab survey --manifest` (model, name, family, year, accuracy,
+    input_shape, and the factors batchnorm and residual)."""
+    out = io.StringIO()
+    w = csv.writer(out, lineterminator="\n")
+    w.writerow(["model", "name", "family", "year", "accuracy", "input_shape", "params_millions", "weights",
+                "batchnorm", "residual"])
+    for e in manifest:
+        if e.get("status") != "exported":
+            continue
+        size = e["input_size"]
+        w.writerow([e["file"], e["builder"], e["family"], e["arch_year"], e["acc1"], f"3,{size},{size}",
+                    e["params_millions"], e["weights"], "yes" if e.get("batchnorm") else "no",
+                    "yes" if e["family"] in RESIDUAL_FAMILIES else "no"])
+    text = out.getvalue()
+
+    def write(p):
+        with open(p, "w") as f:
+            f.write(text)
+
+    save_atomic(write, path)
+
+
 def export_one(builder, family, rows, args):
     entry = {"method": None, "input_size": None, "min_input_size": None, "max_abs_diff": None,
              "params": None, "weights": None, "stages": [], "stage_count": 0, "notes": []}
     model, weights = build(builder, rows, args.seed, args.weights_dir)
     entry["weights"] = weights
+    entry["batchnorm"] = any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules())
     smallest, size = sizes_for(model, args.input_size)
     entry["min_input_size"], entry["input_size"] = smallest, size
     if args.calibrate_bn:
@@ -654,6 +687,7 @@ def main(argv):
             f.write(text)
 
     save_atomic(write, path)
+    write_survey_manifest(manifest, os.path.join(args.out, "survey.csv"))
     ran = [e for e in manifest if e["builder"] in selected]
     ok = sum(e["status"] == "exported" for e in ran)
     failed = [e["builder"] for e in ran if e["status"] == "failed"]

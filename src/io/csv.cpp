@@ -92,9 +92,11 @@ TextTable parse_text_csv(const std::string& text, const std::string& source) {
   if (!record(&t.columns, &header_line)) throw Error(source + " is empty; expected a CSV header");
   std::set<std::string> seen;
   for (const auto& c : t.columns) {
-    if (c.empty()) throw Error(fmt::format("{}: line {}: the header has an empty column name", source, header_line));
+    if (c.empty())
+      throw Error(fmt::format("{}: line {}: the header has an empty column name", source, header_line));
     if (!seen.insert(c).second)
-      throw Error(fmt::format("{}: line {}: column '{}' appears twice in the header", source, header_line, c));
+      throw Error(
+          fmt::format("{}: line {}: column '{}' appears twice in the header", source, header_line, c));
   }
   std::vector<std::string> cells;
   std::int64_t at = 0;

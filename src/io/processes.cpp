@@ -1,12 +1,11 @@
 #include "critlab/io/processes.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <fmt/format.h>
 
 #include <algorithm>
 #include <chrono>
@@ -71,8 +70,8 @@ void run_processes(const std::vector<ProcessJob>& jobs, int parallel, double tim
   std::size_t next = 0;
   while (next < jobs.size() || !running.empty()) {
     while (next < jobs.size()) {
-      const bool exclusive_running =
-          std::any_of(running.begin(), running.end(), [&](const Running& r) { return jobs[r.job].exclusive; });
+      const bool exclusive_running = std::any_of(running.begin(), running.end(),
+                                                 [&](const Running& r) { return jobs[r.job].exclusive; });
       if (exclusive_running || (jobs[next].exclusive && !running.empty()) ||
           static_cast<int>(running.size()) >= parallel)
         break;

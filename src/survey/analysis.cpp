@@ -60,8 +60,9 @@ void holm(std::vector<SpearmanResult>* results) {
   std::vector<std::size_t> idx;
   for (std::size_t i = 0; i < results->size(); ++i)
     if ((*results)[i].r.p_value) idx.push_back(i);
-  std::sort(idx.begin(), idx.end(),
-            [&](std::size_t a, std::size_t b) { return *(*results)[a].r.p_value < *(*results)[b].r.p_value; });
+  std::sort(idx.begin(), idx.end(), [&](std::size_t a, std::size_t b) {
+    return *(*results)[a].r.p_value < *(*results)[b].r.p_value;
+  });
   double running = 0;
   const double m = static_cast<double>(idx.size());
   for (std::size_t k = 0; k < idx.size(); ++k) {
@@ -106,10 +107,14 @@ int expected_sign(MetricRole role) {
 
 const char* role_name(MetricRole role) {
   switch (role) {
-    case MetricRole::kDistance: return "distance to criticality";
-    case MetricRole::kCloseness: return "closeness to criticality";
-    case MetricRole::kSpectral: return "weight-spectrum metric (data-free)";
-    case MetricRole::kOther: break;
+    case MetricRole::kDistance:
+      return "distance to criticality";
+    case MetricRole::kCloseness:
+      return "closeness to criticality";
+    case MetricRole::kSpectral:
+      return "weight-spectrum metric (data-free)";
+    case MetricRole::kOther:
+      break;
   }
   return "other";
 }
@@ -132,8 +137,8 @@ MetricRole metric_role(const std::string& m) {
 }
 
 const std::vector<std::string>& default_metrics() {
-  static const std::vector<std::string> m{"d",     "abs_lambda0", "sigma_distance", "delta_db", "lambda0",
-                                          "sigma", "alpha_mean",  "alpha_weighted_mean"};
+  static const std::vector<std::string> m{"d",       "abs_lambda0", "sigma_distance", "delta_db",
+                                          "lambda0", "sigma",       "alpha_mean",     "alpha_weighted_mean"};
   return m;
 }
 
@@ -151,13 +156,15 @@ FactorSpec parse_factor(const std::string& text) {
   f.column = rest;
   if (f.column.empty() || (text.find(':') != std::string::npos && f.pair_column.empty()) ||
       (text.find('=') != std::string::npos && f.innovation.empty()))
-    throw Error(fmt::format("--factor '{}': expected COL, COL=LEVEL, COL:PAIRCOL or COL=LEVEL:PAIRCOL", text));
+    throw Error(
+        fmt::format("--factor '{}': expected COL, COL=LEVEL, COL:PAIRCOL or COL=LEVEL:PAIRCOL", text));
   return f;
 }
 
 bool AnalysisOptions::IsValid(const io::TextTable& t, std::string* error) const {
   const auto missing = [&](const std::string& what, const std::string& col) {
-    *error = fmt::format("{} column '{}' is not in the table (columns: {})", what, col, fmt::join(t.columns, ", "));
+    *error = fmt::format("{} column '{}' is not in the table (columns: {})", what, col,
+                         fmt::join(t.columns, ", "));
     return false;
   };
   if (!t.find(accuracy)) return missing("the accuracy", accuracy);
@@ -196,23 +203,30 @@ SurveyAnalysis analyse_table(const io::TextTable& t, const AnalysisOptions& opti
 
   const auto acc = numeric_column(t, options.accuracy, &a.notes);
   const bool have_year = !options.year.empty() && t.find(options.year);
-  const auto year = have_year ? numeric_column(t, options.year, &a.notes) : std::vector<double>(t.rows.size(), kNaN);
+  const auto year =
+      have_year ? numeric_column(t, options.year, &a.notes) : std::vector<double>(t.rows.size(), kNaN);
   std::map<std::string, std::vector<double>> metric;
   for (const auto& m : a.metrics) metric[m] = numeric_column(t, m, &a.notes);
   const auto group = options.group.empty() ? std::vector<std::string>() : text_column(t, options.group);
   std::set<std::string> groups;
   for (std::size_t r = 0; r < t.rows.size(); ++r) {
-    a.usable += !std::isnan(acc[r]);
+    // Usable: an accuracy and at least one metric (a failed model's row has only the manifest's columns).
+    const bool any_metric = std::any_of(a.metrics.begin(), a.metrics.end(),
+                                        [&](const std::string& m) { return !std::isnan(metric[m][r]); });
+    a.usable += !std::isnan(acc[r]) && any_metric;
     if (!std::isnan(acc[r]) && !group.empty()) groups.insert(group[r]);
   }
   a.groups = static_cast<std::int64_t>(groups.size());
 
-  // Spearman: accuracy against each metric (one family for Holm), then against year; each metric against year.
-  for (const auto& m : a.metrics) a.spearman.push_back({m, options.accuracy, spearman_gated(metric[m], acc, options)});
+  // Spearman: accuracy against each metric (one family for Holm), then against year; each metric against
+  // year.
+  for (const auto& m : a.metrics)
+    a.spearman.push_back({m, options.accuracy, spearman_gated(metric[m], acc, options)});
   holm(&a.spearman);
   if (have_year) {
     a.spearman.push_back({options.year, options.accuracy, spearman_gated(year, acc, options)});
-    for (const auto& m : a.metrics) a.spearman_year.push_back({options.year, m, spearman_gated(year, metric[m], options)});
+    for (const auto& m : a.metrics)
+      a.spearman_year.push_back({options.year, m, spearman_gated(year, metric[m], options)});
     holm(&a.spearman_year);
   }
 
@@ -232,9 +246,10 @@ SurveyAnalysis analyse_table(const io::TextTable& t, const AnalysisOptions& opti
         res.fit.groups = static_cast<std::int64_t>(levels);
         res.fit.status = make_status(
             StatusCode::kInsufficientData,
-            fmt::format("{} models with accuracy, {} and a {} in {} groups; the model needs at least {} and more "
-                        "than groups + 1",
-                        y.size(), m, options.group, levels, options.min_models));
+            fmt::format(
+                "{} models with accuracy, {} and a {} in {} groups; the model needs at least {} and more "
+                "than groups + 1",
+                y.size(), m, options.group, levels, options.min_models));
       } else {
         res.fit = stats::random_intercept_model(y, x, g);
         const double sx = stats::mean_sd(x).sd, sy = stats::mean_sd(y).sd;
@@ -257,14 +272,14 @@ SurveyAnalysis analyse_table(const io::TextTable& t, const AnalysisOptions& opti
     values[options.accuracy] = acc;
     Status level_problem;
     if (levels.size() != 2)
-      level_problem = make_status(
-          levels.size() < 2 ? StatusCode::kInsufficientData : StatusCode::kInvalidInput,
-          fmt::format("factor '{}' has {} level(s) ({}); the tests compare exactly two", f.column, levels.size(),
-                      fmt::join(levels, ", ")));
+      level_problem =
+          make_status(levels.size() < 2 ? StatusCode::kInsufficientData : StatusCode::kInvalidInput,
+                      fmt::format("factor '{}' has {} level(s) ({}); the tests compare exactly two", f.column,
+                                  levels.size(), fmt::join(levels, ", ")));
     if (!f.innovation.empty() && level_problem.ok() && !levels_set.count(f.innovation))
       level_problem = make_status(StatusCode::kInvalidInput,
-                                  fmt::format("factor '{}' has no level '{}' (levels: {})", f.column, f.innovation,
-                                              fmt::join(levels, ", ")));
+                                  fmt::format("factor '{}' has no level '{}' (levels: {})", f.column,
+                                              f.innovation, fmt::join(levels, ", ")));
     const std::string l1 = levels.size() > 0 ? levels[0] : "", l2 = levels.size() > 1 ? levels[1] : "";
     for (const auto& v : variables) {
       MannWhitneyResult mw{f.column, v, l1, l2, {}, std::nullopt, std::nullopt};
@@ -277,10 +292,11 @@ SurveyAnalysis analyse_table(const io::TextTable& t, const AnalysisOptions& opti
       if (!level_problem.ok())
         mw.test.status = level_problem;
       else if (static_cast<int>(s1.size() + s2.size()) < options.min_models || s1.empty() || s2.empty())
-        mw.test.status = make_status(StatusCode::kInsufficientData,
-                                     fmt::format("{} and {} models with {} at the two levels; the test needs at "
-                                                 "least {} in all and one at each level",
-                                                 s1.size(), s2.size(), v, options.min_models));
+        mw.test.status =
+            make_status(StatusCode::kInsufficientData,
+                        fmt::format("{} and {} models with {} at the two levels; the test needs at "
+                                    "least {} in all and one at each level",
+                                    s1.size(), s2.size(), v, options.min_models));
       else
         mw.test = stats::mann_whitney(s1, s2);
       mw.test.n1 = static_cast<std::int64_t>(s1.size());
@@ -304,9 +320,10 @@ SurveyAnalysis analyse_table(const io::TextTable& t, const AnalysisOptions& opti
       if (!level_problem.ok())
         w.test.status = level_problem;
       else if (static_cast<int>(diff.size()) < options.min_models)
-        w.test.status = make_status(StatusCode::kInsufficientData,
-                                    fmt::format("{} complete pairs in '{}' with {}; the test needs at least {}",
-                                                diff.size(), f.pair_column, v, options.min_models));
+        w.test.status =
+            make_status(StatusCode::kInsufficientData,
+                        fmt::format("{} complete pairs in '{}' with {}; the test needs at least {}",
+                                    diff.size(), f.pair_column, v, options.min_models));
       else
         w.test = stats::wilcoxon_signed_rank(diff);
       w.median_difference = median(diff);
@@ -319,7 +336,8 @@ SurveyAnalysis analyse_table(const io::TextTable& t, const AnalysisOptions& opti
   std::vector<std::pair<double, std::string>> order;
   for (const auto& s : a.spearman)
     if (s.x != options.year && s.r.rho) order.emplace_back(-std::abs(*s.r.rho), s.x);
-  std::stable_sort(order.begin(), order.end(), [](const auto& x, const auto& y) { return x.first < y.first; });
+  std::stable_sort(order.begin(), order.end(),
+                   [](const auto& x, const auto& y) { return x.first < y.first; });
   for (const auto& [v, m] : order) a.ranking.push_back(m);
 
   // The claims.
@@ -332,17 +350,18 @@ SurveyAnalysis analyse_table(const io::TextTable& t, const AnalysisOptions& opti
       if (m.metric == s.x) mm = &m;
     Claim c;
     c.id = "accuracy-tracks-criticality:" + s.x;
-    c.statement = fmt::format("Models closer to criticality are more accurate ({} {}: rho {} 0 expected)", role_name(role),
-                              s.x, expected_sign(role) < 0 ? "<" : ">");
+    c.statement = fmt::format("Models closer to criticality are more accurate ({} {}: rho {} 0 expected)",
+                              role_name(role), s.x, expected_sign(role) < 0 ? "<" : ">");
     c.verdict = verdict(s.r.rho, s.p_holm, expected_sign(role), alpha);
-    c.evidence = fmt::format("Spearman rho = {} [{}, {}], p = {}, Holm p = {}, n = {}", fmt_opt(s.r.rho),
-                             fmt_opt(s.r.low), fmt_opt(s.r.high), fmt_opt(s.r.p_value), fmt_opt(s.p_holm), s.r.n);
+    c.evidence =
+        fmt::format("Spearman rho = {} [{}, {}], p = {}, Holm p = {}, n = {}", fmt_opt(s.r.rho),
+                    fmt_opt(s.r.low), fmt_opt(s.r.high), fmt_opt(s.r.p_value), fmt_opt(s.p_holm), s.r.n);
     if (!s.r.rho) c.evidence += " (" + s.r.status.to_string() + ")";
     if (mm)
-      c.evidence += fmt::format("; within families (mixed model, {} groups): slope = {} +- {}, p = {}{}",
-                                mm->fit.groups, fmt_opt(mm->fit.slope), fmt_opt(mm->fit.slope_se),
-                                fmt_opt(mm->fit.p_value),
-                                mm->fit.slope ? "" : " (" + mm->fit.status.to_string() + ")");
+      c.evidence +=
+          fmt::format("; within families (mixed model, {} groups): slope = {} +- {}, p = {}{}",
+                      mm->fit.groups, fmt_opt(mm->fit.slope), fmt_opt(mm->fit.slope_se),
+                      fmt_opt(mm->fit.p_value), mm->fit.slope ? "" : " (" + mm->fit.status.to_string() + ")");
     a.claims.push_back(std::move(c));
   }
   if (have_year) {
@@ -354,17 +373,18 @@ SurveyAnalysis analyse_table(const io::TextTable& t, const AnalysisOptions& opti
       c.statement = fmt::format("Over the years, models moved toward criticality ({} {} against {})",
                                 role_name(role), s.y, options.year);
       c.verdict = verdict(s.r.rho, s.p_holm, expected_sign(role), alpha);
-      c.evidence = fmt::format("Spearman rho = {} [{}, {}], p = {}, Holm p = {}, n = {}", fmt_opt(s.r.rho),
-                               fmt_opt(s.r.low), fmt_opt(s.r.high), fmt_opt(s.r.p_value), fmt_opt(s.p_holm),
-                               s.r.n);
+      c.evidence =
+          fmt::format("Spearman rho = {} [{}, {}], p = {}, Holm p = {}, n = {}", fmt_opt(s.r.rho),
+                      fmt_opt(s.r.low), fmt_opt(s.r.high), fmt_opt(s.r.p_value), fmt_opt(s.p_holm), s.r.n);
       a.claims.push_back(std::move(c));
     }
     const auto& s = a.spearman.back();  // accuracy against year
-    a.claims.push_back({"accuracy-rose-over-years",
-                        fmt::format("Accuracy rose over the years ({} against {})", options.accuracy, options.year),
-                        verdict(s.r.rho, s.r.p_value, +1, alpha),
-                        fmt::format("Spearman rho = {} [{}, {}], p = {}, n = {}", fmt_opt(s.r.rho), fmt_opt(s.r.low),
-                                    fmt_opt(s.r.high), fmt_opt(s.r.p_value), s.r.n)});
+    a.claims.push_back(
+        {"accuracy-rose-over-years",
+         fmt::format("Accuracy rose over the years ({} against {})", options.accuracy, options.year),
+         verdict(s.r.rho, s.r.p_value, +1, alpha),
+         fmt::format("Spearman rho = {} [{}, {}], p = {}, n = {}", fmt_opt(s.r.rho), fmt_opt(s.r.low),
+                     fmt_opt(s.r.high), fmt_opt(s.r.p_value), s.r.n)});
   }
   for (const auto& f : options.factors) {
     for (const auto& mw : a.mann_whitney) {
@@ -378,14 +398,11 @@ SurveyAnalysis analyse_table(const io::TextTable& t, const AnalysisOptions& opti
       // Effect: how much closer to criticality the innovation level is (positive = closer).
       std::optional<double> effect;
       std::optional<double> p = mw.test.p_value;
-      std::string design = "Mann-Whitney";
-      const bool paired = wx && wx->test.p_value;
-      if (paired) {
-        p = wx->test.p_value;
-        design = "Wilcoxon signed-rank over pairs";
-      }
-      const auto d = paired ? wx->median_difference
-                            : (mw.median1 && mw.median2 ? std::optional(*mw.median2 - *mw.median1) : std::nullopt);
+      const bool paired = wx && wx->test.p_value;  // pairs, where there are enough, decide the verdict
+      if (paired) p = wx->test.p_value;
+      const auto d =
+          paired ? wx->median_difference
+                 : (mw.median1 && mw.median2 ? std::optional(*mw.median2 - *mw.median1) : std::nullopt);
       if (d && !f.innovation.empty()) {
         const double toward_level2 = expected_sign(role) < 0 ? -*d : *d;  // level2 closer to criticality
         effect = f.innovation == mw.level2 ? toward_level2 : -toward_level2;
@@ -396,14 +413,16 @@ SurveyAnalysis analyse_table(const io::TextTable& t, const AnalysisOptions& opti
                                       f.innovation, mw.variable);
       c.verdict = f.innovation.empty() ? (p ? (*p < alpha ? "difference" : "no-difference") : "not-testable")
                                        : verdict(effect, p, +1, alpha);
-      c.evidence = fmt::format("{}: median {} = {} at {} = {}, {} at {} = {}; U = {}, p = {} (n = {}, {})",
-                               design, mw.variable, fmt_opt(mw.median1), f.column, mw.level1, fmt_opt(mw.median2),
-                               f.column, mw.level2, fmt_opt(mw.test.statistic), fmt_opt(mw.test.p_value), mw.test.n1,
-                               mw.test.n2);
+      c.evidence = fmt::format(
+          "Mann-Whitney: median {} = {} at {} = {}, {} at {} = {}; U = {}, p = {} (n = {}, {})", mw.variable,
+          fmt_opt(mw.median1), f.column, mw.level1, fmt_opt(mw.median2), f.column, mw.level2,
+          fmt_opt(mw.test.statistic), fmt_opt(mw.test.p_value), mw.test.n1, mw.test.n2);
       if (wx)
-        c.evidence += fmt::format("; paired: median difference ({} - {}) = {}, V = {}, p = {}, n = {}", mw.level2,
-                                  mw.level1, fmt_opt(wx->median_difference), fmt_opt(wx->test.statistic),
-                                  fmt_opt(wx->test.p_value), wx->test.n1);
+        c.evidence +=
+            fmt::format("; Wilcoxon over pairs: median difference ({} - {}) = {}, V = {}, p = {}, n = {}",
+                        mw.level2, mw.level1, fmt_opt(wx->median_difference), fmt_opt(wx->test.statistic),
+                        fmt_opt(wx->test.p_value), wx->test.n1);
+      if (paired) c.evidence += " (the verdict is the paired test's)";
       a.claims.push_back(std::move(c));
     }
   }
@@ -426,21 +445,23 @@ SurveyAnalysis analyse_table(const io::TextTable& t, const AnalysisOptions& opti
   if (best_crit && best_spec) {
     // Supported only where the better criticality metric is itself significant; the two rhos' difference is
     // described, not tested.
-    comp.verdict = best_crit->first > best_spec->first && best_crit_p && *best_crit_p < alpha ? "supported"
-                                                                                             : "not-supported";
-    comp.evidence = fmt::format("best |rho|: {} {:.3f} (Holm p = {}) against {} {:.3f} (the difference of two rhos "
-                                "is described, not tested)",
-                                best_crit->second, best_crit->first, fmt_opt(best_crit_p), best_spec->second,
-                                best_spec->first);
+    comp.verdict = best_crit->first > best_spec->first && best_crit_p && *best_crit_p < alpha
+                       ? "supported"
+                       : "not-supported";
+    comp.evidence = fmt::format(
+        "best |rho|: {} {:.3f} (Holm p = {}) against {} {:.3f} (the difference of two rhos "
+        "is described, not tested)",
+        best_crit->second, best_crit->first, fmt_opt(best_crit_p), best_spec->second, best_spec->first);
   } else {
     comp.evidence = "needs rho for at least one criticality and one weight-spectrum metric";
   }
   a.claims.push_back(std::move(comp));
 
   if (a.usable < options.min_models)
-    a.status = make_status(StatusCode::kInsufficientData,
-                           fmt::format("{} of {} rows have a numeric {}; the tests need at least {}", a.usable, a.rows,
-                                       options.accuracy, options.min_models));
+    a.status =
+        make_status(StatusCode::kInsufficientData,
+                    fmt::format("{} of {} rows have a numeric {} and a metric; the tests need at least {}",
+                                a.usable, a.rows, options.accuracy, options.min_models));
   return a;
 }
 
@@ -453,13 +474,14 @@ nlohmann::json rank_test_json(const stats::RankTest& t, const char* stat) {
 }
 
 nlohmann::json spearman_json(const SpearmanResult& s, bool against_year) {
-  nlohmann::json j{{"metric", against_year ? s.y : s.x},
-                   {"rho", or_null(s.r.rho)},
-                   {"ci", s.r.low && s.r.high ? nlohmann::json::array({*s.r.low, *s.r.high}) : nlohmann::json()},
-                   {"p", or_null(s.r.p_value)},
-                   {"p_holm", or_null(s.p_holm)},
-                   {"n", s.r.n},
-                   {"against", against_year ? s.x : s.y}};
+  nlohmann::json j{
+      {"metric", against_year ? s.y : s.x},
+      {"rho", or_null(s.r.rho)},
+      {"ci", s.r.low && s.r.high ? nlohmann::json::array({*s.r.low, *s.r.high}) : nlohmann::json()},
+      {"p", or_null(s.r.p_value)},
+      {"p_holm", or_null(s.p_holm)},
+      {"n", s.r.n},
+      {"against", against_year ? s.x : s.y}};
   put_status(j, s.r.status);
   return j;
 }
@@ -481,12 +503,18 @@ nlohmann::json to_json(const SurveyAnalysis& a) {
   j["mixed_model"] = nlohmann::json::array();
   for (const auto& m : a.mixed_model) {
     const auto& f = m.fit;
-    nlohmann::json e{{"metric", m.metric},         {"slope", or_null(f.slope)},
-                     {"slope_se", or_null(f.slope_se)}, {"slope_standardized", or_null(m.slope_standardized)},
-                     {"intercept", or_null(f.intercept)}, {"group_sd", or_null(f.group_sd)},
-                     {"residual_sd", or_null(f.residual_sd)}, {"df", or_null(f.df)},
-                     {"p", or_null(f.p_value)},    {"n", f.n},
-                     {"groups", f.groups},         {"boundary", f.boundary}};
+    nlohmann::json e{{"metric", m.metric},
+                     {"slope", or_null(f.slope)},
+                     {"slope_se", or_null(f.slope_se)},
+                     {"slope_standardized", or_null(m.slope_standardized)},
+                     {"intercept", or_null(f.intercept)},
+                     {"group_sd", or_null(f.group_sd)},
+                     {"residual_sd", or_null(f.residual_sd)},
+                     {"df", or_null(f.df)},
+                     {"p", or_null(f.p_value)},
+                     {"n", f.n},
+                     {"groups", f.groups},
+                     {"boundary", f.boundary}};
     put_status(e, f.status);
     j["mixed_model"].push_back(std::move(e));
   }
@@ -518,7 +546,9 @@ nlohmann::json to_json(const SurveyAnalysis& a) {
   if (!a.ranking.empty())
     for (const auto& s : a.spearman)
       if (s.x == a.ranking.front()) {
-        best = {{"metric", s.x}, {"rho", or_null(s.r.rho)}, {"p", or_null(s.r.p_value)},
+        best = {{"metric", s.x},
+                {"rho", or_null(s.r.rho)},
+                {"p", or_null(s.r.p_value)},
                 {"data_free", metric_role(s.x) == MetricRole::kSpectral}};
         for (const auto& m : a.mixed_model)
           if (m.metric == s.x) best["slope_standardized"] = or_null(m.slope_standardized);
@@ -530,7 +560,8 @@ nlohmann::json to_json(const SurveyAnalysis& a) {
   }
   j["claims"] = nlohmann::json::array();
   for (const auto& c : a.claims)
-    j["claims"].push_back({{"id", c.id}, {"statement", c.statement}, {"verdict", c.verdict}, {"evidence", c.evidence}});
+    j["claims"].push_back(
+        {{"id", c.id}, {"statement", c.statement}, {"verdict", c.verdict}, {"evidence", c.evidence}});
   j["notes"] = a.notes;
   put_status(j, a.status);
   return j;

@@ -1,10 +1,11 @@
 #include "critlab/survey/runner.h"
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <fmt/format.h>
-#include <fmt/ranges.h>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -53,8 +54,8 @@ double model_megabytes(const fs::path& p, bool run_dir) {
   if (!run_dir) return static_cast<double>(fs::file_size(p, ec)) / 1e6;
   std::uintmax_t largest = 0;
   int seen = 0;
-  for (auto it = fs::recursive_directory_iterator(p, ec); !ec && it != fs::recursive_directory_iterator() && seen < 2000;
-       it.increment(ec), ++seen)
+  for (auto it = fs::recursive_directory_iterator(p, ec);
+       !ec && it != fs::recursive_directory_iterator() && seen < 2000; it.increment(ec), ++seen)
     if (it->is_regular_file(ec)) largest = std::max(largest, it->file_size(ec));
   return static_cast<double>(largest) / 1e6;
 }
@@ -70,7 +71,8 @@ std::string read_optional(const fs::path& p) {
 }
 
 std::string num(const nlohmann::json& v) {
-  return v.is_number() && std::isfinite(v.get<double>()) ? fmt::format("{:.8g}", v.get<double>()) : std::string();
+  return v.is_number() && std::isfinite(v.get<double>()) ? fmt::format("{:.8g}", v.get<double>())
+                                                         : std::string();
 }
 
 // The survey's columns from one `critlab measure --json` document.
@@ -89,7 +91,8 @@ std::map<std::string, std::string> metric_cells(const nlohmann::json& m) {
     c["abs_lambda0"] = num(std::abs(ly[0].get<double>()));
     c["lambda0_status"] = "ok";
   } else {
-    c["lambda0_status"] = m.contains("lyapunov_status") ? m["lyapunov_status"].get<std::string>() : "not-found";
+    c["lambda0_status"] =
+        m.contains("lyapunov_status") ? m["lyapunov_status"].get<std::string>() : "not-found";
   }
   const auto& dr = m.value("dynamic_range", nlohmann::json());
   if (dr.is_object()) {
@@ -126,9 +129,10 @@ std::map<std::string, std::string> metric_cells(const nlohmann::json& m) {
 
 const std::vector<std::string>& survey_columns() {
   static const std::vector<std::string> c{
-      "status",   "error",        "blocks",         "d",           "d_status",   "lambda0",
-      "abs_lambda0", "lambda0_status", "delta_db", "delta_status", "sigma",      "sigma_distance",
-      "sigma_status", "alpha_mean",  "alpha_weighted_mean", "spectra_status", "gain_sq", "seconds"};
+      "status",         "error",          "blocks",         "d",          "d_status",
+      "lambda0",        "abs_lambda0",    "lambda0_status", "delta_db",   "delta_status",
+      "sigma",          "sigma_distance", "sigma_status",   "alpha_mean", "alpha_weighted_mean",
+      "spectra_status", "gain_sq",        "seconds"};
   return c;
 }
 
@@ -167,16 +171,17 @@ SurveyRun run_survey(const SurveyOptions& o) {
     const std::int64_t line = manifest.lines[r];
     const auto& row = manifest.rows[r];
     if (row.size() != manifest.columns.size()) {
-      run.problems.push_back(fmt::format("line {}: {} cells, but the header has {}; row skipped", line, row.size(),
-                                         manifest.columns.size()));
+      run.problems.push_back(fmt::format("line {}: {} cells, but the header has {}; row skipped", line,
+                                         row.size(), manifest.columns.size()));
       continue;
     }
     const std::string& name = row[*name_c];
     if (!valid_name(name)) {
       run.problems.push_back(
-          name.empty() ? fmt::format("line {}: no name; row skipped", line)
-                       : fmt::format("line {}: name '{}' may hold only letters, digits, '.', '_' and '-'; row skipped",
-                                     line, name));
+          name.empty()
+              ? fmt::format("line {}: no name; row skipped", line)
+              : fmt::format("line {}: name '{}' may hold only letters, digits, '.', '_' and '-'; row skipped",
+                            line, name));
       continue;
     }
     if (const auto [it, fresh] = first_line.emplace(name, line); !fresh) {
@@ -200,9 +205,10 @@ SurveyRun run_survey(const SurveyOptions& o) {
     if (shape_c) j.input_shape = row[*shape_c];
     if (acc_c && !row[*acc_c].empty() && !is_number(row[*acc_c])) {
       j.bad_accuracy = row[*acc_c];
-      run.problems.push_back(fmt::format(
-          "line {}: accuracy '{}' is not a number; the model is measured but left out of the tests on accuracy",
-          line, row[*acc_c]));
+      run.problems.push_back(
+          fmt::format("line {}: accuracy '{}' is not a number; the model is measured but left out of the "
+                      "tests on accuracy",
+                      line, row[*acc_c]));
     }
     if (!j.problem.empty())
       run.problems.push_back(fmt::format("line {}: {}; recorded as failed", line, j.problem));
@@ -221,7 +227,8 @@ SurveyRun run_survey(const SurveyOptions& o) {
   const int parallel = std::max(1, o.jobs > 0 ? o.jobs : threads);
   const int child_threads = std::max(1, threads / parallel);
 
-  // The command line of one job (also stored with its result, so that a rerun with other flags measures again).
+  // The command line of one job (also stored with its result, so that a rerun with other flags measures
+  // again).
   const auto command = [&](const Job& j, int t) {
     std::vector<std::string> argv{o.program.string(), "measure", "--json", "--threads", std::to_string(t)};
     // Each model's tables and plots go beside the survey (never into a user's run directory).
@@ -255,7 +262,8 @@ SurveyRun run_survey(const SurveyOptions& o) {
     if (fs::exists(committed, ec)) {
       try {
         auto rec = io::read_json(committed);
-        if (rec.value("settings", nlohmann::json()) == nlohmann::json(settings(jobs[i])) && rec.contains("measure")) {
+        if (rec.value("settings", nlohmann::json()) == nlohmann::json(settings(jobs[i])) &&
+            rec.contains("measure")) {
           measured[i] = std::move(rec);
           outcomes[i].status = "reused";
           continue;
@@ -315,11 +323,13 @@ SurveyRun run_survey(const SurveyOptions& o) {
       out.error = io::last_nonblank_line(stderr_text);
       if (out.error.rfind("critlab: error: ", 0) == 0) out.error.erase(0, 16);
       if (out.error.empty())
-        out.error = r.signal ? fmt::format("killed by signal {}", r.signal) : fmt::format("exit status {}", r.exit_code);
+        out.error = r.signal ? fmt::format("killed by signal {}", r.signal)
+                             : fmt::format("exit status {}", r.exit_code);
     } else {
       try {
-        nlohmann::json rec{{"name", j.name},         {"line", j.line},          {"settings", settings(j)},
-                           {"command", pjobs[k].argv}, {"seconds", r.seconds}, {"measure", nlohmann::json::parse(stdout_text)}};
+        nlohmann::json rec{{"name", j.name},          {"line", j.line},
+                           {"settings", settings(j)}, {"command", pjobs[k].argv},
+                           {"seconds", r.seconds},    {"measure", nlohmann::json::parse(stdout_text)}};
         io::write_json(models_dir / (j.name + ".json"), rec);
         measured[i] = std::move(rec);
         out.status = "measured";

@@ -1,14 +1,14 @@
-// The survey's analysis on tables whose answers are known: the statistics it reports are the statistics module's
-// own (checked against R in stats/inference_test.cpp), Holm's adjustment by hand, the claims' verdicts follow
-// the data, a test without enough data is null with a status, and a simulated survey recovers its slope.
+// The survey's analysis on tables whose answers are known: the statistics it reports are the statistics
+// module's own (checked against R in stats/inference_test.cpp), Holm's adjustment by hand, the claims'
+// verdicts follow the data, a test without enough data is null with a status, and a simulated survey recovers
+// its slope.
 #include "critlab/survey/analysis.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
-#include <cmath>
-#include <fmt/format.h>
-
 #include <algorithm>
+#include <cmath>
 #include <random>
 #include <stdexcept>
 
@@ -29,8 +29,8 @@ const survey::Claim& claim(const survey::SurveyAnalysis& a, const std::string& i
 }  // namespace
 
 TEST(TextCsv, QuotesCrlfAndByteOrderMark) {
-  const auto t = io::parse_text_csv("\xEF\xBB\xBFname,model\r\n\"a,b\",\"say \"\"hi\"\"\"\r\n\r\nc,\"two\nlines\"\n",
-                                    "t");
+  const auto t = io::parse_text_csv(
+      "\xEF\xBB\xBFname,model\r\n\"a,b\",\"say \"\"hi\"\"\"\r\n\r\nc,\"two\nlines\"\n", "t");
   ASSERT_EQ(t.columns, (std::vector<std::string>{"name", "model"}));
   ASSERT_EQ(t.rows.size(), 2u);
   EXPECT_EQ(t.rows[0][0], "a,b");
@@ -49,7 +49,8 @@ TEST(TextCsv, DamagedTablesNameTheLine) {
     io::parse_text_csv("a,b\n1,\"open\n2,3\n", "t");
     FAIL();
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("line 2: a quoted cell is never closed"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("line 2: a quoted cell is never closed"), std::string::npos)
+        << e.what();
   }
   try {
     io::parse_text_csv("a,b,a\n", "t");
@@ -100,7 +101,8 @@ TEST(SurveyAnalysis, SpearmanAndHolmAreTheStatisticsModules) {
   EXPECT_EQ(j["spearman"][0]["metric"], "d");
   EXPECT_DOUBLE_EQ(j["spearman"][0]["rho"].get<double>(), *a.spearman[0].r.rho);
   EXPECT_EQ(j["spearman"][0]["ci"].size(), 2u);
-  for (const char* key : {"slope", "slope_se", "intercept", "group_sd", "residual_sd", "p", "n", "groups", "status"})
+  for (const char* key :
+       {"slope", "slope_se", "intercept", "group_sd", "residual_sd", "p", "n", "groups", "status"})
     EXPECT_TRUE(j["mixed_model"][0].contains(key)) << key;
   EXPECT_EQ(j["ranking"].size(), 3u);
 }
@@ -110,8 +112,8 @@ TEST(SurveyAnalysis, VerdictsFollowTheData) {
   // |lambda0| (rho = +1 for a distance: contradicted); year: later models are more accurate.
   std::string csv = "name,family,year,accuracy,d,delta_db,abs_lambda0,alpha_mean\n";
   for (int i = 0; i < 12; ++i)
-    csv += fmt::format("m{},f{},{},{},{},{},{},{}\n", i, i % 4, 2010 + i, 0.6 + 0.03 * i, 2.0 - 0.15 * i, 10 + i,
-                       0.1 * i, 3 + (i * 7) % 5);
+    csv += fmt::format("m{},f{},{},{},{},{},{},{}\n", i, i % 4, 2010 + i, 0.6 + 0.03 * i, 2.0 - 0.15 * i,
+                       10 + i, 0.1 * i, 3 + (i * 7) % 5);
   const auto a = survey::analyse_table(table_of(csv), {});
   EXPECT_EQ(claim(a, "accuracy-tracks-criticality:d").verdict, "supported");
   EXPECT_EQ(claim(a, "accuracy-tracks-criticality:delta_db").verdict, "supported");
@@ -125,8 +127,8 @@ TEST(SurveyAnalysis, VerdictsFollowTheData) {
 
 TEST(SurveyAnalysis, FactorsGiveMannWhitneyAndPairedWilcoxon) {
   // Six pairs: the same network with and without norm; d is lower with norm in every pair, and every d with
-  // norm is below every d without. Exact references: U (of "no") = 36, p = 2 / C(12, 6) = 2 / 924; Wilcoxon on
-  // the differences yes - no (all negative): V = 0, p = 2 / 2^6.
+  // norm is below every d without. Exact references: U (of "no") = 36, p = 2 / C(12, 6) = 2 / 924; Wilcoxon
+  // on the differences yes - no (all negative): V = 0, p = 2 / 2^6.
   std::string csv = "name,family,accuracy,d,norm,pair\n";
   for (int i = 0; i < 6; ++i) {
     csv += fmt::format("p{}-off,f{},{},{},no,g{}\n", i, i % 2, 0.7 + 0.01 * i, 1.0 + 0.1 * i, i);
@@ -158,8 +160,9 @@ TEST(SurveyAnalysis, FactorsGiveMannWhitneyAndPairedWilcoxon) {
 }
 
 TEST(SurveyAnalysis, TooFewModelsGiveAStatusNeverANumber) {
-  const auto a = survey::analyse_table(table_of("name,family,accuracy,d,norm\nm1,a,0.5,1,no\nm2,b,0.7,0.5,yes\n"),
-                                       {.factors = {survey::parse_factor("norm")}});
+  const auto a =
+      survey::analyse_table(table_of("name,family,accuracy,d,norm\nm1,a,0.5,1,no\nm2,b,0.7,0.5,yes\n"),
+                            {.factors = {survey::parse_factor("norm")}});
   EXPECT_FALSE(a.spearman[0].r.rho.has_value());
   EXPECT_EQ(a.spearman[0].r.status.code, StatusCode::kInsufficientData);
   EXPECT_FALSE(a.mixed_model[0].fit.slope.has_value());
@@ -178,10 +181,12 @@ TEST(SurveyAnalysis, TooFewModelsGiveAStatusNeverANumber) {
 
 TEST(SurveyAnalysis, BadCellsAreLeftOutAndNamedByLine) {
   const auto a = survey::analyse_table(
-      table_of("name,family,accuracy,d\nm1,a,0.5,1\nm2,a,abc,2\nm3,b,0.7,0.5\nm4,b,0.8,NA\nm5,c,0.6,0.9\n"), {});
+      table_of("name,family,accuracy,d\nm1,a,0.5,1\nm2,a,abc,2\nm3,b,0.7,0.5\nm4,b,0.8,NA\nm5,c,0.6,0.9\n"),
+      {});
   ASSERT_EQ(a.notes.size(), 1u);
-  EXPECT_EQ(a.notes[0], "line 3: accuracy 'abc' is not a number; the row is left out of the tests on accuracy");
-  EXPECT_EQ(a.usable, 4);
+  EXPECT_EQ(a.notes[0],
+            "line 3: accuracy 'abc' is not a number; the row is left out of the tests on accuracy");
+  EXPECT_EQ(a.usable, 3);           // m2 has no accuracy, m4 no metric
   EXPECT_EQ(a.spearman[0].r.n, 3);  // m2 (accuracy) and m4 (d) left out
   std::string why;
   survey::AnalysisOptions o;

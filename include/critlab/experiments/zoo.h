@@ -3,16 +3,16 @@
 //
 // Families, in the order their recipe appeared (the `year` column): tanh MLPs with a naive, fan-in-unaware
 // initialisation (1986) -> Xavier initialisation (2010) -> ReLU (2011) -> He initialisation (2015) -> batch
-// norm (2015) / layer norm (2016) -> residual connections (2016) -> GELU (2018) / SiLU with Adam (2019); CNNs
-// from LeNet-style tanh (1998) to batch-normalised SiLU (2019); ResNets with and without batch norm. Each
-// family has several depths and widths (its members); the same member geometry across two families that differ
-// by one innovation forms a pair (pair_<factor> columns), for the Wilcoxon test.
+// norm (2015) / layer norm (2016) -> residual connections with layer norm (2016) -> GELU (2018) / SiLU with
+// Adam (2019); CNNs from LeNet-style tanh (1998) to batch-normalised SiLU (2019); ResNets with and without
+// batch norm. Each family has several depths and widths (its members); the same member geometry across two
+// families that differ by one innovation forms a pair (pair_<factor> columns), for the Wilcoxon test.
 //
-// Pipeline, resumable at every step: each model is trained by `critlab train` into OUT/runs/<name> (a finished
-// run has summary.json and is never trained again; an unfinished one is trained afresh), the manifest
-// OUT/manifest.csv is written with each model's test accuracy, the survey (survey/runner.h) measures every run
-// into OUT/survey, and the analysis (survey/analysis.h) tests the claims with the factors below. Children run
-// side by side, one thread each. No libtorch in this process: the children train and measure.
+// Pipeline, resumable at every step: each model is trained by `critlab train` into OUT/runs/<name> (a
+// finished run has summary.json and is never trained again; an unfinished one is trained afresh), the
+// manifest OUT/manifest.csv is written with each model's test accuracy, the survey (survey/runner.h) measures
+// every run into OUT/survey, and the analysis (survey/analysis.h) tests the claims with the factors below.
+// Children run side by side, one thread each. No libtorch in this process: the children train and measure.
 #pragma once
 #include <cstdint>
 #include <filesystem>
@@ -27,11 +27,11 @@
 namespace critlab::experiments {
 
 struct ZooModel {
-  std::string name;    // e.g. "mlp-relu-he-d4-w128"
-  std::string family;  // the recipe, e.g. "mlp-relu-he"
-  int year = 0;        // when the recipe's newest ingredient appeared
-  std::string geometry;                     // e.g. "mlp-d4-w128": equal across the families of a pair
-  std::vector<std::string> train_flags;     // for `critlab train` (architecture, sizes, init, optimiser, data)
+  std::string name;                      // e.g. "mlp-relu-he-d4-w128"
+  std::string family;                    // the recipe, e.g. "mlp-relu-he"
+  int year = 0;                          // when the recipe's newest ingredient appeared
+  std::string geometry;                  // e.g. "mlp-d4-w128": equal across the families of a pair
+  std::vector<std::string> train_flags;  // for `critlab train` (architecture, sizes, init, optimiser, data)
   std::map<std::string, std::string> factors;  // factor column -> level ("no" / "yes")
 };
 

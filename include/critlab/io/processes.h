@@ -25,8 +25,8 @@ struct ProcessResult {
 };
 
 // Runs `jobs` in order, at most `parallel` at once (an exclusive job waits for the others and runs alone),
-// killing any that runs longer than `timeout_s`. `on_done(i, result)` is called in the calling thread as job i
-// finishes. Throws critlab::Error when a process cannot be created at all.
+// killing any that runs longer than `timeout_s`. `on_done(i, result)` is called in the calling thread as job
+// i finishes. Throws critlab::Error when a process cannot be created at all.
 void run_processes(const std::vector<ProcessJob>& jobs, int parallel, double timeout_s,
                    const std::function<void(std::size_t, const ProcessResult&)>& on_done);
 

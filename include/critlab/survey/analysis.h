@@ -1,11 +1,12 @@
 // The survey's analysis (Vock & Meisel's headline study): does accuracy track closeness to criticality across
 // models, did architectures move toward criticality over the years, and do innovations move them there?
-// Input: any table with one row per model (the survey's models.csv, or a user's own CSV), read as text so that
-// names and numbers can mix. For each metric column it runs
+// Input: any table with one row per model (the survey's models.csv, or a user's own CSV), read as text so
+// that names and numbers can mix. For each metric column it runs
 //   - Spearman's rho of accuracy against the metric (and of the metric against year), Fisher interval and p,
 //     with Holm's adjustment over the metrics;
 //   - the linear mixed model accuracy ~ metric + (1 | group) by REML (a random intercept per family);
-//   - Mann-Whitney U of the metric between the two levels of each factor, and the Wilcoxon signed-rank test on
+//   - Mann-Whitney U of the metric between the two levels of each factor, and the Wilcoxon signed-rank test
+//   on
 //     the pairs a pair column defines (the same model with one innovation switched);
 // then ranks the metrics as predictors and states, per claim, whether the data support it. A test that cannot
 // be computed (fewer than 3 models, a constant column, one level) has null figures and a status. No libtorch.
@@ -90,7 +91,7 @@ struct Claim {
 struct SurveyAnalysis {
   AnalysisOptions options;
   std::int64_t rows = 0;    // rows in the table
-  std::int64_t usable = 0;  // rows with a numeric accuracy
+  std::int64_t usable = 0;  // rows with a numeric accuracy and at least one numeric metric
   std::int64_t groups = 0;  // distinct values of the group column among them
   std::vector<std::string> metrics;
   std::vector<SpearmanResult> spearman;       // accuracy against each metric, then accuracy against year
@@ -108,15 +109,17 @@ struct SurveyAnalysis {
 // status inside the result.
 SurveyAnalysis analyse_table(const io::TextTable& table, const AnalysisOptions& options);
 
-// spearman[], mixed_model[], mann_whitney[], wilcoxon[] (the stable shapes documented in README), spearman_year[],
-// best_predictor, ranking[], claims[], notes[], and the counts.
+// spearman[], mixed_model[], mann_whitney[], wilcoxon[] (the stable shapes documented in README),
+// spearman_year[], best_predictor, ranking[], claims[], notes[], and the counts.
 nlohmann::json to_json(const SurveyAnalysis& a);
 
 // Writes `dir`/analysis.json, tables/*.csv, plots (accuracy against each metric coloured by family, each
 // metric against year, family means) and summary.md. `table` is the one analysed.
-void write_analysis_files(const std::filesystem::path& dir, const io::TextTable& table, const SurveyAnalysis& a);
+void write_analysis_files(const std::filesystem::path& dir, const io::TextTable& table,
+                          const SurveyAnalysis& a);
 
-// A few lines for a terminal: each testable claim with its verdict and numbers, and how many were not testable.
+// A few lines for a terminal: each testable claim with its verdict and numbers, and how many were not
+// testable.
 std::string claims_brief(const SurveyAnalysis& a);
 
 // summary.md's text: per claim, the verdict and its numbers, then the tables.

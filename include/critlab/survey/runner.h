@@ -4,8 +4,8 @@
 //
 // The manifest is a CSV with one row per model: `model` (a TorchScript file or a critlab run directory,
 // relative to the manifest's folder or absolute), `name` (letters, digits, '.', '_', '-'; unique), and
-// optionally `family`, `year`, `accuracy`, `input_shape` (C,H,W for a TorchScript file) and any other columns,
-// which models.csv keeps. Bad rows are reported by line number and the survey goes on where it can.
+// optionally `family`, `year`, `accuracy`, `input_shape` (C,H,W for a TorchScript file) and any other
+// columns, which models.csv keeps. Bad rows are reported by line number and the survey goes on where it can.
 //
 // Resumable: a measured model is committed as OUT/models/<name>.json (atomically) and never measured again by
 // a rerun; models.csv is rewritten (atomically) after every model. A failed model is recorded in models.csv
