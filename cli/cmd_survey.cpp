@@ -109,7 +109,8 @@ Runner add_survey(CLI::App& cmd) {
     out["analysis"] = survey::to_json(analysis);
     if (!s->out.empty()) survey::write_analysis_files(s->out, table, analysis);
     if (s->json) {
-      print(out.dump(2));
+      print(out.dump(2, ' ', false,
+                     nlohmann::json::error_handler_t::replace));  // a table's bytes may not be UTF-8
       return 0;
     }
     if (out.contains("survey"))

@@ -1,6 +1,7 @@
 // libFuzzer target for the survey's table path: a CSV with text cells (io/csv.h) analysed by the survey
-// (survey/analysis.h) with the default options and with a factor and pairs. Any input must give an analysis or
-// critlab::Error; any other exception, a crash or a sanitizer report is a finding. Seeds: fuzz/corpus/survey_table/.
+// (survey/analysis.h) with the default options and with a factor and pairs. Any input must give an analysis
+// or critlab::Error; any other exception, a crash or a sanitizer report is a finding. Seeds:
+// fuzz/corpus/survey_table/.
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -20,7 +21,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       if (k == 1) o.factors = {critlab::survey::parse_factor("norm=yes:pair")};
       try {
         const auto a = critlab::survey::analyse_table(table, o);
-        (void)critlab::survey::to_json(a).dump();
+        (void)critlab::survey::to_json(a).dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
         (void)critlab::survey::summary_markdown(a);
       } catch (const critlab::Error&) {
       }

@@ -33,102 +33,38 @@ struct Recipe {
   std::map<std::string, std::string> factors;  // factor -> level
 };
 
+// One row per family: name, year, arch, activation, init, norm, residual, optimiser, lr, factor levels.
+// clang-format off
 const std::vector<Recipe>& recipes() {
   static const std::vector<Recipe> r{
-      {"mlp-tanh-naive",
-       1986,
-       "mlp",
-       "tanh",
-       "gaussian",
-       "none",
-       false,
-       "sgd",
-       0.05,
-       {{"scaled_init", "no"}}},
-      {"mlp-tanh-xavier",
-       2010,
-       "mlp",
-       "tanh",
-       "xavier",
-       "none",
-       false,
-       "sgd",
-       0.05,
+      {"mlp-tanh-naive",       1986, "mlp", "tanh", "gaussian", "none", false, "sgd", 0.05, {{"scaled_init", "no"}}},
+      {"mlp-tanh-xavier",      2010, "mlp", "tanh", "xavier", "none", false, "sgd", 0.05,
        {{"scaled_init", "yes"}, {"relu", "no"}}},
-      {"mlp-relu-xavier",
-       2011,
-       "mlp",
-       "relu",
-       "xavier",
-       "none",
-       false,
-       "sgd",
-       0.05,
+      {"mlp-relu-xavier",      2011, "mlp", "relu", "xavier", "none", false, "sgd", 0.05,
        {{"relu", "yes"}, {"he_init", "no"}}},
-      {"mlp-relu-he",
-       2015,
-       "mlp",
-       "relu",
-       "he",
-       "none",
-       false,
-       "sgd",
-       0.05,
+      {"mlp-relu-he",          2015, "mlp", "relu", "he", "none", false, "sgd", 0.05,
        {{"he_init", "yes"}, {"norm", "no"}}},
-      {"mlp-relu-he-bn", 2015, "mlp", "relu", "he", "batchnorm", false, "sgd", 0.05, {{"norm", "yes"}}},
-      {"mlp-relu-he-ln", 2016, "mlp", "relu", "he", "layernorm", false, "sgd", 0.05, {{"skip", "no"}}},
+      {"mlp-relu-he-bn",       2015, "mlp", "relu", "he", "batchnorm", false, "sgd", 0.05, {{"norm", "yes"}}},
+      {"mlp-relu-he-ln",       2016, "mlp", "relu", "he", "layernorm", false, "sgd", 0.05, {{"skip", "no"}}},
       // Skip connections with layer norm (pre-norm residual blocks): without a normalisation, He-initialised
       // residual ReLU MLPs diverge at this learning rate (the variance doubles per block).
-      {"mlp-relu-he-ln-res", 2016, "mlp", "relu", "he", "layernorm", true, "sgd", 0.05, {{"skip", "yes"}}},
-      {"mlp-gelu-ln-res", 2018, "mlp", "gelu", "auto", "layernorm", true, "sgd", 0.05, {}},
+      {"mlp-relu-he-ln-res",   2016, "mlp", "relu", "he", "layernorm", true, "sgd", 0.05, {{"skip", "yes"}}},
+      {"mlp-gelu-ln-res",      2018, "mlp", "gelu", "auto", "layernorm", true, "sgd", 0.05, {}},
       {"mlp-silu-ln-res-adam", 2019, "mlp", "silu", "auto", "layernorm", true, "adam", 0.001, {}},
-      {"cnn-tanh-naive",
-       1998,
-       "cnn",
-       "tanh",
-       "gaussian",
-       "none",
-       false,
-       "sgd",
-       0.05,
-       {{"scaled_init", "no"}}},
-      {"cnn-tanh-xavier",
-       2010,
-       "cnn",
-       "tanh",
-       "xavier",
-       "none",
-       false,
-       "sgd",
-       0.05,
+      {"cnn-tanh-naive",       1998, "cnn", "tanh", "gaussian", "none", false, "sgd", 0.05, {{"scaled_init", "no"}}},
+      {"cnn-tanh-xavier",      2010, "cnn", "tanh", "xavier", "none", false, "sgd", 0.05,
        {{"scaled_init", "yes"}, {"relu", "no"}}},
-      {"cnn-relu-xavier",
-       2012,
-       "cnn",
-       "relu",
-       "xavier",
-       "none",
-       false,
-       "sgd",
-       0.05,
+      {"cnn-relu-xavier",      2012, "cnn", "relu", "xavier", "none", false, "sgd", 0.05,
        {{"relu", "yes"}, {"norm", "no"}}},
-      {"cnn-relu-xavier-bn",
-       2015,
-       "cnn",
-       "relu",
-       "xavier",
-       "batchnorm",
-       false,
-       "sgd",
-       0.05,
-       {{"norm", "yes"}}},
-      {"cnn-silu-bn", 2019, "cnn", "silu", "auto", "batchnorm", false, "sgd", 0.05, {}},
-      {"resnet-relu", 2016, "resnet", "relu", "he", "none", false, "sgd", 0.05, {{"norm", "no"}}},
-      {"resnet-relu-bn", 2016, "resnet", "relu", "he", "batchnorm", false, "sgd", 0.05, {{"norm", "yes"}}},
-      {"resnet-silu-bn", 2019, "resnet", "silu", "auto", "batchnorm", false, "sgd", 0.05, {}},
+      {"cnn-relu-xavier-bn",   2015, "cnn", "relu", "xavier", "batchnorm", false, "sgd", 0.05, {{"norm", "yes"}}},
+      {"cnn-silu-bn",          2019, "cnn", "silu", "auto", "batchnorm", false, "sgd", 0.05, {}},
+      {"resnet-relu",          2016, "resnet", "relu", "he", "none", false, "sgd", 0.05, {{"norm", "no"}}},
+      {"resnet-relu-bn",       2016, "resnet", "relu", "he", "batchnorm", false, "sgd", 0.05, {{"norm", "yes"}}},
+      {"resnet-silu-bn",       2019, "resnet", "silu", "auto", "batchnorm", false, "sgd", 0.05, {}},
   };
   return r;
 }
+// clang-format on
 
 // The members of a family: {depth, width}.
 std::vector<std::pair<int, int>> members(const std::string& arch) {
@@ -137,19 +73,9 @@ std::vector<std::pair<int, int>> members(const std::string& arch) {
   return {{1, 8}, {1, 16}, {2, 8}, {2, 16}};
 }
 
-std::string read_or_empty(const fs::path& p) {
-  std::error_code ec;
-  if (!fs::exists(p, ec)) return "";
-  try {
-    return io::read_text(p, std::uintmax_t{16} << 20);
-  } catch (const Error&) {
-    return "";
-  }
-}
-
 // A finished run's test accuracy, or empty (no summary, or a run that did not end well).
 std::optional<double> finished_accuracy(const fs::path& run) {
-  const std::string text = read_or_empty(run / "summary.json");
+  const std::string text = io::read_file_or_empty(run / "summary.json");
   if (text.empty()) return std::nullopt;
   try {
     const auto j = nlohmann::json::parse(text);
@@ -272,7 +198,7 @@ ZooResult run_zoo(const ZooOptions& o) {
   report_progress(o.progress, "zoo: train", done, total);
   io::run_processes(jobs, threads, o.timeout_s, [&](std::size_t k, const io::ProcessResult& r) {
     const auto& m = zoo[job_model[k]];
-    std::string err = io::last_nonblank_line(read_or_empty(jobs[k].stderr_path));
+    std::string err = io::last_nonblank_line(io::read_file_or_empty(jobs[k].stderr_path));
     std::error_code ec;
     fs::remove(jobs[k].stdout_path, ec), fs::remove(jobs[k].stderr_path, ec);
     if (r.exit_code == 0 && finished_accuracy(runs / m.name)) {

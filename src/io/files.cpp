@@ -74,7 +74,9 @@ void ensure_writable_directory(const fs::path& dir, const std::string& what) {
 }
 
 void write_json(const fs::path& path, const nlohmann::json& value, int indent) {
-  write_atomic(path, value.dump(indent) + "\n");
+  // Text from users' files (a manifest's names, a table's cells) may not be UTF-8; such bytes are written as
+  // U+FFFD instead of failing the whole write (found by fuzz/survey_table_fuzz.cpp).
+  write_atomic(path, value.dump(indent, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
 }
 
 std::string read_text(const fs::path& path, std::uintmax_t max_bytes) {

@@ -100,8 +100,10 @@ bool plot_scatter_groups(const std::filesystem::path& dir, const std::string& st
   write_atomic(dir / (stem + ".csv"), csv);
   write_atomic(dir / (stem + ".dat"), dat);
   std::string gp = "set key outside right top\nset grid\n";
-  gp += "set title " + quote(options.title) + "\n";
-  gp += "set xlabel " + quote(options.xlabel) + "\nset ylabel " + quote(options.ylabel) + "\n";
+  // noenhanced: column names such as abs_lambda0 are printed as written, not with subscripts.
+  gp += "set title " + quote(options.title) + " noenhanced\n";
+  gp += "set xlabel " + quote(options.xlabel) + " noenhanced\nset ylabel " + quote(options.ylabel) +
+        " noenhanced\n";
   if (options.logx) gp += "set logscale x\n";
   if (options.logy) gp += "set logscale y\n";
   for (double v : options.vlines)

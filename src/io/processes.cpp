@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "critlab/core/error.h"
+#include "critlab/io/files.h"
 
 namespace critlab::io {
 
@@ -44,6 +45,16 @@ pid_t spawn(const ProcessJob& job) {
 }
 
 }  // namespace
+
+std::string read_file_or_empty(const std::filesystem::path& path, std::uintmax_t max_bytes) {
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) return "";
+  try {
+    return read_text(path, max_bytes);
+  } catch (const Error&) {
+    return "";
+  }
+}
 
 std::string last_nonblank_line(const std::string& text) {
   std::size_t end = text.size();

@@ -363,6 +363,23 @@ SurveyAnalysis analyse_table(const io::TextTable& t, const AnalysisOptions& opti
                       mm->fit.groups, fmt_opt(mm->fit.slope), fmt_opt(mm->fit.slope_se),
                       fmt_opt(mm->fit.p_value), mm->fit.slope ? "" : " (" + mm->fit.status.to_string() + ")");
     a.claims.push_back(std::move(c));
+    if (!mm) continue;
+    // The same claim within families: the mixed model's slope (a random intercept absorbs what differs
+    // between families, e.g. architecture and training budget).
+    Claim w;
+    w.id = "accuracy-tracks-criticality-within-families:" + s.x;
+    w.statement = fmt::format(
+        "Within a {}, models closer to criticality are more accurate ({} {}: slope {} 0 expected)",
+        options.group, role_name(role), s.x, expected_sign(role) < 0 ? "<" : ">");
+    w.verdict = verdict(mm->fit.slope, mm->fit.p_value, expected_sign(role), alpha);
+    w.evidence = fmt::format(
+        "accuracy ~ {} + (1 | {}), REML: slope = {} +- {}, df = {}, p = {}, {} SD = {}, residual SD = {}, "
+        "n = {}, {} groups",
+        s.x, options.group, fmt_opt(mm->fit.slope), fmt_opt(mm->fit.slope_se), fmt_opt(mm->fit.df),
+        fmt_opt(mm->fit.p_value), options.group, fmt_opt(mm->fit.group_sd), fmt_opt(mm->fit.residual_sd),
+        mm->fit.n, mm->fit.groups);
+    if (!mm->fit.slope) w.evidence += " (" + mm->fit.status.to_string() + ")";
+    a.claims.push_back(std::move(w));
   }
   if (have_year) {
     for (const auto& s : a.spearman_year) {

@@ -60,16 +60,6 @@ double model_megabytes(const fs::path& p, bool run_dir) {
   return static_cast<double>(largest) / 1e6;
 }
 
-std::string read_optional(const fs::path& p) {
-  std::error_code ec;
-  if (!fs::exists(p, ec)) return "";
-  try {
-    return io::read_text(p, std::uintmax_t{64} << 20);
-  } catch (const Error&) {
-    return "";
-  }
-}
-
 std::string num(const nlohmann::json& v) {
   return v.is_number() && std::isfinite(v.get<double>()) ? fmt::format("{:.8g}", v.get<double>())
                                                          : std::string();
@@ -310,8 +300,8 @@ SurveyRun run_survey(const SurveyOptions& o) {
     const Job& j = jobs[i];
     ModelOutcome& out = outcomes[i];
     out.seconds = r.seconds;
-    const std::string stdout_text = read_optional(pjobs[k].stdout_path),
-                      stderr_text = read_optional(pjobs[k].stderr_path);
+    const std::string stdout_text = io::read_file_or_empty(pjobs[k].stdout_path),
+                      stderr_text = io::read_file_or_empty(pjobs[k].stderr_path);
     std::error_code ec;
     fs::remove(pjobs[k].stdout_path, ec), fs::remove(pjobs[k].stderr_path, ec);
     out.status = "failed";

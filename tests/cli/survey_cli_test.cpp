@@ -1,7 +1,7 @@
 // `critlab survey` end to end: five critlab runs and two TorchScript files measured into models.csv, the
-// analysis, its plots and summary.md; a survey killed mid-way finishes on the rerun without measuring a finished
-// model again; bad manifest rows are reported by line number and the survey goes on; a bad manifest or table
-// ends the command with one line.
+// analysis, its plots and summary.md; a survey killed mid-way finishes on the rerun without measuring a
+// finished model again; bad manifest rows are reported by line number and the survey goes on; a bad manifest
+// or table ends the command with one line.
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
@@ -28,9 +28,10 @@ std::string make_models(const fs::path& dir) {
   const char* acts[] = {"tanh", "relu", "tanh", "relu", "tanh"};
   for (int i = 0; i < 5; ++i) {
     const auto run = dir / ("run" + std::to_string(i));
-    const auto r = run_cli(fmt::format("train --arch mlp --depth 2 --width {} --activation {} --train-examples 256 "
-                                       "--epochs 1 --batch-size 64 --threads 1 --seed {} --out {}",
-                                       16 + 8 * i, acts[i], i, run.string()));
+    const auto r =
+        run_cli(fmt::format("train --arch mlp --depth 2 --width {} --activation {} --train-examples 256 "
+                            "--epochs 1 --batch-size 64 --threads 1 --seed {} --out {}",
+                            16 + 8 * i, acts[i], i, run.string()));
     EXPECT_EQ(r.exit_code, 0) << r.err;
     const auto summary = nlohmann::json::parse(std::ifstream(run / "summary.json"));
     manifest += fmt::format("run{},r{},mlp-{},{},{},,\"a note, with a comma\"\n", i, i, acts[i], 2010 + i,
@@ -43,7 +44,8 @@ std::string make_models(const fs::path& dir) {
   return manifest;
 }
 
-std::map<std::string, std::string> column(const io::TextTable& t, const std::string& key, const std::string& value) {
+std::map<std::string, std::string> column(const io::TextTable& t, const std::string& key,
+                                          const std::string& value) {
   std::map<std::string, std::string> out;
   for (std::size_t r = 0; r < t.rows.size(); ++r) out[t.cell(r, *t.find(key))] = t.cell(r, *t.find(value));
   return out;
@@ -55,8 +57,9 @@ TEST(SurveyCli, MeasuresRunsAndTorchScriptAndResumesAfterAKill) {
   test::TempDir tmp;
   const auto manifest = test::write_file(tmp.path(), "manifest.csv", make_models(tmp.path()));
   const auto out = tmp.path() / "survey";
-  const std::string args = fmt::format("survey --manifest {} --out {} --probes 8 --lyapunov-k 2 --no-dynamic-range",
-                                       manifest.string(), out.string());
+  const std::string args =
+      fmt::format("survey --manifest {} --out {} --probes 8 --lyapunov-k 2 --no-dynamic-range",
+                  manifest.string(), out.string());
   // One model at a time; killed (SIGKILL, no chance to clean up) once two models are committed.
   const int rc = test::run_shell(fmt::format(
       "{} {} --jobs 1 --threads 1 >/dev/null 2>&1 & pid=$!\n"
@@ -101,7 +104,8 @@ TEST(SurveyCli, MeasuresRunsAndTorchScriptAndResumesAfterAKill) {
     EXPECT_FALSE(d.at(name).empty()) << name;
     EXPECT_FALSE(lambda0.at(name).empty()) << name;
   }
-  EXPECT_EQ(column(table, "name", "delta_status")["r0"], "not-run");  // --no-dynamic-range: empty with a status
+  EXPECT_EQ(column(table, "name", "delta_status")["r0"],
+            "not-run");  // --no-dynamic-range: empty with a status
   EXPECT_TRUE(column(table, "name", "delta_db")["r0"].empty());
   // The 20-layer tanh net at sigma_w 1.5, sigma_b 0.1 is chaotic: lambda_0 > 0 (mean field: ln(chi_1)/2 =
   // +0.061; 8 probes measure +0.038).
@@ -141,13 +145,15 @@ TEST(SurveyCli, BadRowsAreReportedByLineAndTheSurveyGoesOn) {
                                          "broken.pt,broken,b,0.8\n"
                                          "tanh.pt,short\n");
   const auto out = tmp.path() / "out";
-  const auto r = run_cli(fmt::format("survey --manifest {} --out {} --probes 4 --lyapunov-k 1 --no-dynamic-range "
-                                     "--no-spectra --json",
-                                     manifest.string(), out.string()));
+  const auto r =
+      run_cli(fmt::format("survey --manifest {} --out {} --probes 4 --lyapunov-k 1 --no-dynamic-range "
+                          "--no-spectra --json",
+                          manifest.string(), out.string()));
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  for (const char* line : {"line 3: model file 'absent.pt' not found; recorded as failed",
-                           "line 4: accuracy 'high' is not a number", "line 5: name 'good' is already used on line 2",
-                           "line 7: 2 cells, but the header has 4"})
+  for (const char* line :
+       {"line 3: model file 'absent.pt' not found; recorded as failed",
+        "line 4: accuracy 'high' is not a number", "line 5: name 'good' is already used on line 2",
+        "line 7: 2 cells, but the header has 4"})
     EXPECT_NE(r.err.find(line), std::string::npos) << line << "\n" << r.err;
   const auto j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j["survey"]["models"], 4);  // good, missing, typo, broken

@@ -9,10 +9,13 @@
 
 #include <algorithm>
 #include <cmath>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <stdexcept>
 
 #include "critlab/io/csv.h"
+#include "critlab/io/files.h"
+#include "test_util.h"
 
 using namespace critlab;
 
@@ -112,12 +115,15 @@ TEST(SurveyAnalysis, VerdictsFollowTheData) {
   // |lambda0| (rho = +1 for a distance: contradicted); year: later models are more accurate.
   std::string csv = "name,family,year,accuracy,d,delta_db,abs_lambda0,alpha_mean\n";
   for (int i = 0; i < 12; ++i)
-    csv += fmt::format("m{},f{},{},{},{},{},{},{}\n", i, i % 4, 2010 + i, 0.6 + 0.03 * i, 2.0 - 0.15 * i,
-                       10 + i, 0.1 * i, 3 + (i * 7) % 5);
+    csv += fmt::format("m{},f{},{},{},{},{},{},{}\n", i, i % 4, 2010 + i,
+                       0.6 + 0.03 * i + 0.002 * ((i * 5) % 3 - 1), 2.0 - 0.15 * i, 10 + i, 0.1 * i,
+                       3 + (i * 7) % 5);
   const auto a = survey::analyse_table(table_of(csv), {});
   EXPECT_EQ(claim(a, "accuracy-tracks-criticality:d").verdict, "supported");
   EXPECT_EQ(claim(a, "accuracy-tracks-criticality:delta_db").verdict, "supported");
   EXPECT_EQ(claim(a, "accuracy-tracks-criticality:abs_lambda0").verdict, "contradicted");
+  EXPECT_EQ(claim(a, "accuracy-tracks-criticality-within-families:d").verdict, "supported");
+  EXPECT_EQ(claim(a, "accuracy-tracks-criticality-within-families:abs_lambda0").verdict, "contradicted");
   EXPECT_EQ(claim(a, "moved-toward-criticality-over-years:d").verdict, "supported");
   EXPECT_EQ(claim(a, "accuracy-rose-over-years").verdict, "supported");
   EXPECT_EQ(claim(a, "criticality-beats-weight-spectra").verdict, "supported");
@@ -218,4 +224,18 @@ TEST(SurveyAnalysis, SimulatedSurveyRecoversTheSlope) {
   EXPECT_NEAR(*fit.residual_sd, noise_sd, 0.2 * noise_sd);
   EXPECT_LT(*fit.p_value, 1e-6);
   EXPECT_EQ(fit.groups, 14);
+}
+
+// Cells that are not UTF-8 (a Latin-1 spreadsheet export) must not break the JSON output (found by
+// fuzz/survey_table_fuzz.cpp: nlohmann::json's dump threw type_error 316).
+TEST(SurveyAnalysis, NonUtf8CellsAreWrittenNotThrown) {
+  test::TempDir tmp;
+  const auto table = table_of(
+      "name,family,accuracy,d\nm1,caf\xE9,0.5,1\nm2,caf\xE9,0.6,0.8\nm3,b,0.7,0.5\n"
+      "m4,b,x\xD3y,0.4\nm5,c,0.9,0.1\n");
+  const auto a = survey::analyse_table(table, {});
+  ASSERT_NO_THROW(survey::write_analysis_files(tmp.path(), table, a));
+  const auto j = nlohmann::json::parse(io::read_text(tmp.path() / "analysis.json"));
+  EXPECT_EQ(j["usable"], 4);
+  EXPECT_EQ(j["notes"].size(), 1u);  // line 5's accuracy, written with U+FFFD in place of the bad byte
 }

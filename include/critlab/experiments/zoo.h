@@ -1,12 +1,13 @@
 // Experiment: a zoo of Fashion-MNIST models spanning a decade of innovations, trained here and entered in the
 // survey (Vock & Meisel's headline claim, on models whose every difference we know).
 //
-// Families, in the order their recipe appeared (the `year` column): tanh MLPs with a naive, fan-in-unaware
-// initialisation (1986) -> Xavier initialisation (2010) -> ReLU (2011) -> He initialisation (2015) -> batch
-// norm (2015) / layer norm (2016) -> residual connections with layer norm (2016) -> GELU (2018) / SiLU with
-// Adam (2019); CNNs from LeNet-style tanh (1998) to batch-normalised SiLU (2019); ResNets with and without
-// batch norm. Each family has several depths and widths (its members); the same member geometry across two
-// families that differ by one innovation forms a pair (pair_<factor> columns), for the Wilcoxon test.
+// Families, in the order their recipe appeared (the `year` column): tanh MLPs with a naive, too small
+// initialisation (W ~ N(0, 0.25 / fan_in), the ordered phase; 1986) -> Xavier initialisation (2010) -> ReLU
+// (2011) -> He initialisation (2015) -> batch norm (2015) / layer norm (2016) -> residual connections with
+// layer norm (2016) -> GELU (2018) / SiLU with Adam (2019); CNNs from LeNet-style tanh (1998) to
+// batch-normalised SiLU (2019); ResNets with and without batch norm. Each family has several depths and
+// widths (its members); the same member geometry across two families that differ by one innovation forms a
+// pair (pair_<factor> columns), for the Wilcoxon test.
 //
 // Pipeline, resumable at every step: each model is trained by `critlab train` into OUT/runs/<name> (a
 // finished run has summary.json and is never trained again; an unfinished one is trained afresh), the

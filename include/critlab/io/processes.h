@@ -2,6 +2,7 @@
 // trainings. A child that crashes, hangs or runs out of memory costs only its own job; every child dies with
 // the parent (PR_SET_PDEATHSIG), so a killed survey leaves nothing running.
 #pragma once
+#include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <string>
@@ -29,6 +30,11 @@ struct ProcessResult {
 // i finishes. Throws critlab::Error when a process cannot be created at all.
 void run_processes(const std::vector<ProcessJob>& jobs, int parallel, double timeout_s,
                    const std::function<void(std::size_t, const ProcessResult&)>& on_done);
+
+// The whole of a file a child may or may not have written (its output, a run's summary.json), or "" when it
+// is missing, unreadable or larger than `max_bytes`.
+std::string read_file_or_empty(const std::filesystem::path& path,
+                               std::uintmax_t max_bytes = std::uintmax_t{64} << 20);
 
 // The last line of `text` that is not blank (a child's error message), or "".
 std::string last_nonblank_line(const std::string& text);
