@@ -65,8 +65,13 @@ std::string summary_markdown(const SurveyAnalysis& a) {
       "*not-testable* too few data.\n\n";
   if (!a.status.ok()) md += "**Status:** " + a.status.to_string() + "\n\n";
   md += "## Claims\n\n| claim | verdict | evidence |\n|---|---|---|\n";
+  // A '|' inside a cell (the model formula "(1 | family)") would end the cell.
+  const auto cell = [](std::string t) {
+    for (std::size_t i = 0; (i = t.find('|', i)) != std::string::npos; i += 2) t.insert(i, "\\");
+    return t;
+  };
   for (const auto& c : a.claims)
-    md += fmt::format("| {} | **{}** | {} |\n", c.statement, c.verdict, c.evidence);
+    md += fmt::format("| {} | **{}** | {} |\n", cell(c.statement), c.verdict, cell(c.evidence));
   md += "\n## Which metric predicts accuracy best\n\n";
   md += "| metric | role | rho | p | Holm p | mixed slope | slope SE | standardised slope | mixed p |\n";
   md += "|---|---|---|---|---|---|---|---|---|\n";

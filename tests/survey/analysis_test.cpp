@@ -124,6 +124,8 @@ TEST(SurveyAnalysis, VerdictsFollowTheData) {
   EXPECT_EQ(claim(a, "accuracy-tracks-criticality:abs_lambda0").verdict, "contradicted");
   EXPECT_EQ(claim(a, "accuracy-tracks-criticality-within-families:d").verdict, "supported");
   EXPECT_EQ(claim(a, "accuracy-tracks-criticality-within-families:abs_lambda0").verdict, "contradicted");
+  // summary.md escapes the formula's '|' so that the claims table keeps its three columns.
+  EXPECT_NE(survey::summary_markdown(a).find("accuracy ~ d + (1 \\| family)"), std::string::npos);
   EXPECT_EQ(claim(a, "moved-toward-criticality-over-years:d").verdict, "supported");
   EXPECT_EQ(claim(a, "accuracy-rose-over-years").verdict, "supported");
   EXPECT_EQ(claim(a, "criticality-beats-weight-spectra").verdict, "supported");
