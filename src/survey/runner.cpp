@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <csignal>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -313,8 +314,11 @@ SurveyRun run_survey(const SurveyOptions& o) {
       out.error = io::last_nonblank_line(stderr_text);
       if (out.error.rfind("critlab: error: ", 0) == 0) out.error.erase(0, 16);
       if (out.error.empty())
-        out.error = r.signal ? fmt::format("killed by signal {}", r.signal)
-                             : fmt::format("exit status {}", r.exit_code);
+        out.error = r.signal == SIGKILL ? std::string(
+                                              "killed by SIGKILL (usually the kernel's out-of-memory killer: "
+                                              "lower --probes or --lyapunov-k)")
+                    : r.signal ? fmt::format("killed by signal {}", r.signal)
+                               : fmt::format("exit status {}", r.exit_code);
     } else {
       try {
         nlohmann::json rec{{"name", j.name},          {"line", j.line},
