@@ -23,7 +23,6 @@ Runner add_survey(CLI::App& cmd) {
     std::string manifest, table, out;
     survey::SurveyOptions so;
     survey::AnalysisOptions ao;
-    std::string metrics;
     std::vector<std::string> factors;
     int probes = 32, lyapunov_k = 4, seed = 0;
     std::string probe_source = "gaussian";
@@ -53,9 +52,10 @@ Runner add_survey(CLI::App& cmd) {
       ->capture_default_str();
   cmd.add_option("--accuracy", s->ao.accuracy, "the column to explain")->capture_default_str();
   cmd.add_option(
-      "--metrics", s->metrics,
-      "COL[,COL...] (default: d, abs_lambda0, sigma_distance, delta_db, lambda0, sigma, alpha_mean, "
-      "alpha_weighted_mean where present)");
+         "--metrics", s->ao.metrics,
+         "COL[,COL...] (default: d, abs_lambda0, sigma_distance, delta_db, lambda0, sigma, alpha_mean, "
+         "alpha_weighted_mean where present)")
+      ->delimiter(',');
   cmd.add_option("--group", s->ao.group, "random-intercept groups of the mixed model ('' = none)")
       ->capture_default_str();
   cmd.add_option("--year", s->ao.year, "year column ('' = none)")->capture_default_str();
@@ -73,11 +73,6 @@ Runner add_survey(CLI::App& cmd) {
     if (s->probes < 2 || s->probes > 100000) throw Error("--probes must be in [2, 100000]");
     if (s->lyapunov_k < 1 || s->lyapunov_k > 64) throw Error("--lyapunov-k must be in [1, 64]");
     for (const auto& f : s->factors) s->ao.factors.push_back(survey::parse_factor(f));
-    if (!s->metrics.empty()) {
-      std::string m = s->metrics + ",";
-      for (std::size_t p; (p = m.find(',')) != std::string::npos; m.erase(0, p + 1))
-        if (p > 0) s->ao.metrics.push_back(m.substr(0, p));
-    }
     nlohmann::json out;
     io::TextTable table;
     if (!s->manifest.empty()) {

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "critlab/core/error.h"
 #include "critlab/core/resources.h"
@@ -126,34 +127,17 @@ std::vector<ZooModel> zoo_models(const ZooOptions& o) {
       ZooModel m;
       m.family = r.family;
       m.year = r.year;
+      m.arch = arch;
       m.name = fmt::format("{}-d{}-w{}", r.family, depth, width);
       m.geometry = fmt::format("{}-d{}-w{}", arch, depth, width);
-      m.train_flags = {"--arch",
-                       arch,
-                       "--depth",
-                       std::to_string(depth),
-                       "--width",
-                       std::to_string(width),
-                       "--activation",
-                       r.activation,
-                       "--init",
-                       r.init,
-                       "--norm",
-                       r.norm,
-                       "--optimizer",
-                       r.optimizer,
-                       "--lr",
-                       fmt::format("{}", r.lr),
-                       "--epochs",
-                       std::to_string(epochs),
-                       "--batch-size",
-                       "64",
-                       "--train-examples",
-                       std::to_string(examples),
-                       "--seed",
-                       std::to_string(o.seed),
-                       "--log-every",
-                       "1000"};
+      // clang-format off
+      m.train_flags = {"--arch", arch, "--depth", std::to_string(depth), "--width", std::to_string(width),
+                       "--activation", r.activation, "--init", r.init, "--norm", r.norm,
+                       "--optimizer", r.optimizer, "--lr", fmt::format("{}", r.lr),
+                       "--epochs", std::to_string(epochs), "--batch-size", "64",
+                       "--train-examples", std::to_string(examples), "--seed", std::to_string(o.seed),
+                       "--log-every", "1000"};
+      // clang-format on
       if (std::string(r.init) == "gaussian") m.train_flags.insert(m.train_flags.end(), {"--sigma-w", "0.5"});
       if (r.residual) m.train_flags.push_back("--residual");
       if (!o.data_dir.empty()) m.train_flags.insert(m.train_flags.end(), {"--data", o.data_dir});
@@ -179,9 +163,11 @@ ZooResult run_zoo(const ZooOptions& o) {
   // 1. Training: every model without a finished run, side by side, one thread each.
   std::vector<io::ProcessJob> jobs;
   std::vector<std::size_t> job_model;
+  std::vector<std::optional<double>> accuracy(zoo.size());  // each run's summary.json is read once
   for (std::size_t i = 0; i < zoo.size(); ++i) {
     const fs::path run = runs / zoo[i].name;
-    if (finished_accuracy(run)) {
+    accuracy[i] = finished_accuracy(run);
+    if (accuracy[i]) {
       ++result.reused;
       continue;
     }
@@ -197,17 +183,20 @@ ZooResult run_zoo(const ZooOptions& o) {
   const auto total = static_cast<std::int64_t>(zoo.size());
   report_progress(o.progress, "zoo: train", done, total);
   io::run_processes(jobs, threads, o.timeout_s, [&](std::size_t k, const io::ProcessResult& r) {
-    const auto& m = zoo[job_model[k]];
-    std::string err = io::last_nonblank_line(io::read_file_or_empty(jobs[k].stderr_path));
+    const std::size_t i = job_model[k];
+    const auto& m = zoo[i];
+    const std::string stderr_text = io::read_file_or_empty(jobs[k].stderr_path);
     std::error_code ec;
     fs::remove(jobs[k].stdout_path, ec), fs::remove(jobs[k].stderr_path, ec);
-    if (r.exit_code == 0 && finished_accuracy(runs / m.name)) {
+    if (!r.timed_out && r.exit_code == 0) accuracy[i] = finished_accuracy(runs / m.name);
+    if (accuracy[i]) {
       ++result.trained;
     } else {
       ++result.failed;
-      if (r.timed_out) err = fmt::format("timed out after {:.0f} s", o.timeout_s);
       result.failures.push_back(m.name + ": " +
-                                (err.empty() ? fmt::format("exit status {}", r.exit_code) : err));
+                                (r.timed_out || r.exit_code != 0
+                                     ? io::describe_child_failure(jobs[k], r, stderr_text, o.timeout_s)
+                                     : std::string("finished without a test accuracy in summary.json")));
     }
     report_progress(o.progress, "zoo: train", ++done, total, m.name);
   });
@@ -222,12 +211,12 @@ ZooResult run_zoo(const ZooOptions& o) {
     manifest.columns.push_back(spec.column);
     manifest.columns.push_back(spec.pair_column);
   }
-  for (const auto& m : zoo) {
-    const auto acc = finished_accuracy(runs / m.name);
+  for (std::size_t i = 0; i < zoo.size(); ++i) {
+    const auto& m = zoo[i];
+    const auto& acc = accuracy[i];
     if (!acc) continue;
-    std::vector<std::string> row{
-        "../runs/" + m.name,         m.name,           m.family,  std::to_string(m.year),
-        fmt::format("{:.6g}", *acc), m.train_flags[1], m.geometry};
+    std::vector<std::string> row{"../runs/" + m.name,         m.name, m.family,  std::to_string(m.year),
+                                 fmt::format("{:.6g}", *acc), m.arch, m.geometry};
     for (const auto& f : factor_names) {
       const auto it = m.factors.find(f);
       row.push_back(it == m.factors.end() ? "" : it->second);

@@ -56,6 +56,9 @@ std::string read_file_or_empty(const std::filesystem::path& path, std::uintmax_t
   }
 }
 
+namespace {
+
+// The last line of `text` that is not blank, or "".
 std::string last_nonblank_line(const std::string& text) {
   std::size_t end = text.size();
   while (end > 0) {
@@ -67,6 +70,20 @@ std::string last_nonblank_line(const std::string& text) {
     end = start;
   }
   return "";
+}
+
+}  // namespace
+
+std::string describe_child_failure(const ProcessJob& job, const ProcessResult& r,
+                                   const std::string& stderr_text, double timeout_s) {
+  if (r.timed_out) return fmt::format("timed out after {:.0f} s", timeout_s);
+  if (!r.started) return fmt::format("cannot run {}", job.argv.front());
+  std::string line = last_nonblank_line(stderr_text);
+  if (line.rfind("critlab: error: ", 0) == 0) line.erase(0, 16);
+  if (!line.empty()) return line;
+  if (r.signal == SIGKILL)
+    return "killed by SIGKILL (usually the kernel's out-of-memory killer: lower --probes or --lyapunov-k)";
+  return r.signal ? fmt::format("killed by signal {}", r.signal) : fmt::format("exit status {}", r.exit_code);
 }
 
 void run_processes(const std::vector<ProcessJob>& jobs, int parallel, double timeout_s,

@@ -18,20 +18,6 @@ namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
-// A cell as a number: empty, "null", "NA" and "nan" are missing without comment; other text is missing and
-// `*bad` is set.
-double cell_number(const std::string& cell, bool* bad) {
-  *bad = false;
-  if (cell.empty() || cell == "null" || cell == "NA" || cell == "nan" || cell == "NaN") return kNaN;
-  char* end = nullptr;
-  const double v = std::strtod(cell.c_str(), &end);
-  if (end == cell.c_str() || end != cell.c_str() + cell.size()) {
-    *bad = true;
-    return kNaN;
-  }
-  return std::isfinite(v) ? v : kNaN;
-}
-
 // A column as numbers (missing = NaN); names each non-numeric cell by its line in `notes`.
 std::vector<double> numeric_column(const io::TextTable& t, const std::string& name,
                                    std::vector<std::string>* notes) {
@@ -128,6 +114,19 @@ std::string verdict(const std::optional<double>& effect, const std::optional<dou
 }
 
 }  // namespace
+
+double cell_number(const std::string& cell, bool* bad) {
+  *bad = false;
+  if (cell.empty() || cell == "null" || cell == "NA" || cell == "nan" || cell == "NaN") return kNaN;
+  char* end = nullptr;
+  const double v = std::strtod(cell.c_str(), &end);
+  if (end == cell.c_str() || end != cell.c_str() + cell.size()) {
+    *bad = true;
+    return kNaN;
+  }
+  *bad = !std::isfinite(v);  // "inf", 1e400
+  return *bad ? kNaN : v;
+}
 
 MetricRole metric_role(const std::string& m) {
   if (m == "d" || m == "abs_lambda0" || m == "sigma_distance") return MetricRole::kDistance;

@@ -20,10 +20,8 @@ std::string num(const std::optional<double>& v, const char* spec = "{:.4g}") {
 
 double cell_value(const io::TextTable& t, std::size_t r, std::size_t c) {
   if (c == std::string::npos) return std::nan("");
-  const std::string& s = t.cell(r, c);
-  char* end = nullptr;
-  const double v = std::strtod(s.c_str(), &end);
-  return !s.empty() && end == s.c_str() + s.size() && std::isfinite(v) ? v : std::nan("");
+  bool bad = false;  // analyse_table has named the bad cells already
+  return cell_number(t.cell(r, c), &bad);
 }
 
 io::TextTable spearman_table(const std::vector<SpearmanResult>& rows) {

@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <csignal>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -15,6 +14,7 @@
 #include "critlab/core/resources.h"
 #include "critlab/io/files.h"
 #include "critlab/io/processes.h"
+#include "critlab/survey/analysis.h"
 
 namespace critlab::survey {
 
@@ -41,12 +41,6 @@ bool valid_name(const std::string& s) {
   return !s.empty() && s != "." && s != ".." && std::all_of(s.begin(), s.end(), [](unsigned char c) {
     return std::isalnum(c) || c == '.' || c == '_' || c == '-';
   });
-}
-
-bool is_number(const std::string& s) {
-  char* end = nullptr;
-  const double v = std::strtod(s.c_str(), &end);
-  return !s.empty() && end == s.c_str() + s.size() && std::isfinite(v);
 }
 
 // The size a model occupies: the file, or a run directory's largest file (its checkpoint).
@@ -194,7 +188,10 @@ SurveyRun run_survey(const SurveyOptions& o) {
       j.problem = fmt::format("model file '{}' not found", m);
     }
     if (shape_c) j.input_shape = row[*shape_c];
-    if (acc_c && !row[*acc_c].empty() && !is_number(row[*acc_c])) {
+    bool bad_accuracy = false;
+    if (acc_c)
+      cell_number(row[*acc_c], &bad_accuracy);  // the analysis's rule: "NA" is missing, "high" is bad
+    if (bad_accuracy) {
       j.bad_accuracy = row[*acc_c];
       run.problems.push_back(
           fmt::format("line {}: accuracy '{}' is not a number; the model is measured but left out of the "
@@ -306,19 +303,8 @@ SurveyRun run_survey(const SurveyOptions& o) {
     std::error_code ec;
     fs::remove(pjobs[k].stdout_path, ec), fs::remove(pjobs[k].stderr_path, ec);
     out.status = "failed";
-    if (r.timed_out) {
-      out.error = fmt::format("timed out after {:.0f} s", o.timeout_s);
-    } else if (!r.started) {
-      out.error = fmt::format("cannot run {}", o.program.string());
-    } else if (r.exit_code != 0) {
-      out.error = io::last_nonblank_line(stderr_text);
-      if (out.error.rfind("critlab: error: ", 0) == 0) out.error.erase(0, 16);
-      if (out.error.empty())
-        out.error = r.signal == SIGKILL ? std::string(
-                                              "killed by SIGKILL (usually the kernel's out-of-memory killer: "
-                                              "lower --probes or --lyapunov-k)")
-                    : r.signal ? fmt::format("killed by signal {}", r.signal)
-                               : fmt::format("exit status {}", r.exit_code);
+    if (r.timed_out || r.exit_code != 0) {
+      out.error = io::describe_child_failure(pjobs[k], r, stderr_text, o.timeout_s);
     } else {
       try {
         nlohmann::json rec{{"name", j.name},          {"line", j.line},

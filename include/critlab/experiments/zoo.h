@@ -31,6 +31,7 @@ struct ZooModel {
   std::string name;                      // e.g. "mlp-relu-he-d4-w128"
   std::string family;                    // the recipe, e.g. "mlp-relu-he"
   int year = 0;                          // when the recipe's newest ingredient appeared
+  std::string arch;                      // mlp, cnn or resnet
   std::string geometry;                  // e.g. "mlp-d4-w128": equal across the families of a pair
   std::vector<std::string> train_flags;  // for `critlab train` (architecture, sizes, init, optimiser, data)
   std::map<std::string, std::string> factors;  // factor column -> level ("no" / "yes")

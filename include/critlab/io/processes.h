@@ -36,7 +36,10 @@ void run_processes(const std::vector<ProcessJob>& jobs, int parallel, double tim
 std::string read_file_or_empty(const std::filesystem::path& path,
                                std::uintmax_t max_bytes = std::uintmax_t{64} << 20);
 
-// The last line of `text` that is not blank (a child's error message), or "".
-std::string last_nonblank_line(const std::string& text);
+// Why a child that did not exit with 0 failed, in one line: timed out, could not be run, its own last line of
+// stderr (without critlab's "critlab: error: " prefix), killed by SIGKILL (most likely out of memory),
+// another signal, or its exit status.
+std::string describe_child_failure(const ProcessJob& job, const ProcessResult& result,
+                                   const std::string& stderr_text, double timeout_s);
 
 }  // namespace critlab::io

@@ -25,6 +25,10 @@
 
 namespace critlab::survey {
 
+// A table cell as a number: empty, "null", "NA", "nan" and "NaN" are missing (NaN) without comment; any other
+// text, or a number that is not finite, is missing too and sets `*bad` (the caller names the cell).
+double cell_number(const std::string& cell, bool* bad);
+
 // How a metric relates to criticality, which decides the sign a claim expects. Known by name: d,
 // abs_lambda0 and sigma_distance are distances (0 = critical); delta_db is a closeness (largest at
 // criticality); alpha_mean and alpha_weighted_mean are the data-free weight-spectrum competitors
