@@ -1,0 +1,1 @@
+#include "critlab/graph/scaling.h"

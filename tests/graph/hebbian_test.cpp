@@ -1,0 +1,3 @@
+#include "critlab/graph/hebbian.h"
+
+#include <gtest/gtest.h>

@@ -1,0 +1,3 @@
+#include "critlab/graph/scaling.h"
+
+#include <gtest/gtest.h>
