@@ -16,18 +16,23 @@ namespace critlab::cli {
 
 Runner add_graph(CLI::App& cmd) {
   struct State {
-    std::string run, sign = "abs";
+    std::string run, out, sign = "abs", rule = "initial";
     std::vector<std::string> compare;
     std::vector<double> fractions;
     graph::GraphOptions o;
-    bool json = false, no_pruning = false;
+    bool json = false, no_pruning = false, no_hebbian = false;
   };
   auto s = std::make_shared<State>();
   cmd.add_option("--run", s->run, "run directory trained with --record")->required();
-  cmd.add_option("--theta", s->o.theta,
-                 "correlation threshold for graphs over training (0 = auto: the initial network's "
-                 "percolation threshold)")
+  cmd.add_option("--out", s->out, "report directory (default: RUN/graph)");
+  auto* theta = cmd.add_option("--theta", s->o.theta,
+                               "correlation threshold for graphs over training (implies --theta-rule fixed)");
+  cmd.add_option("--theta-rule", s->rule,
+                 "how theta is chosen: initial (the first recorded network's percolation threshold: every "
+                 "width and seed starts at its own critical point), null (the |r| independent units exceed "
+                 "with probability --null-alpha on the probes), fixed (--theta)")
       ->capture_default_str();
+  cmd.add_option("--null-alpha", s->o.null_alpha, "tail probability of the null rule")->capture_default_str();
   cmd.add_option("--edge-sign", s->sign, "edges from |r| (abs), r > 0 (positive) or r < 0 (negative)")
       ->capture_default_str();
   cmd.add_option("--theta-min", s->o.theta_min, "theta sweep: smallest threshold")->capture_default_str();
@@ -45,7 +50,19 @@ Runner add_graph(CLI::App& cmd) {
       ->capture_default_str();
   cmd.add_option("--ccg-inputs", s->o.ccg_inputs, "input pixels in each class graph")->capture_default_str();
   cmd.add_option("--compare", s->compare,
-                 "further recorded runs (other widths) for the finite-size comparison");
+                 "further recorded runs (other widths, other seeds) for finite-size scaling");
+  cmd.add_flag("--no-hebbian", s->no_hebbian, "skip the Hebbian and redistribution tests");
+  cmd.add_option("--hebbian-shuffles", s->o.hebbian_options.shuffles, "label shuffles for the Hebbian null")
+      ->capture_default_str();
+  cmd.add_option("--hebbian-pairs", s->o.hebbian_options.max_pairs,
+                 "weights per layer and step in the Hebbian test (more are subsampled)")
+      ->capture_default_str();
+  cmd.add_option("--redistribution-shuffles", s->o.redistribution_options.shuffles,
+                 "random blocks for the redistribution null")
+      ->capture_default_str();
+  cmd.add_option("--avalanche-threshold", s->o.avalanche_threshold,
+                 "activity avalanches: a unit is active above its first-step mean + this many sd")
+      ->capture_default_str();
   add_runtime_flags(cmd, {.device = &s->o.device,
                           .threads = &s->o.threads,
                           .data_dir = &s->o.data_dir,
@@ -54,8 +71,13 @@ Runner add_graph(CLI::App& cmd) {
       ->capture_default_str()
       ->check(unsigned_check());
   cmd.add_flag("--json", s->json, "print the summary as JSON");
-  return [s]() {
+  return [s, theta]() {
     s->o.sign = from_string<graph::EdgeSign>(s->sign);
+    s->o.theta_rule = theta->count() > 0 ? graph::ThetaRule::kFixed : from_string<graph::ThetaRule>(s->rule);
+    if (theta->count() > 0 && s->rule != "initial" && s->rule != "fixed")
+      throw Error(
+          fmt::format("--theta sets the fixed rule; it cannot be combined with --theta-rule {}", s->rule));
+    s->o.hebbian = !s->no_hebbian;
     if (!s->fractions.empty()) s->o.prune_fractions = s->fractions;
     s->o.pruning = !s->no_pruning;
     for (const auto& c : s->compare) s->o.compare.emplace_back(c);
@@ -68,13 +90,20 @@ Runner add_graph(CLI::App& cmd) {
     // No training may write the run while it is analysed, and two reports may not be written at once.
     io::DirectoryLock lock(s->run, "its report is being written, or it is training");
     const auto a = graph::analyse_run(s->run, s->o);
-    graph::write_graph_report(a, std::filesystem::path(s->run) / "graph");
+    const auto out = s->out.empty() ? std::filesystem::path(s->run) / "graph" : std::filesystem::path(s->out);
+    graph::write_graph_report(a, out);
     if (s->json) {
       print(graph::to_json(a).dump(2));
       return 0;
     }
-    print(fmt::format("{}: {} recorded steps, {} probes, theta = {:.3f}{}", s->run, a.percolation.size(),
-                      a.probes, a.theta, a.theta_auto ? " (auto)" : ""));
+    print(fmt::format("{}: {} recorded steps, {} probes, theta = {:.3f} (rule {})", s->run,
+                      a.percolation.size(), a.probes, a.theta, to_string(a.theta_rule)));
+    const auto& f0 = a.theta_c.front().sweep;
+    const auto& f1 = a.theta_c.back().sweep;
+    if (f0.theta_c && f1.theta_c)
+      print(fmt::format("  theta_c {:.3f} (chi_max {:.2f}) at step {} -> {:.3f} (chi_max {:.2f}) at step {}",
+                        *f0.theta_c, *f0.chi_max, a.theta_c.front().step, *f1.theta_c, *f1.chi_max,
+                        a.theta_c.back().step));
     const auto& rise = a.rise;
     if (rise.status.ok())
       print(fmt::format("  P_inf {} {:.3f} -> {:.3f} (step {}): 10%, 50%, 90% of it by steps {}, {}, {}",
@@ -95,7 +124,16 @@ Runner add_graph(CLI::App& cmd) {
       print(fmt::format("  keep {:6.3f}: critical {:.4f}  magnitude {:.4f}  random {:.4f}", p.fraction_kept,
                         p.critical, p.magnitude, p.random));
     if (!a.pruning.status.ok()) print(fmt::format("  pruning: {}", a.pruning.status.to_string()));
-    print(fmt::format("  tables, plots and class graphs in {}/graph", s->run));
+    for (const auto& l : a.redistribution)
+      if (l.result.status.ok() && l.result.drift.z)
+        print(
+            fmt::format("  layer {}: drift of the critical block {:.3g} vs other {:.3g} (z = {:.1f} against "
+                        "random blocks)",
+                        l.layer, *l.result.drift.critical, *l.result.drift.other, *l.result.drift.z));
+    if (a.finite_size)
+      print(fmt::format("  finite size over {} runs ({} widths): {} ({})", a.finite_size->runs.size(),
+                        a.finite_size->widths, a.finite_size->continuity, a.finite_size->continuity_reason));
+    print(fmt::format("  tables, plots and class graphs in {}", out.string()));
     return 0;
   };
 }

@@ -14,6 +14,8 @@
 #include "critlab/data/dataset.h"
 #include "critlab/graph/recording.h"
 #include "critlab/nn/stack.h"
+#include "critlab/stats/branching.h"
+#include "critlab/stats/inference.h"
 #include "critlab/train/run.h"
 
 namespace critlab::graph {
@@ -24,8 +26,15 @@ bool GraphOptions::IsValid(std::string* error) const {
     if (error) *error = std::move(m);
     return false;
   };
-  if (!(theta == 0 || (theta > 0 && theta < 1)))
-    return fail(fmt::format("theta must be in (0, 1), or 0 for auto, got {}", theta));
+  if (theta_rule == ThetaRule::kFixed && !(theta > 0 && theta < 1))
+    return fail(fmt::format("theta must be in (0, 1), got {}", theta));
+  if (!(null_alpha > 0 && null_alpha < 1))
+    return fail(fmt::format("null_alpha must be in (0, 1), got {}", null_alpha));
+  if (!(std::isfinite(avalanche_threshold) && avalanche_threshold >= 0 && avalanche_threshold <= 100))
+    return fail(fmt::format("avalanche_threshold must be in [0, 100], got {}", avalanche_threshold));
+  if (std::string e; !hebbian_options.IsValid(&e)) return fail("hebbian_options." + e);
+  if (std::string e; !redistribution_options.IsValid(&e)) return fail("redistribution_options." + e);
+  if (std::string e; !avalanche_options.IsValid(&e)) return fail("avalanche_options." + e);
   if (!(theta_min > 0 && theta_min < 1))
     return fail(fmt::format("theta_min must be in (0, 1), got {}", theta_min));
   if (!(theta_max > theta_min && theta_max < 1))
@@ -104,40 +113,49 @@ std::vector<double> theta_grid(const GraphOptions& o) {
   return t;
 }
 
-// ------------------------------------------------------------------ percolation over training
-std::vector<StepPercolation> percolation_over_steps(const Recording& rec, const GraphOptions& o,
-                                                    const std::string& label) {
-  const auto hidden = hidden_of(rec);
-  std::vector<StepPercolation> rows;
-  const std::string task = "graph " + label;
-  const auto total = static_cast<std::int64_t>(rec.steps.size());
-  for (std::size_t k = 0; k < rec.steps.size(); ++k) {
-    const auto step = load_step(rec, rec.steps[k]);
-    const auto g = build_ncg(step, hidden, o.sign, o.theta);
-    const auto p = percolation_sweep(g.nodes, g.edges, {o.theta})[0];
-    StepPercolation row{.step = rec.steps[k],
-                        .p_inf = p.p_inf,
-                        .susceptibility = p.susceptibility,
-                        .components = p.components,
-                        .edges = p.edges,
-                        .nodes = g.nodes,
-                        .excluded_units = g.excluded};
-    for (std::size_t i = 0; i < g.within.size(); ++i) {
-      // The layer's own graph: its slice of the network's edges, renumbered from 0.
-      std::vector<WeightedEdge> e(g.edges.begin() + static_cast<std::ptrdiff_t>(i ? g.within_end[i - 1] : 0),
-                                  g.edges.begin() + static_cast<std::ptrdiff_t>(g.within_end[i]));
-      for (auto& x : e)
-        x.u -= static_cast<std::int32_t>(g.offset[i]), x.v -= static_cast<std::int32_t>(g.offset[i]);
-      const auto& c = g.within[i];
-      const auto q =
-          percolation_sweep(c.ok() ? static_cast<std::int64_t>(c.kept_a.size()) : 0, e, {o.theta})[0];
-      row.layers.push_back({static_cast<std::int64_t>(hidden[i]), q.p_inf, q.susceptibility});
-    }
-    rows.push_back(std::move(row));
-    report_progress(o.progress, task, static_cast<std::int64_t>(k + 1), total,
-                    fmt::format("step {}", rec.steps[k]));
+// ------------------------------------------------------------------ one step's graphs
+// The percolation of one step's NCG (built down to min(theta_min, theta)): the whole network and each
+// layer at theta, the theta grid, and the full-resolution sweep.
+struct StepGraphs {
+  StepPercolation at_theta;
+  std::vector<PercolationPoint> grid;
+  FineSweep fine;
+};
+
+StepPercolation percolation_at(const NetworkGraph& g, const std::vector<std::size_t>& hidden,
+                               std::int64_t step, double theta) {
+  const auto p = percolation_sweep(g.nodes, g.edges, {theta})[0];
+  StepPercolation row{.step = step,
+                      .p_inf = p.p_inf,
+                      .susceptibility = p.susceptibility,
+                      .components = p.components,
+                      .edges = p.edges,
+                      .nodes = g.nodes,
+                      .excluded_units = g.excluded};
+  for (std::size_t i = 0; i < g.within.size(); ++i) {
+    // The layer's own graph: its slice of the network's edges, renumbered from 0.
+    std::vector<WeightedEdge> e(g.edges.begin() + static_cast<std::ptrdiff_t>(i ? g.within_end[i - 1] : 0),
+                                g.edges.begin() + static_cast<std::ptrdiff_t>(g.within_end[i]));
+    for (auto& x : e)
+      x.u -= static_cast<std::int32_t>(g.offset[i]), x.v -= static_cast<std::int32_t>(g.offset[i]);
+    const auto& c = g.within[i];
+    const auto q = percolation_sweep(c.ok() ? static_cast<std::int64_t>(c.kept_a.size()) : 0, e, {theta})[0];
+    row.layers.push_back({static_cast<std::int64_t>(hidden[i]), q.p_inf, q.susceptibility});
   }
-  return rows;
+  return row;
+}
+
+// The threshold under the null rule: the |r| two independent units exceed with probability alpha on
+// `probes` samples, from r sqrt((P - 2) / (1 - r^2)) ~ Student t with P - 2 df.
+double null_theta(std::int64_t probes, double alpha) {
+  const double df = static_cast<double>(probes - 2);
+  double lo = 0, hi = 1e3;  // t with P(T > t) = alpha / 2
+  for (int i = 0; i < 200; ++i) {
+    const double mid = (lo + hi) / 2;
+    (1 - stats::student_t_cdf(mid, df) > alpha / 2 ? lo : hi) = mid;
+  }
+  const double t = (lo + hi) / 2;
+  return t / std::sqrt(df + t * t);
 }
 
 struct Series {
@@ -169,30 +187,27 @@ PInfRise rise_of(const Series& s) {
     return r;
   }
   double run = p0;
-  double at[3] = {std::nan(""), std::nan(""), std::nan("")};
+  std::optional<double> at[3];
   const double levels[3] = {0.1, 0.5, 0.9};
   for (std::size_t k = 0; k < s.steps.size(); ++k) {
     run = rising ? std::max(run, s.p_inf[k]) : std::min(run, s.p_inf[k]);
     for (int i = 0; i < 3; ++i)
-      if (std::isnan(at[i]) && (run - p0) / (p1 - p0) >= levels[i]) at[i] = s.steps[k];
+      if (!at[i] && (run - p0) / (p1 - p0) >= levels[i]) at[i] = s.steps[k];
   }
   r.direction = rising ? Direction::kRise : Direction::kFall;
   r.p_inf_extreme = p1;
   r.step_extreme = s.steps[static_cast<std::size_t>((rising ? hi : lo) - s.p_inf.begin())];
   r.p_inf_final = s.p_inf.back();
   r.step_10 = at[0], r.step_50 = at[1], r.step_90 = at[2];
-  r.decades_10_90 = std::log10((at[2] + 1) / (at[0] + 1));
+  r.decades_10_90 = std::log10((*at[2] + 1) / (*at[0] + 1));
   return r;
 }
 
 // ------------------------------------------------------------------ theta sweeps and structure at one step
-ThetaSweep theta_sweep(const Recording& rec, std::int64_t step, const GraphOptions& o) {
-  const auto hidden = hidden_of(rec);
-  const auto s = load_step(rec, step);
+ThetaSweep theta_sweep(const NetworkGraph& g, std::int64_t step,
+                       const std::vector<PercolationPoint>& grid_points, const GraphOptions& o) {
   const auto grid = theta_grid(o);
-  const auto g = build_ncg(s, hidden, o.sign, std::min(o.theta_min, o.theta));
-  ThetaSweep t{.step = step, .nodes = g.nodes, .excluded_units = g.excluded};
-  t.points = percolation_sweep(g.nodes, g.edges, grid);
+  ThetaSweep t{.step = step, .nodes = g.nodes, .excluded_units = g.excluded, .points = grid_points};
   std::vector<double> p, chi;
   for (const auto& x : t.points) p.push_back(x.p_inf), chi.push_back(x.susceptibility);
   t.transition = locate_transition(grid, p, chi, {.seed = o.seed});
@@ -205,9 +220,11 @@ ThetaSweep theta_sweep(const Recording& rec, std::int64_t step, const GraphOptio
   return t;
 }
 
-StructureAtStep structure_at(const Recording& rec, std::int64_t step, const GraphOptions& o) {
-  const auto g = build_ncg(load_step(rec, step), hidden_of(rec), o.sign, o.theta);
-  StructureAtStep s{.step = step, .structure = analyse_structure(g.nodes, g.edges, {.seed = o.seed})};
+StructureAtStep structure_at(const NetworkGraph& g, std::int64_t step, const GraphOptions& o) {
+  std::vector<WeightedEdge> kept;
+  for (const auto& e : g.edges)
+    if (e.weight >= o.theta) kept.push_back(e);
+  StructureAtStep s{.step = step, .structure = analyse_structure(g.nodes, kept, {.seed = o.seed})};
   if (!s.structure.rich_club_normalised.empty()) {
     double rc_max = 0;
     for (const double v : s.structure.rich_club_normalised) rc_max = std::max(rc_max, v);
@@ -217,6 +234,27 @@ StructureAtStep structure_at(const Recording& rec, std::int64_t step, const Grap
   }
   return s;
 }
+
+// Everything read from the recording in one pass over its steps (each step is loaded once; the transition
+// step, found only at the end, is loaded a second time for its sweep table, structure and raster).
+struct Pass {
+  double theta = 0;
+  ThetaRule rule = ThetaRule::kInitial;  // the rule that gave theta
+  std::string note;                      // why it is not the one asked for
+  std::vector<StepPercolation> percolation;
+  std::vector<ThetaCritical> theta_c;
+  std::vector<std::vector<PercolationPoint>> grids;  // the theta grid per step
+  // Full pass only:
+  std::vector<std::vector<NeuronStats>> stats;  // [step][hidden layer]
+  std::vector<RecordedStep> weights;            // weights only, per step
+  std::vector<bool> dense;                      // per hidden layer: weights over the recorded units below
+  std::vector<ThetaSweep> sweeps;               // first and last steps
+  std::vector<StructureAtStep> structure;
+  std::vector<Raster> rasters;
+  std::vector<HebbianRow> hebbian;
+  std::vector<std::vector<stats::Avalanche>> avalanches;  // per hidden layer, pooled over steps
+  std::vector<std::vector<double>> active;                // per hidden layer, per step: active fraction
+};
 
 // ------------------------------------------------------------------ critical neurons over training
 struct Masks {
@@ -239,35 +277,17 @@ double masked_var(const at::Tensor& v, const at::Tensor& m) {
   return n > 1 ? v.masked_select(m).var(false).item<double>() : std::nan("");
 }
 
-CriticalNeurons critical_neurons(const Recording& rec, const GraphOptions& o) {
+CriticalNeurons critical_neurons(const Recording& rec, const Pass& pass, const GraphOptions& o) {
   const auto hidden = hidden_of(rec);
-  std::vector<std::vector<NeuronStats>> stats;  // [step][hidden layer]
-  std::vector<RecordedStep> weights;            // weights only (activity dropped) per step
-  for (const auto step : rec.steps) {
-    auto s = load_step(rec, step);
-    std::vector<NeuronStats> per;
-    for (const auto l : hidden)
-      per.push_back(neuron_stats(s.post[l], rec.probe_labels, rec.num_classes, o.neurons));
-    stats.push_back(std::move(per));
-    s.post.clear(), s.pre.clear();
-    weights.push_back(std::move(s));
-  }
+  const auto& stats = pass.stats;      // [step][hidden layer]
+  const auto& weights = pass.weights;  // weights only, per step
+  const auto& weights_apply = pass.dense;
   const auto input_strength =
       rec.probe_images.reshape({rec.probe_images.size(0), -1}).abs().mean(0).to(at::kDouble);
   CriticalNeurons cn;
   cn.fraction = o.neurons.fraction;
   for (const auto l : hidden) cn.layers.push_back(static_cast<std::int64_t>(l));
   const std::size_t last = rec.steps.size() - 1;
-  // Whether block l's weights are a dense map from the recorded units below (the input pixels for the first
-  // hidden layer): a conv block has no dense weight, and a dense block after conv blocks reads the flattened
-  // feature maps, not the per-channel units the recording keeps.
-  std::vector<bool> weights_apply;
-  for (std::size_t h = 0; h < hidden.size(); ++h) {
-    const auto& w = weights.front().weight[hidden[h]];
-    const auto fan_in =
-        h > 0 ? static_cast<std::int64_t>(stats.front()[h - 1].strength.size()) : input_strength.numel();
-    weights_apply.push_back(w.defined() && w.dim() == 2 && w.size(1) == fan_in);
-  }
   for (std::size_t k = 0; k < rec.steps.size(); ++k) {
     for (std::size_t h = 0; h < hidden.size(); ++h) {
       const auto l = hidden[h];
@@ -381,8 +401,7 @@ std::vector<std::int64_t> spectral_order(const Correlation& c, std::int64_t unit
   return order;
 }
 
-Raster raster(const Recording& rec, std::int64_t step, std::size_t layer) {
-  const auto s = load_step(rec, step);
+Raster raster(const Recording& rec, const RecordedStep& s, std::size_t layer) {
   const auto a = s.post[layer];
   const auto c = correlate(a);
   const auto order = spectral_order(c, a.size(1));
@@ -393,7 +412,8 @@ Raster raster(const Recording& rec, std::int64_t step, std::size_t layer) {
           .index_select(1, at::tensor(order, at::kLong))
           .t()
           .contiguous();  // [units, probes]
-  Raster r{.step = step, .layer = static_cast<std::int64_t>(layer), .units = z.size(0), .probes = z.size(1)};
+  Raster r{
+      .step = s.step, .layer = static_cast<std::int64_t>(layer), .units = z.size(0), .probes = z.size(1)};
   r.z.assign(z.data_ptr<float>(), z.data_ptr<float>() + z.numel());
   const auto labels = rec.probe_labels.index_select(0, by_label).contiguous();
   for (std::int64_t i = 1; i < labels.numel(); ++i)
@@ -451,7 +471,8 @@ at::Tensor top_fraction_mask(const at::Tensor& score, double f) {
   return mask.view_as(score);
 }
 
-Pruning prune_and_export(const fs::path& run_dir, const Recording& rec, const GraphOptions& o) {
+Pruning prune_and_export(const fs::path& run_dir, const Recording& rec, const std::vector<NeuronStats>& stats,
+                         const GraphOptions& o) {
   Pruning result;
   result.num_classes = rec.num_classes;
   const c10::Device device = resolve_device(o.device);
@@ -509,10 +530,6 @@ Pruning prune_and_export(const fs::path& run_dir, const Recording& rec, const Gr
   // preference (class mean |a| minus the mean over other classes), the input pixels contributing most to
   // them, the class's output unit; edges weighted by a_i^c |w_ji|, those below 5% of the strongest dropped.
   const auto hidden = hidden_of(rec);
-  const auto final_step = load_step(rec, rec.steps.back());
-  std::vector<NeuronStats> stats;
-  for (const auto l : hidden)
-    stats.push_back(neuron_stats(final_step.post[l], rec.probe_labels, rec.num_classes, o.neurons));
   for (std::int64_t c = 0; c < rec.num_classes; ++c) {
     std::vector<std::vector<std::int64_t>> layers;  // node sets: inputs, hidden..., output
     for (std::size_t h = 0; h < hidden.size(); ++h) {
@@ -567,69 +584,374 @@ Pruning prune_and_export(const fs::path& run_dir, const Recording& rec, const Gr
   return result;
 }
 
-GraphAnalysis analyse_resolved(const fs::path& run_dir, const Recording& rec, const GraphOptions& o,
-                               bool auto_theta) {
+// Whether block l's weights are a dense map from the recorded units below (the input pixels for the first
+// hidden layer): a conv block has no dense weight, and a dense block after conv blocks reads the flattened
+// feature maps, not the per-channel units the recording keeps.
+std::vector<bool> dense_over_recorded(const Recording& rec, const std::vector<std::size_t>& hidden,
+                                      const RecordedStep& s) {
+  std::vector<bool> apply;
+  const auto pixels = rec.probe_images.numel() / std::max<std::int64_t>(1, rec.probe_images.size(0));
+  for (std::size_t h = 0; h < hidden.size(); ++h) {
+    const auto& w = s.weight[hidden[h]];
+    const auto fan_in = h > 0 ? rec.blocks[hidden[h - 1]].units : pixels;
+    apply.push_back(w.defined() && w.dim() == 2 && w.size(1) == fan_in);
+  }
+  return apply;
+}
+
+// The co-activity of a dense layer's units (a [P, out]) with its inputs (x [P, in]) on the probes, over the
+// units and inputs with variance: Pearson's r and the mean product <a_j a_i>, both [kept_out, kept_in].
+struct CoActivity {
+  std::vector<std::int64_t> kept_out, kept_in;
+  at::Tensor r, product;
+};
+std::optional<CoActivity> co_activity(const at::Tensor& a, const at::Tensor& x) {
+  const auto c = correlate(a, x);
+  if (!c.ok()) return std::nullopt;
+  CoActivity co{.kept_out = c.kept_a, .kept_in = c.kept_b, .r = c.r.contiguous()};
+  const auto ia = at::tensor(c.kept_a, at::kLong), ix = at::tensor(c.kept_b, at::kLong);
+  co.product = (a.index_select(1, ia).t().mm(x.index_select(1, ix)) / static_cast<double>(a.size(0)))
+                   .to(at::kFloat)
+                   .contiguous();
+  return co;
+}
+
+std::vector<HebbianRow> hebbian_rows(std::int64_t step_from, std::int64_t step, std::int64_t layer,
+                                     const CoActivity& co, const at::Tensor& w_from, const at::Tensor& w,
+                                     const HebbianOptions& options) {
+  const auto dw = (w - w_from)
+                      .index_select(0, at::tensor(co.kept_out, at::kLong))
+                      .index_select(1, at::tensor(co.kept_in, at::kLong))
+                      .to(at::kFloat)
+                      .contiguous();
+  std::vector<HebbianRow> rows;
+  for (const auto& [name, c] :
+       {std::pair<std::string, const at::Tensor*>{"r", &co.r}, {"product", &co.product}})
+    rows.push_back({.step_from = step_from,
+                    .step = step,
+                    .layer = layer,
+                    .coactivity = name,
+                    .result = hebbian_test(dw.data_ptr<float>(), c->data_ptr<float>(), dw.size(0), dw.size(1),
+                                           options)});
+  return rows;
+}
+
+Pass read_recording(const Recording& rec, const GraphOptions& o, bool full, const std::string& label) {
+  const auto hidden = hidden_of(rec);
+  const auto grid = theta_grid(o);
+  Pass pass;
+  pass.rule = o.theta_rule;
+  pass.theta = o.theta_rule == ThetaRule::kFixed  ? o.theta
+               : o.theta_rule == ThetaRule::kNull ? null_theta(rec.probe_labels.numel(), o.null_alpha)
+                                                  : 0;
+  const auto pixels = rec.probe_images.reshape({rec.probe_images.size(0), -1}).to(at::kFloat);
+  std::vector<std::optional<CoActivity>> previous_co(hidden.size());
+  std::vector<at::Tensor> thresholds(hidden.size());  // avalanche thresholds per unit, from the first step
+  pass.avalanches.resize(hidden.size());
+  pass.active.resize(hidden.size());
+  const std::string task = "graph " + label;
+  const auto total = static_cast<std::int64_t>(rec.steps.size());
+  for (std::size_t k = 0; k < rec.steps.size(); ++k) {
+    const auto step = rec.steps[k];
+    auto s = load_step(rec, step);
+    const double floor = pass.theta > 0 ? std::min(o.theta_min, pass.theta) : o.theta_min;
+    const auto g = build_ncg(s, hidden, o.sign, floor);
+    pass.theta_c.push_back({.step = step, .sweep = fine_sweep(g.nodes, g.edges)});
+    if (k == 0 && o.theta_rule == ThetaRule::kInitial) {
+      const auto& f = pass.theta_c.front().sweep;
+      if (f.theta_c) {
+        pass.theta = *f.theta_c;
+      } else {
+        pass.theta = null_theta(rec.probe_labels.numel(), o.null_alpha);
+        pass.rule = ThetaRule::kNull;
+        pass.note =
+            fmt::format("the first recorded network has no percolation point ({}); theta from the null rule",
+                        f.status.to_string());
+      }
+    }
+    auto thresholds_here = grid;
+    thresholds_here.push_back(pass.theta);
+    auto points = percolation_sweep(g.nodes, g.edges, thresholds_here);
+    points.pop_back();
+    pass.grids.push_back(points);
+    pass.percolation.push_back(percolation_at(g, hidden, step, pass.theta));
+    if (full) {
+      GraphOptions at_theta = o;
+      at_theta.theta = pass.theta;
+      std::vector<NeuronStats> per;
+      for (const auto l : hidden)
+        per.push_back(neuron_stats(s.post[l], rec.probe_labels, rec.num_classes, o.neurons));
+      pass.stats.push_back(std::move(per));
+      if (k == 0) pass.dense = dense_over_recorded(rec, hidden, s);
+      const bool first = k == 0, last = k + 1 == rec.steps.size();
+      if (first || last) {
+        pass.sweeps.push_back(theta_sweep(g, step, points, at_theta));
+        pass.structure.push_back(structure_at(g, step, at_theta));
+      }
+      if (last)
+        for (const auto l : hidden) pass.rasters.push_back(raster(rec, s, l));
+      else if (first)
+        pass.rasters.push_back(raster(rec, s, hidden.front()));
+      for (std::size_t h = 0; h < hidden.size(); ++h) {
+        const auto& a = s.post[hidden[h]];
+        // Activity avalanches: units above their own first-step mean + threshold sd.
+        if (first) thresholds[h] = a.mean(0) + o.avalanche_threshold * a.std(0, false);
+        const auto active = a.gt(thresholds[h].unsqueeze(0));
+        pass.active[h].push_back(active.to(at::kDouble).mean().item<double>());
+        const auto counts = active.sum(1).to(at::kDouble).contiguous();
+        const auto series =
+            std::vector<double>(counts.data_ptr<double>(), counts.data_ptr<double>() + counts.numel());
+        auto found = stats::avalanches_from_series(series);
+        pass.avalanches[h].insert(pass.avalanches[h].end(), found.begin(), found.end());
+        // The Hebbian test: this step's weight change against the previous step's co-activity.
+        if (!o.hebbian || !pass.dense[h]) continue;
+        const auto l = hidden[h];
+        if (k > 0 && previous_co[h]) {
+          auto rows = hebbian_rows(rec.steps[k - 1], step, static_cast<std::int64_t>(l), *previous_co[h],
+                                   pass.weights.back().weight[l], s.weight[l], o.hebbian_options);
+          pass.hebbian.insert(pass.hebbian.end(), rows.begin(), rows.end());
+        }
+        previous_co[h] = co_activity(a, h > 0 ? s.post[hidden[h - 1]] : pixels);
+      }
+      s.post.clear(), s.pre.clear();
+      pass.weights.push_back(std::move(s));
+    }
+    report_progress(o.progress, task, static_cast<std::int64_t>(k + 1), total, fmt::format("step {}", step));
+  }
+  return pass;
+}
+
+// Reinforce and redistribute per dense hidden layer over the whole recording.
+std::vector<LayerRedistribution> redistribution_of(const Recording& rec, const Pass& pass,
+                                                   const GraphOptions& o) {
+  const auto hidden = hidden_of(rec);
+  std::vector<double> times;
+  for (const auto s : rec.steps) times.push_back(static_cast<double>(s));
+  std::vector<LayerRedistribution> out;
+  for (std::size_t h = 0; h < hidden.size(); ++h) {
+    if (!pass.dense[h]) continue;
+    const auto l = hidden[h];
+    std::vector<at::Tensor> keep;  // contiguous float32 copies where needed
+    std::vector<const float*> snapshots;
+    for (const auto& s : pass.weights) {
+      keep.push_back(s.weight[l].to(at::kFloat).contiguous());
+      snapshots.push_back(keep.back().data_ptr<float>());
+    }
+    const auto& w = keep.front();
+    const std::vector<std::int64_t> cols =
+        h > 0 ? pass.stats.back()[h - 1].critical : std::vector<std::int64_t>{};
+    out.push_back(
+        {.layer = static_cast<std::int64_t>(l),
+         .result = redistribution_test(times, snapshots, w.size(0), w.size(1), pass.stats.back()[h].critical,
+                                       cols, o.redistribution_options)});
+  }
+  return out;
+}
+
+std::vector<LayerAvalanches> avalanches_of(const Recording& rec, const Pass& pass, const GraphOptions& o) {
+  const auto hidden = hidden_of(rec);
+  std::vector<LayerAvalanches> out;
+  for (std::size_t h = 0; h < hidden.size(); ++h) {
+    LayerAvalanches a{.layer = static_cast<std::int64_t>(hidden[h]),
+                      .avalanches = static_cast<std::int64_t>(pass.avalanches[h].size())};
+    for (const auto s : rec.steps) a.steps.push_back(static_cast<double>(s));
+    a.active_fraction = pass.active[h];
+    a.list = pass.avalanches[h];
+    if (a.avalanches >= 10) {
+      a.within_steps = stats::analyse_avalanches(pass.avalanches[h], o.avalanche_options);
+    } else {
+      a.status =
+          make_status(StatusCode::kInsufficientData,
+                      fmt::format("{} avalanches over the probes of all recorded steps; at least 10 are "
+                                  "needed (lower --avalanche-threshold)",
+                                  a.avalanches));
+    }
+    // The branching ratio of the active count over training: one point per recorded step, unevenly spaced
+    // in steps (log schedule); the lag is in recorded points.
+    a.over_training = stats::estimate_branching_ratio(
+        {a.active_fraction}, {.kmax = std::max(1, static_cast<int>(a.active_fraction.size()) / 5)});
+    out.push_back(std::move(a));
+  }
+  return out;
+}
+
+FiniteSizeRun finite_size_run(const fs::path& dir, const Recording& rec, const Pass& pass) {
+  const auto hidden = hidden_of(rec);
+  FiniteSizeRun r{.run = dir,
+                  .width = static_cast<double>(rec.blocks[hidden.front()].units),
+                  .nodes = pass.theta_c.front().sweep.nodes,
+                  .theta = pass.theta};
+  const auto s = series_of(pass.percolation);
+  r.steps = s.steps, r.p_inf = s.p_inf, r.chi = s.chi;
+  r.transition = locate_transition(s.steps, s.p_inf, s.chi);
+  if (r.transition.x_c)
+    for (std::size_t k = 0; k < s.steps.size(); ++k)
+      if (s.steps[k] == *r.transition.x_c) r.p_inf_at_transition = s.p_inf[k];
+  for (std::size_t k = 1; k < s.p_inf.size(); ++k)
+    r.largest_step_jump = std::max(r.largest_step_jump, std::abs(s.p_inf[k] - s.p_inf[k - 1]));
+  r.initial = pass.theta_c.front().sweep;
+  r.final = pass.theta_c.back().sweep;
+  r.initial_grid = pass.grids.front();
+  return r;
+}
+
+FiniteSize finite_size_of(std::vector<FiniteSizeRun> runs, const GraphOptions& o) {
+  FiniteSize f;
+  f.runs = std::move(runs);
+  std::vector<double> n, chi_t, p_t, jump_t, chi_s, p_s, jump_s, n_s, n_ps;
+  std::map<double, std::vector<const FiniteSizeRun*>> by_width;
+  for (const auto& r : f.runs) {
+    const auto N = static_cast<double>(r.nodes);
+    by_width[r.width].push_back(&r);
+    if (r.initial.chi_max && r.initial.p_inf_at && r.initial.largest_jump) {
+      n.push_back(N), chi_t.push_back(*r.initial.chi_max), p_t.push_back(*r.initial.p_inf_at),
+          jump_t.push_back(*r.initial.largest_jump);
+    }
+    if (r.transition.chi_max)
+      n_s.push_back(N), chi_s.push_back(*r.transition.chi_max), jump_s.push_back(r.largest_step_jump);
+    if (r.p_inf_at_transition) n_ps.push_back(N), p_s.push_back(*r.p_inf_at_transition);
+  }
+  f.widths = static_cast<std::int64_t>(by_width.size());
+  f.chi_theta = fit_scaling(n, chi_t);
+  f.p_inf_theta = fit_scaling(n, p_t);
+  f.jump_theta = fit_scaling(n, jump_t);
+  f.chi_steps = fit_scaling(n_s, chi_s);
+  f.p_inf_steps = fit_scaling(n_ps, p_s);
+  f.jump_steps = fit_scaling(n_s, jump_s);
+  // The collapse of P_inf(theta) at the first step: one curve per width, the mean over its runs (standard
+  // errors from the spread between runs where there are several).
+  std::vector<CollapseCurve> curves;
+  for (const auto& [width, rs] : by_width) {
+    CollapseCurve c{.size = static_cast<double>(rs.front()->nodes)};
+    const auto& grid = rs.front()->initial_grid;
+    for (std::size_t i = 0; i < grid.size(); ++i) {
+      double sum = 0, sq = 0;
+      for (const auto* r : rs)
+        sum += r->initial_grid[i].p_inf, sq += r->initial_grid[i].p_inf * r->initial_grid[i].p_inf;
+      const double m = sum / static_cast<double>(rs.size());
+      c.x.push_back(grid[i].threshold), c.y.push_back(m);
+      if (rs.size() > 1) {
+        const double var = std::max(0.0, (sq - sum * m) / static_cast<double>(rs.size() - 1));
+        c.y_err.push_back(std::max(std::sqrt(var / static_cast<double>(rs.size())), 1e-3));
+      }
+    }
+    if (rs.size() <= 1) c.y_err.clear();
+    curves.push_back(std::move(c));
+  }
+  f.collapse_initial = collapse(curves, {.x_c_min = o.theta_min, .x_c_max = o.theta_max});
+  // Continuity: the largest one-level jump in theta against N, and the per-graph test.
+  int discontinuous = 0, tested = 0;
+  for (const auto& r : f.runs)
+    if (r.initial.discontinuous) ++tested, discontinuous += *r.initial.discontinuous ? 1 : 0;
+  const auto& j = f.jump_theta;
+  if (j.status.ok() && j.exponent_hi && *j.exponent_hi < 0) {
+    f.continuity = "continuous";
+    f.continuity_reason = fmt::format(
+        "the largest one-level jump of P_inf in theta at the first step falls with N as N^{:.3f} [{:.3f}, "
+        "{:.3f}]; "
+        "{} of {} graphs exceed the mean-field limit",
+        *j.exponent, *j.exponent_lo, *j.exponent_hi, discontinuous, tested);
+  } else if (tested > 0 && discontinuous == tested &&
+             (!j.status.ok() || (j.exponent_lo && *j.exponent_lo > -0.1))) {
+    f.continuity = "discontinuous";
+    f.continuity_reason =
+        fmt::format("every graph's largest one-level jump exceeds the mean-field limit{}",
+                    j.status.ok() ? fmt::format(" and does not fall with N (exponent {:.3f} "
+                                                "[{:.3f}, {:.3f}])",
+                                                *j.exponent, *j.exponent_lo, *j.exponent_hi)
+                                  : "");
+  } else {
+    f.continuity = "undecided";
+    f.continuity_reason =
+        j.status.ok()
+            ? fmt::format(
+                  "the largest jump's exponent {:.3f} [{:.3f}, {:.3f}] is not below 0; {} of {} graphs "
+                  "exceed the mean-field limit",
+                  *j.exponent, *j.exponent_lo, *j.exponent_hi, discontinuous, tested)
+            : fmt::format("no jump scaling ({}); {} of {} graphs exceed the mean-field limit",
+                          j.status.to_string(), discontinuous, tested);
+  }
+  return f;
+}
+
+GraphAnalysis analyse_recording(const fs::path& run_dir, const Recording& rec, const GraphOptions& o) {
   GraphAnalysis a;
   a.run_dir = run_dir;
-  a.theta = o.theta;
-  a.theta_auto = auto_theta;
+  a.theta_rule = o.theta_rule;
+  a.avalanche_threshold = o.avalanche_threshold;
   a.sign = o.sign;
   a.probes = rec.probe_labels.numel();
   const auto hidden = hidden_of(rec);
   for (const auto l : hidden) a.hidden_layers.push_back(static_cast<std::int64_t>(l));
 
-  // 1. Percolation over training at the default theta, and the transition.
-  a.percolation = percolation_over_steps(rec, o, run_dir.filename().string());
-  auto series = series_of(a.percolation);
+  // 1. One pass over the recorded steps: percolation at theta, theta_c per step, neuron statistics,
+  //    the Hebbian test, avalanches, and the sweeps, structure and rasters at the first and last steps.
+  auto pass = read_recording(rec, o, /*full=*/true, run_dir.filename().string());
+  a.theta = pass.theta;
+  a.theta_rule = pass.rule;
+  a.theta_note = pass.note;
+  GraphOptions at_theta = o;
+  at_theta.theta = pass.theta;
+  a.percolation = pass.percolation;
+  a.theta_c = pass.theta_c;
+  const auto series = series_of(a.percolation);
   a.transition = locate_transition(series.steps, series.p_inf, series.chi, {.seed = o.seed});
   a.rise = rise_of(series);
 
-  // 2. Theta sweeps, cluster sizes and structure at the first step, the transition and the last step.
-  std::vector<std::int64_t> chosen{rec.steps.front()};
+  // 2. The transition step's sweep, structure and raster (its one second read), between the first and last.
+  a.theta_sweeps = pass.sweeps;
+  a.structure = pass.structure;
+  a.rasters = pass.rasters;
   if (a.transition.status.ok()) {
-    const auto at_transition = static_cast<std::int64_t>(*a.transition.x_c);
-    if (std::find(chosen.begin(), chosen.end(), at_transition) == chosen.end())
-      chosen.push_back(at_transition);
+    const auto step = static_cast<std::int64_t>(*a.transition.x_c);
+    if (step != rec.steps.front() && step != rec.steps.back()) {
+      const auto s = load_step(rec, step);
+      const auto g = build_ncg(s, hidden, o.sign, std::min(o.theta_min, pass.theta));
+      const auto k =
+          static_cast<std::size_t>(std::find(rec.steps.begin(), rec.steps.end(), step) - rec.steps.begin());
+      a.theta_sweeps.insert(a.theta_sweeps.begin() + 1, theta_sweep(g, step, pass.grids[k], at_theta));
+      a.structure.insert(a.structure.begin() + 1, structure_at(g, step, at_theta));
+      a.rasters.push_back(raster(rec, s, hidden.front()));
+    }
   }
-  if (std::find(chosen.begin(), chosen.end(), rec.steps.back()) == chosen.end())
-    chosen.push_back(rec.steps.back());
-  for (const auto s : chosen) {
-    a.theta_sweeps.push_back(theta_sweep(rec, s, o));
-    a.structure.push_back(structure_at(rec, s, o));
+
+  // 3. Critical neurons over training; reinforcement and redistribution; avalanches.
+  a.critical_neurons = critical_neurons(rec, pass, o);
+  if (!o.hebbian) {
+    a.hebbian_status =
+        make_status(StatusCode::kNotRun, "the Hebbian and redistribution tests were not asked for");
+  } else if (std::find(pass.dense.begin(), pass.dense.end(), true) == pass.dense.end()) {
+    a.hebbian_status = make_status(StatusCode::kNotApplicable,
+                                   "no hidden layer is a dense map from the recorded units below it");
+  } else {
+    a.redistribution = redistribution_of(rec, pass, o);
+    if (rec.steps.size() < 2)
+      a.hebbian_status = make_status(StatusCode::kInsufficientData,
+                                     "one recorded step; the Hebbian test needs weight changes between two");
   }
+  a.hebbian = pass.hebbian;
+  a.avalanches = avalanches_of(rec, pass, o);
 
-  // 3. Critical neurons over training.
-  a.critical_neurons = critical_neurons(rec, o);
-
-  // 4. Rasters: every hidden layer at the last step; the first hidden layer at the first step and transition.
-  for (const auto l : hidden) a.rasters.push_back(raster(rec, rec.steps.back(), l));
-  for (const auto s : chosen)
-    if (s != rec.steps.back()) a.rasters.push_back(raster(rec, s, hidden.front()));
-
-  // 5. Critical computational graphs and the pruning test.
+  // 4. Critical computational graphs and the pruning test.
   if (o.pruning) {
-    a.pruning = prune_and_export(run_dir, rec, o);
+    a.pruning = prune_and_export(run_dir, rec, pass.stats.back(), o);
   } else {
     a.pruning.num_classes = rec.num_classes;
     a.pruning.status = make_status(StatusCode::kNotRun, "pruning was not asked for");
   }
 
-  // 6. Finite-size comparison with other recorded runs.
+  // 5. Finite-size scaling with the compared runs (percolation only, each read once).
   if (!o.compare.empty()) {
-    const auto add = [&](double width, const Series& s) {
-      a.finite_size.push_back({.width = width,
-                               .steps = s.steps,
-                               .p_inf = s.p_inf,
-                               .transition = locate_transition(s.steps, s.p_inf, s.chi, {.seed = o.seed})});
-    };
-    add(static_cast<double>(rec.blocks[hidden.front()].units), series);
+    std::vector<FiniteSizeRun> runs{finite_size_run(run_dir, rec, pass)};
+    pass = {};
     for (const auto& other : o.compare) {
       const auto r2 = open_recording(other);
       if (r2.steps.empty() || hidden_of(r2).empty())
         throw Error(fmt::format("'{}' has no usable recording", other.string()));
-      add(static_cast<double>(r2.blocks[hidden_of(r2).front()].units),
-          series_of(percolation_over_steps(r2, o, other.filename().string())));
+      runs.push_back(
+          finite_size_run(other, r2, read_recording(r2, o, /*full=*/false, other.filename().string())));
     }
+    a.finite_size = finite_size_of(std::move(runs), o);
   }
   return a;
 }
@@ -645,20 +967,7 @@ GraphAnalysis analyse_run(const fs::path& run_dir, const GraphOptions& o) {
     throw Error(fmt::format("'{}' has a recording plan but no recorded step yet; train the run first",
                             run_dir.string()));
   if (hidden_of(rec).empty()) throw Error("the recorded network has no hidden layer to build a graph from");
-  GraphOptions resolved = o;
-  if (o.theta == 0) {
-    // Auto: the first recorded network's own percolation threshold (its theta-sweep susceptibility peak),
-    // so training is watched moving the graph away from the point where it starts critical.
-    const auto s0 = load_step(rec, rec.steps.front());
-    const auto g0 = build_ncg(s0, hidden_of(rec), o.sign, o.theta_min);
-    const auto grid = theta_grid(o);
-    const auto sweep0 = percolation_sweep(g0.nodes, g0.edges, grid);
-    std::vector<double> p0, c0;
-    for (const auto& x : sweep0) p0.push_back(x.p_inf), c0.push_back(x.susceptibility);
-    resolved.theta = locate_transition(grid, p0, c0, {.bootstrap = 0}).x_c.value_or(0.5);
-    if (!(resolved.theta > 0 && resolved.theta < 1)) resolved.theta = 0.5;
-  }
-  return analyse_resolved(run_dir, rec, resolved, o.theta == 0);
+  return analyse_recording(run_dir, rec, o);
 }
 
 }  // namespace critlab::graph

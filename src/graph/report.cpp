@@ -266,15 +266,153 @@ void write_pruning(const Pruning& p, const fs::path& out) {
   for (const auto& cg : p.classes) write_class_graph(cg, out);
 }
 
+// ------------------------------------------------------------------ theta_c over training
+void write_theta_c(const GraphAnalysis& a, const fs::path& out) {
+  io::Table t{{"step", "theta_c", "chi_max", "peak_width", "p_inf_at", "p_inf_below", "largest_jump",
+               "theta_jump", "jump_scaled", "discontinuous"},
+              {}};
+  for (const auto& r : a.theta_c) {
+    const auto& f = r.sweep;
+    t.add_row({static_cast<double>(r.step), cell(f.theta_c), cell(f.chi_max), cell(f.peak_width),
+               cell(f.p_inf_at), cell(f.p_inf_below), cell(f.largest_jump), cell(f.theta_jump),
+               cell(f.jump_scaled), f.discontinuous ? (*f.discontinuous ? 1.0 : 0.0) : std::nan("")});
+  }
+  write_table(out, "theta_c_steps", t);
+  io::Table p{{"step_plus_1", "theta_c", "chi_max"}, {}};
+  for (const auto& r : a.theta_c)
+    p.add_row({static_cast<double>(r.step) + 1, cell(r.sweep.theta_c), cell(r.sweep.chi_max)});
+  io::plot_lines(
+      out / "plots", "theta_c_vs_step", p, "step_plus_1", {{"theta_c", "theta_c (susceptibility peak)"}},
+      {.title =
+           fmt::format("The graph's percolation threshold during training (theta used: {:.3f})", a.theta),
+       .xlabel = "step + 1",
+       .ylabel = "theta_c",
+       .logx = true,
+       .hlines = {a.theta}});
+  io::plot_lines(out / "plots", "theta_c_chi_max_vs_step", p, "step_plus_1", {{"chi_max", "chi at theta_c"}},
+                 {.title = "Susceptibility peak height in theta during training",
+                  .xlabel = "step + 1",
+                  .ylabel = "chi_max",
+                  .logx = true});
+}
+
+// ------------------------------------------------------------------ Hebbian test and redistribution
+void write_hebbian(const GraphAnalysis& a, const fs::path& out) {
+  if (a.hebbian.empty()) return;
+  io::Table t{{"step_from", "step", "layer", "coactivity_product", "pairs", "rho", "rho_lo", "rho_hi",
+               "slope", "null_mean", "null_sd", "z"},
+              {}};
+  std::map<double, std::map<std::string, double>> by_step;
+  std::vector<io::PlotSeries> series;
+  for (const auto& r : a.hebbian) {
+    const auto& h = r.result;
+    t.add_row({static_cast<double>(r.step_from), static_cast<double>(r.step), static_cast<double>(r.layer),
+               r.coactivity == "product" ? 1.0 : 0.0, static_cast<double>(h.pairs), cell(h.rho),
+               cell(h.rho_lo), cell(h.rho_hi), cell(h.slope), cell(h.null_mean), cell(h.null_sd), cell(h.z)});
+    const auto col = fmt::format("rho_{}_layer{}", r.coactivity, r.layer);
+    by_step[static_cast<double>(r.step) + 1][col] = cell(h.rho);
+  }
+  write_table(out, "hebbian", t);
+  io::Table p{{"step_plus_1"}, {}};
+  for (const auto& [x, cols] : by_step)
+    for (const auto& [c, v] : cols)
+      if (std::find(p.columns.begin(), p.columns.end(), c) == p.columns.end()) {
+        p.columns.push_back(c);
+        series.push_back({c, c});
+      }
+  for (const auto& [x, cols] : by_step) {
+    std::vector<double> row{x};
+    for (std::size_t i = 1; i < p.columns.size(); ++i) {
+      const auto it = cols.find(p.columns[i]);
+      row.push_back(it == cols.end() ? std::nan("") : it->second);
+    }
+    p.add_row(row);
+  }
+  io::plot_lines(out / "plots", "hebbian_rho_vs_step", p, "step_plus_1", series,
+                 {.title = "Hebbian test: rank correlation of the weight change with co-activity",
+                  .xlabel = "step + 1",
+                  .ylabel = "Spearman rho",
+                  .logx = true,
+                  .hlines = {0.0}});
+}
+
+void write_redistribution(const GraphAnalysis& a, const fs::path& out) {
+  if (a.redistribution.empty()) return;
+  io::Table t{{"layer", "critical", "t0", "t1", "n", "drift", "diffusion", "sign_persistence", "peclet"}, {}};
+  for (const auto& r : a.redistribution) {
+    for (const auto* path : {&r.result.critical_path, &r.result.other_path})
+      for (const auto& w : path->windows)
+        t.add_row({static_cast<double>(r.layer), path == &r.result.critical_path ? 1.0 : 0.0, w.t0, w.t1,
+                   static_cast<double>(w.n), cell(w.drift), cell(w.diffusion), cell(w.sign_persistence),
+                   cell(w.peclet)});
+    if (r.result.critical_path.windows.empty()) continue;
+    io::Table p{{"step_plus_1", "drift_critical", "drift_other", "diffusion_critical", "diffusion_other"},
+                {}};
+    for (std::size_t k = 0;
+         k < r.result.critical_path.windows.size() && k < r.result.other_path.windows.size(); ++k) {
+      const auto &c = r.result.critical_path.windows[k], &o = r.result.other_path.windows[k];
+      p.add_row({c.t1 + 1, cell(c.drift), cell(o.drift), cell(c.diffusion), cell(o.diffusion)});
+    }
+    io::plot_lines(out / "plots", fmt::format("drift_layer{}", r.layer), p, "step_plus_1",
+                   {{"drift_critical", "critical block"}, {"drift_other", "other weights"}},
+                   {.title = fmt::format("Drift of |w| per step, layer {} (window ending at step)", r.layer),
+                    .xlabel = "step + 1",
+                    .ylabel = "mean sign(w) dw / dt",
+                    .logx = true,
+                    .hlines = {0.0}});
+    io::plot_lines(out / "plots", fmt::format("diffusion_layer{}", r.layer), p, "step_plus_1",
+                   {{"diffusion_critical", "critical block"}, {"diffusion_other", "other weights"}},
+                   {.title = fmt::format("Diffusion of the weights per step, layer {}", r.layer),
+                    .xlabel = "step + 1",
+                    .ylabel = "var(dw) / (2 dt)",
+                    .logx = true,
+                    .logy = true});
+  }
+  write_table(out, "redistribution_windows", t);
+}
+
+void write_avalanche_tables(const GraphAnalysis& a, const fs::path& out) {
+  if (a.avalanches.empty()) return;
+  io::Table t{{"step_plus_1"}, {}};
+  std::vector<io::PlotSeries> series;
+  for (const auto& l : a.avalanches) {
+    t.columns.push_back(fmt::format("active_layer{}", l.layer));
+    series.push_back({t.columns.back(), fmt::format("layer {}", l.layer)});
+  }
+  for (std::size_t k = 0; k < a.avalanches.front().steps.size(); ++k) {
+    std::vector<double> row{a.avalanches.front().steps[k] + 1};
+    for (const auto& l : a.avalanches) row.push_back(l.active_fraction[k]);
+    t.add_row(row);
+  }
+  write_table(out, "active_fraction", t);
+  io::plot_lines(out / "plots", "active_fraction_vs_step", t, "step_plus_1", series,
+                 {.title = fmt::format("Fraction of (unit, probe) pairs above the first step's mean + {} sd",
+                                       a.avalanche_threshold),
+                  .xlabel = "step + 1",
+                  .ylabel = "active fraction",
+                  .logx = true});
+  for (const auto& l : a.avalanches)
+    if (l.within_steps)
+      stats::write_avalanche_files(out / "avalanches" / fmt::format("layer{}", l.layer), l.list,
+                                   *l.within_steps);
+}
+
 // ------------------------------------------------------------------ finite size
-void write_finite_size(const std::vector<FiniteSizeRun>& all, const fs::path& out) {
-  if (all.empty()) return;
-  io::Table ft{{"width", "transition_step", "chi_max", "beta", "beta_lo", "beta_hi", "p_inf_final"}, {}};
+void write_finite_size(const FiniteSize& f, const fs::path& out) {
+  const auto& all = f.runs;
+  io::Table ft{
+      {"width", "nodes", "theta", "transition_step", "chi_max", "p_inf_at_transition", "beta", "beta_lo",
+       "beta_hi", "largest_step_jump", "p_inf_final", "theta_c_initial", "chi_max_initial",
+       "p_inf_at_theta_c_initial", "largest_jump_initial", "jump_scaled_initial", "theta_c_final"},
+      {}};
   for (const auto& r : all)
-    ft.add_row({r.width, cell(r.transition.x_c), cell(r.transition.chi_max), cell(r.transition.beta),
-                cell(r.transition.beta_lo), cell(r.transition.beta_hi), r.p_inf.back()});
+    ft.add_row({r.width, static_cast<double>(r.nodes), r.theta, cell(r.transition.x_c),
+                cell(r.transition.chi_max), cell(r.p_inf_at_transition), cell(r.transition.beta),
+                cell(r.transition.beta_lo), cell(r.transition.beta_hi), r.largest_step_jump, r.p_inf.back(),
+                cell(r.initial.theta_c), cell(r.initial.chi_max), cell(r.initial.p_inf_at),
+                cell(r.initial.largest_jump), cell(r.initial.jump_scaled), cell(r.final.theta_c)});
   write_table(out, "finite_size", ft);
-  // P_inf against step for every width, on the union of their steps (blank where a run has no point).
+  // P_inf against step for every run, on the union of their steps (blank where a run has no point).
   std::map<double, std::vector<double>> rows;
   for (std::size_t i = 0; i < all.size(); ++i)
     for (std::size_t k = 0; k < all[i].steps.size(); ++k) {
@@ -286,7 +424,8 @@ void write_finite_size(const std::vector<FiniteSizeRun>& all, const fs::path& ou
   std::vector<io::PlotSeries> ser;
   for (std::size_t i = 0; i < all.size(); ++i) {
     pt.columns.push_back(fmt::format("width{}_{}", static_cast<std::int64_t>(all[i].width), i));
-    ser.push_back({pt.columns.back(), fmt::format("width {}", static_cast<std::int64_t>(all[i].width))});
+    ser.push_back({pt.columns.back(), fmt::format("width {} ({})", static_cast<std::int64_t>(all[i].width),
+                                                  all[i].run.filename().string())});
   }
   for (auto& [x, row] : rows) {
     row.resize(all.size(), std::nan(""));
@@ -295,10 +434,55 @@ void write_finite_size(const std::vector<FiniteSizeRun>& all, const fs::path& ou
     pt.add_row(r);
   }
   io::plot_lines(out / "plots", "finite_size_p_inf", pt, "step_plus_1", ser,
-                 {.title = "P_inf during training across widths",
+                 {.title = "P_inf during training across widths (each run at its own theta)",
                   .xlabel = "step + 1",
                   .ylabel = "P_inf",
                   .logx = true});
+  // chi_max against N (log-log), both coordinates.
+  io::Table cn{{"nodes", "chi_max_theta_initial", "chi_max_steps"}, {}};
+  for (const auto& r : all)
+    cn.add_row({static_cast<double>(r.nodes), cell(r.initial.chi_max), cell(r.transition.chi_max)});
+  io::plot_lines(
+      out / "plots", "finite_size_chi_max", cn, "nodes",
+      {{"chi_max_theta_initial", "in theta, first step"}, {"chi_max_steps", "over training at theta"}},
+      {.title = "Susceptibility peak against graph size",
+       .xlabel = "nodes N",
+       .ylabel = "chi_max",
+       .logx = true,
+       .logy = true,
+       .points = true});
+  // The collapse of P_inf(theta) at the first step with the fitted exponents.
+  const auto& c = f.collapse_initial;
+  if (c.status.ok()) {
+    io::Table ct{{"scaled_theta"}, {}};
+    std::vector<io::PlotSeries> cs;
+    std::map<double, std::vector<double>> crow;
+    for (std::size_t i = 0; i < all.size(); ++i) {
+      ct.columns.push_back(fmt::format("run{}", i));
+      cs.push_back({ct.columns.back(), fmt::format("N = {}", all[i].nodes)});
+      const double N = static_cast<double>(all[i].nodes);
+      for (const auto& pnt : all[i].initial_grid) {
+        auto& row = crow[(pnt.threshold - *c.x_c) * std::pow(N, *c.inv_nu)];
+        row.resize(all.size(), std::nan(""));
+        row[i] = pnt.p_inf * std::pow(N, *c.beta_nu);
+      }
+    }
+    for (auto& [x, row] : crow) {
+      row.resize(all.size(), std::nan(""));
+      std::vector<double> r{x};
+      r.insert(r.end(), row.begin(), row.end());
+      ct.add_row(r);
+    }
+    write_table(out, "finite_size_collapse", ct);
+    io::plot_lines(
+        out / "plots", "finite_size_collapse", ct, "scaled_theta", cs,
+        {.title = fmt::format("Collapse of P_inf(theta), first step: theta_c = {:.3f}, 1/nu = {:.3f}, "
+                              "beta/nu = {:.3f}, quality S = {:.3g}",
+                              *c.x_c, *c.inv_nu, *c.beta_nu, *c.quality),
+         .xlabel = "(theta - theta_c) N^(1/nu)",
+         .ylabel = "P_inf N^(beta/nu)",
+         .points = true});
+  }
 }
 
 // ------------------------------------------------------------------ JSON
@@ -356,6 +540,128 @@ json to_json(const Pruning& p) {
   return j;
 }
 
+json to_json(const FineSweep& f) {
+  json j = {{"theta_c", number_or_null(f.theta_c)},
+            {"chi_max", number_or_null(f.chi_max)},
+            {"width", number_or_null(f.peak_width)},
+            {"p_inf_at", number_or_null(f.p_inf_at)},
+            {"largest_jump", number_or_null(f.largest_jump)},
+            {"theta_jump", number_or_null(f.theta_jump)},
+            {"jump_scaled", number_or_null(f.jump_scaled)},
+            {"discontinuous", f.discontinuous ? json(*f.discontinuous) : json(nullptr)},
+            {"nodes", f.nodes},
+            {"edges", f.edges},
+            {"levels", f.levels}};
+  put_status(j, f.status);
+  if (f.status.ok())
+    put_result(j, "p_inf_below", f.p_inf_below,
+               make_status(StatusCode::kNotFound, "theta_c is the lowest weight level: no level below it"));
+  else
+    j["p_inf_below"] = nullptr;
+  return j;
+}
+
+json to_json(const ScalingFit& s) {
+  json j = {{"exponent", number_or_null(s.exponent)},
+            {"exponent_ci", s.exponent_lo && s.exponent_hi ? json::array({finite_or_null(*s.exponent_lo),
+                                                                          finite_or_null(*s.exponent_hi)})
+                                                           : json(nullptr)},
+            {"prefactor", number_or_null(s.prefactor)},
+            {"r2", number_or_null(s.r2)},
+            {"points", s.points},
+            {"dropped", s.dropped}};
+  put_status(j, s.status);
+  return j;
+}
+
+json to_json(const Collapse& c) {
+  json j = {{"theta_c", number_or_null(c.x_c)},
+            {"inv_nu", number_or_null(c.inv_nu)},
+            {"beta_nu", number_or_null(c.beta_nu)},
+            {"quality", number_or_null(c.quality)},
+            {"points", c.points}};
+  put_status(j, c.status);
+  return j;
+}
+
+json to_json(const HebbianRow& r) {
+  const auto& h = r.result;
+  json j = {
+      {"step_from", r.step_from},
+      {"step", r.step},
+      {"layer", r.layer},
+      {"coactivity", r.coactivity},
+      {"pairs", h.pairs},
+      {"rho", number_or_null(h.rho)},
+      {"rho_ci", h.rho_lo && h.rho_hi ? json::array({finite_or_null(*h.rho_lo), finite_or_null(*h.rho_hi)})
+                                      : json(nullptr)},
+      {"slope", number_or_null(h.slope)},
+      {"null_mean", number_or_null(h.null_mean)},
+      {"null_sd", number_or_null(h.null_sd)},
+      {"z", number_or_null(h.z)}};
+  put_status(j, h.status);
+  return j;
+}
+
+json to_json(const FigureVsNull& f) {
+  return {{"critical", number_or_null(f.critical)},
+          {"other", number_or_null(f.other)},
+          {"null_mean", number_or_null(f.null_mean)},
+          {"null_sd", number_or_null(f.null_sd)},
+          {"z", number_or_null(f.z)}};
+}
+
+json to_json(const LayerRedistribution& r) {
+  const auto& x = r.result;
+  json j = {{"layer", r.layer},
+            {"critical_weights", x.critical_weights},
+            {"other_weights", x.other_weights},
+            {"drift", to_json(x.drift)},
+            {"diffusion", to_json(x.diffusion)},
+            {"sign_persistence", to_json(x.sign_persistence)},
+            {"peclet", to_json(x.peclet)},
+            {"table", "tables/redistribution_windows.csv"}};
+  put_status(j, x.status);
+  return j;
+}
+
+json to_json(const LayerAvalanches& l) {
+  json j = {{"layer", l.layer},
+            {"avalanches", l.avalanches},
+            {"within_steps", l.within_steps ? stats::to_json(*l.within_steps) : json(nullptr)},
+            {"over_training", stats::to_json(l.over_training)},
+            {"table", "tables/active_fraction.csv"}};
+  put_status(j, l.status);
+  return j;
+}
+
+json to_json(const FiniteSize& f) {
+  json runs = json::array();
+  for (const auto& r : f.runs)
+    runs.push_back({{"run", r.run.string()},
+                    {"width", r.width},
+                    {"nodes", r.nodes},
+                    {"theta", r.theta},
+                    {"transition", to_json(r.transition)},
+                    {"p_inf_at_transition", number_or_null(r.p_inf_at_transition)},
+                    {"largest_step_jump", r.largest_step_jump},
+                    {"p_inf_final", r.p_inf.back()},
+                    {"initial", to_json(r.initial)},
+                    {"final", to_json(r.final)}});
+  return {{"runs", runs},
+          {"widths", f.widths},
+          {"chi_max_theta", to_json(f.chi_theta)},
+          {"p_inf_at_theta_c", to_json(f.p_inf_theta)},
+          {"largest_jump_theta", to_json(f.jump_theta)},
+          {"chi_max_steps", to_json(f.chi_steps)},
+          {"p_inf_at_transition_steps", to_json(f.p_inf_steps)},
+          {"largest_jump_steps", to_json(f.jump_steps)},
+          {"collapse_initial", to_json(f.collapse_initial)},
+          {"continuity", f.continuity},
+          {"continuity_reason", f.continuity_reason},
+          {"table", "tables/finite_size.csv"}};
+}
+
 }  // namespace
 
 json to_json(const Transition& t) {
@@ -376,7 +682,8 @@ json to_json(const GraphAnalysis& a) {
   json result;
   result["run"] = a.run_dir.string();
   result["theta"] = a.theta;
-  result["theta_auto"] = a.theta_auto;
+  result["theta_rule"] = to_string(a.theta_rule);
+  result["theta_note"] = a.theta_note;
   result["edge_sign"] = to_string(a.sign);
   result["probes"] = a.probes;
   json perc = json::array();
@@ -389,6 +696,13 @@ json to_json(const GraphAnalysis& a) {
                     {"nodes", r.nodes},
                     {"excluded_units", r.excluded_units}});
   result["percolation"] = perc;
+  json theta_c = json::array();
+  for (const auto& r : a.theta_c) {
+    json row = to_json(r.sweep);
+    row["step"] = r.step;
+    theta_c.push_back(std::move(row));
+  }
+  result["theta_c"] = theta_c;
   result["transition"] = to_json(a.transition);
   result["rise"] = to_json(a.rise);
   json sweeps = json::array();
@@ -433,12 +747,21 @@ json to_json(const GraphAnalysis& a) {
   for (const auto& r : a.rasters) rasters.push_back("plots/" + raster_name(r) + ".png");
   result["rasters"] = rasters;
   result["pruning"] = to_json(a.pruning);
-  if (!a.finite_size.empty()) {
-    json fsz = json::array();
-    for (const auto& r : a.finite_size)
-      fsz.push_back(
-          {{"width", r.width}, {"transition", to_json(r.transition)}, {"p_inf_final", r.p_inf.back()}});
-    result["finite_size"] = fsz;
+  json hebbian = json::array();
+  for (const auto& r : a.hebbian) hebbian.push_back(to_json(r));
+  result["hebbian"] = hebbian;
+  put_status(result["hebbian_tests"], a.hebbian_status);
+  result["hebbian_tests"]["table"] = "tables/hebbian.csv";
+  json redistribution = json::array();
+  for (const auto& r : a.redistribution) redistribution.push_back(to_json(r));
+  result["redistribution"] = redistribution;
+  json avalanches = json::array();
+  for (const auto& l : a.avalanches) avalanches.push_back(to_json(l));
+  result["avalanches"] = {{"threshold_sd", a.avalanche_threshold}, {"layers", avalanches}};
+  if (a.finite_size) {
+    result["finite_size"] = to_json(*a.finite_size);
+  } else {
+    result["finite_size"] = {{"status", to_string(StatusCode::kNotRun)}, {"message", "no --compare runs"}};
   }
   return result;
 }
@@ -456,7 +779,11 @@ void write_graph_report(const GraphAnalysis& a, const fs::path& target) {
   write_critical_neurons(a.critical_neurons, out);
   for (const auto& r : a.rasters) write_raster(r, out);
   write_pruning(a.pruning, out);
-  write_finite_size(a.finite_size, out);
+  write_theta_c(a, out);
+  write_hebbian(a, out);
+  write_redistribution(a, out);
+  write_avalanche_tables(a, out);
+  if (a.finite_size) write_finite_size(*a.finite_size, out);
   io::write_json(out / "summary.json", to_json(a));
   staged.commit();
 }

@@ -36,16 +36,30 @@
 #include "critlab/core/progress.h"
 #include "critlab/core/status.h"
 #include "critlab/graph/correlation.h"
+#include "critlab/graph/hebbian.h"
 #include "critlab/graph/neurons.h"
 #include "critlab/graph/percolation.h"
+#include "critlab/graph/scaling.h"
 #include "critlab/graph/structure.h"
+#include "critlab/stats/avalanche.h"
 
 namespace critlab::graph {
 
+// How the one threshold for graphs over training is chosen (spelled initial, null, fixed):
+//   initial  theta_c of the first recorded network (the susceptibility peak of its full-resolution sweep):
+//            every run, whatever its width or seed, starts at its own percolation point, and training is
+//            watched moving the graph off it. The default: it is the rule under which runs of different
+//            widths are comparable (a fixed theta gives a graph whose mean degree grows with the width).
+//   null     the |r| that two independent units exceed with probability null_alpha on the run's probes
+//            (Student t with P - 2 df): "an edge is a correlation unlikely by chance"; the same for every
+//            width, so wide networks' graphs are denser.
+//   fixed    GraphOptions::theta as given.
+enum class ThetaRule { kInitial, kNull, kFixed };
+
 struct GraphOptions {
-  // Threshold for graphs over training; 0 = auto: the first recorded network's own percolation threshold
-  // (the susceptibility peak of its theta sweep), so training is seen moving the graph off that point.
-  double theta = 0;
+  ThetaRule theta_rule = ThetaRule::kInitial;
+  double theta = 0;          // the threshold under the fixed rule (the CLI's --theta selects that rule)
+  double null_alpha = 1e-3;  // the null rule's tail probability
   EdgeSign sign = EdgeSign::kAbsolute;
   double theta_min = 0.05, theta_max = 0.95, theta_step = 0.025;  // theta sweeps
   NeuronOptions neurons;
@@ -59,7 +73,12 @@ struct GraphOptions {
   int threads = 0;
   std::uint64_t seed = 0;
   std::vector<std::filesystem::path> compare;  // further recorded runs for the finite-size comparison
-  ProgressFn progress;                         // per recorded step and per pruning fraction; not serialised
+  bool hebbian = true;                         // the Hebbian and redistribution tests
+  HebbianOptions hebbian_options;
+  RedistributionOptions redistribution_options;
+  double avalanche_threshold = 2.0;  // activity avalanches: a unit is active above mean + this many sd
+  stats::AvalancheOptions avalanche_options;
+  ProgressFn progress;  // per recorded step and per pruning fraction; not serialised
 
   // Messages start with the field's name (theta, theta_min, neurons.fraction, ...).
   bool IsValid(std::string* error) const;
@@ -166,29 +185,96 @@ struct Pruning {
   std::int64_t num_classes = 0;  // chance level 1 / num_classes
 };
 
-// A compared run's transition over training (finite-size scaling in the width).
+// The graph's own percolation point in theta at one recorded step (full resolution, graph/scaling.h).
+struct ThetaCritical {
+  std::int64_t step = 0;
+  FineSweep sweep;
+};
+
+// The Hebbian test of one dense layer between two recorded steps: the weight change from `step_from` to
+// `step` against the co-activity at `step_from` of each weight's two units, as Pearson's r ("r") or as the
+// mean product <a_j a_i> ("product"). Units (or pixels) without variance are left out.
+struct HebbianRow {
+  std::int64_t step_from = 0, step = 0, layer = 0;
+  std::string coactivity;
+  HebbianResult result;
+};
+
+// Reinforce and redistribute in one dense layer over the whole recording: the weights joining the final
+// critical units of this layer (rows) and of the layer below (columns; every input pixel for the first
+// hidden layer) against the rest and against random blocks of the same shape.
+struct LayerRedistribution {
+  std::int64_t layer = 0;
+  Redistribution result;
+};
+
+// Activity avalanches of one hidden layer. A unit is active on a probe when its activity exceeds its own
+// mean + avalanche_threshold sd at the first recorded step. Two series:
+//   within steps  per recorded step, the active-unit count over the probes in recorded order (the probes
+//                 are independent images: this is a population-burst statistic, not a dynamics), pooled
+//                 over steps for the size distribution;
+//   over training the active-unit count summed over probes at each recorded step (one point per step),
+//                 with the branching ratio of that series.
+struct LayerAvalanches {
+  std::int64_t layer = 0;
+  Status status;  // ok, or why no avalanche analysis could be made (no avalanche, too few)
+  std::int64_t avalanches = 0;
+  std::vector<stats::Avalanche> list;  // within steps, pooled
+  std::optional<stats::AvalancheAnalysis> within_steps;
+  std::vector<double> steps, active_fraction;  // over training: active (unit, probe) pairs / all
+  stats::BranchingResult over_training;
+};
+
+// One run of a finite-size comparison (this run or a --compare one).
 struct FiniteSizeRun {
-  double width = 0;  // units of the first hidden layer
-  std::vector<double> steps, p_inf;
-  Transition transition;
+  std::filesystem::path run;
+  double width = 0;        // units of the first hidden layer
+  std::int64_t nodes = 0;  // graph nodes at the first step
+  double theta = 0;        // the threshold used over training (by the rule)
+  std::vector<double> steps, p_inf, chi;
+  Transition transition;  // over training at theta
+  std::optional<double> p_inf_at_transition;
+  double largest_step_jump = 0;  // the largest |change| of P_inf between adjacent recorded steps
+  FineSweep initial, final;      // the theta sweep at the first and last steps
+  std::vector<PercolationPoint> initial_grid;  // P_inf(theta) at the first step on the theta grid
+};
+// Finite-size scaling over the runs: power laws in the number of graph nodes N.
+struct FiniteSize {
+  std::vector<FiniteSizeRun> runs;                // this run first
+  std::int64_t widths = 0;                        // distinct widths
+  ScalingFit chi_theta, p_inf_theta, jump_theta;  // at the first step, in theta: chi_max, P_inf at theta_c,
+                                                  // the largest one-level jump
+  ScalingFit chi_steps, p_inf_steps, jump_steps;  // over training at each run's theta
+  Collapse collapse_initial;  // P_inf(theta) at the first step, one curve per width (mean over seeds)
+  // continuous, discontinuous, or undecided, with the reason (from the jump scaling and the per-graph test).
+  std::string continuity;
+  std::string continuity_reason;
 };
 
 struct GraphAnalysis {
   std::filesystem::path run_dir;
-  double theta = 0;  // the threshold used
-  bool theta_auto = false;
+  double theta = 0;                            // the threshold used
+  ThetaRule theta_rule = ThetaRule::kInitial;  // the rule that gave theta
+  std::string theta_note;  // why the rule is not the one asked for (initial, when the first network has no
+                           // percolation point, falls back to null); empty otherwise
+  double avalanche_threshold = 0;
   EdgeSign sign = EdgeSign::kAbsolute;
   std::int64_t probes = 0;
   std::vector<std::int64_t> hidden_layers;  // block indices
   std::vector<StepPercolation> percolation;
-  Transition transition;  // over training steps, at the susceptibility peak
+  std::vector<ThetaCritical> theta_c;  // every recorded step
+  Transition transition;               // over training steps, at the susceptibility peak
   PInfRise rise;
   std::vector<ThetaSweep> theta_sweeps;    // first step, transition step (if found), last step
   std::vector<StructureAtStep> structure;  // the same steps
   CriticalNeurons critical_neurons;
   std::vector<Raster> rasters;
   Pruning pruning;
-  std::vector<FiniteSizeRun> finite_size;  // this run first; empty without compared runs
+  Status hebbian_status;  // not-run when not asked for; not-applicable without a dense layer
+  std::vector<HebbianRow> hebbian;
+  std::vector<LayerRedistribution> redistribution;
+  std::vector<LayerAvalanches> avalanches;
+  std::optional<FiniteSize> finite_size;  // with compared runs only
 };
 
 // Runs the whole analysis on `run_dir` (a run trained with --record); writes nothing. Throws critlab::Error
@@ -198,6 +284,8 @@ GraphAnalysis analyse_run(const std::filesystem::path& run_dir, const GraphOptio
 }  // namespace critlab::graph
 
 namespace critlab {
+CRITLAB_ENUM_NAMES(graph::ThetaRule, "theta rule", {graph::ThetaRule::kInitial, "initial"},
+                   {graph::ThetaRule::kNull, "null"}, {graph::ThetaRule::kFixed, "fixed"})
 CRITLAB_ENUM_NAMES(graph::Direction, "direction", {graph::Direction::kRise, "rise"},
                    {graph::Direction::kFall, "fall"})
 }  // namespace critlab

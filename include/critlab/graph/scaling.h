@@ -31,14 +31,18 @@ namespace critlab::graph {
 
 struct FineSweep {
   // ok; insufficient-data (fewer than 2 nodes or no edge); not-found (chi never rises above 0: the graph
-  // is one component at its first level).
+  // is one component at its first level; the jump figures are still set, the peak figures are not). When
+  // theta_c is the last (lowest) level the status stays ok, p_inf_below is empty and the message says why.
   Status status;
   std::int64_t nodes = 0, edges = 0, levels = 0;  // distinct weight levels
   std::optional<double> theta_c, chi_max, peak_width, p_inf_below, p_inf_at;
   std::optional<double> largest_jump, theta_jump, jump_scaled;
   std::optional<bool> discontinuous;  // jump_scaled > kContinuityLimit
 };
-inline constexpr double kContinuityLimit = 0.0;  // set in scaling.cpp's calibration; see there
+// Erdos-Renyi random-graph processes (one edge per level) give jump_scaled ~0.75 typically and at most 2.57
+// in 24,330 graphs of 10^3..10^6 nodes (scaling.cpp has the numbers); 4 leaves a margin of 1.5x. A planted
+// jump of P_inf is called discontinuous when it exceeds 4 N^(-1/3): 0.4 at 10^3 nodes, 0.086 at 10^5.
+inline constexpr double kContinuityLimit = 4.0;
 FineSweep fine_sweep(std::int64_t num_nodes, std::vector<WeightedEdge> edges);
 
 // y = a N^b by least squares on (log N, log y); points with N <= 0 or y <= 0 are left out and counted.
@@ -61,19 +65,29 @@ struct CollapseOptions {
   double x_c_min = 0, x_c_max = 1;
   double inv_nu_min = 0.05, inv_nu_max = 2.0;
   double beta_nu_min = 0.0, beta_nu_max = 2.0;
-  bool fix_x_c = false;  // keep x_c at x_c_min
-  double x_c = 0;        // ... or this value when fix_x_c
-  double window = 2.0;   // only scaled |x - x_c| N^(1/nu) <= window enters the quality
+  // A range with min == max fixes that parameter (it is not searched).
+  bool fix_x_c = false;  // keep x_c at `x_c` instead of searching [x_c_min, x_c_max]
+  double x_c = 0;        // the fixed x_c when fix_x_c
+  // Only points with scaled |x - x_c| N^(1/nu) <= window enter the quality, and a parameter set counts
+  // only when every curve has at least 5 of them compared with the other curves, reaching past window/2 on
+  // both sides with no gap wider than window/4 (otherwise a large 1/nu "collapses" the curves at one x;
+  // scaling.cpp says more). Sample the curves finely enough to resolve the window at the largest size. The
+  // grid (41 x_c values, 15 per exponent) must land in the optimum's basin, which is narrow when the errors
+  // are small: keep the ranges a few grid steps around the plausible values.
+  double window = 2.0;
   bool IsValid(std::string* error) const;
 };
 struct Collapse {
-  Status status;  // ok; insufficient-data (fewer than 2 curves or too few overlapping points)
+  // ok (with a caveat in the message when a curve has fewer than 10 points in the window at the optimum);
+  // insufficient-data (fewer than 2 non-empty curves, or no parameter set in the box where the points can
+  // be compared as `window` requires)
+  Status status;
   std::optional<double> x_c, inv_nu, beta_nu;
   // Houdayer & Hartmann's S (PRB 70, 014418, 2004): the mean squared deviation of every point from the
   // other curves' interpolated master curve, in units of the combined errors; ~1 for a good collapse. With
   // no errors given, the errors are 1% of |y| (S is then a relative spread measure).
   std::optional<double> quality;
-  std::int64_t points = 0;  // point pairs that entered the quality at the optimum
+  std::int64_t points = 0;  // points compared with the master curve at the optimum (0 unless ok)
 };
 Collapse collapse(const std::vector<CollapseCurve>& curves, const CollapseOptions& options = {});
 
