@@ -125,3 +125,93 @@ TEST(GraphCli, BadInputFailsWithOneClearLine) {
   EXPECT_EQ(p.exit_code, 2);
   EXPECT_NE(p.err.find("--record-probes"), std::string::npos) << p.err;
 }
+
+// Finite-size scaling over compared runs: two widths and a second seed. Too few widths for a power law is
+// said, not faked; the report goes where --out says and the run's own graph/ is untouched; the same seed and
+// threads give the same numbers.
+TEST(GraphCli, FiniteSizeOverComparedRuns) {
+  test::TempDir d;
+  const std::string train =
+      "train --arch mlp --depth 2 --activation tanh --batch-size 100 --lr 0.05 --train-examples 1000 "
+      "--epochs 1 --threads 1 --record --record-points 6 --record-probes 100 ";
+  const auto a = d.path() / "w16", b = d.path() / "w32", c = d.path() / "w32s1";
+  ASSERT_EQ(run_cli(train + "--width 16 --seed 0 --out " + a.string()).exit_code, 0);
+  ASSERT_EQ(run_cli(train + "--width 32 --seed 0 --out " + b.string()).exit_code, 0);
+  ASSERT_EQ(run_cli(train + "--width 32 --seed 1 --out " + c.string()).exit_code, 0);
+  const auto out = d.path() / "fss";
+  const std::string cmd = "graph --run " + a.string() + " --compare " + b.string() + " --compare " +
+                          c.string() + " --no-pruning --threads 1 --json --out " + out.string();
+  const auto r = run_cli(cmd);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_FALSE(std::filesystem::exists(a / "graph"));
+  EXPECT_TRUE(std::filesystem::exists(out / "tables" / "finite_size.csv"));
+  EXPECT_TRUE(std::filesystem::exists(out / "plots" / "finite_size_chi_max.csv"));
+  const auto& f = j["finite_size"];
+  ASSERT_EQ(f["runs"].size(), 3u);
+  EXPECT_EQ(f["widths"], 2);
+  EXPECT_EQ(f["runs"][0]["width"], 16.0);
+  EXPECT_EQ(f["runs"][2]["width"], 32.0);
+  for (const auto& run : f["runs"]) {
+    // Each run at its own first network's percolation point (the initial rule).
+    ASSERT_TRUE(run["initial"]["theta_c"].is_number()) << run.dump();
+    EXPECT_EQ(run["theta"], run["initial"]["theta_c"]);
+    EXPECT_EQ(run["nodes"], run["initial"]["nodes"]);
+    EXPECT_LE(run["nodes"].get<double>(), 2 * run["width"].get<double>());  // two hidden layers
+  }
+  // Three runs at two sizes: the power laws are fitted (3 points, 2 distinct N) with intervals.
+  for (const char* k : {"chi_max_theta", "p_inf_at_theta_c", "largest_jump_theta"}) {
+    const auto& s = f[k];
+    if (s["status"] == "ok") {
+      EXPECT_TRUE(s["exponent"].is_number()) << k;
+      EXPECT_EQ(s["exponent_ci"].size(), 2u) << k;
+      EXPECT_EQ(s["points"], 3) << k;
+    } else {
+      EXPECT_TRUE(s["exponent"].is_null() && s["exponent_ci"].is_null()) << k;
+      EXPECT_FALSE(s["message"].get<std::string>().empty()) << k;
+    }
+  }
+  const auto verdict = f["continuity"].get<std::string>();
+  EXPECT_TRUE(verdict == "continuous" || verdict == "discontinuous" || verdict == "undecided") << verdict;
+  EXPECT_FALSE(f["continuity_reason"].get<std::string>().empty());
+  // Determinism: the same command gives the same JSON.
+  const auto again = run_cli(cmd);
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_EQ(nlohmann::json::parse(again.out)["finite_size"], f);
+  EXPECT_EQ(nlohmann::json::parse(again.out)["hebbian"], j["hebbian"]);
+}
+
+// Issue 17's command: a width-256 ReLU run for one epoch. Its transition over training has a number for beta
+// with an interval, or null with the status and message saying why; never a 0 standing for nothing. The same
+// for theta_c at every step.
+TEST(GraphCli, Width256RunGivesBetaOrItsStatus) {
+  test::TempDir d;
+  const auto run = d.path() / "run";
+  ASSERT_EQ(run_cli("train --arch mlp --depth 3 --width 256 --activation relu --epochs 1 --batch-size 64 "
+                    "--lr 0.05 --seed 3 --record --out " +
+                    run.string())
+                .exit_code,
+            0);
+  const auto r = run_cli("graph --run " + run.string() + " --json --no-pruning");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  const auto& t = j["transition"];
+  if (t["status"] == "ok") {
+    ASSERT_TRUE(t["beta"].is_number());
+    ASSERT_EQ(t["beta_ci"].size(), 2u);
+    EXPECT_LE(t["beta_ci"][0].get<double>(), t["beta"].get<double>());
+    EXPECT_GE(t["beta_ci"][1].get<double>(), t["beta"].get<double>());
+    EXPECT_GE(t["fit_points"].get<int>(), 3);
+  } else {
+    EXPECT_TRUE(t["beta"].is_null() && t["beta_ci"].is_null()) << t.dump();
+    EXPECT_FALSE(t["message"].get<std::string>().empty());
+  }
+  EXPECT_EQ(j["theta_rule"], "initial");
+  ASSERT_EQ(j["theta_c"].size(), j["percolation"].size());
+  EXPECT_EQ(j["theta"], j["theta_c"][0]["theta_c"]);
+  for (const auto& row : j["theta_c"]) {
+    ASSERT_EQ(row["status"], "ok") << row.dump();
+    EXPECT_GT(row["theta_c"].get<double>(), 0.0);
+    EXPECT_GT(row["chi_max"].get<double>(), 1.0);  // a peak: some finite cluster holds more than one node
+  }
+}
