@@ -80,9 +80,8 @@ std::optional<double> unless_nan(double v) { return std::isnan(v) ? std::nullopt
 struct NetworkGraph {
   std::int64_t nodes = 0, excluded = 0;
   std::vector<WeightedEdge> edges;
-  std::vector<Correlation> within;      // per hidden layer
-  std::vector<std::int64_t> offset;     // first node of each hidden layer
-  std::vector<std::size_t> within_end;  // layer i's own edges are edges[within_end[i-1] .. within_end[i])
+  std::vector<Correlation> within;   // per hidden layer
+  std::vector<std::int64_t> offset;  // first node of each hidden layer
 };
 
 NetworkGraph build_ncg(const RecordedStep& s, const std::vector<std::size_t>& hidden, EdgeSign sign,
@@ -96,7 +95,6 @@ NetworkGraph build_ncg(const RecordedStep& s, const std::vector<std::size_t>& hi
     g.excluded += c.ok() ? c.excluded_a : s.post[l].size(1);
     auto e = correlation_edges(c, sign, min_weight, g.offset.back());
     g.edges.insert(g.edges.end(), e.begin(), e.end());
-    g.within_end.push_back(g.edges.size());
   }
   for (std::size_t i = 0; i + 1 < hidden.size(); ++i) {
     if (!g.within[i].ok() || !g.within[i + 1].ok()) continue;
@@ -122,9 +120,14 @@ struct StepGraphs {
   FineSweep fine;
 };
 
+// `g.edges` sorted by decreasing weight: the edges at theta are a prefix, and each layer's own graph is the
+// part of that prefix with both ends among its nodes.
 StepPercolation percolation_at(const NetworkGraph& g, const std::vector<std::size_t>& hidden,
                                std::int64_t step, double theta) {
-  const auto p = percolation_sweep(g.nodes, g.edges, {theta})[0];
+  const auto end = std::partition_point(g.edges.begin(), g.edges.end(),
+                                        [&](const WeightedEdge& e) { return e.weight >= theta; });
+  const std::vector<WeightedEdge> kept(g.edges.begin(), end);
+  const auto p = percolation_sweep(g.nodes, kept, {theta})[0];
   StepPercolation row{.step = step,
                       .p_inf = p.p_inf,
                       .susceptibility = p.susceptibility,
@@ -133,13 +136,13 @@ StepPercolation percolation_at(const NetworkGraph& g, const std::vector<std::siz
                       .nodes = g.nodes,
                       .excluded_units = g.excluded};
   for (std::size_t i = 0; i < g.within.size(); ++i) {
-    // The layer's own graph: its slice of the network's edges, renumbered from 0.
-    std::vector<WeightedEdge> e(g.edges.begin() + static_cast<std::ptrdiff_t>(i ? g.within_end[i - 1] : 0),
-                                g.edges.begin() + static_cast<std::ptrdiff_t>(g.within_end[i]));
-    for (auto& x : e)
-      x.u -= static_cast<std::int32_t>(g.offset[i]), x.v -= static_cast<std::int32_t>(g.offset[i]);
     const auto& c = g.within[i];
-    const auto q = percolation_sweep(c.ok() ? static_cast<std::int64_t>(c.kept_a.size()) : 0, e, {theta})[0];
+    const auto n = c.ok() ? static_cast<std::int64_t>(c.kept_a.size()) : 0;
+    const auto lo = static_cast<std::int32_t>(g.offset[i]), hi = static_cast<std::int32_t>(g.offset[i] + n);
+    std::vector<WeightedEdge> e;
+    for (const auto& x : kept)
+      if (x.u >= lo && x.u < hi && x.v >= lo && x.v < hi) e.push_back({x.u - lo, x.v - lo, x.weight});
+    const auto q = percolation_sweep(n, std::move(e), {theta})[0];
     row.layers.push_back({static_cast<std::int64_t>(hidden[i]), q.p_inf, q.susceptibility});
   }
   return row;
@@ -655,7 +658,8 @@ Pass read_recording(const Recording& rec, const GraphOptions& o, bool full, cons
     const auto step = rec.steps[k];
     auto s = load_step(rec, step);
     const double floor = pass.theta > 0 ? std::min(o.theta_min, pass.theta) : o.theta_min;
-    const auto g = build_ncg(s, hidden, o.sign, floor);
+    auto g = build_ncg(s, hidden, o.sign, floor);
+    sort_by_weight_descending(g.edges);  // once; every sweep below finds it sorted
     pass.theta_c.push_back({.step = step, .sweep = fine_sweep(g.nodes, g.edges)});
     if (k == 0 && o.theta_rule == ThetaRule::kInitial) {
       const auto& f = pass.theta_c.front().sweep;
@@ -906,7 +910,8 @@ GraphAnalysis analyse_recording(const fs::path& run_dir, const Recording& rec, c
     const auto step = static_cast<std::int64_t>(*a.transition.x_c);
     if (step != rec.steps.front() && step != rec.steps.back()) {
       const auto s = load_step(rec, step);
-      const auto g = build_ncg(s, hidden, o.sign, std::min(o.theta_min, pass.theta));
+      auto g = build_ncg(s, hidden, o.sign, std::min(o.theta_min, pass.theta));
+      sort_by_weight_descending(g.edges);
       const auto k =
           static_cast<std::size_t>(std::find(rec.steps.begin(), rec.steps.end(), step) - rec.steps.begin());
       a.theta_sweeps.insert(a.theta_sweeps.begin() + 1, theta_sweep(g, step, pass.grids[k], at_theta));

@@ -62,8 +62,7 @@ FineSweep fine_sweep(std::int64_t n, std::vector<WeightedEdge> edges) {
         fmt::format("{} nodes and {} edges; a sweep needs at least 2 nodes and 1 edge", n, edges.size()));
     return r;
   }
-  std::sort(edges.begin(), edges.end(),
-            [](const WeightedEdge& a, const WeightedEdge& b) { return a.weight > b.weight; });
+  sort_by_weight_descending(edges);
   // One entry per weight level: its weight and the statistics once all its edges are in.
   std::vector<double> weight, p_inf, chi;
   UnionFind uf(n);

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 
@@ -120,6 +121,42 @@ TEST(Percolation, OrderParameterExponentRecoveredFromExactPowerLaw) {
     EXPECT_NEAR(*t.beta, 0.5, 1e-9);
     EXPECT_NEAR(*t.beta_lo, 0.5, 1e-6);
     EXPECT_NEAR(*t.beta_hi, 0.5, 1e-6);
+  }
+}
+
+TEST(Percolation, SortByWeightIsStableDescendingOnBothPaths) {
+  // Above 4096 non-negative weights the radix path runs, below (or with a negative weight) std::stable_sort:
+  // both give the weights in descending order with equal weights in their original order.
+  for (const std::size_t n : {100u, 50000u}) {
+    for (const bool negative : {false, true}) {
+      std::mt19937_64 rng(n);
+      std::vector<WeightedEdge> edges;
+      for (std::size_t i = 0; i < n; ++i)
+        edges.push_back(
+            {static_cast<std::int32_t>(i), 0,
+             static_cast<float>(static_cast<int>(rng() % 1000)) / 997.0f - (negative ? 0.5f : 0.0f)});
+      auto expected = edges;
+      std::stable_sort(expected.begin(), expected.end(),
+                       [](const WeightedEdge& a, const WeightedEdge& b) { return a.weight > b.weight; });
+      sort_by_weight_descending(edges);
+      ASSERT_EQ(edges.size(), expected.size());
+      for (std::size_t i = 0; i < n; ++i) {
+        ASSERT_EQ(edges[i].weight, expected[i].weight) << i;
+        ASSERT_EQ(edges[i].u, expected[i].u) << i;  // ties in their original order
+      }
+    }
+  }
+  // Sweeping a sorted copy gives the same points as sweeping the shuffled list.
+  auto process = random_graph_process(5000, 6000, 9);
+  for (auto& e : process) e.weight = -e.weight;  // weights 0..5999, non-negative: the radix path
+  std::vector<double> t{100.5, 2500.5, 4000.5};
+  const auto a = percolation_sweep(5000, process, t);
+  sort_by_weight_descending(process);
+  const auto b = percolation_sweep(5000, process, t);
+  for (std::size_t i = 0; i < t.size(); ++i) {
+    EXPECT_EQ(a[i].edges, b[i].edges);
+    EXPECT_EQ(a[i].largest, b[i].largest);
+    EXPECT_EQ(a[i].susceptibility, b[i].susceptibility);
   }
 }
 

@@ -59,6 +59,10 @@ struct PercolationPoint {
   std::int64_t edges = 0;  // edges with weight >= threshold
 };
 
+// Sorts edges by decreasing weight (a no-op when they already are; equal weights keep their order). Every
+// sweep below starts with it, so a caller that sweeps one edge list several times sorts it once first.
+void sort_by_weight_descending(std::vector<WeightedEdge>& edges);
+
 // Cluster statistics of the current state of a union-find (see the header comment for definitions).
 PercolationPoint cluster_statistics(const UnionFind& uf);
 
