@@ -16,7 +16,7 @@ namespace critlab::cli {
 
 Runner add_graph(CLI::App& cmd) {
   struct State {
-    std::string run, out, sign = "abs", rule = "initial";
+    std::string run, out, sign = "abs", rule = "final";
     std::vector<std::string> compare;
     std::vector<double> fractions;
     graph::GraphOptions o;
@@ -28,9 +28,10 @@ Runner add_graph(CLI::App& cmd) {
   auto* theta = cmd.add_option("--theta", s->o.theta,
                                "correlation threshold for graphs over training (implies --theta-rule fixed)");
   cmd.add_option("--theta-rule", s->rule,
-                 "how theta is chosen: initial (the first recorded network's percolation threshold: every "
-                 "width and seed starts at its own critical point), null (the |r| independent units exceed "
-                 "with probability --null-alpha on the probes), fixed (--theta)")
+                 "how theta is chosen: final (the trained network's own percolation threshold, reproducible "
+                 "across seeds), initial (the first recorded network's: at initialisation hardly defined), "
+                 "null (the |r| independent units exceed with probability --null-alpha on the probes), "
+                 "fixed (--theta)")
       ->capture_default_str();
   cmd.add_option("--null-alpha", s->o.null_alpha, "tail probability of the null rule")->capture_default_str();
   cmd.add_option("--edge-sign", s->sign, "edges from |r| (abs), r > 0 (positive) or r < 0 (negative)")
@@ -74,7 +75,7 @@ Runner add_graph(CLI::App& cmd) {
   return [s, theta]() {
     s->o.sign = from_string<graph::EdgeSign>(s->sign);
     s->o.theta_rule = theta->count() > 0 ? graph::ThetaRule::kFixed : from_string<graph::ThetaRule>(s->rule);
-    if (theta->count() > 0 && s->rule != "initial" && s->rule != "fixed")
+    if (theta->count() > 0 && s->rule != "final" && s->rule != "fixed")
       throw Error(
           fmt::format("--theta sets the fixed rule; it cannot be combined with --theta-rule {}", s->rule));
     s->o.hebbian = !s->no_hebbian;

@@ -238,12 +238,13 @@ StructureAtStep structure_at(const NetworkGraph& g, std::int64_t step, const Gra
   return s;
 }
 
-// Everything read from the recording in one pass over its steps (each step is loaded once; the transition
-// step, found only at the end, is loaded a second time for its sweep table, structure and raster).
+// Everything read from the recording in one pass over its steps (each step is loaded once; the last step
+// also first under the final rule, and the transition step, found only at the end, a second time for its
+// sweep table, structure and raster).
 struct Pass {
   double theta = 0;
-  ThetaRule rule = ThetaRule::kInitial;  // the rule that gave theta
-  std::string note;                      // why it is not the one asked for
+  ThetaRule rule = ThetaRule::kFinal;  // the rule that gave theta
+  std::string note;                    // why it is not the one asked for
   std::vector<StepPercolation> percolation;
   std::vector<ThetaCritical> theta_c;
   std::vector<std::vector<PercolationPoint>> grids;  // the theta grid per step
@@ -647,6 +648,21 @@ Pass read_recording(const Recording& rec, const GraphOptions& o, bool full, cons
   pass.theta = o.theta_rule == ThetaRule::kFixed  ? o.theta
                : o.theta_rule == ThetaRule::kNull ? null_theta(rec.probe_labels.numel(), o.null_alpha)
                                                   : 0;
+  // The rules that take theta from a network's own percolation point; without one, the null rule.
+  const auto take_theta_c = [&](const FineSweep& f, const char* which) {
+    if (f.theta_c) {
+      pass.theta = *f.theta_c;
+      return;
+    }
+    pass.theta = null_theta(rec.probe_labels.numel(), o.null_alpha);
+    pass.rule = ThetaRule::kNull;
+    pass.note = fmt::format("the {} recorded network has no percolation point ({}); theta from the null rule",
+                            which, f.status.to_string());
+  };
+  if (o.theta_rule == ThetaRule::kFinal) {  // the last step is read first (its one second read)
+    auto g = build_ncg(load_step(rec, rec.steps.back()), hidden, o.sign, o.theta_min);
+    take_theta_c(fine_sweep(g.nodes, std::move(g.edges)), "last");
+  }
   const auto pixels = rec.probe_images.reshape({rec.probe_images.size(0), -1}).to(at::kFloat);
   std::vector<std::optional<CoActivity>> previous_co(hidden.size());
   std::vector<at::Tensor> thresholds(hidden.size());  // avalanche thresholds per unit, from the first step
@@ -661,18 +677,7 @@ Pass read_recording(const Recording& rec, const GraphOptions& o, bool full, cons
     auto g = build_ncg(s, hidden, o.sign, floor);
     sort_by_weight_descending(g.edges);  // once; every sweep below finds it sorted
     pass.theta_c.push_back({.step = step, .sweep = fine_sweep(g.nodes, g.edges)});
-    if (k == 0 && o.theta_rule == ThetaRule::kInitial) {
-      const auto& f = pass.theta_c.front().sweep;
-      if (f.theta_c) {
-        pass.theta = *f.theta_c;
-      } else {
-        pass.theta = null_theta(rec.probe_labels.numel(), o.null_alpha);
-        pass.rule = ThetaRule::kNull;
-        pass.note =
-            fmt::format("the first recorded network has no percolation point ({}); theta from the null rule",
-                        f.status.to_string());
-      }
-    }
+    if (k == 0 && o.theta_rule == ThetaRule::kInitial) take_theta_c(pass.theta_c.front().sweep, "first");
     auto thresholds_here = grid;
     thresholds_here.push_back(pass.theta);
     auto points = percolation_sweep(g.nodes, g.edges, thresholds_here);

@@ -72,11 +72,12 @@ TEST(GraphAnalysis, ReturnsValuesThatTheReportWrites) {
       io::read_json(run / "record" / "meta.json")["schedule"].get<std::vector<std::int64_t>>();
   ASSERT_EQ(a.percolation.size(), schedule.size());
   EXPECT_EQ(progress_calls, static_cast<int>(schedule.size() + o.prune_fractions.size()));
-  // The default rule: theta is the first recorded network's own percolation point (full resolution).
-  EXPECT_EQ(a.theta_rule, ThetaRule::kInitial);
+  // The default rule: theta is the last recorded network's own percolation point (full resolution).
+  EXPECT_EQ(a.theta_rule, ThetaRule::kFinal);
+  EXPECT_TRUE(a.theta_note.empty());
   ASSERT_EQ(a.theta_c.size(), schedule.size());
-  ASSERT_TRUE(a.theta_c.front().sweep.theta_c);
-  EXPECT_EQ(a.theta, *a.theta_c.front().sweep.theta_c);
+  ASSERT_TRUE(a.theta_c.back().sweep.theta_c);
+  EXPECT_EQ(a.theta, *a.theta_c.back().sweep.theta_c);
   for (std::size_t k = 0; k < schedule.size(); ++k) {
     const auto& f = a.theta_c[k].sweep;
     EXPECT_EQ(a.theta_c[k].step, schedule[k]);
@@ -88,9 +89,21 @@ TEST(GraphAnalysis, ReturnsValuesThatTheReportWrites) {
       EXPECT_GE(*f.p_inf_below, *f.p_inf_at);
     }
   }
-  // At theta = theta_c of step 0 the network graph at step 0 has the fine sweep's chi_max: the same
-  // susceptibility from two routes (one threshold of the sweep, one level of the fine sweep).
-  EXPECT_NEAR(a.percolation.front().susceptibility, *a.theta_c.front().sweep.chi_max, 1e-9);
+  // At theta = theta_c of the last step the network graph at that step has the fine sweep's chi_max: the
+  // same susceptibility from two routes (one threshold of a sweep, one level of the fine sweep).
+  EXPECT_NEAR(a.percolation.back().susceptibility, *a.theta_c.back().sweep.chi_max, 1e-9);
+  // The initial rule takes the first network's instead; the percolation over steps follows theta.
+  GraphOptions oi = o;
+  oi.theta_rule = ThetaRule::kInitial;
+  oi.pruning = false;
+  oi.hebbian = false;
+  oi.progress = nullptr;
+  const auto ai = analyse_run(run, oi);
+  EXPECT_EQ(ai.theta_rule, ThetaRule::kInitial);
+  EXPECT_EQ(ai.theta, *ai.theta_c.front().sweep.theta_c);
+  EXPECT_NEAR(ai.percolation.front().susceptibility, *ai.theta_c.front().sweep.chi_max, 1e-9);
+  EXPECT_EQ(ai.hebbian_status.code, StatusCode::kNotRun);
+  EXPECT_TRUE(ai.hebbian.empty());
   EXPECT_GT(a.theta, 0.0);
   EXPECT_LT(a.theta, 1.0);
   EXPECT_EQ(a.probes, 200);

@@ -153,9 +153,9 @@ TEST(GraphCli, FiniteSizeOverComparedRuns) {
   EXPECT_EQ(f["runs"][0]["width"], 16.0);
   EXPECT_EQ(f["runs"][2]["width"], 32.0);
   for (const auto& run : f["runs"]) {
-    // Each run at its own first network's percolation point (the initial rule).
-    ASSERT_TRUE(run["initial"]["theta_c"].is_number()) << run.dump();
-    EXPECT_EQ(run["theta"], run["initial"]["theta_c"]);
+    // Each run at its own trained network's percolation point (the final rule).
+    ASSERT_TRUE(run["final"]["theta_c"].is_number()) << run.dump();
+    EXPECT_EQ(run["theta"], run["final"]["theta_c"]);
     EXPECT_EQ(run["nodes"], run["initial"]["nodes"]);
     EXPECT_LE(run["nodes"].get<double>(), 2 * run["width"].get<double>());  // two hidden layers
   }
@@ -206,9 +206,9 @@ TEST(GraphCli, Width256RunGivesBetaOrItsStatus) {
     EXPECT_TRUE(t["beta"].is_null() && t["beta_ci"].is_null()) << t.dump();
     EXPECT_FALSE(t["message"].get<std::string>().empty());
   }
-  EXPECT_EQ(j["theta_rule"], "initial");
+  EXPECT_EQ(j["theta_rule"], "final");
   ASSERT_EQ(j["theta_c"].size(), j["percolation"].size());
-  EXPECT_EQ(j["theta"], j["theta_c"][0]["theta_c"]);
+  EXPECT_EQ(j["theta"], j["theta_c"].back()["theta_c"]);
   for (const auto& row : j["theta_c"]) {
     ASSERT_EQ(row["status"], "ok") << row.dump();
     EXPECT_GT(row["theta_c"].get<double>(), 0.0);
