@@ -50,7 +50,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const auto m = static_cast<std::size_t>(r.take<uint8_t>());
   std::vector<WeightedEdge> edges;
   for (std::size_t i = 0; i < m && r.n > 0; ++i) {
-    const auto u = static_cast<std::int32_t>(r.take<uint8_t>()) - 2, v = static_cast<std::int32_t>(r.take<uint8_t>()) - 2;
+    const auto u = static_cast<std::int32_t>(r.take<uint8_t>()) - 2,
+               v = static_cast<std::int32_t>(r.take<uint8_t>()) - 2;
     edges.push_back({u % (static_cast<std::int32_t>(nodes) + 1), v % (static_cast<std::int32_t>(nodes) + 1),
                      r.take<float>()});
   }
@@ -71,7 +72,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     std::vector<CollapseCurve> curves;
     for (std::size_t c = 0; c < 3 && c * 4 + 4 <= xs.size(); ++c) {
       CollapseCurve k{.size = xs[c * 4]};
-      for (std::size_t i = 0; i < 3; ++i) k.x.push_back(xs[c * 4 + 1 + i] + static_cast<double>(i)), k.y.push_back(xs[i]);
+      for (std::size_t i = 0; i < 3; ++i)
+        k.x.push_back(xs[c * 4 + 1 + i] + static_cast<double>(i)), k.y.push_back(xs[i]);
       curves.push_back(k);
     }
     guarded([&] { (void)collapse(curves); });
@@ -82,7 +84,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       dw[i] = static_cast<float>(xs[i % xs.size()]), co[i] = static_cast<float>(xs[(i + 1) % xs.size()]),
       w2[i] = static_cast<float>(xs[(i + 2) % xs.size()]);
     guarded([&] { (void)hebbian_test(dw.data(), co.data(), out, in, {.shuffles = 3, .bootstrap = 3}); });
-    guarded([&] { (void)drift_diffusion({0.0, 1.0, xs[0]}, {dw.data(), co.data(), w2.data()}, {0, 1, out * in - 1}); });
+    guarded([&] {
+      (void)drift_diffusion({0.0, 1.0, xs[0]}, {dw.data(), co.data(), w2.data()}, {0, 1, out * in - 1});
+    });
     guarded([&] {
       (void)redistribution_test({0.0, 2.0}, {dw.data(), co.data()}, out, in, {0}, {1}, {.shuffles = 3});
     });

@@ -152,12 +152,7 @@ StepPercolation percolation_at(const NetworkGraph& g, const std::vector<std::siz
 // `probes` samples, from r sqrt((P - 2) / (1 - r^2)) ~ Student t with P - 2 df.
 double null_theta(std::int64_t probes, double alpha) {
   const double df = static_cast<double>(probes - 2);
-  double lo = 0, hi = 1e3;  // t with P(T > t) = alpha / 2
-  for (int i = 0; i < 200; ++i) {
-    const double mid = (lo + hi) / 2;
-    (1 - stats::student_t_cdf(mid, df) > alpha / 2 ? lo : hi) = mid;
-  }
-  const double t = (lo + hi) / 2;
+  const double t = stats::student_t_quantile(1 - alpha / 2, df);
   return t / std::sqrt(df + t * t);
 }
 

@@ -18,17 +18,6 @@ namespace {
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
 
-// The upper p-quantile (p in (0.5, 1)) of Student's t with df degrees of freedom, by bisection on its CDF.
-double student_t_quantile(double p, double df) {
-  double lo = 0, hi = 1;
-  while (stats::student_t_cdf(hi, df) < p && hi < 1e300) hi *= 2;
-  for (int i = 0; i < 200 && hi - lo > 1e-14 * hi; ++i) {
-    const double mid = 0.5 * (lo + hi);
-    (stats::student_t_cdf(mid, df) < p ? lo : hi) = mid;
-  }
-  return 0.5 * (lo + hi);
-}
-
 }  // namespace
 
 // ---- fine_sweep ----
@@ -156,7 +145,7 @@ ScalingFit fit_scaling(const std::vector<double>& n, const std::vector<double>& 
   double ssr = 0;
   for (std::size_t i = 0; i < lx.size(); ++i) ssr += (ly[i] - a - b * lx[i]) * (ly[i] - a - b * lx[i]);
   const double se = std::sqrt(ssr / (m - 2) / sxx);
-  const double t = student_t_quantile(1 - (1 - level) / 2, m - 2);
+  const double t = stats::student_t_quantile(1 - (1 - level) / 2, m - 2);
   f.exponent = b;
   f.exponent_lo = b - t * se;
   f.exponent_hi = b + t * se;

@@ -621,4 +621,15 @@ double student_t_cdf(double t, double df) {
   return t < 0 ? tail : 1 - tail;
 }
 
+double student_t_quantile(double p, double df) {
+  if (!(p >= 0.5 && p < 1) || !(df > 0)) return kNaN;
+  double lo = 0, hi = 1;
+  while (student_t_cdf(hi, df) < p && hi < 1e300) hi *= 2;
+  for (int i = 0; i < 200 && hi - lo > 1e-14 * hi; ++i) {
+    const double mid = 0.5 * (lo + hi);
+    (student_t_cdf(mid, df) < p ? lo : hi) = mid;
+  }
+  return 0.5 * (lo + hi);
+}
+
 }  // namespace critlab::stats

@@ -8,21 +8,12 @@
 #include <cmath>
 #include <random>
 
+#include "graph/random_graph.h"
+
 namespace critlab::graph {
 namespace {
 
-// The Erdos-Renyi random-graph process on n nodes: m_max random pairs, edge k carrying weight -k, so a
-// threshold of 1 - m keeps exactly the first m edges, G(n, m) with mean degree c = 2m/n.
-std::vector<WeightedEdge> random_graph_process(std::int64_t n, std::int64_t m_max, std::uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::uniform_int_distribution<std::int32_t> node(0, static_cast<std::int32_t>(n - 1));
-  std::vector<WeightedEdge> edges;
-  while (static_cast<std::int64_t>(edges.size()) < m_max) {
-    const auto u = node(rng), v = node(rng);
-    if (u != v) edges.push_back({u, v, -static_cast<float>(edges.size())});
-  }
-  return edges;
-}
+using test::random_graph_process;
 
 TEST(Percolation, UnionFindKeepsSizesAndSumOfSquares) {
   UnionFind uf(6);

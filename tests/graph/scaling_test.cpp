@@ -15,47 +15,18 @@
 
 #include "critlab/core/error.h"
 #include "critlab/stats/inference.h"
+#include "graph/random_graph.h"
+#include "test_util.h"
 
 namespace critlab::graph {
 namespace {
 
-// The Erdos-Renyi random-graph process on n nodes: m_max random pairs, edge k carrying weight -k, so a
-// threshold of 1 - m keeps exactly the first m edges, G(n, m) with mean degree c = 2m/n; in fine_sweep every
-// edge is its own level.
-std::vector<WeightedEdge> random_graph_process(std::int64_t n, std::int64_t m_max, std::uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::uniform_int_distribution<std::int32_t> node(0, static_cast<std::int32_t>(n - 1));
-  std::vector<WeightedEdge> edges;
-  while (static_cast<std::int64_t>(edges.size()) < m_max) {
-    const auto u = node(rng), v = node(rng);
-    if (u != v) edges.push_back({u, v, -static_cast<float>(edges.size())});
-  }
-  return edges;
-}
+using test::error_of;
+using test::random_graph_process;
 
 // The threshold that keeps the first round(c n / 2) edges of random_graph_process.
 double threshold_for_mean_degree(std::int64_t n, double c) {
   return 1.0 - std::round(c * static_cast<double>(n) / 2);
-}
-
-// The upper p-quantile of Student's t (for intervals over realisations), by bisection on its CDF.
-double t_quantile(double p, double df) {
-  double lo = 0, hi = 100;
-  for (int i = 0; i < 200; ++i) {
-    const double mid = 0.5 * (lo + hi);
-    (stats::student_t_cdf(mid, df) < p ? lo : hi) = mid;
-  }
-  return 0.5 * (lo + hi);
-}
-
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
 }
 
 // ---- fine_sweep on hand-built graphs ----
@@ -460,7 +431,8 @@ TEST(FiniteSizeScaling, OrderParameterExponentIsOneAboveTheTransition) {
     plain_sum += fit_scaling(eps, p).exponent.value_or(0);
   }
   const double mean = sum / graphs, sd = std::sqrt((sum_sq - graphs * mean * mean) / (graphs - 1));
-  const double half = t_quantile(0.995, graphs - 1) * sd / std::sqrt(static_cast<double>(graphs));
+  const double half =
+      stats::student_t_quantile(0.995, graphs - 1) * sd / std::sqrt(static_cast<double>(graphs));
   EXPECT_LE(mean - half, 1.0) << "beta " << mean << " +- " << half;
   EXPECT_GE(mean + half, 1.0) << "beta " << mean << " +- " << half;
   EXPECT_LT(half, 0.15);  // an interval that says something (0.04..0.11 over the 24 seed sets)

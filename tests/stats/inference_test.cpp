@@ -496,6 +496,12 @@ TEST(InferenceDistributions, StudentTAndIncompleteBetaAgainstR) {
   EXPECT_REL(stats::student_t_cdf(-2.5, 3), 0.043853323504032753, 1e-12);
   EXPECT_REL(stats::student_t_cdf(1.3, 7.5), 0.88393661059219575, 1e-12);
   EXPECT_REL(stats::student_t_cdf(0.2, 0.7), 0.55800233072904037, 1e-12);
+  // Quantiles: R's qt(0.975, 10), qt(0.995, 3), qt(0.5, 4).
+  EXPECT_REL(stats::student_t_quantile(0.975, 10), 2.2281388519862744, 1e-12);
+  EXPECT_REL(stats::student_t_quantile(0.995, 3), 5.8409093097333530, 1e-12);
+  EXPECT_NEAR(stats::student_t_quantile(0.5, 4), 0.0, 1e-12);
+  EXPECT_TRUE(std::isnan(stats::student_t_quantile(0.4, 4)));
+  EXPECT_TRUE(std::isnan(stats::student_t_quantile(0.9, 0)));
   EXPECT_REL(stats::student_t_cdf(-40, 12.25), 1.1714451183086003e-14, 1e-12);
   EXPECT_REL(stats::student_t_cdf(3, 250.5), 0.99851394819074701, 1e-12);
   EXPECT_REL(stats::student_t_cdf(-1e-3, 4), 0.49962500007812499, 1e-12);

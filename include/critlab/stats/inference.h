@@ -76,6 +76,9 @@ KsTest ks_uniform(std::vector<double> u);
 // The Student t CDF with df > 0 degrees of freedom, and I_x(a, b), the regularised incomplete beta function
 // (a, b > 0, 0 <= x <= 1; by its continued fraction, ~1e-13 relative). NaN for arguments outside these.
 double student_t_cdf(double t, double df);
+// The t with student_t_cdf(t, df) = p, for p in [0.5, 1) (upper quantiles; by bisection to ~1e-14
+// relative); NaN outside.
+double student_t_quantile(double p, double df);
 double regularized_incomplete_beta(double a, double b, double x);
 
 }  // namespace critlab::stats
