@@ -796,13 +796,14 @@ FiniteSizeRun finite_size_run(const fs::path& dir, const Recording& rec, const P
   r.initial = pass.theta_c.front().sweep;
   r.final = pass.theta_c.back().sweep;
   r.initial_grid = pass.grids.front();
+  r.final_grid = pass.grids.back();
   return r;
 }
 
 FiniteSize finite_size_of(std::vector<FiniteSizeRun> runs, const GraphOptions& o) {
   FiniteSize f;
   f.runs = std::move(runs);
-  std::vector<double> n, chi_t, p_t, jump_t, chi_s, p_s, jump_s, n_s, n_ps;
+  std::vector<double> n, chi_t, p_t, jump_t, chi_s, p_s, jump_s, n_s, n_ps, n_f, chi_f, p_f, jump_f;
   std::map<double, std::vector<const FiniteSizeRun*>> by_width;
   for (const auto& r : f.runs) {
     const auto N = static_cast<double>(r.nodes);
@@ -810,6 +811,10 @@ FiniteSize finite_size_of(std::vector<FiniteSizeRun> runs, const GraphOptions& o
     if (r.initial.chi_max && r.initial.p_inf_at && r.initial.largest_jump) {
       n.push_back(N), chi_t.push_back(*r.initial.chi_max), p_t.push_back(*r.initial.p_inf_at),
           jump_t.push_back(*r.initial.largest_jump);
+    }
+    if (r.final.chi_max && r.final.p_inf_at && r.final.largest_jump) {
+      n_f.push_back(static_cast<double>(r.final.nodes)), chi_f.push_back(*r.final.chi_max),
+          p_f.push_back(*r.final.p_inf_at), jump_f.push_back(*r.final.largest_jump);
     }
     if (r.transition.chi_max)
       n_s.push_back(N), chi_s.push_back(*r.transition.chi_max), jump_s.push_back(r.largest_step_jump);
@@ -819,30 +824,38 @@ FiniteSize finite_size_of(std::vector<FiniteSizeRun> runs, const GraphOptions& o
   f.chi_theta = fit_scaling(n, chi_t);
   f.p_inf_theta = fit_scaling(n, p_t);
   f.jump_theta = fit_scaling(n, jump_t);
+  f.chi_theta_final = fit_scaling(n_f, chi_f);
+  f.p_inf_theta_final = fit_scaling(n_f, p_f);
+  f.jump_theta_final = fit_scaling(n_f, jump_f);
   f.chi_steps = fit_scaling(n_s, chi_s);
   f.p_inf_steps = fit_scaling(n_ps, p_s);
   f.jump_steps = fit_scaling(n_s, jump_s);
-  // The collapse of P_inf(theta) at the first step: one curve per width, the mean over its runs (standard
-  // errors from the spread between runs where there are several).
-  std::vector<CollapseCurve> curves;
-  for (const auto& [width, rs] : by_width) {
-    CollapseCurve c{.size = static_cast<double>(rs.front()->nodes)};
-    const auto& grid = rs.front()->initial_grid;
-    for (std::size_t i = 0; i < grid.size(); ++i) {
-      double sum = 0, sq = 0;
-      for (const auto* r : rs)
-        sum += r->initial_grid[i].p_inf, sq += r->initial_grid[i].p_inf * r->initial_grid[i].p_inf;
-      const double m = sum / static_cast<double>(rs.size());
-      c.x.push_back(grid[i].threshold), c.y.push_back(m);
-      if (rs.size() > 1) {
-        const double var = std::max(0.0, (sq - sum * m) / static_cast<double>(rs.size() - 1));
-        c.y_err.push_back(std::max(std::sqrt(var / static_cast<double>(rs.size())), 1e-3));
+  // The collapse of P_inf(theta) at the first and at the last step: one curve per width, the mean over its
+  // runs (standard errors from the spread between runs where there are several).
+  const auto curves_of = [&](bool last) {
+    std::vector<CollapseCurve> curves;
+    for (const auto& [width, rs] : by_width) {
+      const auto grid_of = [&](const FiniteSizeRun* r) -> const std::vector<PercolationPoint>& {
+        return last ? r->final_grid : r->initial_grid;
+      };
+      CollapseCurve c{.size = static_cast<double>(last ? rs.front()->final.nodes : rs.front()->nodes)};
+      const auto& grid = grid_of(rs.front());
+      for (std::size_t i = 0; i < grid.size(); ++i) {
+        double sum = 0, sq = 0;
+        for (const auto* r : rs) sum += grid_of(r)[i].p_inf, sq += grid_of(r)[i].p_inf * grid_of(r)[i].p_inf;
+        const double m = sum / static_cast<double>(rs.size());
+        c.x.push_back(grid[i].threshold), c.y.push_back(m);
+        if (rs.size() > 1) {
+          const double var = std::max(0.0, (sq - sum * m) / static_cast<double>(rs.size() - 1));
+          c.y_err.push_back(std::max(std::sqrt(var / static_cast<double>(rs.size())), 1e-3));
+        }
       }
+      curves.push_back(std::move(c));
     }
-    if (rs.size() <= 1) c.y_err.clear();
-    curves.push_back(std::move(c));
-  }
-  f.collapse_initial = collapse(curves, {.x_c_min = o.theta_min, .x_c_max = o.theta_max});
+    return curves;
+  };
+  f.collapse_initial = collapse(curves_of(false), {.x_c_min = o.theta_min, .x_c_max = o.theta_max});
+  f.collapse_final = collapse(curves_of(true), {.x_c_min = o.theta_min, .x_c_max = o.theta_max});
   // Continuity: the largest one-level jump in theta against N, and the per-graph test.
   int discontinuous = 0, tested = 0;
   for (const auto& r : f.runs)

@@ -438,30 +438,33 @@ void write_finite_size(const FiniteSize& f, const fs::path& out) {
                   .xlabel = "step + 1",
                   .ylabel = "P_inf",
                   .logx = true});
-  // chi_max against N (log-log), both coordinates.
-  io::Table cn{{"nodes", "chi_max_theta_initial", "chi_max_steps"}, {}};
+  // chi_max against N (log-log), in theta at the first and last steps and over training.
+  io::Table cn{{"nodes", "chi_max_theta_initial", "chi_max_theta_final", "chi_max_steps"}, {}};
   for (const auto& r : all)
-    cn.add_row({static_cast<double>(r.nodes), cell(r.initial.chi_max), cell(r.transition.chi_max)});
-  io::plot_lines(
-      out / "plots", "finite_size_chi_max", cn, "nodes",
-      {{"chi_max_theta_initial", "in theta, first step"}, {"chi_max_steps", "over training at theta"}},
-      {.title = "Susceptibility peak against graph size",
-       .xlabel = "nodes N",
-       .ylabel = "chi_max",
-       .logx = true,
-       .logy = true,
-       .points = true});
-  // The collapse of P_inf(theta) at the first step with the fitted exponents.
-  const auto& c = f.collapse_initial;
-  if (c.status.ok()) {
+    cn.add_row({static_cast<double>(r.nodes), cell(r.initial.chi_max), cell(r.final.chi_max),
+                cell(r.transition.chi_max)});
+  io::plot_lines(out / "plots", "finite_size_chi_max", cn, "nodes",
+                 {{"chi_max_theta_initial", "in theta, first step"},
+                  {"chi_max_theta_final", "in theta, last step"},
+                  {"chi_max_steps", "over training at theta"}},
+                 {.title = "Susceptibility peak against graph size",
+                  .xlabel = "nodes N",
+                  .ylabel = "chi_max",
+                  .logx = true,
+                  .logy = true,
+                  .points = true});
+  // The collapses of P_inf(theta) at the first and last steps with their fitted exponents.
+  for (const bool last : {false, true}) {
+    const auto& c = last ? f.collapse_final : f.collapse_initial;
+    if (!c.status.ok()) continue;
     io::Table ct{{"scaled_theta"}, {}};
     std::vector<io::PlotSeries> cs;
     std::map<double, std::vector<double>> crow;
     for (std::size_t i = 0; i < all.size(); ++i) {
       ct.columns.push_back(fmt::format("run{}", i));
       cs.push_back({ct.columns.back(), fmt::format("N = {}", all[i].nodes)});
-      const double N = static_cast<double>(all[i].nodes);
-      for (const auto& pnt : all[i].initial_grid) {
+      const double N = static_cast<double>(last ? all[i].final.nodes : all[i].nodes);
+      for (const auto& pnt : last ? all[i].final_grid : all[i].initial_grid) {
         auto& row = crow[(pnt.threshold - *c.x_c) * std::pow(N, *c.inv_nu)];
         row.resize(all.size(), std::nan(""));
         row[i] = pnt.p_inf * std::pow(N, *c.beta_nu);
@@ -473,12 +476,13 @@ void write_finite_size(const FiniteSize& f, const fs::path& out) {
       r.insert(r.end(), row.begin(), row.end());
       ct.add_row(r);
     }
-    write_table(out, "finite_size_collapse", ct);
+    const std::string name = last ? "finite_size_collapse_final" : "finite_size_collapse";
+    write_table(out, name, ct);
     io::plot_lines(
-        out / "plots", "finite_size_collapse", ct, "scaled_theta", cs,
-        {.title = fmt::format("Collapse of P_inf(theta), first step: theta_c = {:.3f}, 1/nu = {:.3f}, "
+        out / "plots", name, ct, "scaled_theta", cs,
+        {.title = fmt::format("Collapse of P_inf(theta), {} step: theta_c = {:.3f}, 1/nu = {:.3f}, "
                               "beta/nu = {:.3f}, quality S = {:.3g}",
-                              *c.x_c, *c.inv_nu, *c.beta_nu, *c.quality),
+                              last ? "last" : "first", *c.x_c, *c.inv_nu, *c.beta_nu, *c.quality),
          .xlabel = "(theta - theta_c) N^(1/nu)",
          .ylabel = "P_inf N^(beta/nu)",
          .points = true});
@@ -653,10 +657,14 @@ json to_json(const FiniteSize& f) {
           {"chi_max_theta", to_json(f.chi_theta)},
           {"p_inf_at_theta_c", to_json(f.p_inf_theta)},
           {"largest_jump_theta", to_json(f.jump_theta)},
+          {"chi_max_theta_final", to_json(f.chi_theta_final)},
+          {"p_inf_at_theta_c_final", to_json(f.p_inf_theta_final)},
+          {"largest_jump_theta_final", to_json(f.jump_theta_final)},
           {"chi_max_steps", to_json(f.chi_steps)},
           {"p_inf_at_transition_steps", to_json(f.p_inf_steps)},
           {"largest_jump_steps", to_json(f.jump_steps)},
           {"collapse_initial", to_json(f.collapse_initial)},
+          {"collapse_final", to_json(f.collapse_final)},
           {"continuity", f.continuity},
           {"continuity_reason", f.continuity_reason},
           {"table", "tables/finite_size.csv"}};

@@ -244,7 +244,7 @@ struct FiniteSizeRun {
   std::optional<double> p_inf_at_transition;
   double largest_step_jump = 0;  // the largest |change| of P_inf between adjacent recorded steps
   FineSweep initial, final;      // the theta sweep at the first and last steps
-  std::vector<PercolationPoint> initial_grid;  // P_inf(theta) at the first step on the theta grid
+  std::vector<PercolationPoint> initial_grid, final_grid;  // P_inf(theta) on the theta grid
 };
 // Finite-size scaling over the runs: power laws in the number of graph nodes N.
 struct FiniteSize {
@@ -252,8 +252,10 @@ struct FiniteSize {
   std::int64_t widths = 0;                        // distinct widths
   ScalingFit chi_theta, p_inf_theta, jump_theta;  // at the first step, in theta: chi_max, P_inf at theta_c,
                                                   // the largest one-level jump
-  ScalingFit chi_steps, p_inf_steps, jump_steps;  // over training at each run's theta
-  Collapse collapse_initial;  // P_inf(theta) at the first step, one curve per width (mean over seeds)
+  ScalingFit chi_theta_final, p_inf_theta_final, jump_theta_final;  // the same at the last step
+  ScalingFit chi_steps, p_inf_steps, jump_steps;                    // over training at each run's theta
+  // P_inf(theta) at the first and at the last step, one curve per width (mean over seeds).
+  Collapse collapse_initial, collapse_final;
   // continuous, discontinuous, or undecided, with the reason (from the jump scaling and the per-graph test).
   std::string continuity;
   std::string continuity_reason;
