@@ -48,17 +48,17 @@ namespace critlab::graph {
 // How the one threshold for graphs over training is chosen (spelled final, initial, null, fixed):
 //   final    theta_c of the last recorded network (the susceptibility peak of its full-resolution sweep): the
 //            trained graph's own percolation point, and training is watched arriving at it. The default: a
-//            trained network's graph has a clear susceptibility peak (chi_max 17-52 on our 784-W-W-W-10
-//            runs), so theta_c is reproducible across seeds (0.64-0.68 at W = 128, 0.73-0.74 at 256); each
-//            width sits at its own percolation point, which is what makes widths comparable (the
+//            trained network's graph has a clear susceptibility peak (chi_max 17-100 on our 784-W-W-W-10 ReLU
+//            runs), so theta_c is reproducible across seeds (0.64-0.68 at W = 128 ... 0.73-0.81 at 1024);
+//            each width sits at its own percolation point, which is what makes widths comparable (the
 //            distribution of |r| hardly depends on the width, so at one fixed theta a wider graph has
 //            proportionally more edges per node).
 //   initial  theta_c of the first recorded network. At initialisation the graph has hardly any susceptibility
-//            peak (chi_max 1.3-3.9 on the same runs: the giant component sheds single units as theta rises),
+//            peak (chi_max 1.2-3.9 on the same runs: the giant component sheds single units as theta rises),
 //            so its "theta_c" is noise: 0.23, 0.66 and 0.67 for three seeds at W = 256.
 //   null     the |r| that two independent units exceed with probability null_alpha on the run's probes
-//            (Student t with P - 2 df): 0.104 for 1,000 probes, the same for every width; at that threshold
-//            the graphs of these runs are connected at every step.
+//            (Student t with P - 2 df): 0.104 for 1,000 probes, the same for every width; at 0.1
+//            the graphs of these runs are one component at their first and last steps.
 //   fixed    GraphOptions::theta as given.
 // Without a percolation point (a graph that is one component from its strongest edge on) the final and
 // initial rules fall back to null, and the analysis says so (GraphAnalysis::theta_note).
