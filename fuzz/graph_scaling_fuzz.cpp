@@ -78,7 +78,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
     guarded([&] { (void)collapse(curves); });
     // The Hebbian family on a small layer.
-    const std::int64_t out = 1 + static_cast<std::int64_t>(xs.size() % 4), in = 2;
+    const std::int64_t out = 2 + static_cast<std::int64_t>(xs.size() % 4), in = 6;  // >= 10 pairs
     std::vector<float> dw(static_cast<std::size_t>(out * in)), co(dw.size()), w2(dw.size());
     for (std::size_t i = 0; i < dw.size(); ++i)
       dw[i] = static_cast<float>(xs[i % xs.size()]), co[i] = static_cast<float>(xs[(i + 1) % xs.size()]),

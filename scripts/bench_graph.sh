@@ -14,7 +14,18 @@ new=${3:?critlab}
 flags=${4:-}
 repeats=${REPEATS:-1}
 tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+# The baseline writes RUN/graph: an existing report is moved aside and put back whatever happens.
+saved=""
+if [ -e "$run/graph" ]; then
+  saved="$tmp/graph.saved"
+  mv "$run/graph" "$saved"
+fi
+restore() {
+  rm -rf "$run/graph"
+  [ -z "$saved" ] || mv "$saved" "$run/graph"
+  rm -rf "$tmp"
+}
+trap restore EXIT
 measure() {  # label, command...: prints "seconds kilobytes"
   local label=$1
   shift
@@ -23,8 +34,6 @@ measure() {  # label, command...: prints "seconds kilobytes"
   cat "$tmp/$label.time"
 }
 b_s=() b_k=() n_s=() n_k=()
-had_graph=0
-[ -e "$run/graph" ] && had_graph=1
 for i in $(seq "$repeats"); do
   read -r s k < <(measure base "$base" graph --run "$run" --no-pruning)
   b_s+=("$s") b_k+=("$k")
@@ -32,13 +41,12 @@ for i in $(seq "$repeats"); do
   read -r s k < <(measure new "$new" graph --run "$run" --no-pruning --out "$tmp/report" $flags)
   n_s+=("$s") n_k+=("$k")
 done
-[ "$had_graph" = 1 ] || rm -rf "$run/graph"
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 bs=$(median "${b_s[@]}") bk=$(median "${b_k[@]}") ns=$(median "${n_s[@]}") nk=$(median "${n_k[@]}")
 steps=$(ls -d "$run"/record/step-* | wc -l)
 bytes=$(du -sb "$run/record" | cut -f1)
 cat <<JSON
-{"run": "$run", "recorded_steps": $steps, "recording_bytes": $bytes, "repeats": $repeats, "flags": "$flags",
+{"run": "$run", "recorded_steps": $steps, "recording_bytes": $bytes, "repeats": $repeats, "flags": "${flags//\"/\\\"}",
  "baseline": {"seconds": $bs, "peak_rss_mb": $(awk "BEGIN{print $bk/1024}")},
  "critlab": {"seconds": $ns, "peak_rss_mb": $(awk "BEGIN{print $nk/1024}")},
  "time_ratio": $(awk "BEGIN{print $ns/$bs}"), "memory_ratio": $(awk "BEGIN{print $nk/$bk}")}

@@ -22,7 +22,8 @@ for act in $acts; do
       if [ ! -f "$d/summary.json" ]; then
         echo "train $d" >&2
         "$critlab" train --arch mlp --depth 3 --width "$w" --activation "$act" --epochs 2 --batch-size 64 \
-          --lr 0.05 --seed "$s" --record --out "$d" >"$d.train.log" 2>&1
+          --lr 0.05 --seed "$s" --record --out "$d" >"$d.train.log" 2>&1 ||
+          { echo "graph_widths: training $d failed; see $d.train.log" >&2; exit 1; }
       fi
     done
   done
@@ -33,10 +34,13 @@ for act in $acts; do
   for d in "${runs[@]}"; do
     if [ ! -f "$d/graph/summary.json" ]; then
       echo "graph $d" >&2
-      "$critlab" graph --run "$d" --no-pruning >"$d.graph.log" 2>&1
+      "$critlab" graph --run "$d" --no-pruning >"$d.graph.log" 2>&1 ||
+        { echo "graph_widths: analysing $d failed; see $d.graph.log" >&2; exit 1; }
     fi
   done
-  if [ ! -f "$out/${act}_compare.json" ]; then
+  if [ "${#runs[@]}" -lt 2 ]; then
+    echo "graph_widths: one run of $act; finite-size scaling needs --compare runs" >&2
+  elif [ ! -f "$out/${act}_compare.json" ]; then
     echo "finite size $act" >&2
     compare=()
     for d in "${runs[@]:1}"; do compare+=(--compare "$d"); done

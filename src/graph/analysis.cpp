@@ -640,8 +640,14 @@ Pass read_recording(const Recording& rec, const GraphOptions& o, bool full, cons
   const auto grid = theta_grid(o);
   Pass pass;
   pass.rule = o.theta_rule;
+  const auto fallback_theta = [&] {
+    if (rec.probe_labels.numel() < 3)
+      throw Error(fmt::format("the null rule needs at least 3 probes; the recording has {} (use --theta)",
+                              rec.probe_labels.numel()));
+    return null_theta(rec.probe_labels.numel(), o.null_alpha);
+  };
   pass.theta = o.theta_rule == ThetaRule::kFixed  ? o.theta
-               : o.theta_rule == ThetaRule::kNull ? null_theta(rec.probe_labels.numel(), o.null_alpha)
+               : o.theta_rule == ThetaRule::kNull ? fallback_theta()
                                                   : 0;
   // The rules that take theta from a network's own percolation point; without one, the null rule.
   const auto take_theta_c = [&](const FineSweep& f, const char* which) {
@@ -649,7 +655,7 @@ Pass read_recording(const Recording& rec, const GraphOptions& o, bool full, cons
       pass.theta = *f.theta_c;
       return;
     }
-    pass.theta = null_theta(rec.probe_labels.numel(), o.null_alpha);
+    pass.theta = fallback_theta();
     pass.rule = ThetaRule::kNull;
     pass.note = fmt::format("the {} recorded network has no percolation point ({}); theta from the null rule",
                             which, f.status.to_string());
@@ -668,10 +674,16 @@ Pass read_recording(const Recording& rec, const GraphOptions& o, bool full, cons
   for (std::size_t k = 0; k < rec.steps.size(); ++k) {
     const auto step = rec.steps[k];
     auto s = load_step(rec, step);
-    const double floor = pass.theta > 0 ? std::min(o.theta_min, pass.theta) : o.theta_min;
+    // Built down to theta_min (and to theta, or to the null rule's theta the initial rule may fall back
+    // to); theta_c is always swept over the edges >= theta_min, so it does not depend on the rule.
+    const double floor =
+        std::min({o.theta_min, pass.theta > 0 ? pass.theta : o.theta_min,
+                  o.theta_rule == ThetaRule::kInitial && k == 0 ? fallback_theta() : o.theta_min});
     auto g = build_ncg(s, hidden, o.sign, floor);
     sort_by_weight_descending(g.edges);  // once; every sweep below finds it sorted
-    pass.theta_c.push_back({.step = step, .sweep = fine_sweep(g.nodes, g.edges)});
+    const auto swept = std::partition_point(g.edges.begin(), g.edges.end(),
+                                            [&](const WeightedEdge& e) { return e.weight >= o.theta_min; });
+    pass.theta_c.push_back({.step = step, .sweep = fine_sweep(g.nodes, {g.edges.begin(), swept})});
     if (k == 0 && o.theta_rule == ThetaRule::kInitial) take_theta_c(pass.theta_c.front().sweep, "first");
     auto thresholds_here = grid;
     thresholds_here.push_back(pass.theta);
@@ -742,8 +754,16 @@ std::vector<LayerRedistribution> redistribution_of(const Recording& rec, const P
       snapshots.push_back(keep.back().data_ptr<float>());
     }
     const auto& w = keep.front();
+    // The first layer's block takes every pixel (an empty column list); a layer whose layer below has no
+    // critical unit (all dead) has no critical block.
     const std::vector<std::int64_t> cols =
         h > 0 ? pass.stats.back()[h - 1].critical : std::vector<std::int64_t>{};
+    if (h > 0 && cols.empty()) {
+      Redistribution none;
+      none.status = make_status(StatusCode::kInsufficientData, "the layer below has no critical unit");
+      out.push_back({.layer = static_cast<std::int64_t>(l), .result = none});
+      continue;
+    }
     out.push_back(
         {.layer = static_cast<std::int64_t>(l),
          .result = redistribution_test(times, snapshots, w.size(0), w.size(1), pass.stats.back()[h].critical,
@@ -779,7 +799,8 @@ std::vector<LayerAvalanches> avalanches_of(const Recording& rec, const Pass& pas
   return out;
 }
 
-FiniteSizeRun finite_size_run(const fs::path& dir, const Recording& rec, const Pass& pass) {
+FiniteSizeRun finite_size_run(const fs::path& dir, const Recording& rec, const Pass& pass,
+                              std::uint64_t seed) {
   const auto hidden = hidden_of(rec);
   FiniteSizeRun r{.run = dir,
                   .width = static_cast<double>(rec.blocks[hidden.front()].units),
@@ -787,12 +808,14 @@ FiniteSizeRun finite_size_run(const fs::path& dir, const Recording& rec, const P
                   .theta = pass.theta};
   const auto s = series_of(pass.percolation);
   r.steps = s.steps, r.p_inf = s.p_inf, r.chi = s.chi;
-  r.transition = locate_transition(s.steps, s.p_inf, s.chi);
+  r.transition = locate_transition(s.steps, s.p_inf, s.chi, {.seed = seed});
   if (r.transition.x_c)
     for (std::size_t k = 0; k < s.steps.size(); ++k)
       if (s.steps[k] == *r.transition.x_c) r.p_inf_at_transition = s.p_inf[k];
   for (std::size_t k = 1; k < s.p_inf.size(); ++k)
-    r.largest_step_jump = std::max(r.largest_step_jump, std::abs(s.p_inf[k] - s.p_inf[k - 1]));
+    r.largest_step_jump = std::max(r.largest_step_jump.value_or(0), std::abs(s.p_inf[k] - s.p_inf[k - 1]));
+  r.rule = pass.rule;
+  r.note = pass.note;
   r.initial = pass.theta_c.front().sweep;
   r.final = pass.theta_c.back().sweep;
   r.initial_grid = pass.grids.front();
@@ -816,8 +839,8 @@ FiniteSize finite_size_of(std::vector<FiniteSizeRun> runs, const GraphOptions& o
       n_f.push_back(static_cast<double>(r.final.nodes)), chi_f.push_back(*r.final.chi_max),
           p_f.push_back(*r.final.p_inf_at), jump_f.push_back(*r.final.largest_jump);
     }
-    if (r.transition.chi_max)
-      n_s.push_back(N), chi_s.push_back(*r.transition.chi_max), jump_s.push_back(r.largest_step_jump);
+    if (r.transition.chi_max && r.largest_step_jump)
+      n_s.push_back(N), chi_s.push_back(*r.transition.chi_max), jump_s.push_back(*r.largest_step_jump);
     if (r.p_inf_at_transition) n_ps.push_back(N), p_s.push_back(*r.p_inf_at_transition);
   }
   f.widths = static_cast<std::int64_t>(by_width.size());
@@ -830,11 +853,23 @@ FiniteSize finite_size_of(std::vector<FiniteSizeRun> runs, const GraphOptions& o
   f.chi_steps = fit_scaling(n_s, chi_s);
   f.p_inf_steps = fit_scaling(n_ps, p_s);
   f.jump_steps = fit_scaling(n_s, jump_s);
+  if (f.widths < 2) {
+    // Seeds of one width differ in N only by their dead units: no power law in the width to fit.
+    const auto one = make_status(StatusCode::kInsufficientData,
+                                 "the compared runs have one width; scaling needs at least 2 (and 3 runs)");
+    for (auto* fit : {&f.chi_theta, &f.p_inf_theta, &f.jump_theta, &f.chi_theta_final, &f.p_inf_theta_final,
+                      &f.jump_theta_final, &f.chi_steps, &f.p_inf_steps, &f.jump_steps})
+      *fit = ScalingFit{.status = one};
+  }
   // The collapse of P_inf(theta) at the first and at the last step: one curve per width, the mean over its
   // runs (standard errors from the spread between runs where there are several).
   const auto curves_of = [&](bool last) {
     std::vector<CollapseCurve> curves;
-    for (const auto& [width, rs] : by_width) {
+    for (const auto& [width, all_rs] : by_width) {
+      std::vector<const FiniteSizeRun*> rs;  // runs whose graph has nodes at that step
+      for (const auto* r : all_rs)
+        if ((last ? r->final.nodes : r->nodes) > 0) rs.push_back(r);
+      if (rs.empty()) continue;
       const auto grid_of = [&](const FiniteSizeRun* r) -> const std::vector<PercolationPoint>& {
         return last ? r->final_grid : r->initial_grid;
       };
@@ -856,37 +891,40 @@ FiniteSize finite_size_of(std::vector<FiniteSizeRun> runs, const GraphOptions& o
   };
   f.collapse_initial = collapse(curves_of(false), {.x_c_min = o.theta_min, .x_c_max = o.theta_max});
   f.collapse_final = collapse(curves_of(true), {.x_c_min = o.theta_min, .x_c_max = o.theta_max});
-  // Continuity: the largest one-level jump in theta against N, and the per-graph test.
+  // Continuity: the largest one-level jump in theta at the last step (the trained graph, where the default
+  // rule sits) against N, and the per-graph test there; the first step's and the step series' exponents are
+  // given in the reason.
   int discontinuous = 0, tested = 0;
   for (const auto& r : f.runs)
-    if (r.initial.discontinuous) ++tested, discontinuous += *r.initial.discontinuous ? 1 : 0;
-  const auto& j = f.jump_theta;
-  if (j.status.ok() && j.exponent_hi && *j.exponent_hi < 0) {
+    if (r.final.discontinuous) ++tested, discontinuous += *r.final.discontinuous ? 1 : 0;
+  const auto exponent_text = [](const ScalingFit& x) {
+    return x.status.ok() && x.exponent_lo && x.exponent_hi
+               ? fmt::format("N^{:.3f} [{:.3f}, {:.3f}]", *x.exponent, *x.exponent_lo, *x.exponent_hi)
+               : std::string("not fitted");
+  };
+  const auto& j = f.jump_theta_final;
+  const auto others = fmt::format("; at the first step it goes as {}, between adjacent recorded steps as {}",
+                                  exponent_text(f.jump_theta), exponent_text(f.jump_steps));
+  if (j.status.ok() && j.exponent_hi && *j.exponent_hi < 0 && discontinuous == 0) {
     f.continuity = "continuous";
     f.continuity_reason = fmt::format(
-        "the largest one-level jump of P_inf in theta at the first step falls with N as N^{:.3f} [{:.3f}, "
-        "{:.3f}]; "
-        "{} of {} graphs exceed the mean-field limit",
-        *j.exponent, *j.exponent_lo, *j.exponent_hi, discontinuous, tested);
+        "the largest one-level jump of P_inf in theta at the last step falls with N as {} and none of {} "
+        "graphs "
+        "exceeds the mean-field limit{}",
+        exponent_text(j), tested, others);
   } else if (tested > 0 && discontinuous == tested &&
              (!j.status.ok() || (j.exponent_lo && *j.exponent_lo > -0.1))) {
     f.continuity = "discontinuous";
-    f.continuity_reason =
-        fmt::format("every graph's largest one-level jump exceeds the mean-field limit{}",
-                    j.status.ok() ? fmt::format(" and does not fall with N (exponent {:.3f} "
-                                                "[{:.3f}, {:.3f}])",
-                                                *j.exponent, *j.exponent_lo, *j.exponent_hi)
-                                  : "");
+    f.continuity_reason = fmt::format(
+        "every graph's largest one-level jump at the last step exceeds the mean-field limit and it does not "
+        "fall "
+        "with N ({}){}",
+        exponent_text(j), others);
   } else {
     f.continuity = "undecided";
-    f.continuity_reason =
-        j.status.ok()
-            ? fmt::format(
-                  "the largest jump's exponent {:.3f} [{:.3f}, {:.3f}] is not below 0; {} of {} graphs "
-                  "exceed the mean-field limit",
-                  *j.exponent, *j.exponent_lo, *j.exponent_hi, discontinuous, tested)
-            : fmt::format("no jump scaling ({}); {} of {} graphs exceed the mean-field limit",
-                          j.status.to_string(), discontinuous, tested);
+    f.continuity_reason = fmt::format(
+        "at the last step the largest jump goes as {} and {} of {} graphs exceed the mean-field limit{}",
+        exponent_text(j), discontinuous, tested, others);
   }
   return f;
 }
@@ -948,6 +986,9 @@ GraphAnalysis analyse_recording(const fs::path& run_dir, const Recording& rec, c
                                      "one recorded step; the Hebbian test needs weight changes between two");
   }
   a.hebbian = pass.hebbian;
+  if (a.hebbian_status.ok() && a.hebbian.empty())
+    a.hebbian_status = make_status(StatusCode::kInsufficientData,
+                                   "no dense layer had units and inputs with variance at two adjacent steps");
   a.avalanches = avalanches_of(rec, pass, o);
 
   // 4. Critical computational graphs and the pruning test.
@@ -960,14 +1001,14 @@ GraphAnalysis analyse_recording(const fs::path& run_dir, const Recording& rec, c
 
   // 5. Finite-size scaling with the compared runs (percolation only, each read once).
   if (!o.compare.empty()) {
-    std::vector<FiniteSizeRun> runs{finite_size_run(run_dir, rec, pass)};
+    std::vector<FiniteSizeRun> runs{finite_size_run(run_dir, rec, pass, o.seed)};
     pass = {};
     for (const auto& other : o.compare) {
       const auto r2 = open_recording(other);
       if (r2.steps.empty() || hidden_of(r2).empty())
         throw Error(fmt::format("'{}' has no usable recording", other.string()));
-      runs.push_back(
-          finite_size_run(other, r2, read_recording(r2, o, /*full=*/false, other.filename().string())));
+      runs.push_back(finite_size_run(
+          other, r2, read_recording(r2, o, /*full=*/false, other.filename().string()), o.seed));
     }
     a.finite_size = finite_size_of(std::move(runs), o);
   }

@@ -88,7 +88,7 @@ void sort_by_weight_descending(std::vector<WeightedEdge>& edges) {
   const auto key = [](const WeightedEdge& e) {
     std::uint32_t bits;
     std::memcpy(&bits, &e.weight, sizeof bits);
-    return ~bits;  // descending
+    return ~(bits & 0x7fffffffu);  // descending; -0 sorts as +0
   };
   std::vector<WeightedEdge> buffer(edges.size());
   auto* from = &edges;

@@ -408,8 +408,8 @@ void write_finite_size(const FiniteSize& f, const fs::path& out) {
   for (const auto& r : all)
     ft.add_row({r.width, static_cast<double>(r.nodes), r.theta, cell(r.transition.x_c),
                 cell(r.transition.chi_max), cell(r.p_inf_at_transition), cell(r.transition.beta),
-                cell(r.transition.beta_lo), cell(r.transition.beta_hi), r.largest_step_jump, r.p_inf.back(),
-                cell(r.initial.theta_c), cell(r.initial.chi_max), cell(r.initial.p_inf_at),
+                cell(r.transition.beta_lo), cell(r.transition.beta_hi), cell(r.largest_step_jump),
+                r.p_inf.back(), cell(r.initial.theta_c), cell(r.initial.chi_max), cell(r.initial.p_inf_at),
                 cell(r.initial.largest_jump), cell(r.initial.jump_scaled), cell(r.final.theta_c)});
   write_table(out, "finite_size", ft);
   // P_inf against step for every run, on the union of their steps (blank where a run has no point).
@@ -641,17 +641,22 @@ json to_json(const LayerAvalanches& l) {
 
 json to_json(const FiniteSize& f) {
   json runs = json::array();
-  for (const auto& r : f.runs)
+  for (const auto& r : f.runs) {
     runs.push_back({{"run", r.run.string()},
                     {"width", r.width},
                     {"nodes", r.nodes},
                     {"theta", r.theta},
+                    {"theta_rule", to_string(r.rule)},
+                    {"theta_note", r.note},
                     {"transition", to_json(r.transition)},
-                    {"p_inf_at_transition", number_or_null(r.p_inf_at_transition)},
-                    {"largest_step_jump", r.largest_step_jump},
                     {"p_inf_final", r.p_inf.back()},
                     {"initial", to_json(r.initial)},
                     {"final", to_json(r.final)}});
+    put_result(runs.back(), "p_inf_at_transition", r.p_inf_at_transition,
+               make_status(StatusCode::kNotFound, "no transition over training (see transition.status)"));
+    put_result(runs.back(), "largest_step_jump", r.largest_step_jump,
+               make_status(StatusCode::kInsufficientData, "one recorded step"));
+  }
   return {{"runs", runs},
           {"widths", f.widths},
           {"chi_max_theta", to_json(f.chi_theta)},

@@ -174,6 +174,20 @@ TEST(GraphCli, FiniteSizeOverComparedRuns) {
   const auto verdict = f["continuity"].get<std::string>();
   EXPECT_TRUE(verdict == "continuous" || verdict == "discontinuous" || verdict == "undecided") << verdict;
   EXPECT_FALSE(f["continuity_reason"].get<std::string>().empty());
+  // Two seeds of one width: no power law in the width is fitted, and the verdict says why.
+  const auto one = run_cli("graph --run " + b.string() + " --compare " + c.string() +
+                           " --no-pruning --no-hebbian --threads 1 "
+                           "--json --out " +
+                           (d.path() / "one").string());
+  ASSERT_EQ(one.exit_code, 0) << one.err;
+  const auto f1 = nlohmann::json::parse(one.out)["finite_size"];
+  EXPECT_EQ(f1["widths"], 1);
+  for (const char* k :
+       {"chi_max_theta", "chi_max_theta_final", "largest_jump_theta_final", "chi_max_steps"}) {
+    EXPECT_EQ(f1[k]["status"], "insufficient-data") << k;
+    EXPECT_TRUE(f1[k]["exponent"].is_null()) << k;
+  }
+  EXPECT_EQ(f1["continuity"], "undecided");
   // Determinism: the same command gives the same JSON.
   const auto again = run_cli(cmd);
   ASSERT_EQ(again.exit_code, 0) << again.err;

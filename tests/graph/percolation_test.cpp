@@ -126,6 +126,7 @@ TEST(Percolation, SortByWeightIsStableDescendingOnBothPaths) {
         edges.push_back(
             {static_cast<std::int32_t>(i), 0,
              static_cast<float>(static_cast<int>(rng() % 1000)) / 997.0f - (negative ? 0.5f : 0.0f)});
+      if (!negative) edges[n / 2].weight = -0.0f;  // sorts as +0 on the radix path too
       auto expected = edges;
       std::stable_sort(expected.begin(), expected.end(),
                        [](const WeightedEdge& a, const WeightedEdge& b) { return a.weight > b.weight; });

@@ -242,8 +242,11 @@ struct FiniteSizeRun {
   std::vector<double> steps, p_inf, chi;
   Transition transition;  // over training at theta
   std::optional<double> p_inf_at_transition;
-  double largest_step_jump = 0;  // the largest |change| of P_inf between adjacent recorded steps
-  FineSweep initial, final;      // the theta sweep at the first and last steps
+  std::optional<double> largest_step_jump;  // the largest |change| of P_inf between adjacent recorded
+                                            // steps (empty with one step)
+  ThetaRule rule = ThetaRule::kFinal;       // the rule that gave theta, and why it is not the one asked for
+  std::string note;
+  FineSweep initial, final;                                // the theta sweep at the first and last steps
   std::vector<PercolationPoint> initial_grid, final_grid;  // P_inf(theta) on the theta grid
 };
 // Finite-size scaling over the runs: power laws in the number of graph nodes N.
@@ -256,7 +259,9 @@ struct FiniteSize {
   ScalingFit chi_steps, p_inf_steps, jump_steps;                    // over training at each run's theta
   // P_inf(theta) at the first and at the last step, one curve per width (mean over seeds).
   Collapse collapse_initial, collapse_final;
-  // continuous, discontinuous, or undecided, with the reason (from the jump scaling and the per-graph test).
+  // continuous, discontinuous, or undecided, with the reason: from the scaling of the largest one-level jump
+  // at the last step and the per-graph test there (the first step's and the step series' exponents are
+  // quoted in the reason).
   std::string continuity;
   std::string continuity_reason;
 };
