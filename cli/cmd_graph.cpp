@@ -27,12 +27,14 @@ Runner add_graph(CLI::App& cmd) {
   cmd.add_option("--out", s->out, "report directory (default: RUN/graph)");
   auto* theta = cmd.add_option("--theta", s->o.theta,
                                "correlation threshold for graphs over training (implies --theta-rule fixed)");
-  cmd.add_option("--theta-rule", s->rule,
-                 "how theta is chosen: final (the trained network's own percolation threshold, reproducible "
-                 "across seeds), initial (the first recorded network's: at initialisation hardly defined), "
-                 "null (the |r| independent units exceed with probability --null-alpha on the probes), "
-                 "fixed (--theta)")
-      ->capture_default_str();
+  auto* rule =
+      cmd.add_option(
+             "--theta-rule", s->rule,
+             "how theta is chosen: final (the trained network's own percolation threshold, reproducible "
+             "across seeds), initial (the first recorded network's: at initialisation hardly defined), "
+             "null (the |r| independent units exceed with probability --null-alpha on the probes), "
+             "fixed (--theta)")
+          ->capture_default_str();
   cmd.add_option("--null-alpha", s->o.null_alpha, "tail probability of the null rule")->capture_default_str();
   cmd.add_option("--edge-sign", s->sign, "edges from |r| (abs), r > 0 (positive) or r < 0 (negative)")
       ->capture_default_str();
@@ -72,10 +74,10 @@ Runner add_graph(CLI::App& cmd) {
       ->capture_default_str()
       ->check(unsigned_check());
   cmd.add_flag("--json", s->json, "print the summary as JSON");
-  return [s, theta]() {
+  return [s, theta, rule]() {
     s->o.sign = from_string<graph::EdgeSign>(s->sign);
     s->o.theta_rule = theta->count() > 0 ? graph::ThetaRule::kFixed : from_string<graph::ThetaRule>(s->rule);
-    if (theta->count() > 0 && s->rule != "final" && s->rule != "fixed")
+    if (theta->count() > 0 && rule->count() > 0 && s->rule != "fixed")
       throw Error(
           fmt::format("--theta sets the fixed rule; it cannot be combined with --theta-rule {}", s->rule));
     s->o.hebbian = !s->no_hebbian;

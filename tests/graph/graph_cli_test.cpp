@@ -120,6 +120,10 @@ TEST(GraphCli, BadInputFailsWithOneClearLine) {
   auto t = run_cli("graph --run " + run.string() + " --theta 1.5");
   EXPECT_EQ(t.exit_code, 2);
   EXPECT_NE(t.err.find("--theta"), std::string::npos) << t.err;
+  // --theta is the fixed rule; naming another rule beside it is a contradiction, said in one line.
+  auto both = run_cli("graph --run " + run.string() + " --theta 0.5 --theta-rule final");
+  EXPECT_EQ(both.exit_code, 2);
+  EXPECT_NE(both.err.find("--theta-rule final"), std::string::npos) << both.err;
   auto p = run_cli("train --arch mlp --depth 2 --width 16 --epochs 1 --record --record-probes 1 --out " +
                    (d.path() / "x").string());
   EXPECT_EQ(p.exit_code, 2);
