@@ -21,6 +21,8 @@
 #include "critlab/core/runtime.h"
 #include "critlab/core/status.h"
 #include "critlab/data/dataset.h"
+#include "critlab/graph/analysis.h"
+#include "critlab/graph/report.h"
 #include "critlab/measure/criticality.h"
 #include "critlab/measure/spectra.h"
 #include "critlab/nn/torchscript.h"
@@ -169,6 +171,26 @@ PYBIND11_MODULE(_critlab, m) {
       },
       py::arg("children"), py::arg("chain"), py::arg("top_type"), py::arg("alpha_max"), py::arg("min_evals"),
       py::arg("ww_cutoff"));
+  m.def(
+      "graph_run",
+      [](const std::string& run, const std::vector<std::string>& compare, const std::string& theta_rule,
+         double theta, bool pruning, bool hebbian, std::uint64_t seed, int threads,
+         const std::string& report) {
+        graph::GraphOptions o;
+        o.theta_rule = from_string<graph::ThetaRule>(theta_rule);
+        if (o.theta_rule == graph::ThetaRule::kFixed) o.theta = theta;
+        o.pruning = pruning;
+        o.hebbian = hebbian;
+        o.seed = seed;
+        o.threads = threads;
+        for (const auto& c : compare) o.compare.emplace_back(c);
+        py::gil_scoped_release release;  // no Python runs in the analysis
+        const auto a = graph::analyse_run(run, o);
+        if (!report.empty()) graph::write_graph_report(a, report);
+        return graph::to_json(a).dump();
+      },
+      py::arg("run"), py::arg("compare"), py::arg("theta_rule"), py::arg("theta"), py::arg("pruning"),
+      py::arg("hebbian"), py::arg("seed"), py::arg("threads"), py::arg("report"));
   m.def(
       "gaussian_probes",
       [](std::int64_t n, const std::vector<std::int64_t>& shape, std::uint64_t seed) {

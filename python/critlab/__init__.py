@@ -24,7 +24,7 @@ from . import _critlab
 from ._critlab import Error, gaussian_probes
 
 __version__ = _critlab.__version__
-__all__ = ["measure", "spectra", "gaussian_probes", "Error"]
+__all__ = ["measure", "spectra", "graph", "gaussian_probes", "Error"]
 
 
 def _is_sequential(module):
@@ -105,3 +105,20 @@ def spectra(model, alpha_max=8.0, min_evals=10, ww_cutoff=False):
     children, chain, top = _children(model)
     with _EvalMode(model):
         return json.loads(_critlab.spectra_children(children, chain, top, alpha_max, min_evals, ww_cutoff))
+
+
+def graph(run, compare=(), theta_rule="final", theta=None, pruning=False, hebbian=True, seed=0, threads=0,
+          report=None):
+    """The `critlab graph --json` summary of a run recorded with `critlab train --record`, as a dict: theta_c
+    per step, percolation and the transition at the rule's theta, the Hebbian and redistribution tests,
+    avalanches, critical neurons, and with `compare` (further recorded runs: other widths and seeds) the
+    finite-size scaling. `theta` selects the fixed rule. `pruning` runs the pruning test (it needs the run's
+    Fashion-MNIST test set). `report` names a directory to write the tables and plots into (the CLI's --out);
+    by default nothing is written."""
+    if theta is not None:
+        if theta_rule not in ("final", "fixed"):
+            raise Error(f"critlab: theta sets the fixed rule; it cannot be combined with theta_rule={theta_rule!r}")
+        theta_rule = "fixed"
+    return json.loads(_critlab.graph_run(os.fspath(run), [os.fspath(c) for c in compare], theta_rule,
+                                         0.0 if theta is None else float(theta), bool(pruning), bool(hebbian),
+                                         int(seed), int(threads), "" if report is None else os.fspath(report)))

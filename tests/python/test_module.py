@@ -133,5 +133,32 @@ class BadInput(unittest.TestCase):
         self.assertIn("boom", str(ctx.exception))
 
 
+class GraphMatchesTheCli(unittest.TestCase):
+    """critlab.graph on a recorded run gives the CLI's `graph --json` numbers, and writes nothing unless asked."""
+
+    def test_graph_summary_is_the_cli(self):
+        import tempfile
+        with tempfile.TemporaryDirectory() as d:
+            run = os.path.join(d, "run")
+            r = subprocess.run([BIN, "train", "--arch", "mlp", "--depth", "2", "--width", "16", "--activation", "tanh",
+                                "--batch-size", "100", "--train-examples", "500", "--epochs", "1", "--threads", "1",
+                                "--record", "--record-points", "5", "--record-probes", "60", "--out", run],
+                               capture_output=True, text=True)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            want = cli("graph", "--run", run, "--json", "--no-pruning", "--threads", "1", "--out",
+                       os.path.join(d, "cli_report"))
+            got = critlab.graph(run, threads=1)
+            self.assertFalse(os.path.exists(os.path.join(run, "graph")))
+            for key in ("theta", "theta_rule", "theta_c", "percolation", "transition", "hebbian", "redistribution"):
+                self.assertEqual(got[key], want[key], key)
+            fixed = critlab.graph(run, theta=0.4, hebbian=False, threads=1, report=os.path.join(d, "py_report"))
+            self.assertEqual(fixed["theta_rule"], "fixed")
+            self.assertEqual(fixed["theta"], 0.4)
+            self.assertEqual(fixed["hebbian_tests"]["status"], "not-run")
+            self.assertTrue(os.path.exists(os.path.join(d, "py_report", "summary.json")))
+            with self.assertRaises(critlab.Error):
+                critlab.graph(os.path.join(d, "missing"))
+
+
 if __name__ == "__main__":
     unittest.main()
