@@ -112,27 +112,17 @@ std::vector<double> theta_grid(const GraphOptions& o) {
 }
 
 // ------------------------------------------------------------------ one step's graphs
-// The percolation of one step's NCG (built down to min(theta_min, theta)): the whole network and each
-// layer at theta, the theta grid, and the full-resolution sweep.
-struct StepGraphs {
-  StepPercolation at_theta;
-  std::vector<PercolationPoint> grid;
-  FineSweep fine;
-};
-
-// `g.edges` sorted by decreasing weight: the edges at theta are a prefix, and each layer's own graph is the
-// part of that prefix with both ends among its nodes.
+// `g.edges` sorted by decreasing weight and `whole` the whole network's point at theta (read off the step's
+// sweep): each layer's own graph is the part of the prefix at theta with both ends among its nodes.
 StepPercolation percolation_at(const NetworkGraph& g, const std::vector<std::size_t>& hidden,
-                               std::int64_t step, double theta) {
+                               std::int64_t step, double theta, const PercolationPoint& whole) {
   const auto end = std::partition_point(g.edges.begin(), g.edges.end(),
                                         [&](const WeightedEdge& e) { return e.weight >= theta; });
-  const std::vector<WeightedEdge> kept(g.edges.begin(), end);
-  const auto p = percolation_sweep(g.nodes, kept, {theta})[0];
   StepPercolation row{.step = step,
-                      .p_inf = p.p_inf,
-                      .susceptibility = p.susceptibility,
-                      .components = p.components,
-                      .edges = p.edges,
+                      .p_inf = whole.p_inf,
+                      .susceptibility = whole.susceptibility,
+                      .components = whole.components,
+                      .edges = whole.edges,
                       .nodes = g.nodes,
                       .excluded_units = g.excluded};
   for (std::size_t i = 0; i < g.within.size(); ++i) {
@@ -140,9 +130,9 @@ StepPercolation percolation_at(const NetworkGraph& g, const std::vector<std::siz
     const auto n = c.ok() ? static_cast<std::int64_t>(c.kept_a.size()) : 0;
     const auto lo = static_cast<std::int32_t>(g.offset[i]), hi = static_cast<std::int32_t>(g.offset[i] + n);
     std::vector<WeightedEdge> e;
-    for (const auto& x : kept)
-      if (x.u >= lo && x.u < hi && x.v >= lo && x.v < hi) e.push_back({x.u - lo, x.v - lo, x.weight});
-    const auto q = percolation_sweep(n, std::move(e), {theta})[0];
+    for (auto x = g.edges.begin(); x != end; ++x)
+      if (x->u >= lo && x->u < hi && x->v >= lo && x->v < hi) e.push_back({x->u - lo, x->v - lo, x->weight});
+    const auto q = percolation_sweep(n, e, {theta})[0];
     row.layers.push_back({static_cast<std::int64_t>(hidden[i]), q.p_inf, q.susceptibility});
   }
   return row;
@@ -683,14 +673,17 @@ Pass read_recording(const Recording& rec, const GraphOptions& o, bool full, cons
     sort_by_weight_descending(g.edges);  // once; every sweep below finds it sorted
     const auto swept = std::partition_point(g.edges.begin(), g.edges.end(),
                                             [&](const WeightedEdge& e) { return e.weight >= o.theta_min; });
-    pass.theta_c.push_back({.step = step, .sweep = fine_sweep(g.nodes, {g.edges.begin(), swept})});
+    // (the prefix is copied only when the graph was built below theta_min)
+    pass.theta_c.push_back({.step = step,
+                            .sweep = swept == g.edges.end() ? fine_sweep(g.nodes, g.edges)
+                                                            : fine_sweep(g.nodes, {g.edges.begin(), swept})});
     if (k == 0 && o.theta_rule == ThetaRule::kInitial) take_theta_c(pass.theta_c.front().sweep, "first");
     auto thresholds_here = grid;
     thresholds_here.push_back(pass.theta);
     auto points = percolation_sweep(g.nodes, g.edges, thresholds_here);
+    pass.percolation.push_back(percolation_at(g, hidden, step, pass.theta, points.back()));
     points.pop_back();
     pass.grids.push_back(points);
-    pass.percolation.push_back(percolation_at(g, hidden, step, pass.theta));
     if (full) {
       GraphOptions at_theta = o;
       at_theta.theta = pass.theta;
@@ -954,9 +947,9 @@ GraphAnalysis analyse_recording(const fs::path& run_dir, const Recording& rec, c
   a.rise = rise_of(series);
 
   // 2. The transition step's sweep, structure and raster (its one second read), between the first and last.
-  a.theta_sweeps = pass.sweeps;
-  a.structure = pass.structure;
-  a.rasters = pass.rasters;
+  a.theta_sweeps = std::move(pass.sweeps);  // (the finite-size run below reads only percolation, theta_c and
+  a.structure = std::move(pass.structure);  //  the grids of the pass)
+  a.rasters = std::move(pass.rasters);
   if (a.transition.status.ok()) {
     const auto step = static_cast<std::int64_t>(*a.transition.x_c);
     if (step != rec.steps.front() && step != rec.steps.back()) {
@@ -985,7 +978,7 @@ GraphAnalysis analyse_recording(const fs::path& run_dir, const Recording& rec, c
       a.hebbian_status = make_status(StatusCode::kInsufficientData,
                                      "one recorded step; the Hebbian test needs weight changes between two");
   }
-  a.hebbian = pass.hebbian;
+  a.hebbian = std::move(pass.hebbian);
   if (a.hebbian_status.ok() && a.hebbian.empty())
     a.hebbian_status = make_status(StatusCode::kInsufficientData,
                                    "no dense layer had units and inputs with variance at two adjacent steps");

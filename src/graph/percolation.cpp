@@ -103,6 +103,16 @@ void sort_by_weight_descending(std::vector<WeightedEdge>& edges) {
   if (from != &edges) edges.swap(buffer);
 }
 
+const std::vector<WeightedEdge>& sorted_by_weight(const std::vector<WeightedEdge>& edges,
+                                                  std::vector<WeightedEdge>& storage) {
+  if (std::is_sorted(edges.begin(), edges.end(),
+                     [](const WeightedEdge& a, const WeightedEdge& b) { return a.weight > b.weight; }))
+    return edges;
+  storage = edges;
+  sort_by_weight_descending(storage);
+  return storage;
+}
+
 namespace {
 
 void check_nodes(std::int64_t n, const std::vector<WeightedEdge>& edges) {
@@ -122,10 +132,11 @@ UnionFind thresholded(std::int64_t n, const std::vector<WeightedEdge>& edges, do
 
 }  // namespace
 
-std::vector<PercolationPoint> percolation_sweep(std::int64_t n, std::vector<WeightedEdge> edges,
+std::vector<PercolationPoint> percolation_sweep(std::int64_t n, const std::vector<WeightedEdge>& unsorted,
                                                 const std::vector<double>& thresholds) {
-  check_nodes(n, edges);
-  sort_by_weight_descending(edges);
+  check_nodes(n, unsorted);
+  std::vector<WeightedEdge> storage;
+  const auto& edges = sorted_by_weight(unsorted, storage);
   std::vector<std::size_t> order(thresholds.size());
   std::iota(order.begin(), order.end(), 0);
   std::sort(order.begin(), order.end(),

@@ -62,13 +62,18 @@ struct PercolationPoint {
 // Sorts edges by decreasing weight (a no-op when they already are; equal weights keep their order). Every
 // sweep below starts with it, so a caller that sweeps one edge list several times sorts it once first.
 void sort_by_weight_descending(std::vector<WeightedEdge>& edges);
+// `edges` itself when it is already sorted so, else a sorted copy held in `storage`: the sweeps read a sorted
+// list without copying one that is.
+const std::vector<WeightedEdge>& sorted_by_weight(const std::vector<WeightedEdge>& edges,
+                                                  std::vector<WeightedEdge>& storage);
 
 // Cluster statistics of the current state of a union-find (see the header comment for definitions).
 PercolationPoint cluster_statistics(const UnionFind& uf);
 
 // The statistics at every threshold (any order; results in the same order), for a graph on `num_nodes`
 // nodes whose edge (u, v, w) is present when w >= threshold. One sort plus one union-find pass.
-std::vector<PercolationPoint> percolation_sweep(std::int64_t num_nodes, std::vector<WeightedEdge> edges,
+std::vector<PercolationPoint> percolation_sweep(std::int64_t num_nodes,
+                                                const std::vector<WeightedEdge>& edges,
                                                 const std::vector<double>& thresholds);
 
 // Component sizes (largest first) of the graph thresholded at `threshold`.

@@ -43,7 +43,7 @@ struct FineSweep {
 // in 24,330 graphs of 10^3..10^6 nodes (scaling.cpp has the numbers); 4 leaves a margin of 1.5x. A planted
 // jump of P_inf is called discontinuous when it exceeds 4 N^(-1/3): 0.4 at 10^3 nodes, 0.086 at 10^5.
 inline constexpr double kContinuityLimit = 4.0;
-FineSweep fine_sweep(std::int64_t num_nodes, std::vector<WeightedEdge> edges);
+FineSweep fine_sweep(std::int64_t num_nodes, const std::vector<WeightedEdge>& edges);
 
 // y = a N^b by least squares on (log N, log y); points with N <= 0 or y <= 0 are left out and counted.
 struct ScalingFit {
