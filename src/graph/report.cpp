@@ -29,6 +29,10 @@ std::vector<double> marker_at(const std::optional<double>& x, double shift = 0) 
   return x ? std::vector<double>{*x + shift} : std::vector<double>{};
 }
 json number_or_null(const std::optional<double>& v) { return v ? finite_or_null(*v) : json(nullptr); }
+// [lo, hi], or null unless both ends exist.
+json interval_or_null(const std::optional<double>& lo, const std::optional<double>& hi) {
+  return lo && hi ? json::array({finite_or_null(*lo), finite_or_null(*hi)}) : json(nullptr);
+}
 
 void write_table(const fs::path& out, const std::string& name, const io::Table& t) {
   io::write_csv(out / "tables" / (name + ".csv"), t);
@@ -567,9 +571,7 @@ json to_json(const FineSweep& f) {
 
 json to_json(const ScalingFit& s) {
   json j = {{"exponent", number_or_null(s.exponent)},
-            {"exponent_ci", s.exponent_lo && s.exponent_hi ? json::array({finite_or_null(*s.exponent_lo),
-                                                                          finite_or_null(*s.exponent_hi)})
-                                                           : json(nullptr)},
+            {"exponent_ci", interval_or_null(s.exponent_lo, s.exponent_hi)},
             {"prefactor", number_or_null(s.prefactor)},
             {"r2", number_or_null(s.r2)},
             {"points", s.points},
@@ -590,19 +592,17 @@ json to_json(const Collapse& c) {
 
 json to_json(const HebbianRow& r) {
   const auto& h = r.result;
-  json j = {
-      {"step_from", r.step_from},
-      {"step", r.step},
-      {"layer", r.layer},
-      {"coactivity", r.coactivity},
-      {"pairs", h.pairs},
-      {"rho", number_or_null(h.rho)},
-      {"rho_ci", h.rho_lo && h.rho_hi ? json::array({finite_or_null(*h.rho_lo), finite_or_null(*h.rho_hi)})
-                                      : json(nullptr)},
-      {"slope", number_or_null(h.slope)},
-      {"null_mean", number_or_null(h.null_mean)},
-      {"null_sd", number_or_null(h.null_sd)},
-      {"z", number_or_null(h.z)}};
+  json j = {{"step_from", r.step_from},
+            {"step", r.step},
+            {"layer", r.layer},
+            {"coactivity", r.coactivity},
+            {"pairs", h.pairs},
+            {"rho", number_or_null(h.rho)},
+            {"rho_ci", interval_or_null(h.rho_lo, h.rho_hi)},
+            {"slope", number_or_null(h.slope)},
+            {"null_mean", number_or_null(h.null_mean)},
+            {"null_sd", number_or_null(h.null_sd)},
+            {"z", number_or_null(h.z)}};
   put_status(j, h.status);
   return j;
 }
@@ -681,9 +681,7 @@ json to_json(const Transition& t) {
   json j = {{"step", number_or_null(t.x_c)},
             {"x_c", number_or_null(t.x_c)},
             {"beta", number_or_null(t.beta)},
-            {"beta_ci", t.beta_lo && t.beta_hi
-                            ? json::array({finite_or_null(*t.beta_lo), finite_or_null(*t.beta_hi)})
-                            : json(nullptr)},
+            {"beta_ci", interval_or_null(t.beta_lo, t.beta_hi)},
             {"chi_max", number_or_null(t.chi_max)},
             {"fit_points", t.fit_points},
             {"ordered_side", t.ordered_side ? json(*t.ordered_side) : json(nullptr)}};
