@@ -185,10 +185,36 @@ Runner add_continual(CLI::App& cmd) {
       ->capture_default_str();
   cmd.add_option("--redo-tau", o.redo_tau, "redo: dormancy threshold tau")->capture_default_str();
   cmd.add_option("--redo-period", o.redo_period, "redo: steps between resets")->capture_default_str();
-  cmd.add_option("--controller-rate", o.controller_rate, "criticality: controller correction rate k")
+  cmd.add_option("--controller-rate", o.controller_rate, "criticality-controller: correction rate k")
       ->capture_default_str();
-  cmd.add_option("--tolerance", o.tolerance, "criticality: distance tolerance")->capture_default_str();
-  cmd.add_option("--controller-every", o.controller_every, "criticality: steps between corrections")
+  cmd.add_option("--tolerance", o.tolerance, "criticality-controller: distance tolerance")
+      ->capture_default_str();
+  cmd.add_option("--controller-every", o.controller_every,
+                 "criticality-controller: steps between corrections")
+      ->capture_default_str();
+  cmd.add_option("--maintainer-rate", o.maintainer_rate,
+                 "homeostasis, critical-reinit (and criticality): fraction of the error corrected per round")
+      ->capture_default_str();
+  cmd.add_option("--maintainer-tolerance", o.maintainer_tolerance, "maintainers: dead band on |ln gain|")
+      ->capture_default_str();
+  cmd.add_option("--maintainer-every", o.maintainer_every, "maintainers: steps between correction rounds")
+      ->capture_default_str();
+  cmd.add_option("--maintainer-window", o.maintainer_window,
+                 "maintainers and gauge arms: time constant of the unit statistics (steps)")
+      ->capture_default_str();
+  cmd.add_option("--homeostasis-band", o.homeostasis_band,
+                 "homeostasis: activity floor of the gain law (units quieter than this keep norm 1/band)")
+      ->capture_default_str();
+  cmd.add_option("--gauge-every", o.gauge_every, "gauge arms: steps between function-preserving rescalings")
+      ->capture_default_str();
+  cmd.add_option("--gauge-distance", o.gauge_distance, "gauge-away: |ln gain| of each hidden layer")
+      ->capture_default_str();
+  cmd.add_flag("--tune", o.tune,
+               "tune every method's own hyper-parameter on a short stream and separate seeds first, then "
+               "run each with its best setting");
+  cmd.add_option("--tune-tasks", o.tune_tasks, "tuning: tasks in the short stream")->capture_default_str();
+  cmd.add_option("--tune-examples", o.tune_examples, "tuning: examples per task")->capture_default_str();
+  cmd.add_option("--tune-seeds", o.tune_seeds, "tuning: seeds per setting (seed + 1000, ...)")
       ->capture_default_str();
   cmd.add_option("--criticality-strength", o.criticality_strength, "criticality-regularizer: lambda")
       ->capture_default_str();

@@ -4,9 +4,11 @@
 #include "critlab/experiments/continual.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <chrono>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "continual_internal.h"
@@ -63,6 +65,36 @@ bool ContinualOptions::IsValid(std::string* error) const {
     return fail("adam: criticality-regularizer runs with SGD only; drop adam or the method");
   if (!(critical_sigma_b >= 0 && critical_sigma_b <= 1e3))
     return fail(fmt::format("critical_sigma_b must be >= 0, got {}", critical_sigma_b));
+  if (!(maintainer_rate > 0 && maintainer_rate <= 1))
+    return fail(fmt::format("maintainer_rate must be in (0, 1], got {}", maintainer_rate));
+  if (!(maintainer_tolerance >= 0 && maintainer_tolerance <= 10))
+    return fail(fmt::format("maintainer_tolerance must be in [0, 10], got {}", maintainer_tolerance));
+  if (maintainer_every < 1)
+    return fail(fmt::format("maintainer_every must be at least 1, got {}", maintainer_every));
+  if (maintainer_window < 1)
+    return fail(fmt::format("maintainer_window must be at least 1, got {}", maintainer_window));
+  if (!(homeostasis_band > 0 && homeostasis_band <= 1))
+    return fail(fmt::format("homeostasis_band must be in (0, 1], got {}", homeostasis_band));
+  if (gauge_every < 1) return fail(fmt::format("gauge_every must be at least 1, got {}", gauge_every));
+  if (!(gauge_distance > 0 && gauge_distance <= 10))
+    return fail(fmt::format("gauge_distance must be in (0, 10], got {}", gauge_distance));
+  for (const auto m : methods)
+    if (m == ContinualMethod::kGaugeCritical || m == ContinualMethod::kGaugeAway) {
+      if (activation != Activation::kRelu && activation != Activation::kLinear)
+        return fail(fmt::format(
+            "{} rescales layers without changing the function, which needs relu or linear units, not {}",
+            to_string(m), to_string(activation)));
+      if (adam)
+        return fail(
+            fmt::format("adam: {} runs with SGD only (Adam's moments would not rescale)", to_string(m)));
+    }
+  if (tune_tasks < 2 || tune_tasks > 100000)
+    return fail(fmt::format("tune_tasks must be in [2, 100000], got {}", tune_tasks));
+  if (tune_examples < 1 || tune_examples > max_examples)
+    return fail(
+        fmt::format("tune_examples must be in [1, {}] for this stream, got {}", max_examples, tune_examples));
+  if (tune_seeds < 1 || tune_seeds > 100)
+    return fail(fmt::format("tune_seeds must be in [1, 100], got {}", tune_seeds));
   if (flip_every < 1) return fail(fmt::format("flip_every must be at least 1, got {}", flip_every));
   if (probe_examples < 2 || probe_examples > 10000)
     return fail(fmt::format("probe_examples must be in [2, 10000], got {}", probe_examples));
@@ -97,6 +129,17 @@ json to_json(const ContinualOptions& o) {
           {"controller_every", o.controller_every},
           {"criticality_strength", o.criticality_strength},
           {"critical_sigma_b", o.critical_sigma_b},
+          {"maintainer_rate", o.maintainer_rate},
+          {"maintainer_tolerance", o.maintainer_tolerance},
+          {"maintainer_every", o.maintainer_every},
+          {"maintainer_window", o.maintainer_window},
+          {"homeostasis_band", o.homeostasis_band},
+          {"gauge_every", o.gauge_every},
+          {"gauge_distance", o.gauge_distance},
+          {"tune", o.tune},
+          {"tune_tasks", o.tune_tasks},
+          {"tune_examples", o.tune_examples},
+          {"tune_seeds", o.tune_seeds},
           {"flip_every", o.flip_every},
           {"probe_examples", o.probe_examples},
           {"fresh_baseline", o.fresh_baseline}};
@@ -124,6 +167,103 @@ ContinualOptions with_continual_presets(const ContinualOptions& o) {
   return r;
 }
 
+namespace {
+
+// The tunable fields by their names in experiment.json.
+double ContinualOptions::*tunable(const std::string& name) {
+  static const std::map<std::string, double ContinualOptions::*> fields{
+      {"weight_decay", &ContinualOptions::weight_decay},
+      {"perturb_std", &ContinualOptions::perturb_std},
+      {"replacement_rate", &ContinualOptions::replacement_rate},
+      {"redo_tau", &ContinualOptions::redo_tau},
+      {"maintainer_rate", &ContinualOptions::maintainer_rate},
+      {"homeostasis_band", &ContinualOptions::homeostasis_band},
+      {"controller_rate", &ContinualOptions::controller_rate},
+      {"criticality_strength", &ContinualOptions::criticality_strength}};
+  const auto it = fields.find(name);
+  CRITLAB_ASSERT(it != fields.end(), "tuning: unknown field " + name);
+  return it->second;
+}
+
+}  // namespace
+
+std::string TuneSetting::label() const {
+  if (values.empty()) return "default";
+  std::vector<std::string> parts;
+  for (const auto& [k, v] : values) parts.push_back(fmt::format("{}={}", k, v));
+  return fmt::format("{}", fmt::join(parts, ","));
+}
+
+std::vector<TuneSetting> tuning_grid(ContinualMethod method) {
+  auto grid = [](const char* field, std::initializer_list<double> values) {
+    std::vector<TuneSetting> g;
+    for (double v : values) g.push_back({{{field, v}}});
+    return g;
+  };
+  switch (method) {
+    case ContinualMethod::kL2:
+      return grid("weight_decay", {1e-5, 1e-4, 1e-3});
+    case ContinualMethod::kShrinkPerturb:
+      return grid("perturb_std", {1e-6, 1e-5, 1e-4});
+    case ContinualMethod::kContinualBackprop:
+      return grid("replacement_rate", {1e-5, 1e-4, 1e-3});
+    case ContinualMethod::kRedo:
+      return grid("redo_tau", {0.025, 0.1, 0.3});
+    case ContinualMethod::kCriticality:
+    case ContinualMethod::kHomeostasis: {
+      std::vector<TuneSetting> g;
+      for (double band : {0.3, 0.5})
+        for (double rate : {0.1, 0.3, 1.0})
+          g.push_back({{{"homeostasis_band", band}, {"maintainer_rate", rate}}});
+      return g;
+    }
+    case ContinualMethod::kCriticalReinit:
+      return grid("maintainer_rate", {0.1, 0.3, 1.0});
+    case ContinualMethod::kCriticalityController:
+      return grid("controller_rate", {0.1, 0.5, 1.0});
+    case ContinualMethod::kCriticalityRegularizer:
+      return grid("criticality_strength", {0.01, 0.1, 1.0});
+    default:
+      return {};  // backprop, critical-init and the gauge arms have no hyper-parameter of their own
+  }
+}
+
+ContinualOptions with_setting(const ContinualOptions& o, const TuneSetting& setting) {
+  ContinualOptions r = o;
+  for (const auto& [k, v] : setting.values) r.*tunable(k) = v;
+  return r;
+}
+
+const ContinualTuning::Method* ContinualTuning::find(ContinualMethod m) const {
+  for (const auto& x : methods)
+    if (x.method == m) return &x;
+  return nullptr;
+}
+
+json to_json(const ContinualTuning& t) {
+  json methods = json::array();
+  for (const auto& m : t.methods) {
+    json cells = json::array();
+    for (const auto& c : m.cells) {
+      json values = json::object(), scores = json::array();
+      for (const auto& [k, v] : c.setting.values) values[k] = v;
+      for (const auto& s : c.scores) scores.push_back(or_null(s));
+      json j{{"setting", c.setting.label()},
+             {"values", values},
+             {"scores", scores},
+             {"score", or_null(c.score)}};
+      put_status(j, c.status);
+      cells.push_back(std::move(j));
+    }
+    json j{{"method", to_string(m.method)},
+           {"cells", cells},
+           {"chosen", m.chosen ? json(m.cells[*m.chosen].setting.label()) : json(nullptr)}};
+    put_status(j, m.status);
+    methods.push_back(std::move(j));
+  }
+  return {{"methods", methods}};
+}
+
 json to_json(const ContinualSummary& s) {
   return {{"runs", s.runs},
           {"tasks_computed", s.tasks_computed},
@@ -132,7 +272,8 @@ json to_json(const ContinualSummary& s) {
           {"tasks_csv", s.tasks_csv.string()},
           {"summary", s.summary_md.string()},
           {"correlations", s.correlations_json.string()},
-          {"analysis", to_json(s.analysis)}};
+          {"analysis", to_json(s.analysis)},
+          {"tuning", s.tuning ? to_json(*s.tuning) : json(nullptr)}};
 }
 
 ContinualSummary run_continual(const fs::path& out, const ContinualOptions& options) {
@@ -145,7 +286,17 @@ ContinualSummary run_continual(const fs::path& out, const ContinualOptions& opti
   io::remove_stale_temporaries(out, /*recursive=*/true);
   // The protocol must not change under completed tasks; methods, seeds and the task count may.
   open_experiment_dir(out, to_json(o), {"methods", "seeds", "tasks"});
-  auto execution = continual_detail::execute_runs(out, o);
+  // Tuning first (its runs resume like the evaluation's), then every method with its chosen setting.
+  std::map<ContinualMethod, ContinualOptions> per_method;
+  std::optional<ContinualTuning> tuning;
+  for (const auto m : o.methods) per_method.emplace(m, o);
+  if (o.tune) {
+    tuning = continual_detail::tune(out, o);
+    io::write_json(out / "tuning.json", to_json(*tuning));
+    for (const auto& t : tuning->methods)
+      if (t.chosen) per_method[t.method] = with_setting(o, t.cells[*t.chosen].setting);
+  }
+  auto execution = continual_detail::execute_runs(out, o, per_method);
   const auto table = continual_detail::build_task_table(o, execution.records);
 
   ContinualSummary summary;
@@ -153,7 +304,8 @@ ContinualSummary run_continual(const fs::path& out, const ContinualOptions& opti
   summary.tasks_computed = execution.tasks_computed;
   summary.tasks_reused = execution.tasks_reused;
   summary.analysis = continual_detail::analyse(o, table);
-  const auto paths = continual_detail::write_report(out, o, table, summary.analysis);
+  summary.tuning = tuning;
+  const auto paths = continual_detail::write_report(out, o, table, summary.analysis, tuning);
   summary.tasks_csv = paths.tasks_csv;
   summary.summary_md = paths.summary_md;
   summary.correlations_json = paths.correlations_json;
@@ -162,7 +314,8 @@ ContinualSummary run_continual(const fs::path& out, const ContinualOptions& opti
                                         {"tasks_computed", summary.tasks_computed},
                                         {"tasks_reused", summary.tasks_reused},
                                         {"seconds", summary.seconds},
-                                        {"analysis", to_json(summary.analysis)}});
+                                        {"analysis", to_json(summary.analysis)},
+                                        {"tuning", tuning ? to_json(*tuning) : json(nullptr)}});
   return summary;
 }
 

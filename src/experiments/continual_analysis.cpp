@@ -53,6 +53,31 @@ json to_json(const ContinualClaim& c) {
   return j;
 }
 
+namespace {
+
+json paired_json(const ContinualAnalysis& a) {
+  json out = json::array();
+  for (const auto& p : a.paired) {
+    json j = stats::to_json(p.result);
+    j["method"] = p.method;
+    j["baseline"] = p.baseline;
+    out.push_back(std::move(j));
+  }
+  return out;
+}
+
+json ranking_json(const ContinualAnalysis& a) {
+  json j = stats::to_json(a.ranking);
+  if (j.contains("methods"))
+    for (auto& m : j["methods"]) {
+      const auto k = m.at("method").get<std::size_t>();
+      if (k < a.ranked_names.size()) m["method"] = a.ranked_names[k];
+    }
+  return j;
+}
+
+}  // namespace
+
 json to_json(const ContinualAnalysis& a) {
   auto spread = [](const SeedSpread& s) {
     json j{{"n", s.n}};
@@ -77,7 +102,9 @@ json to_json(const ContinualAnalysis& a) {
            {"distance_early", or_null(m.distance_early)},
            {"distance_late", or_null(m.distance_late)},
            {"lambda_max_late", or_null(m.lambda_max_late)},
-           {"units_replaced", or_null(m.units_replaced)}};
+           {"units_replaced", or_null(m.units_replaced)},
+           {"backoffs", or_null(m.backoffs)},
+           {"gauge_weight_change", or_null(m.gauge_weight_change)}};
     put_status(j, m.status);
     methods.push_back(std::move(j));
   }
@@ -90,7 +117,9 @@ json to_json(const ContinualAnalysis& a) {
           {"claims",
            {{"distance_predicts_plasticity", to_json(a.distance_predicts_plasticity)},
             {"distance_beyond_effective_rank", to_json(a.distance_beyond_effective_rank)}}},
-          {"diverged", diverged}};
+          {"diverged", diverged},
+          {"paired", paired_json(a)},
+          {"ranking", ranking_json(a)}};
 }
 
 }  // namespace critlab::experiments
@@ -128,6 +157,52 @@ ContinualCorrelation correlation(std::string measure, std::optional<std::string>
   else if (!c.bootstrap_low || !c.bootstrap_high)
     c.status = make_status(StatusCode::kInsufficientData, "too few runs for the cluster bootstrap");
   return c;
+}
+
+bool is_baseline(ContinualMethod m) {
+  return m == ContinualMethod::kBackprop || m == ContinualMethod::kL2 ||
+         m == ContinualMethod::kShrinkPerturb || m == ContinualMethod::kContinualBackprop ||
+         m == ContinualMethod::kRedo;
+}
+
+// Late plasticity per method and seed (the mean over the late window's tasks), the paired tests and the
+// ranking.
+void paired_tests(const ContinualOptions& o, const TaskTable& table, ContinualAnalysis& a) {
+  const std::int64_t tenth = std::max<std::int64_t>(1, o.tasks / 10);
+  std::vector<std::uint64_t> seeds;
+  for (std::int64_t k = 0; k < o.seeds; ++k) seeds.push_back(o.seed + static_cast<std::uint64_t>(k));
+  std::map<std::pair<ContinualMethod, std::uint64_t>, std::pair<double, int>> sums;
+  for (const auto& r : table.rows) {
+    if (!r.method || get(r.values, "task") < static_cast<double>(o.tasks - tenth)) continue;
+    auto& [sum, n] = sums[{*r.method, r.seed}];
+    sum += get(r.values, "plasticity"), ++n;  // NaN (diverged, no reference) stays NaN
+  }
+  auto late = [&](ContinualMethod m) {
+    std::vector<double> v;
+    for (const auto s : seeds) {
+      const auto it = sums.find({m, s});
+      v.push_back(it == sums.end() || it->second.second == 0 ? kNaN : it->second.first / it->second.second);
+    }
+    return v;
+  };
+  auto add = [&](ContinualMethod m, ContinualMethod b) {
+    a.paired.push_back({to_string(m), to_string(b), stats::paired_comparison(late(m), late(b))});
+  };
+  for (const auto m : o.methods)
+    if (!is_baseline(m))
+      for (const auto b : o.methods)
+        if (is_baseline(b)) add(m, b);
+  const auto& ms = o.methods;
+  if (std::count(ms.begin(), ms.end(), ContinualMethod::kGaugeCritical) &&
+      std::count(ms.begin(), ms.end(), ContinualMethod::kGaugeAway))
+    add(ContinualMethod::kGaugeCritical, ContinualMethod::kGaugeAway);
+  std::vector<std::vector<double>> scores(seeds.size());
+  for (const auto m : o.methods) {
+    a.ranked_names.push_back(to_string(m));
+    const auto v = late(m);
+    for (std::size_t s = 0; s < seeds.size(); ++s) scores[s].push_back(v[s]);
+  }
+  a.ranking = stats::rank_methods(scores, 2000, o.seed);
 }
 
 }  // namespace
@@ -227,6 +302,23 @@ ContinualAnalysis analyse(const ContinualOptions& o, const TaskTable& table) {
   for (const auto& [key, t] : diverged_at) a.diverged.push_back({key.first, key.second, t});
 
   const std::string perf = is_regression(o) ? "online_loss" : "online_accuracy";
+  auto has_column = [&](const RunMethod& m, const char* c) {
+    for (const auto& r : table.rows)
+      if (r.method == m && r.values.contains(c)) return true;
+    return false;
+  };
+  auto column_sum = [&](const RunMethod& m, const char* c) {
+    double sum = 0;
+    for (const auto& r : table.rows)
+      if (r.method == m && std::isfinite(get(r.values, c))) sum += get(r.values, c);
+    return sum;
+  };
+  auto column_max = [&](const RunMethod& m, const char* c) {
+    std::optional<double> mx;
+    for (const auto& r : table.rows)
+      if (r.method == m && std::isfinite(get(r.values, c))) mx = std::max(mx.value_or(0.0), get(r.values, c));
+    return mx;
+  };
   std::map<RunMethod, double> replaced;
   for (const auto& r : table.rows)
     replaced[r.method] += get(r.values, "units_replaced") / static_cast<double>(o.seeds);
@@ -247,6 +339,9 @@ ContinualAnalysis analyse(const ContinualOptions& o, const TaskTable& table) {
     w.distance_late = window("distance_to_criticality", m, true);
     w.lambda_max_late = window("lambda_max", m, true);
     if (m) w.units_replaced = replaced[m];
+    if (m && has_column(m, "backoffs")) w.backoffs = column_sum(m, "backoffs") / static_cast<double>(o.seeds);
+    if (m && has_column(m, "gauge_mean_abs_weight_change"))
+      w.gauge_weight_change = column_max(m, "gauge_mean_abs_weight_change");
     // Why a window is empty: a diverged run, the missing reference, or measures not taken.
     std::vector<std::string> diverged;
     for (const auto& d : a.diverged)
@@ -311,6 +406,7 @@ ContinualAnalysis analyse(const ContinualOptions& o, const TaskTable& table) {
     c.verdict = *c.high < 0  ? ClaimVerdict::kSupported
                 : *c.low > 0 ? ClaimVerdict::kOpposite
                              : ClaimVerdict::kNotSupported;
+  paired_tests(o, table, a);
   a.distance_beyond_effective_rank = claim(erank_partial);
   if (auto& c = a.distance_beyond_effective_rank; c.status.ok())
     c.verdict = *c.low <= 0 && *c.high >= 0 ? ClaimVerdict::kNotSupported : ClaimVerdict::kSupported;

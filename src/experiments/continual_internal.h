@@ -31,8 +31,14 @@ struct Execution {
   std::int64_t tasks_computed = 0, tasks_reused = 0;
 };
 
-// Runs (or resumes) every run of the resolved options `o` in `out`.
-Execution execute_runs(const std::filesystem::path& out, const ContinualOptions& o);
+// Runs (or resumes) every run of the resolved options `o` in `out`, each method with its options in
+// `per_method` (the fresh reference with `o`).
+Execution execute_runs(const std::filesystem::path& out, const ContinualOptions& o,
+                       const std::map<ContinualMethod, ContinualOptions>& per_method);
+
+// The tuning grid of every method of `o` with one (tuning_grid), run (or resumed) in out/tuning/ on the
+// tuning seeds and scored.
+ContinualTuning tune(const std::filesystem::path& out, const ContinualOptions& o);
 
 // A row's value: NaN when absent or null; infinities from their strings.
 double get(const nlohmann::json& row, const std::string& key);
@@ -64,6 +70,6 @@ struct ReportPaths {
   std::filesystem::path tasks_csv, summary_md, correlations_json;
 };
 ReportPaths write_report(const std::filesystem::path& out, const ContinualOptions& o, const TaskTable& table,
-                         const ContinualAnalysis& analysis);
+                         const ContinualAnalysis& analysis, const std::optional<ContinualTuning>& tuning);
 
 }  // namespace critlab::experiments::continual_detail

@@ -1,6 +1,7 @@
 // The continual experiment's report writer: tasks.csv from the task table, summary.md and correlations.json
 // from the analysis, and the plots (gnuplot scripts, their data, and SVGs where gnuplot is installed).
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <cmath>
 #include <limits>
@@ -22,11 +23,28 @@ namespace {
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 // The fixed columns of tasks.csv, then the per-layer ones in name order.
-const std::vector<std::string> kColumns{"online_accuracy", "online_loss",      "plasticity",
-                                        "fresh_accuracy",  "fresh_loss",       "dead_fraction",
-                                        "effective_rank",  "mean_abs_weight",  "distance_to_criticality",
-                                        "lambda_max",      "dynamic_range_db", "branching_sigma",
-                                        "units_replaced",  "diverged"};
+const std::vector<std::string> kColumns{"online_accuracy",
+                                        "online_loss",
+                                        "plasticity",
+                                        "fresh_accuracy",
+                                        "fresh_loss",
+                                        "dead_fraction",
+                                        "effective_rank",
+                                        "mean_abs_weight",
+                                        "distance_to_criticality",
+                                        "lambda_max",
+                                        "dynamic_range_db",
+                                        "branching_sigma",
+                                        "units_replaced",
+                                        "diverged",
+                                        "backoffs",
+                                        "units_rescaled",
+
+                                        "units_reinitialised",
+                                        "gauge_applications",
+                                        "gauge_log_gain_shift",
+                                        "gauge_mean_abs_weight_change",
+                                        "gauge_distance_after"};
 
 std::string fixed(double v, int digits = 3) {
   return std::isfinite(v) ? fmt::format("{:.{}f}", v, digits) : "-";
@@ -54,7 +72,83 @@ std::string tasks_csv(const TaskTable& table) {
   return csv;
 }
 
-std::string summary_md(const ContinualOptions& o, const ContinualAnalysis& a) {
+std::string p_value(const std::optional<double>& p, bool exact) {
+  return p ? fmt::format("{:.4g}{}", *p, exact ? "" : " (normal)") : "-";
+}
+
+std::string tuning_md(const ContinualOptions& o, const ContinualTuning& t) {
+  std::string md = fmt::format(
+      "\n## Tuning\n\nEach method's own hyper-parameter over a small grid, scored by the online {} over the "
+      "second half of a {} tasks x {} examples stream on tuning seeds {}..{} (not evaluation seeds); the "
+      "best "
+      "setting (*) runs in the evaluation. A diverged run has no score.\n\n| method | setting | score per "
+      "seed | "
+      "score |\n| --- | --- | --- | --- |\n",
+      o.stream == ContinualStream::kRegression ? "error (negated)" : "accuracy", o.tune_tasks,
+      o.tune_examples, o.seed + 1000, o.seed + 1000 + static_cast<std::uint64_t>(o.tune_seeds) - 1);
+  for (const auto& m : t.methods)
+    for (std::size_t c = 0; c < m.cells.size(); ++c) {
+      std::vector<std::string> per_seed;
+      for (const auto& v : m.cells[c].scores) per_seed.push_back(fixed(v, 4));
+      md += fmt::format("| {} | {}{} | {} | {} |\n", to_string(m.method), m.cells[c].setting.label(),
+                        m.chosen == c ? " *" : "", fmt::join(per_seed, ", "), fixed(m.cells[c].score, 4));
+    }
+  return md;
+}
+
+std::string paired_md(const ContinualAnalysis& a) {
+  std::string md =
+      "\n## Tests between methods\n\nLate plasticity, paired by seed: the mean difference (method minus "
+      "baseline) with its 95% t interval, the seeds won and lost, and the two-sided Wilcoxon signed-rank "
+      "test "
+      "(exact where there are no ties). With n seeds the exact test cannot give p below 2 / 2^n (0.25 for "
+      "3 seeds, 0.0625 for 5).\n\n| method | baseline | n | mean difference | 95% CI | won / lost | V | p "
+      "|\n| --- | --- | --- | --- | --- | --- | --- | --- |\n";
+  for (const auto& p : a.paired) {
+    const auto& r = p.result;
+    md += fmt::format("| {} | {} | {} | {} | [{}, {}] | {} / {} | {} | {} |\n", p.method, p.baseline, r.n,
+                      fixed(r.mean_difference, 4), fixed(r.ci_low, 4), fixed(r.ci_high, 4), r.wins, r.losses,
+                      r.wilcoxon_v ? fmt::format("{:.1f}", *r.wilcoxon_v) : "-", p_value(r.p_value, r.exact));
+  }
+  md +=
+      "\n## Ranking\n\nMethods ranked on each seed by late plasticity (1 = best); the mean rank with a "
+      "bootstrap interval over seeds and the share of resamples in which the method ranks first.\n\n"
+      "| method | mean rank | 95% interval | P(best) | seeds |\n| --- | --- | --- | --- | --- |\n";
+  for (const auto& m : a.ranking.methods)
+    md +=
+        fmt::format("| {} | {} | [{}, {}] | {} | {} |\n",
+                    m.method < a.ranked_names.size() ? a.ranked_names[m.method] : "?", fixed(m.mean_rank, 2),
+                    fixed(m.rank_low, 2), fixed(m.rank_high, 2), fixed(m.p_best, 3), m.seeds);
+  if (!a.ranking.status.ok()) md += "\nRanking: " + a.ranking.status.to_string() + "\n";
+  return md;
+}
+
+// The intervention arm next to backprop: what the rescaling moved and what it held.
+std::string intervention_md(const ContinualAnalysis& a) {
+  const auto* gc = a.find("gauge-critical");
+  const auto* ga = a.find("gauge-away");
+  if (!gc && !ga) return "";
+  std::string md =
+      "\n## Intervention: the distance to criticality moved, everything else held\n\nThe gauge arms are "
+      "backprop with a function-preserving rescaling of the layers every few hundred steps: each hidden gain "
+      "is moved to 1 (gauge-critical) or to e^{+-d} (gauge-away) while the network's outputs, its dead "
+      "fraction and effective rank (every unit's activity pattern) and mean |W| stay exactly as they were "
+      "at that moment. Differences in plasticity from backprop are then caused by the distance to "
+      "criticality (through the learning dynamics it sets), not by those three.\n\n| method | distance late "
+      "| "
+      "plasticity late | dead late | erank late | mean abs W late | largest change of mean abs W by a "
+      "rescaling |\n| --- | --- | --- | --- | --- | --- | --- |\n";
+  for (const char* name : {"backprop", "gauge-critical", "gauge-away"})
+    if (const auto* m = a.find(name))
+      md += fmt::format("| {} | {} | {} | {} | {} | {} | {} |\n", m->name, fixed(m->distance_late),
+                        fixed(m->plasticity_late), fixed(m->dead_fraction_late),
+                        fixed(m->effective_rank_late, 1), fixed(m->mean_abs_weight_late, 4),
+                        m->gauge_weight_change ? fmt::format("{:.1e}", *m->gauge_weight_change) : "-");
+  return md;
+}
+
+std::string summary_md(const ContinualOptions& o, const ContinualAnalysis& a,
+                       const std::optional<ContinualTuning>& tuning) {
   const bool regression = o.stream == ContinualStream::kRegression;
   const std::int64_t tenth = std::max<std::int64_t>(1, o.tasks / 10);
   std::string md = fmt::format("# Continual learning: {} stream\n\n", to_string(o.stream));
@@ -80,6 +174,14 @@ std::string summary_md(const ContinualOptions& o, const ContinualAnalysis& a) {
                       fixed(m.mean_abs_weight_late, 4), fixed(m.distance_early), fixed(m.distance_late),
                       fixed(m.lambda_max_late),
                       m.units_replaced ? fmt::format("{:.0f}", *m.units_replaced) : "-");
+  std::string backoffs;
+  for (const auto& m : a.methods)
+    if (m.backoffs) backoffs += fmt::format(" {} {:.1f};", m.name, *m.backoffs);
+  if (!backoffs.empty()) {
+    backoffs.back() = '.';
+    md += "\nMaintainers' back-offs per run (non-finite weights restored from the last finite snapshot):" +
+          backoffs + "\n";
+  }
   if (!a.diverged.empty()) {
     md += "\nDiverged (non-finite loss or weights; no measures from then on):";
     for (const auto& d : a.diverged) md += fmt::format(" {} seed {} at task {};", d.method, d.seed, d.task);
@@ -132,6 +234,9 @@ std::string summary_md(const ContinualOptions& o, const ContinualAnalysis& a) {
             ? "the distance to criticality tells nothing about plasticity that the effective rank "
               "does not already tell."
             : "the distance carries information about plasticity beyond the effective rank.");
+  md += intervention_md(a);
+  md += paired_md(a);
+  if (tuning) md += tuning_md(o, *tuning);
   return md;
 }
 
@@ -219,10 +324,10 @@ void write_plots(const fs::path& plots, const ContinualOptions& o, const TaskTab
 }  // namespace
 
 ReportPaths write_report(const fs::path& out, const ContinualOptions& o, const TaskTable& table,
-                         const ContinualAnalysis& analysis) {
+                         const ContinualAnalysis& analysis, const std::optional<ContinualTuning>& tuning) {
   ReportPaths paths{out / "tasks.csv", out / "summary.md", out / "correlations.json"};
   io::write_atomic(paths.tasks_csv, tasks_csv(table));
-  io::write_atomic(paths.summary_md, summary_md(o, analysis));
+  io::write_atomic(paths.summary_md, summary_md(o, analysis, tuning));
   write_plots(out / "plots", o, table);
   json correlations = json::array();
   for (const auto& c : analysis.correlations) correlations.push_back(to_json(c));

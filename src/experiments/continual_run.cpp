@@ -33,6 +33,7 @@
 #include "critlab/measure/theory.h"
 #include "critlab/nn/model.h"
 #include "critlab/train/criticality_reg.h"
+#include "critlab/train/maintainer.h"
 #include "critlab/train/online_mlp.h"
 #include "critlab/train/run.h"
 #include "critlab/train/unit_reset.h"
@@ -52,7 +53,20 @@ bool is_regression(const ContinualOptions& o) { return o.stream == ContinualStre
 
 bool uses_critical_init(ContinualMethod m) {
   return m == ContinualMethod::kCriticality || m == ContinualMethod::kCriticalityRegularizer ||
-         m == ContinualMethod::kCriticalInit;
+         m == ContinualMethod::kCriticalInit || m == ContinualMethod::kHomeostasis ||
+         m == ContinualMethod::kCriticalReinit || m == ContinualMethod::kCriticalityController;
+}
+
+// The maintainer a method runs, if any (criticality: the chosen one).
+std::optional<train::MaintainerKind> maintainer_kind(ContinualMethod m) {
+  if (m == ContinualMethod::kCriticality) m = kCriticalityMaintainer;
+  if (m == ContinualMethod::kHomeostasis) return train::MaintainerKind::kHomeostasis;
+  if (m == ContinualMethod::kCriticalReinit) return train::MaintainerKind::kCriticalReinit;
+  return std::nullopt;
+}
+
+bool is_gauge(ContinualMethod m) {
+  return m == ContinualMethod::kGaugeCritical || m == ContinualMethod::kGaugeAway;
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -129,6 +143,12 @@ class RegressionTasks {
 
 using Row = std::map<std::string, double>;
 
+// New units are drawn like the spec's own initialisation: he sqrt 2; xavier at equal fans 1; the critical
+// sigma_w for the critical initialisation.
+double spec_sigma_w(const nn::ModelSpec& spec) {
+  return nn::init_scales(spec).value_or(nn::MeanFieldScales{1.0, 0.0}).sigma_w;
+}
+
 nn::ModelSpec learner_spec(const ContinualOptions& o, ContinualMethod method, const Streams& streams) {
   double sigma_w = 0, sigma_b = 0;  // 0: the default initialisation (He for relu, Xavier otherwise)
   if (uses_critical_init(method)) {
@@ -182,17 +202,37 @@ class Run {
     Row row;
     if (!method_) {
       build(data::mix(seed_, 7, static_cast<std::uint64_t>(t)));  // a new network for every task
-    } else {
+    } else if (o_.measures) {
       measure(task.probes, row);
     }
     const double replaced_before = replaced();
+    const train::MaintainerCounts counts_before =
+        maintainer_ ? maintainer_->counts() : train::MaintainerCounts{};
+    gauge_ = {};
     const auto sums = train(task.inputs, task.targets, t, &examples_done);
-    const double loss_sum = sums.first, correct_sum = sums.second;
+    const double loss_sum = sums.loss, correct_sum = sums.correct;
     const std::int64_t m = task.inputs.size(0);
     row["task"] = static_cast<double>(t);
-    row["online_loss"] = loss_sum / static_cast<double>(m);
+    // Examples whose loss was non-finite (a maintainer's run backed off there) are out of the mean loss.
+    row["online_loss"] = sums.finite > 0 && std::isfinite(loss_sum)
+                             ? loss_sum / static_cast<double>(sums.finite)
+                         : maintainer_ ? kNaN
+                                       : loss_sum / static_cast<double>(m);
     row["online_accuracy"] = is_regression(o_) ? kNaN : correct_sum / static_cast<double>(m);
     row["units_replaced"] = replaced() - replaced_before;
+    if (maintainer_) {
+      const auto& c = maintainer_->counts();
+      row["backoffs"] = static_cast<double>(c.backoffs - counts_before.backoffs);
+      row["units_rescaled"] = static_cast<double>(c.units_rescaled - counts_before.units_rescaled);
+      row["units_reinitialised"] =
+          static_cast<double>(c.units_reinitialised - counts_before.units_reinitialised);
+    }
+    if (is_gauge(method_.value_or(ContinualMethod::kBackprop))) {
+      row["gauge_applications"] = static_cast<double>(gauge_.applications);
+      row["gauge_log_gain_shift"] = gauge_.applications ? gauge_.shift_sum / gauge_.applications : kNaN;
+      row["gauge_mean_abs_weight_change"] = gauge_.applications ? gauge_.weight_change_max : kNaN;
+      row["gauge_distance_after"] = gauge_.applications ? gauge_.distance_sum / gauge_.applications : kNaN;
+    }
     if (!std::isfinite(row["online_loss"])) row["diverged"] = 1;
     row["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     json j(json::value_t::object);
@@ -205,25 +245,38 @@ class Run {
   // One pass of online learning over `inputs` as task `t` (its noise generator and controller window):
   // each example's step and the method's per-step work. Returns the sums of the loss and of correct
   // predictions. Used by run_task and by the benchmark.
-  std::pair<double, double> train(const at::Tensor& inputs, const std::vector<double>& targets,
-                                  std::int64_t t, std::atomic<std::int64_t>* examples_done = nullptr) {
+  struct Sums {
+    double loss = 0, correct = 0;
+    std::int64_t finite = 0;  // examples with a finite loss
+  };
+  Sums train(const at::Tensor& inputs, const std::vector<double>& targets, std::int64_t t,
+             std::atomic<std::int64_t>* examples_done = nullptr) {
     gain_sum_.clear(), gain_count_ = 0, row_norms_.clear();  // per-task controller window (resumes exactly)
+    if (maintainer_) take_snapshot();  // the same point in an uninterrupted and a resumed run
     auto gen = at::make_generator<at::CPUGeneratorImpl>(data::mix(seed_, 11, static_cast<std::uint64_t>(t)));
     // The hook sees every example (a resumed run's first example included), once per call.
     const bool hooked = static_cast<bool>(o_.on_example);
     const ContinualMethod method = method_.value_or(ContinualMethod::kBackprop);
-    double loss_sum = 0, correct_sum = 0;
+    Sums sums;
     const std::int64_t m = inputs.size(0);
     for (std::int64_t i = 0; i < m; ++i) {
       if (hooked) o_.on_example(method, seed_, t * o_.examples_per_task + i);
       bool correct = false;
-      loss_sum += mlp_->step(inputs[i], targets[static_cast<std::size_t>(i)], &correct);
-      correct_sum += correct;
-      after_step(gen);
+      const double loss = mlp_->step(inputs[i], targets[static_cast<std::size_t>(i)], &correct);
+      if (std::isfinite(loss)) {
+        sums.loss += loss, sums.correct += correct, ++sums.finite;
+        after_step(gen);
+      } else if (maintainer_) {
+        back_off();  // the weights before this step were already non-finite or overflowing
+      } else {
+        sums.loss += loss;  // a diverged run: its row says so
+        after_step(gen);
+      }
       if (examples_done && (i & 255) == 255) *examples_done += 256;
     }
     if (examples_done) *examples_done += m & 255;
-    return {loss_sum, correct_sum};
+    if (maintainer_ && !snapshot_finite()) back_off();  // never commit non-finite weights
+    return sums;
   }
 
  private:
@@ -241,19 +294,30 @@ class Run {
     if (base == ContinualMethod::kCriticalityRegularizer) oo.criticality_strength = o_.criticality_strength;
     mlp_ = std::make_unique<train::OnlineMlp>(net_, oo);
     train::UnitResetOptions uo;
-    // New units are drawn like the spec's own initialisation: he sqrt 2; xavier at equal fans 1.
-    uo.sigma_w = nn::init_scales(spec).value_or(nn::MeanFieldScales{1.0, 0.0}).sigma_w;
+    uo.sigma_w = spec_sigma_w(spec);
     uo.replacement_rate = o_.replacement_rate;
     uo.decay = o_.utility_decay;
     uo.maturity = o_.maturity;
     uo.tau = o_.redo_tau;
     uo.period = o_.redo_period;
-    cbp_.reset(), redo_.reset(), controller_.reset();
+    cbp_.reset(), redo_.reset(), controller_.reset(), maintainer_.reset(), unit_stats_.reset();
     if (base == ContinualMethod::kContinualBackprop)
       cbp_ = std::make_unique<train::ContinualBackprop>(net_, uo, data::mix(seed_, 13, 0));
     if (base == ContinualMethod::kRedo)
       redo_ = std::make_unique<train::Redo>(net_, uo, data::mix(seed_, 17, 0));
-    if (base == ContinualMethod::kCriticality) {
+    if (const auto kind = maintainer_kind(base)) {
+      train::MaintainerOptions mo;
+      mo.kind = *kind;
+      mo.rate = o_.maintainer_rate;
+      mo.tolerance = o_.maintainer_tolerance;
+      mo.every = o_.maintainer_every;
+      mo.window = o_.maintainer_window;
+      mo.band = o_.homeostasis_band;
+      mo.sigma_w = spec_sigma_w(spec);
+      maintainer_ = std::make_unique<train::CriticalityMaintainer>(net_, mo, data::mix(seed_, 19, 0));
+    }
+    if (is_gauge(base)) unit_stats_ = std::make_unique<train::UnitStats>(net_, o_.maintainer_window);
+    if (base == ContinualMethod::kCriticalityController) {
       train::CriticalityOptions co;
       co.mode = CriticalityMode::kController;
       co.strength = o_.controller_rate;
@@ -267,6 +331,12 @@ class Run {
   }
 
   void after_step(at::Generator& gen) {
+    if (maintainer_) {
+      const bool corrected = maintainer_->step(net_, mlp_->hidden_preactivations(), reset_);
+      // A finite snapshot every window (a check costs a pass over the weights).
+      if (corrected && mlp_->optimizer_steps() % o_.maintainer_window == 0 && !take_snapshot()) back_off();
+    }
+    if (unit_stats_) gauge_step();
     if (cbp_ || redo_) {
       const auto hidden = mlp_->hidden_activations();  // [units] each: one example
       if (cbp_) cbp_->update(net_, hidden, reset_);
@@ -307,7 +377,72 @@ class Run {
   }
 
   double replaced() const {
-    return static_cast<double>((cbp_ ? cbp_->replaced_total() : 0) + (redo_ ? redo_->replaced_total() : 0));
+    return static_cast<double>((cbp_ ? cbp_->replaced_total() : 0) + (redo_ ? redo_->replaced_total() : 0) +
+                               (maintainer_ ? maintainer_->counts().units_reinitialised : 0));
+  }
+
+  // The gauge arms: every gauge_every steps, the function-preserving rescaling toward their targets.
+  void gauge_step() {
+    unit_stats_->observe(mlp_->hidden_preactivations());
+    if (mlp_->optimizer_steps() % o_.gauge_every != 0) return;
+    const auto lg = train::log_gains(net_, *unit_stats_);
+    if (!lg) return;  // statistics younger than a window
+    std::vector<double> targets(lg->size(), 0.0);
+    // gauge-away: ln gain_sq = -2d, +2d, -2d, ...: the first layer, which holds most of the weights, goes
+    // down, so that mean |W| can be held while the others move.
+    if (method_ == ContinualMethod::kGaugeAway)
+      for (std::size_t l = 0; l < targets.size(); ++l)
+        targets[l] = (l % 2 == 0 ? -2.0 : 2.0) * o_.gauge_distance;
+    const auto r = train::gauge_rescale(net_, *lg, targets);
+    if (!r.applied) return;
+    double P = 0, shift = 0;
+    for (std::size_t l = 0; l + 1 < r.log_scale.size(); ++l) {
+      P += r.log_scale[l];
+      shift += std::abs(2 * r.log_scale[l]);
+      for (std::int64_t i = 0; i < unit_stats_->units(l); ++i) unit_stats_->rescale(l, i, std::exp(P));
+    }
+    double after = 0;
+    for (const double g : r.log_gain_after) after += std::abs(g) / 2;
+    gauge_.distance_sum += after / static_cast<double>(r.log_gain_after.size());
+    ++gauge_.applications;
+    gauge_.shift_sum += shift / static_cast<double>(r.log_scale.size() - 1);
+    gauge_.weight_change_max =
+        std::max(gauge_.weight_change_max, std::abs(r.mean_abs_weight_after / r.mean_abs_weight_before - 1));
+  }
+
+  // The maintainers' guard: a copy of the weights and optimiser state known to be finite.
+  std::vector<at::Tensor> guarded() const {
+    auto t = net_->parameters();
+    for (const auto& s : mlp_->state_tensors()) t.push_back(s);
+    return t;
+  }
+  // Copies the current state into the snapshot if it is finite; false (snapshot kept) otherwise.
+  bool take_snapshot() {
+    c10::InferenceMode guard;
+    const auto now = guarded();
+    if (snapshot_.size() != now.size()) {
+      snapshot_.clear();
+      for (const auto& p : now) snapshot_.push_back(torch::empty_like(p));
+      snapshot_ok_ = false;
+    }
+    for (const auto& p : now)
+      if (!torch::isfinite(p).all().item<bool>()) return false;
+    for (std::size_t i = 0; i < now.size(); ++i) snapshot_[i].copy_(now[i]);
+    snapshot_ok_ = true;
+    return true;
+  }
+  bool snapshot_finite() {
+    c10::InferenceMode guard;
+    for (const auto& p : guarded())
+      if (!torch::isfinite(p).all().item<bool>()) return false;
+    return true;
+  }
+  void back_off() {
+    CRITLAB_ASSERT(snapshot_ok_, "a maintainer's run has no finite snapshot to return to");
+    c10::InferenceMode guard;
+    auto now = guarded();
+    for (std::size_t i = 0; i < now.size(); ++i) now[i].copy_(snapshot_[i]);
+    maintainer_->back_off();
   }
 
   void measure(const at::Tensor& probes, Row& row) {
@@ -367,6 +502,8 @@ class Run {
       if (cbp_) st["continual_backprop"] = cbp_->state();
       if (redo_) st["redo"] = redo_->state();
       if (controller_) st["controller"] = controller_->state();
+      if (maintainer_) st["maintainer"] = maintainer_->state();
+      if (unit_stats_) st["unit_stats"] = unit_stats_->state();
     }
     io::write_json(dir_ / "state.json", st);
     if (k > 1) fs::remove(dir_ / fmt::format("model-{}.pt", k - 1));
@@ -399,6 +536,8 @@ class Run {
     if (cbp_) cbp_->restore(st.raw("continual_backprop"));
     if (redo_) redo_->restore(st.raw("redo"));
     if (controller_) controller_->restore(st.raw("controller"));
+    if (maintainer_) maintainer_->restore(st.raw("maintainer"));
+    if (unit_stats_) unit_stats_->restore(st.raw("unit_stats"));
   }
 
   const ContinualOptions& o_;
@@ -413,6 +552,14 @@ class Run {
   std::unique_ptr<train::ContinualBackprop> cbp_;
   std::unique_ptr<train::Redo> redo_;
   std::unique_ptr<train::CriticalityController> controller_;
+  std::unique_ptr<train::CriticalityMaintainer> maintainer_;
+  std::unique_ptr<train::UnitStats> unit_stats_;  // gauge arms
+  struct GaugeTask {
+    std::int64_t applications = 0;
+    double shift_sum = 0, weight_change_max = 0, distance_sum = 0;
+  } gauge_;
+  std::vector<at::Tensor> snapshot_;
+  bool snapshot_ok_ = false;
   std::vector<std::size_t> hidden_;
   at::Tensor noise_;  // shrink-perturb: one buffer for all parameters' noise
   std::vector<at::Tensor>
@@ -471,34 +618,39 @@ json benchmark_continual_methods(const std::vector<std::string>& methods, std::i
 
 namespace critlab::experiments::continual_detail {
 
-Execution execute_runs(const fs::path& out, const ContinualOptions& o) {
+namespace {
+
+// One run of a pool: its options (which outlive the pool), method, seed and directory.
+struct Job {
+  const ContinualOptions* o;
+  RunMethod method;
+  std::uint64_t seed;
+  fs::path dir;
+  std::int64_t tasks;
+};
+
+// Runs (or resumes) `jobs` in parallel with the streams of `stream_options`; progress under `label`.
+Execution run_pool(const std::vector<Job>& jobs, const ContinualOptions& stream_options,
+                   const std::string& label) {
+  const auto& o = stream_options;
   const c10::Device device = resolve_device(o.device);
   // Never more parallel runs than cores: more only adds memory and contention.
   const int cores = hardware_cores();
   int workers = o.threads > 0 ? std::min(o.threads, cores) : cores;
   if (!device.is_cpu()) workers = 1;
   configure_threads(1);  // every run is single-threaded; runs go in parallel
-  auto runtime = runtime_metadata(device, 1);
-  runtime["parallel_runs"] = workers;
-  io::write_json(out / "runtime.json", runtime);
 
   const Streams streams(o, device);
   std::vector<std::unique_ptr<Run>> runs;
-  std::vector<RunMethod> methods(o.methods.begin(), o.methods.end());
-  if (o.fresh_baseline) methods.push_back(std::nullopt);
-  for (std::int64_t s = 0; s < o.seeds; ++s)
-    for (const auto& m : methods) {
-      const auto seed = o.seed + static_cast<std::uint64_t>(s);
-      runs.push_back(std::make_unique<Run>(o, m, seed, streams, device,
-                                           out / "runs" / method_name(m) / fmt::format("seed-{}", seed)));
-    }
+  for (const auto& j : jobs)
+    runs.push_back(std::make_unique<Run>(*j.o, j.method, j.seed, streams, device, j.dir));
   Execution execution;
   std::vector<std::int64_t> done_tasks;
   std::int64_t remaining = 0;
-  for (auto& r : runs) {
-    done_tasks.push_back(std::min(r->open(), o.tasks));
+  for (std::size_t i = 0; i < runs.size(); ++i) {
+    done_tasks.push_back(std::min(runs[i]->open(), jobs[i].tasks));
     execution.tasks_reused += done_tasks.back();
-    remaining += (o.tasks - done_tasks.back()) * o.examples_per_task;
+    remaining += (jobs[i].tasks - done_tasks.back()) * jobs[i].o->examples_per_task;
   }
 
   std::atomic<std::size_t> next{0};
@@ -509,7 +661,7 @@ Execution execute_runs(const fs::path& out, const ContinualOptions& o) {
   const auto work = [&] {
     try {
       for (std::size_t i; !failed && (i = next++) < runs.size();)
-        for (std::int64_t t = done_tasks[i]; t < o.tasks && !failed; ++t) {
+        for (std::int64_t t = done_tasks[i]; t < jobs[i].tasks && !failed; ++t) {
           runs[i]->run_task(t, examples);
           ++tasks_computed;
         }
@@ -535,7 +687,7 @@ Execution execute_runs(const fs::path& out, const ContinualOptions& o) {
   if (o.progress)
     watcher = std::thread([&] {
       while (!finished) {
-        report_progress(o.progress, "continual", std::min(examples.load(), total - 1), total,
+        report_progress(o.progress, label, std::min(examples.load(), total - 1), total,
                         fmt::format("{} tasks done", tasks_computed.load()));
         std::this_thread::sleep_for(std::chrono::milliseconds(200));
       }
@@ -544,10 +696,102 @@ Execution execute_runs(const fs::path& out, const ContinualOptions& o) {
   finished = true;
   if (watcher.joinable()) watcher.join();
   if (error) std::rethrow_exception(error);
-  report_progress(o.progress, "continual", total, total, fmt::format("{} tasks done", tasks_computed.load()));
+  report_progress(o.progress, label, total, total, fmt::format("{} tasks done", tasks_computed.load()));
   execution.tasks_computed = tasks_computed.load();
   for (const auto& r : runs) execution.records.push_back({r->method(), r->seed(), r->rows()});
   return execution;
+}
+
+}  // namespace
+
+Execution execute_runs(const fs::path& out, const ContinualOptions& o,
+                       const std::map<ContinualMethod, ContinualOptions>& per_method) {
+  auto runtime = runtime_metadata(resolve_device(o.device), 1);
+  const int cores = hardware_cores();
+  runtime["parallel_runs"] = o.threads > 0 ? std::min(o.threads, cores) : cores;
+  io::write_json(out / "runtime.json", runtime);
+  std::vector<Job> jobs;
+  std::vector<RunMethod> methods(o.methods.begin(), o.methods.end());
+  if (o.fresh_baseline) methods.push_back(std::nullopt);
+  for (std::int64_t s = 0; s < o.seeds; ++s)
+    for (const auto& m : methods) {
+      const auto seed = o.seed + static_cast<std::uint64_t>(s);
+      const ContinualOptions* mo = m ? &per_method.at(*m) : &o;
+      jobs.push_back({mo, m, seed, out / "runs" / method_name(m) / fmt::format("seed-{}", seed), o.tasks});
+    }
+  return run_pool(jobs, o, "continual");
+}
+
+ContinualTuning tune(const fs::path& out, const ContinualOptions& o) {
+  // The tuning stream: tune_tasks x tune_examples on seeds seed + 1000, ...; no measures, no fresh runs.
+  ContinualOptions base = o;
+  base.tasks = o.tune_tasks;
+  base.examples_per_task = o.tune_examples;
+  base.measures = false;
+  base.fresh_baseline = false;
+  ContinualTuning tuning;
+  std::vector<std::vector<ContinualOptions>> options;  // per method, per cell (outlive the pool)
+  for (const auto m : o.methods) {
+    const auto grid = tuning_grid(m);
+    if (grid.empty()) continue;
+    ContinualTuning::Method tm;
+    tm.method = m;
+    options.emplace_back();
+    for (const auto& g : grid) {
+      tm.cells.push_back({g, {}, std::nullopt, {}});
+      options.back().push_back(with_setting(base, g));
+    }
+    tuning.methods.push_back(std::move(tm));
+  }
+  std::vector<Job> jobs;
+  for (std::size_t i = 0; i < tuning.methods.size(); ++i)
+    for (std::size_t c = 0; c < tuning.methods[i].cells.size(); ++c)
+      for (std::int64_t k = 0; k < o.tune_seeds; ++k) {
+        const auto seed = o.seed + 1000 + static_cast<std::uint64_t>(k);
+        jobs.push_back({&options[i][c], tuning.methods[i].method, seed,
+                        out / "tuning" / to_string(tuning.methods[i].method) /
+                            tuning.methods[i].cells[c].setting.label() / fmt::format("seed-{}", seed),
+                        o.tune_tasks});
+      }
+  if (jobs.empty()) return tuning;
+  const auto execution = run_pool(jobs, base, "tuning");
+  // Score: online accuracy (regression: minus the squared error) over the tasks of the second half.
+  const bool regression = is_regression(o);
+  std::size_t r = 0;
+  for (auto& tm : tuning.methods) {
+    for (auto& cell : tm.cells) {
+      double sum = 0;
+      bool all = true;
+      for (std::int64_t k = 0; k < o.tune_seeds; ++k, ++r) {
+        double v = 0;
+        std::int64_t n = 0;
+        for (const auto& row : execution.records[r].rows) {
+          if (get(row, "diverged") == 1) v = kNaN;
+          if (get(row, "task") < static_cast<double>(o.tune_tasks / 2)) continue;
+          v += regression ? -get(row, "online_loss") : get(row, "online_accuracy");
+          ++n;
+        }
+        const bool ok = n > 0 && std::isfinite(v);
+        cell.scores.push_back(ok ? std::optional<double>(v / static_cast<double>(n)) : std::nullopt);
+        if (ok)
+          sum += v / static_cast<double>(n);
+        else
+          all = false;
+      }
+      if (all)
+        cell.score = sum / static_cast<double>(o.tune_seeds);
+      else
+        cell.status = make_status(StatusCode::kNonFinite, "a tuning run diverged: no score");
+    }
+    // The best score; ties go to the first cell of the grid.
+    for (std::size_t c = 0; c < tm.cells.size(); ++c)
+      if (tm.cells[c].score && (!tm.chosen || *tm.cells[c].score > *tm.cells[*tm.chosen].score))
+        tm.chosen = c;
+    if (!tm.chosen)
+      tm.status =
+          make_status(StatusCode::kNonFinite, "every setting diverged; the method runs with its default");
+  }
+  return tuning;
 }
 
 }  // namespace critlab::experiments::continual_detail

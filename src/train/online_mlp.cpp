@@ -177,6 +177,8 @@ double OnlineMlp::step(const at::Tensor& x, double target, bool* correct) {
 
 std::vector<at::Tensor> OnlineMlp::hidden_activations() const { return {a_.begin() + 1, a_.end() - 1}; }
 
+std::vector<at::Tensor> OnlineMlp::hidden_preactivations() const { return {z_.begin(), z_.end() - 1}; }
+
 std::vector<at::Tensor> OnlineMlp::hidden_row_sq_norms() const {
   c10::InferenceMode guard;
   std::vector<at::Tensor> n;

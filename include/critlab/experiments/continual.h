@@ -13,9 +13,33 @@
 //   shrink-perturb           + weight decay and N(0, perturb_std^2) noise on every parameter after each step
 //   continual-backprop       + unit replacement by contribution utility (train/unit_reset.h)
 //   redo                     + ReDo resets of dormant units every redo_period steps
-//   criticality              critical initialisation + the homeostatic gain controller (criticality_reg.h)
+//   homeostasis              critical initialisation + per-unit homeostasis (train/maintainer.h): each unit's
+//                            gain contribution pulled to 1 and its activity kept in range through its bias
+//   critical-reinit          critical initialisation + silent units re-initialised at the critical scale and
+//                            the live units' layer gain pulled to 1 (train/maintainer.h)
+//   criticality              the best of the two maintainers by the tuning of the closing note of issue 18
+//                            (kCriticalityMaintainer below): the same runs as that maintainer
+//   criticality-controller   critical initialisation + the homeostatic layer-gain controller
+//                            (criticality_reg.h); kept so that its failure (it inflates the surviving units
+//                            of a layer whose units fall silent until SGD diverges) stays reproducible
 //   criticality-regularizer  critical initialisation + the log-gain penalty (closed form, local gradient)
 //   critical-init            critical initialisation only
+//   gauge-critical           the intervention arm: backprop, with every `gauge_every` steps a
+//   gauge-away               function-preserving rescaling of the layers (train/maintainer.h) that moves the
+//                            hidden gains to 1 (gauge-critical) or to e^{+-gauge_distance} alternating
+//                            (gauge-away) while the function, the dead fraction, the effective rank and mean
+//                            |W| stay exactly as they were (ReLU or linear learners, SGD)
+// The two maintainers never let a run end in non-finite weights: a step whose loss is non-finite, or weights
+// found non-finite at a check, are replaced by the last finite snapshot (taken every maintainer window and
+// at each task's start), the maintainer backs off (its rate halves, it pauses a window) and the event is
+// counted in the task's `backoffs` column.
+//
+// Tuning (`tune`): for every method with a hyper-parameter, a small grid over it (tuning_grid), each setting
+// scored by its online accuracy (regression: minus its squared error) over the second half of a short
+// stream (tune_tasks x tune_examples) on `tune_seeds` seeds that are not evaluation seeds (seed + 1000,
+// ...); the best setting of each method is carried into the evaluation runs. The grid's runs live in
+// OUT/tuning/<method>/<setting>/ and resume like the others; the table is OUT/tuning.json and a section of
+// summary.md.
 // A "fresh" reference trains a newly initialised backprop network on every task; a method's plasticity on a
 // task is its online accuracy there over the fresh network's (for regression: the fresh network's error
 // over the method's).
@@ -60,7 +84,14 @@ enum class ContinualMethod {
   kCriticality,
   kCriticalityRegularizer,
   kCriticalInit,
+  kHomeostasis,
+  kCriticalReinit,
+  kCriticalityController,
+  kGaugeCritical,
+  kGaugeAway,
 };
+// The maintainer the method `criticality` runs.
+inline constexpr ContinualMethod kCriticalityMaintainer = ContinualMethod::kHomeostasis;
 enum class ContinualStream { kPermutedPixels, kPermutedLabels, kRegression };
 
 }  // namespace critlab::experiments
@@ -74,7 +105,12 @@ CRITLAB_ENUM_NAMES(experiments::ContinualMethod, "method",
                    {experiments::ContinualMethod::kRedo, "redo"},
                    {experiments::ContinualMethod::kCriticality, "criticality"},
                    {experiments::ContinualMethod::kCriticalityRegularizer, "criticality-regularizer"},
-                   {experiments::ContinualMethod::kCriticalInit, "critical-init"})
+                   {experiments::ContinualMethod::kCriticalInit, "critical-init"},
+                   {experiments::ContinualMethod::kHomeostasis, "homeostasis"},
+                   {experiments::ContinualMethod::kCriticalReinit, "critical-reinit"},
+                   {experiments::ContinualMethod::kCriticalityController, "criticality-controller"},
+                   {experiments::ContinualMethod::kGaugeCritical, "gauge-critical"},
+                   {experiments::ContinualMethod::kGaugeAway, "gauge-away"})
 CRITLAB_ENUM_NAMES(experiments::ContinualStream, "stream",
                    {experiments::ContinualStream::kPermutedPixels, "permuted-pixels"},
                    {experiments::ContinualStream::kPermutedLabels, "permuted-labels"},
@@ -94,13 +130,11 @@ struct ContinualOptions {
   ContinualStream stream = ContinualStream::kPermutedPixels;
   std::int64_t tasks = 100;
   std::int64_t examples_per_task = 10000;
-  std::vector<ContinualMethod> methods{ContinualMethod::kBackprop,
-                                       ContinualMethod::kL2,
-                                       ContinualMethod::kShrinkPerturb,
-                                       ContinualMethod::kContinualBackprop,
-                                       ContinualMethod::kRedo,
-                                       ContinualMethod::kCriticality,
-                                       ContinualMethod::kCriticalityRegularizer};
+  std::vector<ContinualMethod> methods{
+      ContinualMethod::kBackprop,       ContinualMethod::kL2,
+      ContinualMethod::kShrinkPerturb,  ContinualMethod::kContinualBackprop,
+      ContinualMethod::kRedo,           ContinualMethod::kCriticality,
+      ContinualMethod::kCriticalReinit, ContinualMethod::kCriticalityRegularizer};
   std::uint64_t seed = 1;
   std::int64_t seeds = 1;  // seeds seed, seed + 1, ...
   // The full-size protocol: 800 tasks x 60,000 examples, 3 x 2000 units, 3 seeds, for the fields the caller
@@ -120,13 +154,23 @@ struct ContinualOptions {
   std::int64_t maturity = 100;
   double redo_tau = 0.1;  // redo
   std::int64_t redo_period = 1000;
-  double controller_rate = 0.5;        // criticality: correction rate k
-  double tolerance = 0.05;             // criticality: distance tolerance (dead band tolerance / 2)
+  double controller_rate = 0.5;        // criticality-controller: correction rate k
+  double tolerance = 0.05;             // criticality-controller: distance tolerance (dead band tolerance / 2)
   std::int64_t controller_every = 10;  // steps between corrections (gain estimate from that step's example)
-  double criticality_strength = 0.1;   // criticality-regularizer: lambda (per example)
-  double critical_sigma_b = 0.05;      // critical init: sigma_b (sigma_w from the mean-field theory)
+  double maintainer_rate = 0.1;        // homeostasis, critical-reinit: fraction corrected per round
+  double maintainer_tolerance = 0.05;  // their dead band on |ln g| / 2
+  std::int64_t maintainer_every = 10;  // steps between correction rounds
+  std::int64_t maintainer_window = 100;  // time constant of the unit statistics (steps)
+  double homeostasis_band = 0.5;         // homeostasis: activity floor of the gain law (maintainer.h)
+  std::int64_t gauge_every = 500;        // gauge arms: steps between rescalings
+  double gauge_distance = 1.0;           // gauge-away: |ln gain| of each hidden layer
+  double criticality_strength = 0.1;     // criticality-regularizer: lambda (per example)
+  double critical_sigma_b = 0.05;        // critical init: sigma_b (sigma_w from the mean-field theory)
   // Regression stream.
   std::int64_t flip_every = 10000;
+  // Tuning (see above).
+  bool tune = false;
+  std::int64_t tune_tasks = 10, tune_examples = 5000, tune_seeds = 2;
   // Measurement.
   std::int64_t probe_examples = 2000;
   bool fresh_baseline = true;
@@ -141,8 +185,10 @@ struct ContinualOptions {
   std::set<std::string> given;
   // progress over the training examples of all runs;
   ProgressFn progress;
-  // a hook before every training example (tests install an abrupt kill here; empty: none).
+  // a hook before every training example (tests install an abrupt kill here; empty: none);
   ContinualExampleHook on_example;
+  // whether the runs measure the network before each task (off for the tuning runs, which score only).
+  bool measures = true;
 
   bool IsValid(std::string* error) const;
 };
@@ -153,10 +199,39 @@ nlohmann::json to_json(const ContinualOptions& o);
 // `flip_every` examples and 1000 probe inputs. Idempotent; run_continual applies it and records the result.
 ContinualOptions with_continual_presets(const ContinualOptions& o);
 
+// One setting of a method's tuning grid: values by their names in experiment.json (e.g. "weight_decay").
+struct TuneSetting {
+  std::vector<std::pair<std::string, double>> values;
+  std::string label() const;  // "weight_decay=0.0001", or "default" for an empty setting
+};
+// The grid of `method` around the options' values (empty: the method has no hyper-parameter of its own).
+std::vector<TuneSetting> tuning_grid(ContinualMethod method);
+// `o` with the setting's values.
+ContinualOptions with_setting(const ContinualOptions& o, const TuneSetting& setting);
+
+struct ContinualTuning {
+  struct Cell {
+    TuneSetting setting;
+    std::vector<std::optional<double>> scores;  // per tuning seed (empty: diverged)
+    std::optional<double> score;                // mean over seeds; empty when a seed diverged
+    Status status;
+  };
+  struct Method {
+    ContinualMethod method;
+    std::vector<Cell> cells;
+    std::optional<std::size_t> chosen;  // the best cell; empty when no cell has a score
+    Status status;
+  };
+  std::vector<Method> methods;  // the options' methods with a grid
+  const Method* find(ContinualMethod m) const;
+};
+nlohmann::json to_json(const ContinualTuning& t);
+
 struct ContinualSummary {
   std::int64_t runs = 0, tasks_computed = 0, tasks_reused = 0;
   double seconds = 0;
-  ContinualAnalysis analysis;  // the values summary.md and correlations.json are written from
+  ContinualAnalysis analysis;             // the values summary.md and correlations.json are written from
+  std::optional<ContinualTuning> tuning;  // with `tune`
   std::filesystem::path tasks_csv, summary_md, correlations_json;
 };
 nlohmann::json to_json(const ContinualSummary& s);

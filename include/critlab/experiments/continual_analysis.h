@@ -21,6 +21,7 @@
 
 #include "critlab/core/enums.h"
 #include "critlab/core/status.h"
+#include "critlab/stats/paired.h"
 
 namespace critlab::experiments {
 
@@ -43,7 +44,10 @@ struct ContinualMethodWindows {
   std::optional<double> mean_abs_weight_late;
   std::optional<double> distance_early, distance_late;
   std::optional<double> lambda_max_late;
-  std::optional<double> units_replaced;  // per run (mean over seeds); empty for the fresh reference
+  std::optional<double> units_replaced;       // per run (mean over seeds); empty for the fresh reference
+  std::optional<double> backoffs;             // maintainers: back-offs per run (mean over seeds)
+  std::optional<double> gauge_weight_change;  // gauge arms: the largest relative change of mean |W| by a
+                                              // rescaling, over all runs and tasks
   // ok, or why a window above is empty (a diverged run, no fresh reference, no measures).
   Status status;
 };
@@ -76,6 +80,12 @@ struct ContinualClaim {
   Status status;
 };
 
+// One method against another on late plasticity, paired by seed (stats/paired.h).
+struct ContinualPairedTest {
+  std::string method, baseline;
+  stats::PairedComparison result;
+};
+
 struct ContinualAnalysis {
   std::vector<ContinualMethodWindows> methods;  // in the options' order, then the fresh reference
   std::vector<ContinualCorrelation> correlations;
@@ -91,6 +101,13 @@ struct ContinualAnalysis {
     std::int64_t task = 0;  // the first task whose row reports it
   };
   std::vector<Divergence> diverged;  // runs with non-finite loss or weights, by method name and seed
+  // Each criticality method (the maintainers, the controller, the regulariser, critical-init, the gauge arms)
+  // against each baseline (backprop, l2, shrink-perturb, continual-backprop, redo) that ran, on the seeds'
+  // late plasticity; and the gauge arms against each other.
+  std::vector<ContinualPairedTest> paired;
+  // All methods ranked by late plasticity per seed (names in the ranking's column order).
+  std::vector<std::string> ranked_names;
+  stats::Ranking ranking;
 
   const ContinualMethodWindows* find(const std::string& name) const;
   const ContinualCorrelation* find_correlation(const std::string& label) const;

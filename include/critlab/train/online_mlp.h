@@ -58,6 +58,8 @@ class OnlineMlp {
 
   // Outputs of the hidden layers at the last step, [units] each (views of internal buffers).
   std::vector<at::Tensor> hidden_activations() const;
+  // Pre-activations W a + b of the hidden layers at the last step, [units] each (views of internal buffers).
+  std::vector<at::Tensor> hidden_preactivations() const;
   // Per hidden layer, gain_sq = sum_i phi'(z_i)^2 n_i / fan_out at the last step's example (the closed-form
   // Jacobian gain of measure/jacobian.h on one example), with the row norms n_i = |W_i|^2 taken from
   // `row_sq_norms` (hidden_row_sq_norms() at some earlier point) instead of a pass over the weights: cheap
