@@ -17,8 +17,9 @@ namespace {
 nn::DenseView dense(nn::LayerStack& stack, std::size_t l) {
   auto d = nn::plain_dense_view(*stack->block(l));
   if (!d)
-    throw Error(fmt::format("criticality maintenance needs plain dense blocks (no norm, no skip); block {} is '{}'",
-                            l, stack->block(l)->describe()));
+    throw Error(
+        fmt::format("criticality maintenance needs plain dense blocks (no norm, no skip); block {} is '{}'",
+                    l, stack->block(l)->describe()));
   return *d;
 }
 
@@ -128,7 +129,11 @@ void UnitStats::reset(std::size_t l, std::int64_t i) {
 }
 
 nlohmann::json UnitStats::state() const {
-  return {{"z", vectors(z_)}, {"z2", vectors(z2_)}, {"c", vectors(c_)}, {"h", vectors(h_)}, {"age", vectors(age_)}};
+  return {{"z", vectors(z_)},
+          {"z2", vectors(z2_)},
+          {"c", vectors(c_)},
+          {"h", vectors(h_)},
+          {"age", vectors(age_)}};
 }
 
 void UnitStats::restore(const nlohmann::json& s) {
@@ -136,7 +141,8 @@ void UnitStats::restore(const nlohmann::json& s) {
     auto r = s.at(key).get<std::vector<std::vector<double>>>();
     if (r.size() != v.size()) throw Error("checkpointed unit statistics do not match the network's layers");
     for (std::size_t l = 0; l < v.size(); ++l)
-      if (r[l].size() != v[l].size()) throw Error("checkpointed unit statistics do not match the layer widths");
+      if (r[l].size() != v[l].size())
+        throw Error("checkpointed unit statistics do not match the layer widths");
     v = std::move(r);
   };
   get("z", z_), get("z2", z2_), get("c", c_), get("h", h_), get("age", age_);
@@ -150,14 +156,18 @@ bool MaintainerOptions::IsValid(std::string* error) const {
     if (error) *error = m;
     return false;
   };
-  if (!(rate > 0 && rate <= 1)) return fail(fmt::format("the maintainer's rate must be in (0, 1], got {}", rate));
+  if (!(rate > 0 && rate <= 1))
+    return fail(fmt::format("the maintainer's rate must be in (0, 1], got {}", rate));
   if (!(max_step > 0 && max_step <= 1))
     return fail(fmt::format("the maintainer's max step must be in (0, 1], got {}", max_step));
   if (!(tolerance >= 0 && tolerance <= 10))
     return fail(fmt::format("the maintainer's tolerance must be in [0, 10], got {}", tolerance));
-  if (!(band > 0 && band <= 1)) return fail(fmt::format("the activity floor must be in (0, 1], got {}", band));
-  if (!(silent > 0 && silent < 1)) return fail(fmt::format("the silent threshold must be in (0, 1), got {}", silent));
-  if (every < 1) return fail(fmt::format("the maintainer must correct at least every step, got every {}", every));
+  if (!(band > 0 && band <= 1))
+    return fail(fmt::format("the activity floor must be in (0, 1], got {}", band));
+  if (!(silent > 0 && silent < 1))
+    return fail(fmt::format("the silent threshold must be in (0, 1), got {}", silent));
+  if (every < 1)
+    return fail(fmt::format("the maintainer must correct at least every step, got every {}", every));
   if (window < 1) return fail(fmt::format("the statistics window must be at least 1 step, got {}", window));
   if (!(sigma_w > 0 && std::isfinite(sigma_w))) return fail("the re-initialisation scale must be positive");
   return true;
@@ -177,7 +187,8 @@ CriticalityMaintainer::CriticalityMaintainer(nn::LayerStack& stack, const Mainta
   if (!o_.IsValid(&err)) throw Error(err);
 }
 
-bool CriticalityMaintainer::step(nn::LayerStack& stack, const std::vector<at::Tensor>& pre, const StateReset& reset) {
+bool CriticalityMaintainer::step(nn::LayerStack& stack, const std::vector<at::Tensor>& pre,
+                                 const StateReset& reset) {
   stats_.observe(pre);
   ++steps_;
   if (steps_ % o_.every != 0 || steps_ < paused_until_) return false;
@@ -235,7 +246,8 @@ void CriticalityMaintainer::critical_reinit(nn::LayerStack& stack, const StateRe
         continue;
       }
       replace_unit(stack, l, i, u.f, o_.sigma_w, reset,
-                   data::mix(seed_, static_cast<std::uint64_t>(counts_.corrections), l * 65537ULL + static_cast<std::uint64_t>(i)));
+                   data::mix(seed_, static_cast<std::uint64_t>(counts_.corrections),
+                             l * 65537ULL + static_cast<std::uint64_t>(i)));
       stats_.reset(l, i);
       ++counts_.units_reinitialised;
     }
@@ -264,8 +276,11 @@ void CriticalityMaintainer::back_off() {
 }
 
 nlohmann::json CriticalityMaintainer::state() const {
-  return {{"stats", stats_.state()},   {"rate", rate_},         {"steps", steps_},
-          {"paused_until", paused_until_}, {"counts", to_json(counts_)}};
+  return {{"stats", stats_.state()},
+          {"rate", rate_},
+          {"steps", steps_},
+          {"paused_until", paused_until_},
+          {"counts", to_json(counts_)}};
 }
 
 void CriticalityMaintainer::restore(const nlohmann::json& s) {

@@ -19,9 +19,7 @@ using namespace critlab;
 namespace {
 
 // A 4-unit hidden layer on 2 inputs, then a readout of 3.
-nn::LayerStack layer(Activation act) {
-  return nn::build_model(nn::mlp_spec(1, 4, act, 1.0, 0.0, {2}), 1);
-}
+nn::LayerStack layer(Activation act) { return nn::build_model(nn::mlp_spec(1, 4, act, 1.0, 0.0, {2}), 1); }
 at::Tensor weight(nn::LayerStack& s, std::size_t l) { return nn::plain_dense_view(*s->block(l))->weight; }
 at::Tensor bias(nn::LayerStack& s, std::size_t l) { return nn::plain_dense_view(*s->block(l))->bias; }
 
@@ -227,7 +225,8 @@ TEST(Gauge, RescalingHoldsFunctionActivityAndMeanAbsWeightAndMovesGainsExactly) 
   };
   auto mean_abs_w = [&] {
     double s = 0, n = 0;
-    for (std::size_t l = 0; l < net->size(); ++l) s += weight(net, l).abs().sum().item<double>(), n += weight(net, l).numel();
+    for (std::size_t l = 0; l < net->size(); ++l)
+      s += weight(net, l).abs().sum().item<double>(), n += weight(net, l).numel();
     return s / n;
   };
   torch::NoGradGuard no_grad;
@@ -244,9 +243,11 @@ TEST(Gauge, RescalingHoldsFunctionActivityAndMeanAbsWeightAndMovesGainsExactly) 
     const double distance_before = distance(log_gains());
     const auto r = train::gauge_rescale(net, log_gains(), targets);
     ASSERT_TRUE(r.applied) << r.message;
-    EXPECT_LT((net->forward(x) - out_before).abs().max().item<double>(), 1e-4 * out_before.abs().max().item<double>());
+    EXPECT_LT((net->forward(x) - out_before).abs().max().item<double>(),
+              1e-4 * out_before.abs().max().item<double>());
     const auto taps = net->forward_tapped(x);
-    for (std::size_t l = 0; l + 1 < taps.size(); ++l) EXPECT_TRUE(torch::equal(taps[l].output > 0, pattern_before[l]));
+    for (std::size_t l = 0; l + 1 < taps.size(); ++l)
+      EXPECT_TRUE(torch::equal(taps[l].output > 0, pattern_before[l]));
     EXPECT_NEAR(mean_abs_w() / w_before, 1.0, 1e-6);
     const auto after = log_gains();
     for (std::size_t l = 0; l < after.size(); ++l) EXPECT_NEAR(after[l], r.log_gain_after[l], 1e-4);

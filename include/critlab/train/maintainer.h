@@ -101,23 +101,23 @@ class UnitStats {
 
 struct MaintainerOptions {
   MaintainerKind kind = MaintainerKind::kHomeostasis;
-  double rate = 0.1;            // fraction of the log-gain (or activity) error corrected per correction
-  double max_step = 0.05;       // bound on |ln r| per correction
-  double tolerance = 0.05;      // dead band on |ln g| / 2
-  double band = 0.5;            // homeostasis: the activity floor of the gain law
-  double silent = 0.01;         // c_i below this: silent
-  std::int64_t every = 10;      // steps between corrections
-  std::int64_t window = 100;    // statistics' time constant, steps
+  double rate = 0.1;          // fraction of the log-gain (or activity) error corrected per correction
+  double max_step = 0.05;     // bound on |ln r| per correction
+  double tolerance = 0.05;    // dead band on |ln g| / 2
+  double band = 0.5;          // homeostasis: the activity floor of the gain law
+  double silent = 0.01;       // c_i below this: silent
+  std::int64_t every = 10;    // steps between corrections
+  std::int64_t window = 100;  // statistics' time constant, steps
   double sigma_w = 1.4142135623730951;  // critical re-initialisation scale
   bool IsValid(std::string* error) const;
 };
 
 // What corrections did (cumulative; per task in the continual experiment).
 struct MaintainerCounts {
-  std::int64_t corrections = 0;         // correction rounds
-  std::int64_t units_rescaled = 0;      // unit gain corrections (critical-reinit: live units x rounds)
-  std::int64_t units_reinitialised = 0; // critical-reinit's silent units
-  std::int64_t backoffs = 0;            // non-finite weights restored from the last finite snapshot
+  std::int64_t corrections = 0;          // correction rounds
+  std::int64_t units_rescaled = 0;       // unit gain corrections (critical-reinit: live units x rounds)
+  std::int64_t units_reinitialised = 0;  // critical-reinit's silent units
+  std::int64_t backoffs = 0;             // non-finite weights restored from the last finite snapshot
 };
 nlohmann::json to_json(const MaintainerCounts& c);
 
@@ -126,7 +126,8 @@ class CriticalityMaintainer {
   CriticalityMaintainer(nn::LayerStack& stack, const MaintainerOptions& options, std::uint64_t seed);
   // After every optimiser step with that step's hidden pre-activations; corrects every `every` steps.
   // Returns true when a correction round ran.
-  bool step(nn::LayerStack& stack, const std::vector<at::Tensor>& preactivations, const StateReset& reset = {});
+  bool step(nn::LayerStack& stack, const std::vector<at::Tensor>& preactivations,
+            const StateReset& reset = {});
   // One correction round now, on the statistics gathered so far (step calls it when due).
   void correct(nn::LayerStack& stack, const StateReset& reset = {});
 
@@ -155,7 +156,7 @@ class CriticalityMaintainer {
 // The gauge intervention's result.
 struct GaugeResult {
   bool applied = false;
-  std::vector<double> log_scale;             // u_l per dense layer (readout last)
+  std::vector<double> log_scale;                        // u_l per dense layer (readout last)
   std::vector<double> log_gain_before, log_gain_after;  // ln gain_sq_l per hidden layer (predicted after)
   double mean_abs_weight_before = 0, mean_abs_weight_after = 0;
   std::string message;  // why it was not applied
