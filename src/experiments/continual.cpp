@@ -264,16 +264,30 @@ json to_json(const ContinualTuning& t) {
   return {{"methods", methods}};
 }
 
+namespace {
+// j["tuning"]: the tuning table, or null with the reason beside it.
+void put_tuning(json& j, const std::optional<ContinualTuning>& t) {
+  if (t) {
+    j["tuning"] = to_json(*t);
+    return;
+  }
+  j["tuning"] = nullptr;
+  j["tuning_status"] = "not-run";
+  j["tuning_message"] = "no tuning asked for (--tune)";
+}
+}  // namespace
+
 json to_json(const ContinualSummary& s) {
-  return {{"runs", s.runs},
-          {"tasks_computed", s.tasks_computed},
-          {"tasks_reused", s.tasks_reused},
-          {"seconds", s.seconds},
-          {"tasks_csv", s.tasks_csv.string()},
-          {"summary", s.summary_md.string()},
-          {"correlations", s.correlations_json.string()},
-          {"analysis", to_json(s.analysis)},
-          {"tuning", s.tuning ? to_json(*s.tuning) : json(nullptr)}};
+  json j{{"runs", s.runs},
+         {"tasks_computed", s.tasks_computed},
+         {"tasks_reused", s.tasks_reused},
+         {"seconds", s.seconds},
+         {"tasks_csv", s.tasks_csv.string()},
+         {"summary", s.summary_md.string()},
+         {"correlations", s.correlations_json.string()},
+         {"analysis", to_json(s.analysis)}};
+  put_tuning(j, s.tuning);
+  return j;
 }
 
 ContinualSummary run_continual(const fs::path& out, const ContinualOptions& options) {
@@ -310,12 +324,13 @@ ContinualSummary run_continual(const fs::path& out, const ContinualOptions& opti
   summary.summary_md = paths.summary_md;
   summary.correlations_json = paths.correlations_json;
   summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  io::write_json(out / "summary.json", {{"runs", summary.runs},
-                                        {"tasks_computed", summary.tasks_computed},
-                                        {"tasks_reused", summary.tasks_reused},
-                                        {"seconds", summary.seconds},
-                                        {"analysis", to_json(summary.analysis)},
-                                        {"tuning", tuning ? to_json(*tuning) : json(nullptr)}});
+  json record{{"runs", summary.runs},
+              {"tasks_computed", summary.tasks_computed},
+              {"tasks_reused", summary.tasks_reused},
+              {"seconds", summary.seconds},
+              {"analysis", to_json(summary.analysis)}};
+  put_tuning(record, tuning);
+  io::write_json(out / "summary.json", record);
   return summary;
 }
 

@@ -120,4 +120,10 @@ TEST(JsonStatus, TrainingAndAContinualStreamTooShortForStatistics) {
       "--methods backprop --probe-examples 20 --no-fresh --json --out " +
       (d.path() / "cont").string());
   expect_nulls_explained(cont);
+  // With the tuning, the paired tests (one seed: no interval, no test) and the ranking.
+  expect_nulls_explained(
+      run_json("experiment continual --tasks 2 --examples-per-task 60 --width 8 --depth 1 --methods "
+               "backprop,l2,homeostasis "
+               "--probe-examples 20 --tune --tune-tasks 2 --tune-examples 40 --tune-seeds 1 --json --out " +
+               (d.path() / "tuned").string()));
 }
