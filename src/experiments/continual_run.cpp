@@ -393,7 +393,8 @@ class Run {
     if (method_ == ContinualMethod::kGaugeAway)
       for (std::size_t l = 0; l < targets.size(); ++l)
         targets[l] = (l % 2 == 0 ? -2.0 : 2.0) * o_.gauge_distance;
-    const auto r = train::gauge_rescale(net_, *lg, targets);
+    // Bounded steps (0.1 in ln gain per layer and application) and hands off layers that are mostly silent.
+    const auto r = train::gauge_rescale(net_, *lg, targets, {.max_step = 0.1, .min_gain_sq = 0.05});
     if (!r.applied) return;
     double P = 0, shift = 0;
     for (std::size_t l = 0; l + 1 < r.log_scale.size(); ++l) {

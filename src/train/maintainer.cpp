@@ -316,10 +316,17 @@ std::optional<std::vector<double>> log_gains(nn::LayerStack& stack, const UnitSt
 }
 
 GaugeResult gauge_rescale(nn::LayerStack& stack, const std::vector<double>& log_gain_sq,
-                          const std::vector<double>& targets) {
+                          const std::vector<double>& final_targets, const GaugeOptions& options) {
   const std::size_t L = stack->size();
-  CRITLAB_ASSERT(L >= 2 && log_gain_sq.size() == L - 1 && targets.size() == L - 1,
+  CRITLAB_ASSERT(L >= 2 && log_gain_sq.size() == L - 1 && final_targets.size() == L - 1,
                  "gauge: one log gain and one target per hidden layer");
+  // This application's targets: at most max_step away from where each layer is; a layer whose gain is
+  // below min_gain_sq (mostly silent units, which a rescaling cannot revive) stays where it is.
+  std::vector<double> targets(final_targets);
+  for (std::size_t l = 0; l + 1 < L; ++l)
+    targets[l] = log_gain_sq[l] < std::log(options.min_gain_sq)
+                     ? log_gain_sq[l]
+                     : log_gain_sq[l] + clip(final_targets[l] - log_gain_sq[l], 2 * options.max_step);
   std::vector<nn::DenseView> layers;
   std::vector<double> S;
   for (std::size_t l = 0; l < L; ++l) {
@@ -359,6 +366,9 @@ GaugeResult gauge_rescale(nn::LayerStack& stack, const std::vector<double>& log_
     for (std::size_t i = 0; i < x.size(); ++i) d += x[i] * y[i];
     return d;
   };
+  // No hidden layer's ln gain moves by more than twice the step (the constraints may carry it past its
+  // bounded target, never further).
+  const double box = std::min(5.0, 2 * options.max_step);
   auto project = [&](std::vector<double> v) {
     for (int it = 0; it < 100; ++it) {
       const double f = F(v);
@@ -366,12 +376,13 @@ GaugeResult gauge_rescale(nn::LayerStack& stack, const std::vector<double>& log_
       const auto g = dF(v);
       const double gg = dot(g, g);
       if (!(gg > 0)) break;
-      for (std::size_t l = 0; l < h; ++l) v[l] = std::clamp(v[l] - f / gg * g[l], -5.0, 5.0);
+      for (std::size_t l = 0; l < h; ++l) v[l] = std::clamp(v[l] - f / gg * g[l], -box, box);
     }
     return v;
   };
   std::vector<double> v(h);
-  for (std::size_t l = 0; l < h; ++l) v[l] = -(log_gain_sq[l] - targets[l]) / 2;  // the unconstrained optimum
+  for (std::size_t l = 0; l < h; ++l)  // the unconstrained optimum
+    v[l] = std::clamp(-(log_gain_sq[l] - targets[l]) / 2, -box, box);
   v = project(v);
   for (int it = 0; it < 5000; ++it) {
     std::vector<double> g(h);
@@ -384,7 +395,7 @@ GaugeResult gauge_rescale(nn::LayerStack& stack, const std::vector<double>& log_
       largest = std::max(largest, std::abs(g[l]));
     }
     if (largest < 1e-10) break;
-    for (std::size_t l = 0; l < h; ++l) v[l] -= 0.05 * g[l];
+    for (std::size_t l = 0; l < h; ++l) v[l] = std::clamp(v[l] - 0.05 * g[l], -box, box);
     v = project(v);
   }
   std::vector<double> u(v);

@@ -260,6 +260,15 @@ TEST(Gauge, RescalingHoldsFunctionActivityAndMeanAbsWeightAndMovesGainsExactly) 
     else
       EXPECT_GT(distance(after), distance_before + 0.3);
   }
+  // Bounded steps: each layer aims at most max_step away and moves by at most twice that.
+  const auto lg = log_gains();
+  const auto r = train::gauge_rescale(net, lg, {0, 0, 0}, {.max_step = 0.05});
+  ASSERT_TRUE(r.applied) << r.message;
+  for (std::size_t l = 0; l < lg.size(); ++l)
+    EXPECT_LE(std::abs(r.log_gain_after[l] - lg[l]) / 2, 0.1 + 1e-9);
+  // A layer below min_gain_sq is held where it is.
+  const auto held = train::gauge_rescale(net, log_gains(), {0, 0, 0}, {.min_gain_sq = 1e9});
+  for (std::size_t l = 0; l < 3; ++l) EXPECT_NEAR(held.log_gain_after[l], held.log_gain_before[l], 1e-6);
   auto tanh_net = nn::build_model(nn::mlp_spec(2, 8, Activation::kTanh, 1.0, 0.0, {4}), 1);
   EXPECT_THROW(train::gauge_rescale(tanh_net, {0, 0}, {0, 0}), Error);
 }

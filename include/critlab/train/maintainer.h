@@ -41,13 +41,17 @@
 // effective rank of the activations) is unchanged while each hidden gain moves by ln gain_sq_l += 2 u_l.
 // The intervention chooses u to bring ln gain_sq_l to a target tau_l (0: critical; +-d alternating: away
 // from criticality at distance d) in least squares, subject to sum_l u_l = 0 (function) and
-// sum_l S_l e^{u_l} = sum_l S_l, S_l = sum |W_l| (mean |W| unchanged), by Newton iterations on the KKT
-// system of the linearised problem. Plain SGD has no state to rescale; Adam's moments would be
-// inconsistent, so it is refused.
+// sum_l S_l e^{u_l} = sum_l S_l, S_l = sum |W_l| (mean |W| unchanged), by projected gradient on that
+// surface (see gauge_rescale). Each application moves a layer's ln gain by at most GaugeOptions::max_step.
+// The rescaling changes no activation pattern, but it does change SGD's dynamics: a layer scaled by e^u
+// gets gradients scaled by e^{-u}, its relative updates by e^{-2u}. That is the channel through which the
+// distance to criticality can act on plasticity with everything the correlations controlled for held.
+// Plain SGD has no state to rescale; Adam's moments would be inconsistent, so it is refused.
 #pragma once
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
+#include <limits>
 #include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
@@ -165,8 +169,17 @@ struct GaugeResult {
 // Moves the hidden layers' log gains toward `targets` (one per hidden layer) with the function, the
 // activity pattern and mean |W| held fixed, from the current log gains (e.g. UnitStats' mean_i g_i).
 // Throws critlab::Error for a stack that is not a plain ReLU/linear MLP.
+struct GaugeOptions {
+  // Each application aims each hidden layer's ln gain (= ln gain_sq / 2) at most max_step from where it is
+  // and moves it by at most 2 max_step (the constraints may carry it past its aim): bounded steps (an
+  // unbounded first version put log scales of up to +-5 on layers whose gain could not be moved and made SGD
+  // collapse within 20 tasks).
+  double max_step = std::numeric_limits<double>::infinity();
+  // A layer whose gain_sq is below this (mostly silent units: a rescaling keeps them silent) is left alone.
+  double min_gain_sq = 0;
+};
 GaugeResult gauge_rescale(nn::LayerStack& stack, const std::vector<double>& log_gain_sq,
-                          const std::vector<double>& targets);
+                          const std::vector<double>& targets, const GaugeOptions& options = {});
 // ln gain_sq_l = ln mean_i c_i n_i per hidden layer from the statistics (empty when a layer's units are all
 // younger than a window or its gain is 0).
 std::optional<std::vector<double>> log_gains(nn::LayerStack& stack, const UnitStats& stats);
