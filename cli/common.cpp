@@ -40,6 +40,10 @@ const std::vector<CommandInfo>& command_list() {
       {"graph",
        "correlation graphs, the connectivity transition, critical neurons and pruning of a --record run",
        true},
+      {"landscape",
+       "the loss landscape: Hessian eigenvalues, trace and density, filter-normalised slices, local "
+       "concentration, sharpness over training",
+       true},
       {"survey",
        "measure the models of a manifest and test whether accuracy tracks criticality (Vock & Meisel's "
        "survey); or analyse a table",

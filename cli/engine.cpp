@@ -23,7 +23,8 @@ int main(int argc, char** argv) {
       {"train", add_train},           {"measure", add_measure},       {"theory", add_theory},
       {"powerlaw", add_powerlaw},     {"avalanches", add_avalanches}, {"graph", add_graph},
       {"experiment", add_experiment}, {"bench", add_bench},           {"branching", add_branching},
-      {"reference", add_reference},   {"spectra", add_spectra},       {"survey", add_survey}};
+      {"reference", add_reference},   {"spectra", add_spectra},       {"survey", add_survey},
+      {"landscape", add_landscape}};
   std::vector<std::pair<CLI::App*, Runner>> commands;
   for (const auto& c : command_list()) {
     CLI::App* sub = app.add_subcommand(c.name, c.help);

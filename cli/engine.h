@@ -19,6 +19,7 @@ Runner add_avalanches(CLI::App& app);
 Runner add_graph(CLI::App& app);
 Runner add_experiment(CLI::App& app);
 Runner add_spectra(CLI::App& app);
+Runner add_landscape(CLI::App& app);
 
 // Model flags (--arch, --depth, --width, --activation, --norm, --residual, --init, --sigma-w, --sigma-b).
 // Enum flags are parsed into strings and resolved by resolve_model_flags (one spelling, clear errors).
