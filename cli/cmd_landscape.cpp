@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 #include <torch/torch.h>
 
+#include <chrono>
 #include <filesystem>
 #include <functional>
 #include <nlohmann/json.hpp>
@@ -198,12 +199,29 @@ Runner add_landscape(CLI::App& cmd) {
     j["parameters"] = n_params;
     const auto progress = terminal_progress();
 
-    // Hessian.
+    // Hessian. Timings beside it: a gradient (forward and backward on the batch, the work of a training
+    // step), the operator's set-up (the same with a graph kept), and each solver with its products.
+    nlohmann::json timing;
+    const auto seconds_since = [](std::chrono::steady_clock::time_point t0) {
+      return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    };
     {
+      nn::EvalModeGuard eval(*model);
+      auto t0 = std::chrono::steady_clock::now();
+      const at::Tensor l = landscape::batch_loss(model, hess_set.inputs, hess_set.labels, loss);
+      torch::autograd::grad({l}, landscape::trainable_parameters(*model));
+      timing["gradient_s"] = seconds_since(t0);
+    }
+    {
+      auto t0 = std::chrono::steady_clock::now();
       auto h =
           landscape::HessianOperator::for_model(model, hess_set.inputs, hess_set.labels, loss, s->float64);
+      timing["setup_s"] = seconds_since(t0);
       s->lanczos.seed = s->seed;
+      t0 = std::chrono::steady_clock::now();
       const auto eig = landscape::lanczos_extremes(h->as_function(), h->dim(), h->options(), s->lanczos);
+      timing["eigen_s"] = seconds_since(t0);
+      timing["hvp_s"] = timing["eigen_s"].get<double>() / std::max(1, eig.iterations);
       auto hj = landscape::to_json(eig);
       hj["loss_value"] = h->loss();
       hj["gradient_norm"] = h->gradient().norm().item<double>();
@@ -215,7 +233,9 @@ Runner add_landscape(CLI::App& cmd) {
         hj["trace_status"] = to_string(StatusCode::kNotRun);
       } else {
         s->trace.seed = s->seed;
+        t0 = std::chrono::steady_clock::now();
         const auto tr = landscape::hutchinson_trace(h->as_function(), h->dim(), h->options(), s->trace);
+        timing["trace_s"] = seconds_since(t0);
         hj["trace"] = or_null(tr.trace);
         hj["trace_se"] = or_null(tr.se);
         hj["trace_probes"] = tr.probes;
@@ -224,7 +244,9 @@ Runner add_landscape(CLI::App& cmd) {
       j["hessian"] = hj;
       if (s->with_density) {
         s->density.seed = s->seed;
+        t0 = std::chrono::steady_clock::now();
         const auto d = landscape::spectral_density(h->as_function(), h->dim(), h->options(), s->density);
+        timing["density_s"] = seconds_since(t0);
         j["density"] = landscape::to_json(d);
         if (staged) {
           io::Table t{{"eigenvalue", "density"}, {}};
@@ -389,6 +411,7 @@ Runner add_landscape(CLI::App& cmd) {
       j["sharpness"] = nullptr;
       j["sharpness_status"] = to_string(StatusCode::kNotRun);
     }
+    j["timing"] = timing;
     j["runtime"] = runtime_metadata(device, threads);
     if (staged) {
       io::write_json(staged->path() / "landscape.json", j);
