@@ -31,6 +31,8 @@ import time
 import numpy
 import torch
 
+from bench_import import best_of  # best of n timed calls, and the result
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -58,15 +60,6 @@ def fashion(n):
         i += 1
     xs = torch.tensor((x[order] - mean) / std).reshape(n, 1, 28, 28)
     return xs, torch.tensor(y[order])
-
-
-def best_of(n, f):
-    best, out = math.inf, None
-    for _ in range(n):
-        t0 = time.perf_counter()
-        out = f()
-        best = min(best, time.perf_counter() - t0)
-    return best, out
 
 
 def main():

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "critlab/core/error.h"
+#include "critlab/stats/describe.h"
 #include "measure/tensor_util.h"
 
 namespace critlab::landscape {
@@ -423,16 +424,12 @@ DensityResult spectral_density(const SymmetricOperator& op, std::int64_t n, cons
     r.nodes.push_back(std::move(nodes));
     r.weights.push_back(std::move(weights));
   }
-  const auto mean_se = [](const std::vector<double>& x, double& mean, double& se) {
-    mean = 0;
-    for (double v : x) mean += v;
-    mean /= x.size();
-    double ss = 0;
-    for (double v : x) ss += (v - mean) * (v - mean);
-    se = x.size() > 1 ? std::sqrt(ss / (x.size() - 1) / x.size()) : NAN;
-  };
-  mean_se(m1, r.moment1, r.moment1_se);
-  mean_se(m2, r.moment2, r.moment2_se);
+  const auto m1s = stats::mean_sd(m1), m2s = stats::mean_sd(m2);
+  const double root_n = std::sqrt(static_cast<double>(m1.size()));
+  r.moment1 = m1s.mean;
+  r.moment2 = m2s.mean;
+  r.moment1_se = m1.size() > 1 ? m1s.sd / root_n : NAN;  // no spread from one start
+  r.moment2_se = m2.size() > 1 ? m2s.sd / root_n : NAN;
   const double range = hi - lo > 0 ? hi - lo : std::max(1.0, std::abs(hi));
   r.sigma = o.sigma_rel * range;
   const double from = lo - 5 * r.sigma, to = hi + 5 * r.sigma;

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "critlab/core/error.h"
+#include "critlab/stats/describe.h"
 
 namespace critlab::landscape {
 
@@ -53,14 +54,6 @@ void check_like(const std::vector<at::Tensor>& d, const std::vector<at::Tensor>&
   for (std::size_t i = 0; i < d.size(); ++i)
     if (!d[i].defined() || d[i].sizes() != params[i].sizes())
       throw Error(fmt::format("{}'s tensor {} does not have the shape of the model's parameter", what, i));
-}
-
-double quantile(std::vector<double> v, double q) {
-  std::sort(v.begin(), v.end());
-  const double pos = q * (v.size() - 1);
-  const auto lo = static_cast<std::size_t>(std::floor(pos));
-  const auto hi = std::min(lo + 1, v.size() - 1);
-  return v[lo] + (pos - lo) * (v[hi] - v[lo]);
 }
 
 }  // namespace
@@ -225,19 +218,18 @@ std::vector<ConcentrationRow> concentration(nn::LayerStack& model, const at::Ten
   std::vector<ConcentrationRow> rows;
   for (std::size_t s = 0; s < subsets.size(); ++s)
     for (std::size_t r = 0; r < o.radii.size(); ++r) {
-      const auto& v = rises[s][r];
+      std::vector<double> v = rises[s][r];
       ConcentrationRow row;
       row.radius = o.radii[r];
       row.subset = subsets[s].name;
-      row.directions = static_cast<int>(v.size());
-      for (double x : v) row.mean += x;
-      row.mean /= v.size();
-      double ss = 0;
-      for (double x : v) ss += (x - row.mean) * (x - row.mean);
-      row.sd = std::sqrt(ss / (v.size() - 1));
-      row.q05 = quantile(v, 0.05);
-      row.q50 = quantile(v, 0.5);
-      row.q95 = quantile(v, 0.95);
+      const auto m = stats::mean_sd(v);  // over the finite rises
+      row.directions = static_cast<int>(m.n);
+      row.mean = m.mean;
+      row.sd = m.sd;
+      std::sort(v.begin(), v.end());
+      row.q05 = stats::quantile_sorted(v, 0.05);
+      row.q50 = stats::quantile_sorted(v, 0.5);
+      row.q95 = stats::quantile_sorted(v, 0.95);
       if (row.mean != 0 && std::isfinite(row.mean)) row.sd_over_mean = row.sd / std::abs(row.mean);
       rows.push_back(row);
     }

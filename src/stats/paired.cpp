@@ -11,6 +11,7 @@
 
 #include "critlab/core/error.h"
 #include "critlab/stats/correlation.h"
+#include "critlab/stats/describe.h"
 #include "critlab/stats/inference.h"
 
 namespace critlab::stats {
@@ -40,14 +41,6 @@ std::size_t draw_below(std::mt19937_64& rng, std::size_t n) {
     const std::uint64_t x = rng();
     if (x >= reject_below) return static_cast<std::size_t>(x % range);
   }
-}
-
-// R's quantile type 7 of sorted values: linear interpolation between the order statistics.
-double quantile_sorted(const std::vector<double>& v, double q) {
-  const double pos = q * static_cast<double>(v.size() - 1);
-  const auto lo = static_cast<std::size_t>(std::floor(pos));
-  const auto hi = std::min(lo + 1, v.size() - 1);
-  return v[lo] + (pos - static_cast<double>(lo)) * (v[hi] - v[lo]);
 }
 
 }  // namespace

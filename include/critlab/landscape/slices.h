@@ -97,7 +97,7 @@ struct ConcentrationOptions {
 struct ConcentrationRow {
   double radius = 0;
   std::string subset;
-  int directions = 0;
+  int directions = 0;  // directions whose rise was finite (the statistics are over these)
   double mean = 0, sd = 0, q05 = 0, q50 = 0, q95 = 0;
   std::optional<double> sd_over_mean;  // null when the mean rise is 0
 };

@@ -14,4 +14,8 @@ struct MeanSd {
 // Non-finite values (NaN: not measured; +-inf) are skipped.
 MeanSd mean_sd(const std::vector<double>& x);
 
+// The q-quantile (q in [0, 1]) of values sorted ascending, R's type 7: linear interpolation between the order
+// statistics. `sorted` must not be empty.
+double quantile_sorted(const std::vector<double>& sorted, double q);
+
 }  // namespace critlab::stats
