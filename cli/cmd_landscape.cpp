@@ -352,16 +352,25 @@ Runner add_landscape(CLI::App& cmd) {
       j["concentration_info"] = cj;
       if (staged) {
         io::Table t{{"radius"}, {}};
-        for (const auto& sub : subsets) t.columns.push_back(sub.name + "_sd_over_mean");
+        for (const auto& sub : subsets) {
+          t.columns.push_back(sub.name + "_sd_over_mean");
+          t.columns.push_back(sub.name + "_even_sd_over_mean");
+        }
         for (double r : s->conc.radii) {
           std::vector<double> row{r};
           for (const auto& sub : subsets)
             for (const auto& c : rows)
-              if (c.radius == r && c.subset == sub.name) row.push_back(c.sd_over_mean.value_or(NAN));
+              if (c.radius == r && c.subset == sub.name) {
+                row.push_back(c.sd_over_mean.value_or(NAN));
+                row.push_back(c.even_sd_over_mean.value_or(NAN));
+              }
           t.add_row(row);
         }
         std::vector<io::PlotSeries> series;
-        for (const auto& sub : subsets) series.push_back({sub.name + "_sd_over_mean", sub.name});
+        for (const auto& sub : subsets) {
+          series.push_back({sub.name + "_sd_over_mean", sub.name + " (rise)"});
+          series.push_back({sub.name + "_even_sd_over_mean", sub.name + " (even part)"});
+        }
         io::plot_lines(staged->path() / "plots", "concentration", t, "radius", series,
                        {.title = "relative spread of the loss rise over directions",
                         .xlabel = "radius r",

@@ -198,9 +198,10 @@ std::vector<ConcentrationRow> concentration(nn::LayerStack& model, const at::Ten
   ParameterSwap swap(model);
   const auto& theta = swap.original();
   const double base = evaluate(model, inputs, labels, loss).loss;
-  // rises[subset][radius][direction]
+  // rises[subset][radius][direction], and the even part (L(+r d) + L(-r d)) / 2 - L
   std::vector<std::vector<std::vector<double>>> rises(subsets.size(),
                                                       std::vector<std::vector<double>>(o.radii.size()));
+  auto even = rises;
   for (int k = 0; k < o.directions; ++k) {
     const auto d = filter_normalized_direction(theta, o.include_1d, o.seed + static_cast<std::uint64_t>(k));
     for (std::size_t s = 0; s < subsets.size(); ++s) {
@@ -211,7 +212,11 @@ std::vector<ConcentrationRow> concentration(nn::LayerStack& model, const at::Ten
       }
       for (std::size_t r = 0; r < o.radii.size(); ++r) {
         swap.offset({{o.radii[r], &ds}});
-        rises[s][r].push_back(evaluate(model, inputs, labels, loss).loss - base);
+        const double plus = evaluate(model, inputs, labels, loss).loss - base;
+        swap.offset({{-o.radii[r], &ds}});
+        const double minus = evaluate(model, inputs, labels, loss).loss - base;
+        rises[s][r].push_back(plus);
+        even[s][r].push_back(0.5 * (plus + minus));
       }
     }
   }
@@ -231,6 +236,10 @@ std::vector<ConcentrationRow> concentration(nn::LayerStack& model, const at::Ten
       row.q50 = stats::quantile_sorted(v, 0.5);
       row.q95 = stats::quantile_sorted(v, 0.95);
       if (row.mean != 0 && std::isfinite(row.mean)) row.sd_over_mean = row.sd / std::abs(row.mean);
+      const auto e = stats::mean_sd(even[s][r]);
+      row.even_mean = e.mean;
+      row.even_sd = e.sd;
+      if (e.mean != 0 && std::isfinite(e.mean)) row.even_sd_over_mean = e.sd / std::abs(e.mean);
       rows.push_back(row);
     }
   return rows;
@@ -312,9 +321,18 @@ nlohmann::json to_json(const Slice2D& s) {
 }
 
 nlohmann::json to_json(const ConcentrationRow& r) {
-  return {{"radius", r.radius}, {"subset", r.subset}, {"directions", r.directions},
-          {"mean", r.mean},     {"sd", r.sd},         {"q05", r.q05},
-          {"q50", r.q50},       {"q95", r.q95},       {"sd_over_mean", or_null(r.sd_over_mean)}};
+  return {{"radius", r.radius},
+          {"subset", r.subset},
+          {"directions", r.directions},
+          {"mean", r.mean},
+          {"sd", r.sd},
+          {"q05", r.q05},
+          {"q50", r.q50},
+          {"q95", r.q95},
+          {"sd_over_mean", or_null(r.sd_over_mean)},
+          {"even_mean", r.even_mean},
+          {"even_sd", r.even_sd},
+          {"even_sd_over_mean", or_null(r.even_sd_over_mean)}};
 }
 
 }  // namespace critlab::landscape

@@ -132,12 +132,19 @@ TEST(Concentration, RisesMatchTheSecondOrderTaylorExpansionAlongTheSameDirection
   const auto params = trainable_parameters(*model);
   auto h = HessianOperator::for_model(model, x, y, LossKind::kCrossEntropy, true);
   const double r = 1e-3;
-  std::vector<double> predicted;
+  std::vector<double> predicted, curvature;
   for (int k = 0; k < o.directions; ++k) {
     const at::Tensor d = flatten(filter_normalized_direction(params, false, o.seed + k));
-    predicted.push_back(r * at::dot(h->gradient(), d).item<double>() +
-                        0.5 * r * r * at::dot(d, h->apply(d)).item<double>());
+    curvature.push_back(0.5 * r * r * at::dot(d, h->apply(d)).item<double>());
+    predicted.push_back(r * at::dot(h->gradient(), d).item<double>() + curvature.back());
   }
+  // The even part is the curvature term alone (its error is O(r^4)).
+  double cmean = 0, css = 0;
+  for (double v : curvature) cmean += v;
+  cmean /= curvature.size();
+  for (double v : curvature) css += (v - cmean) * (v - cmean);
+  EXPECT_NEAR(rows[0].even_mean / cmean, 1, 1e-3);
+  EXPECT_NEAR(rows[0].even_sd / std::sqrt(css / (curvature.size() - 1)), 1, 1e-2);
   double mean = 0, ss = 0;
   for (double v : predicted) mean += v;
   mean /= predicted.size();

@@ -14,12 +14,15 @@
 // local concentration within the random loss landscape". critlab makes that phrase a number: at radius r,
 // the distribution over K random filter-normalised directions d of
 //     dL(r, d) = L(theta + r d) - L(theta)
-// on a fixed batch: its mean, SD, 5/50/95% quantiles and the relative spread SD / mean. Concentration in the
-// sense of concentration of measure means that the loss rise at a given distance hardly depends on the
-// direction (a small SD / mean); a "local" concentration means that this holds at small r, near theta,
-// and breaks down further out. The subsets compare where that comes from: directions restricted to the
-// weights among critical neurons (both ends critical, graph/neurons.h) against directions restricted to
-// the same number of weights drawn at random from the same matrices.
+// on a fixed batch: its mean, SD, 5/50/95% quantiles and the relative spread SD / mean; and the same for its
+// even part (dL(r, d) + dL(-r, d)) / 2, which removes the first-order term r g.d. Away from a minimum that
+// term dominates small r and makes SD / mean of the raw rise grow without bound as r -> 0; the even part is
+// r^2 d^T H d / 2 at small r, so its SD / mean measures how evenly curvature is spread over directions.
+// Concentration in the sense of concentration of measure means that the loss rise at a given distance hardly
+// depends on the direction (a small SD / mean); a "local" concentration means that this holds at small r,
+// near theta, and breaks down further out. The subsets compare where that comes from: directions restricted
+// to the weights among critical neurons (both ends critical, graph/neurons.h) against directions restricted
+// to the same number of weights drawn at random from the same matrices.
 #pragma once
 #include <ATen/core/Tensor.h>
 
@@ -100,6 +103,10 @@ struct ConcentrationRow {
   int directions = 0;  // directions whose rise was finite (the statistics are over these)
   double mean = 0, sd = 0, q05 = 0, q50 = 0, q95 = 0;
   std::optional<double> sd_over_mean;  // null when the mean rise is 0
+  // The even part of the rise, (dL(r, d) + dL(-r, d)) / 2 = r^2 d^T H d / 2 + O(r^4): the curvature seen
+  // along d with the gradient's first-order term (which dominates small r away from a minimum) taken out.
+  double even_mean = 0, even_sd = 0;
+  std::optional<double> even_sd_over_mean;
 };
 // For every subset and radius, dL over the same K directions (each subset's direction is the full
 // direction masked to the subset), on (inputs, labels).
