@@ -288,15 +288,35 @@ Runner add_landscape(CLI::App& cmd) {
         const auto sl = landscape::slice_2d(model, d, e, axis, axis, sets, loss);
         j["slices"] = {{"2d", landscape::to_json(sl)}};
         if (staged) {
-          std::vector<float> values;
-          for (const auto& row : sl.loss[0])
-            for (double v : row) values.push_back(static_cast<float>(std::log10(std::max(v, 1e-12))));
-          io::plot_heatmap(staged->path() / "plots", "slice_2d_train", values, s->slice_points,
-                           s->slice_points,
-                           {.title = "log10 train loss, filter-normalised plane",
-                            .xlabel = "beta",
-                            .ylabel = "alpha",
-                            .cblabel = "log10 loss"});
+          io::Table t{{"alpha", "beta", "train_loss", "test_loss", "train_accuracy", "test_accuracy"}, {}};
+          for (std::size_t a = 0; a < axis.size(); ++a)
+            for (std::size_t b = 0; b < axis.size(); ++b)
+              t.add_row({axis[a], axis[b], sl.loss[0][a][b], sl.loss[1][a][b], sl.accuracy[0][a][b],
+                         sl.accuracy[1][a][b]});
+          std::filesystem::create_directories(staged->path() / "tables");
+          io::write_csv(staged->path() / "tables" / "slice_2d.csv", t);
+          // log10 loss as an image with contour lines, train and test.
+          for (std::size_t k = 0; k < sl.sets.size(); ++k) {
+            std::vector<float> values;
+            float lo = INFINITY, hi = -INFINITY;
+            for (const auto& row : sl.loss[k])
+              for (double v : row) {
+                values.push_back(static_cast<float>(std::log10(std::max(v, 1e-12))));
+                lo = std::min(lo, values.back());
+                hi = std::max(hi, values.back());
+              }
+            std::vector<double> levels;
+            for (int c = 1; c < 10 && hi > lo; ++c) levels.push_back(lo + (hi - lo) * c / 10);
+            io::plot_heatmap(staged->path() / "plots", "slice_2d_" + sl.sets[k], values, s->slice_points,
+                             s->slice_points,
+                             {.title = "log10 " + sl.sets[k] +
+                                       " loss, filter-normalised plane (cells: alpha up, beta across; " +
+                                       "the network at the centre)",
+                              .xlabel = "beta (cell)",
+                              .ylabel = "alpha (cell)",
+                              .cblabel = "log10 loss",
+                              .contours = levels});
+          }
         }
       }
     }

@@ -159,7 +159,18 @@ bool plot_heatmap(const std::filesystem::path& dir, const std::string& stem, con
   for (double v : options.vlines)
     gp += fmt::format(
         "set arrow from first {0}, graph 0 to first {0}, graph 1 nohead lc rgb 'gray50' front\n", v);
-  gp += "plot " + quote(dat.filename().string()) + " matrix with image notitle\n";
+  const std::string dat_name = quote(dat.filename().string());
+  if (options.contours.empty()) {
+    gp += "plot " + dat_name + " matrix with image notitle\n";
+  } else {
+    std::string levels;
+    for (double c : options.contours) levels += fmt::format("{}{:.6g}", levels.empty() ? "" : ",", c);
+    const std::string table = quote(stem + "_contours.dat");
+    gp += "set contour base\nset cntrparam levels discrete " + levels + "\nunset surface\nset view map\n";
+    gp += "set table " + table + "\nsplot " + dat_name + " matrix\nunset table\nunset contour\n";
+    gp +=
+        "plot " + dat_name + " matrix with image notitle, " + table + " with lines lc rgb 'black' notitle\n";
+  }
   return render_gnuplot(dir, stem, gp, options.width, options.height);
 }
 

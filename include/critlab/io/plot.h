@@ -53,11 +53,12 @@ struct HeatmapOptions {
   double cb_lo = 0, cb_hi = 0;         // colour range; automatic when lo >= hi
   bool diverging = false;              // blue-white-red around the middle of the range, else white-black
   std::vector<double> hlines, vlines;  // separators (e.g. class boundaries), in cell coordinates
+  std::vector<double> contours;        // contour lines at these values, drawn over the image
   int width = 900, height = 700;
 };
 
 // A row-major matrix (rows along y, cols along x) drawn as an image: writes <stem>.dat, <stem>.gp,
-// <stem>.png.
+// <stem>.png (and <stem>_contours.dat, gnuplot's table of the contour lines, when contours are asked for).
 bool plot_heatmap(const std::filesystem::path& dir, const std::string& stem, const std::vector<float>& values,
                   std::int64_t rows, std::int64_t cols, const HeatmapOptions& options);
 
