@@ -184,7 +184,8 @@ Runner add_landscape(CLI::App& cmd) {
     const auto train_set = examples_for(fashion.train, "train", s->examples, loaded.spec.input_shape, device);
     const auto test_set = examples_for(fashion.test, "test", s->examples, loaded.spec.input_shape, device);
     const auto& hess_set = s->split == "train" ? train_set : test_set;
-    const auto n_params = landscape::flatten(landscape::trainable_parameters(*model)).numel();
+    std::int64_t n_params = 0;
+    for (const auto& p : landscape::trainable_parameters(*model)) n_params += p.numel();
     if (s->lanczos.k > n_params)
       throw Error(fmt::format("--top-k {} is more than the model's {} parameters", s->lanczos.k, n_params));
 
@@ -227,20 +228,14 @@ Runner add_landscape(CLI::App& cmd) {
       hj["gradient_norm"] = h->gradient().norm().item<double>();
       hj["examples"] = hess_set.labels.size(0);
       hj["dtype"] = s->float64 ? "float64" : "float32";
-      if (s->no_trace) {
-        hj["trace"] = nullptr;
-        hj["trace_se"] = nullptr;
-        hj["trace_status"] = to_string(StatusCode::kNotRun);
-      } else {
+      landscape::TraceResult tr{.status = make_status(StatusCode::kNotRun, "--no-trace")};
+      if (!s->no_trace) {
         s->trace.seed = s->seed;
         t0 = std::chrono::steady_clock::now();
-        const auto tr = landscape::hutchinson_trace(h->as_function(), h->dim(), h->options(), s->trace);
+        tr = landscape::hutchinson_trace(h->as_function(), h->dim(), h->options(), s->trace);
         timing["trace_s"] = seconds_since(t0);
-        hj["trace"] = or_null(tr.trace);
-        hj["trace_se"] = or_null(tr.se);
-        hj["trace_probes"] = tr.probes;
-        hj["trace_status"] = to_string(tr.status.code);
       }
+      hj.update(landscape::to_json(tr));
       j["hessian"] = hj;
       if (s->with_density) {
         s->density.seed = s->seed;
@@ -323,14 +318,9 @@ Runner add_landscape(CLI::App& cmd) {
     if (s->interpolate >= 0) {
       std::vector<at::Tensor> here;
       for (const auto& p : params) here.push_back(p.detach().clone());
-      landscape::load_recorded_parameters(model, *rec, s->interpolate);
-      std::vector<at::Tensor> from;
-      for (const auto& p : params) from.push_back(p.detach().clone());
-      {
-        torch::NoGradGuard ng;
-        for (std::size_t i = 0; i < params.size(); ++i) params[i].copy_(here[i]);
-      }
-      const auto line = landscape::interpolate(model, from, here, grid(-0.25, 1.25, 31), sets, loss);
+      const auto line =
+          landscape::interpolate(model, landscape::recorded_parameters(model, *rec, s->interpolate), here,
+                                 grid(-0.25, 1.25, 31), sets, loss);
       j["interpolation"] = landscape::to_json(line);
       j["interpolation"]["from_step"] = s->interpolate;
     } else {

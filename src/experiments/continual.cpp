@@ -324,12 +324,9 @@ ContinualSummary run_continual(const fs::path& out, const ContinualOptions& opti
   summary.summary_md = paths.summary_md;
   summary.correlations_json = paths.correlations_json;
   summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  json record{{"runs", summary.runs},
-              {"tasks_computed", summary.tasks_computed},
-              {"tasks_reused", summary.tasks_reused},
-              {"seconds", summary.seconds},
-              {"analysis", to_json(summary.analysis)}};
-  put_tuning(record, tuning);
+  // summary.json: the summary without the paths of the files beside it.
+  json record = to_json(summary);
+  for (const char* path_key : {"tasks_csv", "summary", "correlations"}) record.erase(path_key);
   io::write_json(out / "summary.json", record);
   return summary;
 }

@@ -72,8 +72,6 @@ class Lanczos {
   void decouple() { beta_.back() = 0; }
 
   int steps() const { return static_cast<int>(alpha_.size()); }
-  int basis_size() const { return static_cast<int>(size_); }
-  const std::vector<double>& beta() const { return beta_; }
 
   // Eigen-decomposition of the tridiagonal T of the steps so far: eigenvalues ascending, eigenvectors as
   // columns; double, CPU.
@@ -164,6 +162,30 @@ std::vector<at::Tensor> unflatten(const at::Tensor& flat, const std::vector<at::
     throw Error(
         fmt::format("a flat vector of {} numbers does not fit parameters of {}", flat.numel(), offset));
   return out;
+}
+
+ParameterScope::ParameterScope(nn::LayerStack& model) : params_(trainable_parameters(*model)) {
+  torch::NoGradGuard ng;
+  for (const auto& p : params_) saved_.push_back(p.detach().clone());
+}
+
+ParameterScope::~ParameterScope() {
+  torch::NoGradGuard ng;
+  for (std::size_t i = 0; i < params_.size(); ++i) params_[i].copy_(saved_[i]);
+}
+
+void ParameterScope::offset(const std::vector<std::pair<double, const std::vector<at::Tensor>*>>& terms) {
+  torch::NoGradGuard ng;
+  for (std::size_t i = 0; i < params_.size(); ++i) {
+    params_[i].copy_(saved_[i]);
+    for (const auto& [c, d] : terms)
+      if (c != 0) params_[i].add_((*d)[i].to(params_[i].options()), c);
+  }
+}
+
+void ParameterScope::set(const std::vector<at::Tensor>& theta) {
+  torch::NoGradGuard ng;
+  for (std::size_t i = 0; i < params_.size(); ++i) params_[i].copy_(theta.at(i));
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -464,12 +486,11 @@ nlohmann::json to_json(const EigenResult& r) {
 }
 
 nlohmann::json to_json(const TraceResult& r) {
-  nlohmann::json j;
-  j["trace"] = or_null(r.trace);
-  j["trace_se"] = or_null(r.se);
-  j["probes"] = r.probes;
-  put_status(j, r.status);
-  return j;
+  return {{"trace", or_null(r.trace)},
+          {"trace_se", or_null(r.se)},
+          {"trace_probes", r.probes},
+          {"trace_status", to_string(r.status.code)},
+          {"trace_message", r.status.message}};
 }
 
 nlohmann::json to_json(const DensityResult& r) {

@@ -40,14 +40,15 @@ SharpnessPoint measure_sharpness(nn::LayerStack& model, const at::Tensor& inputs
   return p;
 }
 
-void load_recorded_parameters(nn::LayerStack& model, const graph::Recording& rec, std::int64_t step) {
+std::vector<at::Tensor> recorded_parameters(nn::LayerStack& model, const graph::Recording& rec,
+                                            std::int64_t step) {
   if (!std::binary_search(rec.steps.begin(), rec.steps.end(), step))
     throw Error(fmt::format("step {} was not recorded in {} ({} recorded steps, from {} to {})", step,
                             rec.dir.string(), rec.steps.size(), rec.steps.empty() ? 0 : rec.steps.front(),
                             rec.steps.empty() ? 0 : rec.steps.back()));
   const auto dir = rec.dir / fmt::format("step-{:08d}", step);
-  torch::NoGradGuard ng;
-  for (auto& p : model->named_parameters(true)) {
+  std::vector<at::Tensor> out;
+  for (const auto& p : model->named_parameters(true)) {
     if (!p.value().requires_grad()) continue;
     const auto file = dir / ("param_" + p.key() + ".npy");
     if (!std::filesystem::exists(file))
@@ -59,25 +60,23 @@ void load_recorded_parameters(nn::LayerStack& model, const graph::Recording& rec
     if (v.sizes() != p.value().sizes())
       throw Error(fmt::format("{}: parameter {} has shape {}, the model's is {}", file.string(), p.key(),
                               fmt::join(v.sizes(), "x"), fmt::join(p.value().sizes(), "x")));
-    p.value().copy_(v.to(p.value().options()));
+    out.push_back(v.to(p.value().options()));
   }
+  return out;
+}
+
+void load_recorded_parameters(nn::LayerStack& model, const graph::Recording& rec, std::int64_t step) {
+  const auto theta = recorded_parameters(model, rec, step);
+  const auto params = trainable_parameters(*model);
+  torch::NoGradGuard ng;
+  for (std::size_t i = 0; i < params.size(); ++i) params[i].copy_(theta[i]);
 }
 
 std::vector<SharpnessPoint> sharpness_over_recording(nn::LayerStack& model, const graph::Recording& rec,
                                                      const std::vector<std::int64_t>& steps,
                                                      const at::Tensor& inputs, const at::Tensor& labels,
                                                      const SharpnessOptions& o, const ProgressFn& progress) {
-  const auto params = trainable_parameters(*model);
-  std::vector<at::Tensor> saved;
-  for (const auto& p : params) saved.push_back(p.detach().clone());
-  struct Restore {  // the model's own parameters come back, whatever happens
-    const std::vector<at::Tensor>& params;
-    const std::vector<at::Tensor>& saved;
-    ~Restore() {
-      torch::NoGradGuard ng;
-      for (std::size_t i = 0; i < params.size(); ++i) params[i].copy_(saved[i]);
-    }
-  } restore{params, saved};
+  ParameterScope restore(model);  // the model's own parameters come back, whatever happens
   std::vector<SharpnessPoint> out;
   at::Tensor start;
   for (std::size_t k = 0; k < steps.size(); ++k) {

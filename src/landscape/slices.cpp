@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <nlohmann/json.hpp>
 
 #include "critlab/core/error.h"
@@ -14,38 +15,6 @@
 namespace critlab::landscape {
 
 namespace {
-
-// Sets a model's trainable parameters for a scope and restores their values afterwards.
-class ParameterSwap {
- public:
-  explicit ParameterSwap(nn::LayerStack& model) : params_(trainable_parameters(*model)) {
-    torch::NoGradGuard ng;
-    for (const auto& p : params_) saved_.push_back(p.detach().clone());
-  }
-  ~ParameterSwap() {
-    torch::NoGradGuard ng;
-    for (std::size_t i = 0; i < params_.size(); ++i) params_[i].copy_(saved_[i]);
-  }
-  ParameterSwap(const ParameterSwap&) = delete;
-  ParameterSwap& operator=(const ParameterSwap&) = delete;
-  const std::vector<at::Tensor>& original() const { return saved_; }
-  // theta = original + sum_k c_k d_k.
-  void offset(const std::vector<std::pair<double, const std::vector<at::Tensor>*>>& terms) {
-    torch::NoGradGuard ng;
-    for (std::size_t i = 0; i < params_.size(); ++i) {
-      params_[i].copy_(saved_[i]);
-      for (const auto& [c, d] : terms)
-        if (c != 0) params_[i].add_((*d)[i].to(params_[i].options()), c);
-    }
-  }
-  void set(const std::vector<at::Tensor>& theta) {
-    torch::NoGradGuard ng;
-    for (std::size_t i = 0; i < params_.size(); ++i) params_[i].copy_(theta.at(i));
-  }
-
- private:
-  std::vector<at::Tensor> params_, saved_;
-};
 
 void check_like(const std::vector<at::Tensor>& d, const std::vector<at::Tensor>& params, const char* what) {
   if (d.size() != params.size())
@@ -106,30 +75,48 @@ LossAccuracy evaluate(nn::LayerStack& model, const at::Tensor& inputs, const at:
   return {total / n, correct / n};
 }
 
-Slice1D slice_1d(nn::LayerStack& model, const std::vector<at::Tensor>& direction,
-                 const std::vector<double>& alphas, const std::vector<EvalSet>& sets, LossKind loss) {
-  ParameterSwap swap(model);
-  check_like(direction, swap.original(), "the direction");
+namespace {
+
+// Loss and accuracy of each set at the model's current parameters.
+std::vector<LossAccuracy> evaluate_sets(nn::LayerStack& model, const std::vector<EvalSet>& sets,
+                                        LossKind loss) {
+  std::vector<LossAccuracy> out;
+  for (const auto& set : sets) out.push_back(evaluate(model, set.inputs, set.labels, loss));
+  return out;
+}
+
+// The loss along a line: `place(x)` sets the parameters for each x, then every set is evaluated.
+Slice1D line(nn::LayerStack& model, const std::vector<double>& xs, const std::vector<EvalSet>& sets,
+             LossKind loss, const std::function<void(double)>& place) {
   Slice1D s;
-  s.alpha = alphas;
+  s.alpha = xs;
   s.loss.assign(sets.size(), {});
   s.accuracy.assign(sets.size(), {});
   for (const auto& set : sets) s.sets.push_back(set.name);
-  for (double a : alphas) {
-    swap.offset({{a, &direction}});
+  for (double x : xs) {
+    place(x);
+    const auto at = evaluate_sets(model, sets, loss);
     for (std::size_t k = 0; k < sets.size(); ++k) {
-      const auto r = evaluate(model, sets[k].inputs, sets[k].labels, loss);
-      s.loss[k].push_back(r.loss);
-      s.accuracy[k].push_back(r.accuracy);
+      s.loss[k].push_back(at[k].loss);
+      s.accuracy[k].push_back(at[k].accuracy);
     }
   }
   return s;
 }
 
+}  // namespace
+
+Slice1D slice_1d(nn::LayerStack& model, const std::vector<at::Tensor>& direction,
+                 const std::vector<double>& alphas, const std::vector<EvalSet>& sets, LossKind loss) {
+  ParameterScope swap(model);
+  check_like(direction, swap.original(), "the direction");
+  return line(model, alphas, sets, loss, [&](double a) { swap.offset({{a, &direction}}); });
+}
+
 Slice2D slice_2d(nn::LayerStack& model, const std::vector<at::Tensor>& d, const std::vector<at::Tensor>& e,
                  const std::vector<double>& alphas, const std::vector<double>& betas,
                  const std::vector<EvalSet>& sets, LossKind loss) {
-  ParameterSwap swap(model);
+  ParameterScope swap(model);
   check_like(d, swap.original(), "the first direction");
   check_like(e, swap.original(), "the second direction");
   Slice2D s;
@@ -142,10 +129,10 @@ Slice2D slice_2d(nn::LayerStack& model, const std::vector<at::Tensor>& d, const 
   for (std::size_t i = 0; i < alphas.size(); ++i)
     for (std::size_t j = 0; j < betas.size(); ++j) {
       swap.offset({{alphas[i], &d}, {betas[j], &e}});
+      const auto at = evaluate_sets(model, sets, loss);
       for (std::size_t k = 0; k < sets.size(); ++k) {
-        const auto r = evaluate(model, sets[k].inputs, sets[k].labels, loss);
-        s.loss[k][i][j] = r.loss;
-        s.accuracy[k][i][j] = r.accuracy;
+        s.loss[k][i][j] = at[k].loss;
+        s.accuracy[k][i][j] = at[k].accuracy;
       }
     }
   return s;
@@ -154,25 +141,14 @@ Slice2D slice_2d(nn::LayerStack& model, const std::vector<at::Tensor>& d, const 
 Slice1D interpolate(nn::LayerStack& model, const std::vector<at::Tensor>& theta_a,
                     const std::vector<at::Tensor>& theta_b, const std::vector<double>& ts,
                     const std::vector<EvalSet>& sets, LossKind loss) {
-  ParameterSwap swap(model);
+  ParameterScope swap(model);
   check_like(theta_a, swap.original(), "the first checkpoint");
   check_like(theta_b, swap.original(), "the second checkpoint");
-  Slice1D s;
-  s.alpha = ts;
-  s.loss.assign(sets.size(), {});
-  s.accuracy.assign(sets.size(), {});
-  for (const auto& set : sets) s.sets.push_back(set.name);
-  for (double t : ts) {
+  return line(model, ts, sets, loss, [&](double t) {
     std::vector<at::Tensor> theta;
     for (std::size_t i = 0; i < theta_a.size(); ++i) theta.push_back(theta_a[i] * (1 - t) + theta_b[i] * t);
     swap.set(theta);
-    for (std::size_t k = 0; k < sets.size(); ++k) {
-      const auto r = evaluate(model, sets[k].inputs, sets[k].labels, loss);
-      s.loss[k].push_back(r.loss);
-      s.accuracy[k].push_back(r.accuracy);
-    }
-  }
-  return s;
+  });
 }
 
 bool ConcentrationOptions::IsValid(std::string* error) const {
@@ -195,7 +171,7 @@ std::vector<ConcentrationRow> concentration(nn::LayerStack& model, const at::Ten
   std::string err;
   if (!o.IsValid(&err)) throw Error(err);
   if (subsets.empty()) throw Error("concentration: no parameter subsets");
-  ParameterSwap swap(model);
+  ParameterScope swap(model);
   const auto& theta = swap.original();
   const double base = evaluate(model, inputs, labels, loss).loss;
   // rises[subset][radius][direction], and the even part (L(+r d) + L(-r d)) / 2 - L
@@ -299,13 +275,22 @@ ParameterSubset random_subset_like(nn::LayerStack& model, const ParameterSubset&
   return sub;
 }
 
+namespace {
+// j[set] = {loss, accuracy} for each set of a slice (a line's vectors or a plane's matrices).
+template <typename Values>
+void put_sets(nlohmann::json& j, const std::vector<std::string>& sets, const Values& loss,
+              const Values& accuracy) {
+  for (std::size_t k = 0; k < sets.size(); ++k) {
+    j[sets[k]]["loss"] = loss[k];
+    j[sets[k]]["accuracy"] = accuracy[k];
+  }
+}
+}  // namespace
+
 nlohmann::json to_json(const Slice1D& s) {
   nlohmann::json j;
   j["alpha"] = s.alpha;
-  for (std::size_t k = 0; k < s.sets.size(); ++k) {
-    j[s.sets[k]]["loss"] = s.loss[k];
-    j[s.sets[k]]["accuracy"] = s.accuracy[k];
-  }
+  put_sets(j, s.sets, s.loss, s.accuracy);
   return j;
 }
 
@@ -313,10 +298,7 @@ nlohmann::json to_json(const Slice2D& s) {
   nlohmann::json j;
   j["alpha"] = s.alpha;
   j["beta"] = s.beta;
-  for (std::size_t k = 0; k < s.sets.size(); ++k) {
-    j[s.sets[k]]["loss"] = s.loss[k];
-    j[s.sets[k]]["accuracy"] = s.accuracy[k];
-  }
+  put_sets(j, s.sets, s.loss, s.accuracy);
   return j;
 }
 

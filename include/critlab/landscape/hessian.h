@@ -69,6 +69,23 @@ at::Tensor flatten(const std::vector<at::Tensor>& tensors);
 // Splits a flat vector into tensors shaped like `like` (views into `flat`).
 std::vector<at::Tensor> unflatten(const at::Tensor& flat, const std::vector<at::Tensor>& like);
 
+// Saves a model's trainable parameters and restores their values when the scope ends, whatever happens in
+// between; meanwhile they can be set to other values or offset along directions.
+class ParameterScope {
+ public:
+  explicit ParameterScope(nn::LayerStack& model);
+  ~ParameterScope();
+  ParameterScope(const ParameterScope&) = delete;
+  ParameterScope& operator=(const ParameterScope&) = delete;
+  const std::vector<at::Tensor>& original() const { return saved_; }
+  // theta = original + sum_k c_k d_k (each d_k shaped like the parameters).
+  void offset(const std::vector<std::pair<double, const std::vector<at::Tensor>*>>& terms);
+  void set(const std::vector<at::Tensor>& theta);
+
+ private:
+  std::vector<at::Tensor> params_, saved_;
+};
+
 class HessianOperator {
  public:
   // The Hessian of `loss` (a closure returning a scalar built from `params`) at the parameters' current
@@ -167,6 +184,8 @@ DensityResult spectral_density(const SymmetricOperator& op, std::int64_t n, cons
                                const DensityOptions& density = {});
 
 nlohmann::json to_json(const EigenResult& r);
+// {trace, trace_se, trace_probes, trace_status, trace_message}: keys that sit beside an EigenResult's in one
+// object (critlab landscape's "hessian").
 nlohmann::json to_json(const TraceResult& r);
 nlohmann::json to_json(const DensityResult& r);
 

@@ -45,8 +45,11 @@ struct SharpnessPoint {
 SharpnessPoint measure_sharpness(nn::LayerStack& model, const at::Tensor& inputs, const at::Tensor& labels,
                                  const SharpnessOptions& options, at::Tensor* start = nullptr);
 
-// Sets the model's trainable parameters to those recorded at `step` (record/step-<step>/param_<name>.npy).
-// Throws critlab::Error naming the step when it was not recorded or a parameter is missing or misshapen.
+// The model's trainable parameters as recorded at `step` (record/step-<step>/param_<name>.npy), shaped and
+// ordered like trainable_parameters(model); and the same set into the model. Throw critlab::Error naming the
+// step when it was not recorded or a parameter is missing or misshapen.
+std::vector<at::Tensor> recorded_parameters(nn::LayerStack& model, const graph::Recording& rec,
+                                            std::int64_t step);
 void load_recorded_parameters(nn::LayerStack& model, const graph::Recording& rec, std::int64_t step);
 
 // At each of `steps` (recorded steps of `rec`), with the parameters the recording holds (every trainable
