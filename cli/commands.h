@@ -32,6 +32,7 @@ Runner add_powerlaw(CLI::App& app);
 Runner add_branching(CLI::App& app);
 Runner add_reference(CLI::App& app);
 Runner add_survey(CLI::App& app);
+Runner add_flux(CLI::App& app);
 
 // Parses argv and runs the chosen command; turns every exception into one line on stderr and critlab's exit
 // codes: 0 success, 2 bad input or unusable environment (every CLI parse error included, never CLI11's own

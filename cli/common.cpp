@@ -44,6 +44,9 @@ const std::vector<CommandInfo>& command_list() {
        "the loss landscape: Hessian eigenvalues, trace and density, filter-normalised slices, local "
        "concentration, sharpness over training",
        true},
+      {"flux",
+       "probability flux, area-enclosing rates and entropy production of a trajectory (CSV), with CIs",
+       false},
       {"survey",
        "measure the models of a manifest and test whether accuracy tracks criticality (Vock & Meisel's "
        "survey); or analyse a table",

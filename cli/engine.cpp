@@ -20,11 +20,13 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", critlab::version());
   const std::map<std::string, Runner (*)(CLI::App&)> adders{
-      {"train", add_train},           {"measure", add_measure},       {"theory", add_theory},
-      {"powerlaw", add_powerlaw},     {"avalanches", add_avalanches}, {"graph", add_graph},
-      {"experiment", add_experiment}, {"bench", add_bench},           {"branching", add_branching},
-      {"reference", add_reference},   {"spectra", add_spectra},       {"survey", add_survey},
-      {"landscape", add_landscape}};
+      {"train", add_train},           {"measure", add_measure},
+      {"theory", add_theory},         {"powerlaw", add_powerlaw},
+      {"avalanches", add_avalanches}, {"graph", add_graph},
+      {"experiment", add_experiment}, {"bench", add_bench},
+      {"branching", add_branching},   {"reference", add_reference},
+      {"spectra", add_spectra},       {"survey", add_survey},
+      {"landscape", add_landscape},   {"flux", add_flux}};
   std::vector<std::pair<CLI::App*, Runner>> commands;
   for (const auto& c : command_list()) {
     CLI::App* sub = app.add_subcommand(c.name, c.help);

@@ -1,10 +1,10 @@
 // critlab: measure, monitor and control criticality in deep networks. See README.md.
 //
 // The launcher. It links no libtorch, so it starts in milliseconds: it answers --version, --help and the
-// torch-free commands (theory, powerlaw, branching, reference) itself, and hands every other command to
-// critlab-engine with the same arguments. It sets OMP_WAIT_POLICY=PASSIVE first (unless the user set it),
-// because libgomp reads that variable when libtorch loads, before any code of the engine runs (core/runtime.h
-// explains why passive).
+// torch-free commands (theory, powerlaw, branching, reference, survey, flux) itself, and hands every other
+// command to critlab-engine with the same arguments. It sets OMP_WAIT_POLICY=PASSIVE first (unless the user
+// set it), because libgomp reads that variable when libtorch loads, before any code of the engine runs
+// (core/runtime.h explains why passive).
 #include <limits.h>
 #include <unistd.h>
 
@@ -73,6 +73,8 @@ int main(int argc, char** argv) {
       commands.emplace_back(cmd, add_reference(*cmd));
     else if (std::strcmp(c.name, "survey") == 0)
       commands.emplace_back(cmd, add_survey(*cmd));
+    else if (std::strcmp(c.name, "flux") == 0)
+      commands.emplace_back(cmd, add_flux(*cmd));
     // Engine commands never get here (they were handed over above); they are listed for --help.
   }
   return run_app(app, commands, argc, argv);

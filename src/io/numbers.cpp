@@ -76,21 +76,23 @@ std::string shown(std::string_view s) {
 }
 }  // namespace
 
-std::vector<double> parse_number_column(std::string_view text, const std::string& name,
-                                        const std::string& column) {
+NumberColumns parse_number_columns(std::string_view text, const std::string& name,
+                                   const std::vector<std::string>& columns) {
   constexpr std::string_view kBom = "\xEF\xBB\xBF";
   if (text.substr(0, kBom.size()) == kBom) text.remove_prefix(kBom.size());
-  std::vector<double> out;
-  long index = -1;  // resolved column index
-  bool header_checked = false;
-  if (column.empty()) {
-    index = 0;
-  } else {
+  NumberColumns out;
+  // Resolved column indices; -1 = a name still to find in the header. No columns asked for = all of them,
+  // counted on the first line.
+  std::vector<long> index;
+  const bool all = columns.empty();
+  for (const auto& column : columns) {
     errno = 0;
     char* end = nullptr;
     const long v = std::strtol(column.c_str(), &end, 10);
-    if (end == column.c_str() + column.size() && v >= 0 && errno != ERANGE) index = v;
+    index.push_back(
+        !column.empty() && end == column.c_str() + column.size() && v >= 0 && errno != ERANGE ? v : -1);
   }
+  bool header_checked = false;
   long lineno = 0;
   for (std::size_t pos = 0; pos < text.size();) {
     const auto nl = text.find('\n', pos);
@@ -104,38 +106,64 @@ std::vector<double> parse_number_column(std::string_view text, const std::string
     const auto cells = split(line);
     if (!header_checked) {
       header_checked = true;
-      if (is_header(cells)) {
-        if (index < 0) {
-          for (std::size_t i = 0; i < cells.size(); ++i)
-            if (cells[i] == column) index = static_cast<long>(i);
-          if (index < 0)
-            throw Error(
-                fmt::format("'{}' has no column named '{}' (header: {})", name, shown(column), shown(line)));
+      const bool header = is_header(cells);
+      if (all)
+        for (std::size_t i = 0; i < cells.size(); ++i) {
+          index.push_back(static_cast<long>(i));
+          out.names.push_back(header && !cells[i].empty() ? std::string(cells[i]) : std::to_string(i));
         }
-        continue;
-      }
-      if (index < 0)
-        throw Error(fmt::format("'{}' has no header line, so --column must be a 0-based index", name));
+      else
+        for (std::size_t k = 0; k < columns.size(); ++k) {
+          if (index[k] < 0) {
+            if (!header)
+              throw Error(
+                  fmt::format("'{}' has no header line, so a column must be given as a 0-based index", name));
+            for (std::size_t i = 0; i < cells.size(); ++i)
+              if (cells[i] == columns[k]) index[k] = static_cast<long>(i);
+            if (index[k] < 0)
+              throw Error(fmt::format("'{}' has no column named '{}' (header: {})", name, shown(columns[k]),
+                                      shown(line)));
+          }
+          const auto i = static_cast<std::size_t>(index[k]);
+          out.names.push_back(header && i < cells.size() && !cells[i].empty() ? std::string(cells[i])
+                                                                              : columns[k]);
+        }
+      out.values.resize(index.size());
+      if (header) continue;
     }
-    if (index >= static_cast<long>(cells.size()))
-      throw Error(fmt::format("'{}' line {}: no column {} in '{}'", name, lineno, index, shown(line)));
-    const auto cell = cells[static_cast<std::size_t>(index)];
-    double v;
-    switch (parse_number(cell, &v)) {
-      case Parsed::kNumber:
-        out.push_back(v);
-        break;
-      case Parsed::kOutOfRange:
-        throw Error(fmt::format(
-            "'{}' line {}: '{}' is outside the range of a double (magnitudes from 2.2e-308 to 1.8e308)", name,
-            lineno, shown(cell)));
-      case Parsed::kNotANumber:
-        throw Error(fmt::format("'{}' line {}: '{}' is not a number", name, lineno, shown(cell)));
+    for (std::size_t k = 0; k < index.size(); ++k) {
+      if (index[k] >= static_cast<long>(cells.size()))
+        throw Error(fmt::format("'{}' line {}: no column {} in '{}'", name, lineno, index[k], shown(line)));
+      const auto cell = cells[static_cast<std::size_t>(index[k])];
+      double v;
+      switch (parse_number(cell, &v)) {
+        case Parsed::kNumber:
+          out.values[k].push_back(v);
+          break;
+        case Parsed::kOutOfRange:
+          throw Error(fmt::format(
+              "'{}' line {}: '{}' is outside the range of a double (magnitudes from 2.2e-308 to 1.8e308)",
+              name, lineno, shown(cell)));
+        case Parsed::kNotANumber:
+          throw Error(fmt::format("'{}' line {}: '{}' is not a number", name, lineno, shown(cell)));
+      }
     }
   }
-  if (out.empty())
+  if (out.values.empty() || out.values[0].empty())
     throw Error(fmt::format("'{}' holds no numbers; expected one number per line or a CSV column", name));
   return out;
+}
+
+std::vector<double> parse_number_column(std::string_view text, const std::string& name,
+                                        const std::string& column) {
+  return std::move(parse_number_columns(text, name, {column.empty() ? std::string("0") : column}).values[0]);
+}
+
+NumberColumns read_number_columns(const std::filesystem::path& path,
+                                  const std::vector<std::string>& columns) {
+  const std::string name = path.string();
+  if (!std::filesystem::exists(path)) throw Error(fmt::format("'{}' does not exist", name));
+  return parse_number_columns(read_text(path), name, columns);
 }
 
 std::vector<double> read_number_column(const std::filesystem::path& path, const std::string& column) {

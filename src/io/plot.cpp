@@ -17,12 +17,13 @@ bool have_gnuplot() {
   static const bool found = std::system("command -v gnuplot >/dev/null 2>&1") == 0;
   return found;
 }
-std::string quote(const std::string& s) {
+}  // namespace
+
+std::string gnuplot_quote(const std::string& s) {
   std::string out = "\"";
   for (char c : s) out += (c == '"' || c == '\\') ? std::string("\\") + c : std::string(1, c);
   return out + "\"";
 }
-}  // namespace
 
 bool render_gnuplot(const std::filesystem::path& dir, const std::string& stem, const std::string& body,
                     int width, int height) {
@@ -30,14 +31,14 @@ bool render_gnuplot(const std::filesystem::path& dir, const std::string& stem, c
   const auto png = dir / (stem + ".png");
   std::string gp =
       fmt::format("set terminal pngcairo size {},{} enhanced font 'DejaVu Sans,11'\n", width, height);
-  gp += "set output " + quote(png.filename().string() + ".tmp") + "\n";
+  gp += "set output " + gnuplot_quote(png.filename().string() + ".tmp") + "\n";
   gp += body;
   const auto script = dir / (stem + ".gp");
   write_atomic(script, gp);
   if (!have_gnuplot()) return false;
   // gnuplot writes <stem>.png.tmp in `dir`; renaming it keeps the PNG atomic too.
-  const std::string cmd = fmt::format("cd {} && gnuplot {} >/dev/null 2>&1", quote(dir.string()),
-                                      quote(script.filename().string()));
+  const std::string cmd = fmt::format("cd {} && gnuplot {} >/dev/null 2>&1", gnuplot_quote(dir.string()),
+                                      gnuplot_quote(script.filename().string()));
   std::error_code ec;
   if (std::system(cmd.c_str()) != 0 || std::filesystem::file_size(dir / (stem + ".png.tmp"), ec) == 0 || ec) {
     std::filesystem::remove(dir / (stem + ".png.tmp"), ec);  // never leave gnuplot's partial output behind
@@ -55,8 +56,9 @@ bool plot_lines(const std::filesystem::path& dir, const std::string& stem, const
 
   std::string gp;
   gp += "set datafile separator ','\nset key outside right top\nset grid\n";
-  gp += "set title " + quote(options.title) + "\n";
-  gp += "set xlabel " + quote(options.xlabel) + "\nset ylabel " + quote(options.ylabel) + "\n";
+  gp += "set title " + gnuplot_quote(options.title) + "\n";
+  gp +=
+      "set xlabel " + gnuplot_quote(options.xlabel) + "\nset ylabel " + gnuplot_quote(options.ylabel) + "\n";
   if (options.logx) gp += "set logscale x\n";
   if (options.logy) gp += "set logscale y\n";
   for (double v : options.vlines)
@@ -68,8 +70,8 @@ bool plot_lines(const std::filesystem::path& dir, const std::string& stem, const
     const std::size_t yi = table.column(series[i].y) + 1;
     const std::string title = series[i].title.empty() ? series[i].y : series[i].title;
     gp += fmt::format("{}{} using {}:{} skip 1 with {} title {}", i ? ", \\\n     " : "",
-                      quote(csv.filename().string()), xi, yi,
-                      options.points ? "linespoints pt 7 ps 0.5" : "lines", quote(title));
+                      gnuplot_quote(csv.filename().string()), xi, yi,
+                      options.points ? "linespoints pt 7 ps 0.5" : "lines", gnuplot_quote(title));
   }
   // Reference lines as constant functions, so that autoscaling keeps them in view.
   for (double h : options.hlines)
@@ -101,9 +103,9 @@ bool plot_scatter_groups(const std::filesystem::path& dir, const std::string& st
   write_atomic(dir / (stem + ".dat"), dat);
   std::string gp = "set key outside right top\nset grid\n";
   // noenhanced: column names such as abs_lambda0 are printed as written, not with subscripts.
-  gp += "set title " + quote(options.title) + " noenhanced\n";
-  gp += "set xlabel " + quote(options.xlabel) + " noenhanced\nset ylabel " + quote(options.ylabel) +
-        " noenhanced\n";
+  gp += "set title " + gnuplot_quote(options.title) + " noenhanced\n";
+  gp += "set xlabel " + gnuplot_quote(options.xlabel) + " noenhanced\nset ylabel " +
+        gnuplot_quote(options.ylabel) + " noenhanced\n";
   if (options.logx) gp += "set logscale x\n";
   if (options.logy) gp += "set logscale y\n";
   for (double v : options.vlines)
@@ -112,14 +114,14 @@ bool plot_scatter_groups(const std::filesystem::path& dir, const std::string& st
   for (double h : options.hlines)
     gp += fmt::format("set arrow from graph 0, first {0} to graph 1, first {0} nohead dt 3 lc rgb 'gray40'\n",
                       h);
-  const std::string data = quote(stem + ".dat");
+  const std::string data = gnuplot_quote(stem + ".dat");
   gp += "plot ";
   for (std::size_t i = 0; i < groups.size(); ++i) {
     if (i) gp += ", \\\n     ";
     // Eight colours, then the next point shape: up to 40 groups stay distinguishable.
     static constexpr int kShapes[] = {7, 5, 9, 11, 13};
     gp += fmt::format("{} index {} using 1:2 with points lc {} pt {} ps 1.1 title {} noenhanced", data, i,
-                      i % 8 + 1, kShapes[(i / 8) % 5], quote(groups[i]));
+                      i % 8 + 1, kShapes[(i / 8) % 5], gnuplot_quote(groups[i]));
     if (labels)
       gp += fmt::format(
           ", \\\n     {} index {} using 1:2:3 with labels noenhanced offset 0.6,0.6 left font ',8' notitle",
@@ -146,9 +148,10 @@ bool plot_heatmap(const std::filesystem::path& dir, const std::string& stem, con
   const auto dat = dir / (stem + ".dat");
   write_atomic(dat, data);
   std::string gp;
-  gp += "set title " + quote(options.title) + "\n";
-  gp += "set xlabel " + quote(options.xlabel) + "\nset ylabel " + quote(options.ylabel) + "\n";
-  gp += "set cblabel " + quote(options.cblabel) + "\n";
+  gp += "set title " + gnuplot_quote(options.title) + "\n";
+  gp +=
+      "set xlabel " + gnuplot_quote(options.xlabel) + "\nset ylabel " + gnuplot_quote(options.ylabel) + "\n";
+  gp += "set cblabel " + gnuplot_quote(options.cblabel) + "\n";
   gp += fmt::format("set xrange [-0.5:{}]\nset yrange [-0.5:{}]\n", cols - 0.5, rows - 0.5);
   if (options.cb_lo < options.cb_hi) gp += fmt::format("set cbrange [{}:{}]\n", options.cb_lo, options.cb_hi);
   gp += options.diverging ? "set palette defined (0 '#2166ac', 0.5 'white', 1 '#b2182b')\n"
@@ -159,13 +162,13 @@ bool plot_heatmap(const std::filesystem::path& dir, const std::string& stem, con
   for (double v : options.vlines)
     gp += fmt::format(
         "set arrow from first {0}, graph 0 to first {0}, graph 1 nohead lc rgb 'gray50' front\n", v);
-  const std::string dat_name = quote(dat.filename().string());
+  const std::string dat_name = gnuplot_quote(dat.filename().string());
   if (options.contours.empty()) {
     gp += "plot " + dat_name + " matrix with image notitle\n";
   } else {
     std::string levels;
     for (double c : options.contours) levels += fmt::format("{}{:.6g}", levels.empty() ? "" : ",", c);
-    const std::string table = quote(stem + "_contours.dat");
+    const std::string table = gnuplot_quote(stem + "_contours.dat");
     gp += "set contour base\nset cntrparam levels discrete " + levels + "\nunset surface\nset view map\n";
     gp += "set table " + table + "\nsplot " + dat_name + " matrix\nunset table\nunset contour\n";
     gp +=

@@ -24,4 +24,15 @@ std::vector<double> read_number_column(const std::filesystem::path& path, const 
 std::vector<double> parse_number_column(std::string_view text, const std::string& source_name,
                                         const std::string& column = "");
 
+// Several columns of one file under the same rules (a trajectory, one coordinate per column). `columns`:
+// 0-based indices or header names; empty = every column of the first line. `names` are the header's names
+// of the columns read (their indices where the file has no header).
+struct NumberColumns {
+  std::vector<std::string> names;
+  std::vector<std::vector<double>> values;  // values[k] = column k, all of the same length
+};
+NumberColumns read_number_columns(const std::filesystem::path& path, const std::vector<std::string>& columns);
+NumberColumns parse_number_columns(std::string_view text, const std::string& source_name,
+                                   const std::vector<std::string>& columns);
+
 }  // namespace critlab::io

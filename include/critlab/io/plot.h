@@ -36,6 +36,9 @@ bool plot_lines(const std::filesystem::path& dir, const std::string& stem, const
 bool render_gnuplot(const std::filesystem::path& dir, const std::string& stem, const std::string& body,
                     int width = 900, int height = 560);
 
+// `s` as a gnuplot string literal (double quotes, '"' and '\\' escaped): for file names and titles in a body.
+std::string gnuplot_quote(const std::string& s);
+
 // One point of a scatter plot whose colour says its group (e.g. a model's family).
 struct ScatterPoint {
   std::string group;  // one colour and legend entry per distinct group
