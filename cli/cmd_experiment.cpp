@@ -9,6 +9,7 @@
 #include "critlab/core/error.h"
 #include "critlab/experiments/continual.h"
 #include "critlab/experiments/critical_training.h"
+#include "critlab/experiments/phase_diagram.h"
 #include "critlab/experiments/zoo.h"
 #include "critlab/io/files.h"
 #include "critlab/survey/analysis.h"
@@ -303,6 +304,91 @@ Runner add_zoo(CLI::App& cmd) {
   };
 }
 
+Runner add_phase_diagram(CLI::App& cmd) {
+  struct State {
+    experiments::PhaseDiagramOptions o;
+    std::string out, task = "fashion-mnist", activation = "relu";
+    bool json = false;
+  };
+  auto s = std::make_shared<State>();
+  auto& o = s->o;
+  cmd.add_option("--out", s->out, "experiment directory (created; run again with the same options to resume)")
+      ->required();
+  cmd.add_option("--task", s->task, "fashion-mnist (an MLP) or quadratic (least squares, lambda_max = 1)")
+      ->capture_default_str();
+  cmd.add_option("--lrs", o.lrs, "learning rates, increasing")->delimiter(',')->capture_default_str();
+  cmd.add_option("--batch-sizes", o.batch_sizes, "batch sizes, increasing")
+      ->delimiter(',')
+      ->capture_default_str();
+  cmd.add_option("--seeds", o.seeds, "seeds per cell")->capture_default_str();
+  cmd.add_option("--first-seed", o.first_seed, "first seed")->capture_default_str()->check(unsigned_check());
+  cmd.add_option("--steps", o.steps, "SGD steps per cell")->capture_default_str();
+  cmd.add_option("--window", o.window, "late window: the last steps recorded for fluctuation and flux")
+      ->capture_default_str();
+  cmd.add_option("--momentum", o.momentum, "heavy-ball momentum (0 = plain SGD)")->capture_default_str();
+  cmd.add_option("--converged-ratio", o.converged_ratio,
+                 "converged: final training loss at most this times the initial loss")
+      ->capture_default_str();
+  cmd.add_option("--divergence-ratio", o.divergence_ratio,
+                 "a run stops as diverged when its minibatch loss exceeds this times the initial loss")
+      ->capture_default_str();
+  cmd.add_option("--depth", o.depth, "fashion-mnist: hidden layers")->capture_default_str();
+  cmd.add_option("--width", o.width, "fashion-mnist: hidden units")->capture_default_str();
+  cmd.add_option("--activation", s->activation, "fashion-mnist: " + valid_names<Activation>())
+      ->capture_default_str();
+  cmd.add_option("--train-examples", o.train_examples, "fashion-mnist: training images (stratified subset)")
+      ->capture_default_str();
+  cmd.add_option("--eval-examples", o.eval_examples,
+                 "fashion-mnist: train and test images for the final figures")
+      ->capture_default_str();
+  cmd.add_option("--quadratic-dim", o.quadratic_dim, "quadratic: dimension")->capture_default_str();
+  cmd.add_option("--quadratic-samples", o.quadratic_samples, "quadratic: examples")->capture_default_str();
+  cmd.add_option("--sketch", o.sketch, "random directions every step's parameters are projected on")
+      ->capture_default_str();
+  cmd.add_option("--components", o.components, "principal components of the window analysed for flux")
+      ->capture_default_str();
+  cmd.add_option("--sharpness-examples", o.sharpness_examples, "training examples of the sharpness batch")
+      ->capture_default_str();
+  cmd.add_option("--sharpness-iterations", o.sharpness_iterations, "Lanczos steps for lambda_max")
+      ->capture_default_str();
+  cmd.add_option("--flux-bootstrap", o.flux.bootstrap, "block-bootstrap resamples of the flux CIs")
+      ->capture_default_str();
+  cmd.add_option("--flux-blocks", o.flux.blocks, "time blocks of the flux estimators")->capture_default_str();
+  cmd.add_option("--flux-bins", o.flux.bins, "grid boxes per axis (0 = automatic)")->capture_default_str();
+  cmd.add_option("--flux-min-box-count", o.flux.min_box_count, "boxes with fewer samples are left out of e_p")
+      ->capture_default_str();
+  cmd.add_option("--boundary-bootstrap", o.boundary_bootstrap,
+                 "seed resamples for the CIs of eta_c and kappa")
+      ->capture_default_str();
+  add_runtime_flags(cmd, {.device = &o.device, .threads = &o.threads, .data_dir = &o.data_dir});
+  cmd.add_flag("--json", s->json, "print the summary as JSON");
+  cmd.add_option("--test-kill-after-cells", o.kill_after_cells)->group("");
+  return [s]() {
+    auto& o = s->o;
+    o.task = parse_flag<experiments::PhaseTask>("--task", s->task);
+    o.activation = parse_flag<Activation>("--activation", s->activation);
+    o.progress = terminal_progress();
+    const auto r = experiments::run_phase_diagram(s->out, o);
+    const auto summary = io::read_json(std::filesystem::path(s->out) / "summary.json");
+    if (s->json) {
+      print(summary.dump(2));
+      return 0;
+    }
+    print(fmt::format("phase-diagram: {} cells ({} computed, {} reused) in {:.0f} s; see {}", r.cells,
+                      r.computed, r.reused, r.seconds, r.summary_md.string()));
+    for (const auto& row : r.boundary)
+      print(row.eta_c ? fmt::format("  B = {:<6} eta_c = {:.4g}{}", row.batch_size, *row.eta_c,
+                                    row.low ? fmt::format(" [{:.4g}, {:.4g}]", *row.low, *row.high) : "")
+                      : fmt::format("  B = {:<6} eta_c: {}", row.batch_size, row.status.message));
+    print(r.fit.kappa ? fmt::format("  eta_c = c B^kappa: kappa = {:.3f}{}", *r.fit.kappa,
+                                    r.fit.kappa_low ? fmt::format(" [{:.3f}, {:.3f}]", *r.fit.kappa_low,
+                                                                  *r.fit.kappa_high)
+                                                    : "")
+                      : "  kappa: " + r.fit.status.message);
+    return 0;
+  };
+}
+
 }  // namespace
 
 Runner add_experiment(CLI::App& cmd) {
@@ -316,6 +402,10 @@ Runner add_experiment(CLI::App& cmd) {
       "continual",
       "continual learning: loss of plasticity vs loss of criticality, with the standard remedies");
   subs.emplace_back(cl, add_continual(*cl));
+  auto* pd = cmd.add_subcommand("phase-diagram",
+                                "the convergence boundary over (learning rate, batch size), with sharpness, "
+                                "fluctuation and probability flux");
+  subs.emplace_back(pd, add_phase_diagram(*pd));
   auto* zoo = cmd.add_subcommand(
       "zoo", "train 82 Fashion-MNIST models spanning a decade of innovations and run the survey on them");
   subs.emplace_back(zoo, add_zoo(*zoo));

@@ -51,7 +51,9 @@ const std::vector<CommandInfo>& command_list() {
        "measure the models of a manifest and test whether accuracy tracks criticality (Vock & Meisel's "
        "survey); or analyse a table",
        false},
-      {"experiment", "the papers' experiments (critical-training, continual), resumable into a directory",
+      {"experiment",
+       "the papers' experiments (critical-training, continual, phase-diagram, zoo), resumable into a "
+       "directory",
        true},
       {"bench", "built-in benchmarks, printed as JSON", true},
   };
