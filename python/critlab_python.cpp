@@ -7,6 +7,7 @@
 // its duration. The Python objects are created and released with the GIL held: the stack that holds them
 // lives in the binding function, outside the released scope. Reports return as JSON text, the CLI's `--json`
 // fields, which __init__.py turns into dicts.
+#include <fmt/format.h>
 #include <pybind11/functional.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
@@ -23,6 +24,7 @@
 #include "critlab/data/dataset.h"
 #include "critlab/graph/analysis.h"
 #include "critlab/graph/report.h"
+#include "critlab/landscape/flux.h"
 #include "critlab/measure/criticality.h"
 #include "critlab/measure/spectra.h"
 #include "critlab/nn/torchscript.h"
@@ -191,6 +193,54 @@ PYBIND11_MODULE(_critlab, m) {
       },
       py::arg("run"), py::arg("compare"), py::arg("theta_rule"), py::arg("theta"), py::arg("pruning"),
       py::arg("hebbian"), py::arg("seed"), py::arg("threads"), py::arg("report"));
+  m.def(
+      "flux",
+      [](const at::Tensor& trajectory, double dt, const std::vector<std::string>& names,
+         const py::dict& options) {
+        if (trajectory.dim() != 2)
+          throw Error(
+              fmt::format("critlab.flux: the trajectory must be [steps, coordinates], got {} dimension(s)",
+                          trajectory.dim()));
+        const auto x = trajectory.detach().to(torch::kCPU, torch::kFloat64).contiguous();
+        const auto n = x.size(0), d = x.size(1);
+        std::vector<std::vector<double>> coords(static_cast<std::size_t>(d),
+                                                std::vector<double>(static_cast<std::size_t>(n)));
+        const auto a = x.accessor<double, 2>();
+        for (std::int64_t t = 0; t < n; ++t)
+          for (std::int64_t k = 0; k < d; ++k)
+            coords[static_cast<std::size_t>(k)][static_cast<std::size_t>(t)] = a[t][k];
+        landscape::FluxOptions o;
+        o.dt = dt;
+        for (const auto& [key, value] : options) {
+          const auto k = key.cast<std::string>();
+          if (k == "pair") {
+            const auto p = value.cast<std::vector<std::int64_t>>();
+            if (p.size() != 2) throw Error("critlab.flux: pair must be two coordinate indices");
+            o.pair = {p[0], p[1]};
+          } else if (k == "bins")
+            o.bins = value.cast<std::int64_t>();
+          else if (k == "min_box_count")
+            o.min_box_count = value.cast<std::int64_t>();
+          else if (k == "blocks")
+            o.blocks = value.cast<std::int64_t>();
+          else if (k == "bootstrap")
+            o.bootstrap = value.cast<std::int64_t>();
+          else if (k == "tur_steps")
+            o.tur_steps = value.cast<std::int64_t>();
+          else if (k == "confidence")
+            o.confidence = value.cast<double>();
+          else if (k == "seed")
+            o.seed = value.cast<std::uint64_t>();
+          else
+            throw Error("critlab.flux: unknown option '" + k +
+                        "' (pair, bins, min_box_count, blocks, bootstrap, tur_steps, confidence, seed)");
+        }
+        py::gil_scoped_release release;
+        const auto r = landscape::analyze_flux(coords, o, names);
+        if (!r.ok()) throw Error("critlab.flux: " + r.status.message);
+        return landscape::to_json(r).dump();
+      },
+      py::arg("trajectory"), py::arg("dt"), py::arg("names"), py::arg("options"));
   m.def(
       "gaussian_probes",
       [](std::int64_t n, const std::vector<std::int64_t>& shape, std::uint64_t seed) {

@@ -24,7 +24,7 @@ from . import _critlab
 from ._critlab import Error, gaussian_probes
 
 __version__ = _critlab.__version__
-__all__ = ["measure", "spectra", "graph", "gaussian_probes", "Error"]
+__all__ = ["measure", "spectra", "graph", "flux", "gaussian_probes", "Error"]
 
 
 def _is_sequential(module):
@@ -122,3 +122,16 @@ def graph(run, compare=(), theta_rule="final", theta=None, pruning=False, hebbia
     return json.loads(_critlab.graph_run(os.fspath(run), [os.fspath(c) for c in compare], theta_rule,
                                          0.0 if theta is None else float(theta), bool(pruning), bool(hebbian),
                                          int(seed), int(threads), "" if report is None else os.fspath(report)))
+
+
+def flux(trajectory, dt, columns=None, **options):
+    """The `critlab flux --json` result for a trajectory, as a dict: entropy production (grid estimator and TUR
+    bound, with block-bootstrap CIs), area-enclosing rates, diffusion, the drift decomposition.
+
+    `trajectory`: a [steps, coordinates] tensor, NumPy array or nested list (e.g. a network's weights recorded
+    every step and projected on a few directions); `dt`: the time between rows; `columns`: names of the
+    coordinates. Options as the command's flags: pair=(0, 1), bins, min_box_count, blocks, bootstrap,
+    tur_steps, confidence, seed. A trajectory the estimators cannot use raises critlab.Error."""
+    x = torch.as_tensor(trajectory, dtype=torch.float64)
+    names = [str(c) for c in columns] if columns is not None else []
+    return json.loads(_critlab.flux(x, float(dt), names, dict(options)))

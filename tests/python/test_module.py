@@ -162,3 +162,31 @@ class GraphMatchesTheCli(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class FluxMatchesTheCli(unittest.TestCase):
+    def test_flux_of_a_tensor_is_the_cli_on_its_csv(self):
+        import tempfile
+        g = torch.Generator().manual_seed(4)
+        n, dt = 20000, 0.01
+        x = torch.zeros(n, 2, dtype=torch.float64)
+        noise = torch.randn(n, 2, generator=g, dtype=torch.float64) * math.sqrt(2 * dt)
+        for t in range(1, n):  # dx = -A x dt + sqrt(2) dW, A = [[1, -1], [1, 1]]: e_p = 2, L_12 = -1
+            a, b = x[t - 1].tolist()
+            x[t, 0] = a - (a - b) * dt + noise[t, 0]
+            x[t, 1] = b - (a + b) * dt + noise[t, 1]
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "traj.csv")
+            with open(path, "w") as f:
+                f.write("u,v\n")
+                for a, b in x.tolist():
+                    f.write(f"{a!r},{b!r}\n")
+            want = cli("flux", "--trajectory", path, "--dt", str(dt), "--tur-steps", "3", "--json")
+        got = critlab.flux(x, dt, columns=["u", "v"], tur_steps=3)
+        want.pop("file")
+        self.assertEqual(got, want)
+        self.assertAlmostEqual(got["area_rate"][0][1], -1.0, delta=0.2)
+        with self.assertRaises(critlab.Error):
+            critlab.flux(x[:50], dt)
+        with self.assertRaises(critlab.Error):
+            critlab.flux(x, dt, nonsense=1)

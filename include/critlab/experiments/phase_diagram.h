@@ -81,6 +81,7 @@ struct PhaseDiagramOptions {
     landscape::FluxOptions f;
     f.bootstrap = 200;
     f.blocks = 10;
+    f.min_box_count = 10;
     return f;
   }();
   std::int64_t boundary_bootstrap = 1000;  // seed resamples for the CIs of eta_c and kappa
