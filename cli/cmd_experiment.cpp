@@ -347,6 +347,10 @@ Runner add_phase_diagram(CLI::App& cmd) {
       ->capture_default_str();
   cmd.add_option("--components", o.components, "principal components of the window analysed for flux")
       ->capture_default_str();
+  cmd.add_flag(
+      "!--no-detrend", o.detrend,
+      "keep the window's linear trend in the PCs and the flux (default: taken out; trend_share says how "
+      "much it held)");
   cmd.add_option("--sharpness-examples", o.sharpness_examples, "training examples of the sharpness batch")
       ->capture_default_str();
   cmd.add_option("--sharpness-iterations", o.sharpness_iterations, "Lanczos steps for lambda_max")

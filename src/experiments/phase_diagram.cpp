@@ -259,6 +259,16 @@ nlohmann::json run_cell(const Cell& c, const PhaseDiagramOptions& o, const Data&
     const bool finite = torch::isfinite(Y).all().item<bool>();
     if (finite) {
       Y = Y - Y.mean(0, true);
+      // The window's linear trend (training still moving the weights) is not a fluctuation; with `detrend`
+      // it is taken out before the PCs, and its share of the window's variance is reported either way.
+      auto tc = torch::arange(W, torch::kFloat64);
+      tc = (tc - tc.mean()).unsqueeze(1);                 // [W, 1]
+      const auto slope = tc.t().mm(Y) / tc.pow(2).sum();  // [1, sketch]
+      const auto trend = tc.mm(slope);
+      const double total_ss = Y.pow(2).sum().item<double>();
+      r["trend_share"] =
+          total_ss > 0 ? num(trend.pow(2).sum().item<double>() / total_ss) : nlohmann::json(nullptr);
+      if (o.detrend) Y = Y - trend;
       const auto C = Y.t().mm(Y) / (w - 1);
       const auto [evals, evecs] = at::linalg_eigh(C);  // ascending
       const auto k = std::min<std::int64_t>(o.components, o.sketch);
@@ -317,10 +327,11 @@ const std::vector<std::pair<std::string, std::string>> kOrderParameters{
     {"train_accuracy", "final training accuracy"},
     {"test_accuracy", "final test accuracy"},
     {"fluctuation", "late weight fluctuation (total variance)"},
+    {"trend_share", "share of the window's sketched variance in its linear trend"},
     {"sharpness_ratio", "sharpness lambda_max / (2/eta)"},
     {"ep_grid", "entropy production (grid, PCs 1-2)"},
     {"tur_bound", "entropy production (TUR bound, PCs)"},
-    {"area_rate", "area-enclosing rate L_12 (PCs 1-2)"},
+    {"area_rate", "area rate L_12 / (sd_1 sd_2), PCs 1-2, per step"},
     {"flux_share", "flux share of the drift (grid)"},
 };
 
@@ -336,9 +347,12 @@ double value_of(const nlohmann::json& r, const std::string& name) {
     if (name == "tur_bound") return get(f.at("entropy_production"), "tur_bound");
     if (name == "flux_share")
       return f.contains("drift_decomposition") ? get(f.at("drift_decomposition"), "flux_share") : kNaN;
-    return f.at("area_rate").is_array() && f.at("area_rate")[0][1].is_number()
-               ? f.at("area_rate")[0][1].get<double>()
-               : kNaN;
+    // L_12 in units of the two PCs' standard deviations: a dimensionless rotation rate per step.
+    if (!f.at("area_rate").is_array() || !f.at("area_rate")[0][1].is_number() || !r.contains("pc_variance"))
+      return kNaN;
+    const auto& v = r.at("pc_variance");
+    const double scale = std::sqrt(v[0].get<double>() * v[1].get<double>());
+    return scale > 0 ? f.at("area_rate")[0][1].get<double>() / scale : kNaN;
   }
   return get(r, name.c_str());
 }
@@ -432,7 +446,8 @@ nlohmann::json to_json(const PhaseDiagramOptions& o) {
                    {"sharpness_examples", o.sharpness_examples},
                    {"sharpness_iterations", o.sharpness_iterations},
                    {"flux", landscape::to_json(o.flux)},
-                   {"boundary_bootstrap", o.boundary_bootstrap}};
+                   {"boundary_bootstrap", o.boundary_bootstrap},
+                   {"detrend", o.detrend}};
   if (o.task == PhaseTask::kFashionMnist) {
     j["model"] = {{"depth", o.depth}, {"width", o.width}, {"activation", to_string(o.activation)}};
     j["train_examples"] = o.train_examples;

@@ -10,11 +10,14 @@
 //   - the weight fluctuation over the last `window` steps: the total variance sum_p Var(theta_p), and the
 //     trajectory projected on the top `components` principal components of the window (computed in a sketch:
 //     every step's parameters projected on `sketch` fixed random unit directions; the PCs are those of the
-//     sketched window);
+//     sketched window, after its linear trend in time is taken out unless detrend is off: the flux
+//     estimators assume a stationary trajectory, and training still drifts; the trend's share of the window's
+//     variance is reported as trend_share);
 //   - the sharpness lambda_max of the training loss (Lanczos on a fixed batch) against 2 / eta (the
 //     stability threshold of gradient descent; (2 + 2 momentum) / eta with momentum);
 //   - the flux quantities of the projected trajectory (dt = 1 step): entropy production (grid estimator and
-//     TUR bound, with CIs), the area-enclosing rate of PCs 1-2, the flux share of the drift.
+//     TUR bound, with CIs), the area-enclosing rate of PCs 1-2 (in the summary tables divided by
+//     their standard deviations: a dimensionless rotation rate per step), the flux share of the drift.
 // The boundary is located per batch size where the converged fraction crosses 1/2 along eta (first crossing
 // from below, interpolated in log eta), with a percentile CI from resampling the seeds; eta_c(B) = c B^kappa
 // is fitted by least squares in log-log, kappa with a t interval and a seed-bootstrap interval.
@@ -75,6 +78,7 @@ struct PhaseDiagramOptions {
   // Measurements.
   std::int64_t sketch = 32;                // random directions every step is projected on
   std::int64_t components = 4;             // top principal components of the window analysed
+  bool detrend = true;                     // take the window's linear trend out before the PCs and the flux
   std::int64_t sharpness_examples = 1024;  // fixed batch of the Lanczos sharpness
   int sharpness_iterations = 30;
   landscape::FluxOptions flux = [] {
