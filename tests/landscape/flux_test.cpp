@@ -119,6 +119,8 @@ void expect_matches_ou(const M2& A, const M2& D, std::uint64_t seed) {
   // The intervals hold their estimate.
   EXPECT_LE((*r.ep_grid_ci)[0], *r.ep_grid);
   EXPECT_GE((*r.ep_grid_ci)[1], *r.ep_grid);
+  EXPECT_LE((*r.tur_ci)[0], *r.tur_bound);
+  EXPECT_GE((*r.tur_ci)[1], *r.tur_bound);
   // The drift splits into its gradient and flux parts: their powers add up to the drift's where the two
   // parts are orthogonal in P-weighted D^-1 (they are for any steady state: integral J . grad P / P = 0).
   ASSERT_TRUE(r.drift_power && r.gradient_power && r.flux_power);
@@ -159,6 +161,7 @@ TEST(FluxOu, DetailedBalanceGivesZeroWithinTheIntervals) {
   EXPECT_LE(r.area_rate_lo[1], 0);
   EXPECT_GE(r.area_rate_hi[1], 0);
   EXPECT_LE((*r.tur_ci)[0], 0);
+  EXPECT_GE((*r.tur_ci)[1], 0);
   EXPECT_LT(std::abs(*r.ep_grid), 0.2);  // against 8 for the rotational process of the same size
 }
 

@@ -24,7 +24,10 @@
 //   - the drift decomposition on the grid: the drift F (mean increment / dt per box), its gradient part
 //     D grad ln P and its flux part J / P, and their powers (P-weighted mean of |.|^2 in the metric D^-1;
 //     the flux part's power is e_p).
-// Confidence intervals: percentile bootstrap over contiguous time blocks (resampled with replacement).
+// Confidence intervals: bootstrap over contiguous time blocks (resampled with replacement): percentile
+// intervals for e_p (grid) and the area rates; for the TUR bound the percentile interval moved by the
+// bootstrap's median bias (median - estimate), because repeated blocks shrink the currents' covariance and
+// push its bootstrap values up.
 // Determinism: the bootstrap draws come from std::mt19937_64(seed).
 #pragma once
 #include <array>
