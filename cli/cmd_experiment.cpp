@@ -361,6 +361,9 @@ Runner add_phase_diagram(CLI::App& cmd) {
   cmd.add_option("--flux-bins", o.flux.bins, "grid boxes per axis (0 = automatic)")->capture_default_str();
   cmd.add_option("--flux-min-box-count", o.flux.min_box_count, "boxes with fewer samples are left out of e_p")
       ->capture_default_str();
+  cmd.add_option("--fit-max-batch", o.fit_max_batch,
+                 "fit eta_c = c B^kappa on batch sizes up to this (0 = all)")
+      ->capture_default_str();
   cmd.add_option("--boundary-bootstrap", o.boundary_bootstrap,
                  "seed resamples for the CIs of eta_c and kappa")
       ->capture_default_str();
@@ -384,6 +387,9 @@ Runner add_phase_diagram(CLI::App& cmd) {
       print(row.eta_c ? fmt::format("  B = {:<6} eta_c = {:.4g}{}", row.batch_size, *row.eta_c,
                                     row.low ? fmt::format(" [{:.4g}, {:.4g}]", *row.low, *row.high) : "")
                       : fmt::format("  B = {:<6} eta_c: {}", row.batch_size, row.status.message));
+    std::string local;
+    for (const auto& [B, k] : r.fit.local_kappa) local += fmt::format(" {:.2f} (to B = {})", k, B);
+    if (!local.empty()) print("  local slopes d ln eta_c / d ln B:" + local);
     print(r.fit.kappa ? fmt::format("  eta_c = c B^kappa: kappa = {:.3f}{}", *r.fit.kappa,
                                     r.fit.kappa_low ? fmt::format(" [{:.3f}, {:.3f}]", *r.fit.kappa_low,
                                                                   *r.fit.kappa_high)

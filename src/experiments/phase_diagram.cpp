@@ -447,7 +447,8 @@ nlohmann::json to_json(const PhaseDiagramOptions& o) {
                    {"sharpness_iterations", o.sharpness_iterations},
                    {"flux", landscape::to_json(o.flux)},
                    {"boundary_bootstrap", o.boundary_bootstrap},
-                   {"detrend", o.detrend}};
+                   {"detrend", o.detrend},
+                   {"fit_max_batch", o.fit_max_batch}};
   if (o.task == PhaseTask::kFashionMnist) {
     j["model"] = {{"depth", o.depth}, {"width", o.width}, {"activation", to_string(o.activation)}};
     j["train_examples"] = o.train_examples;
@@ -473,6 +474,8 @@ Crossing locate_crossing(const std::vector<double>& lrs, const std::vector<doubl
     if (f[i] >= 0.5 && f[i + 1] < 0.5) {
       const double a = std::log(lrs[i]), b = std::log(lrs[i + 1]);
       c.eta_c = std::exp(a + (f[i] - 0.5) / (f[i] - f[i + 1]) * (b - a));
+      c.below = lrs[i];
+      c.above = lrs[i + 1];
       return c;
     }
   c.status = make_status(
@@ -487,7 +490,8 @@ PhaseDiagramSummary run_phase_diagram(const fs::path& out, const PhaseDiagramOpt
   const auto t0 = std::chrono::steady_clock::now();
   io::DirectoryLock lock(out, "an experiment writes there");
   io::remove_stale_temporaries(out, /*recursive=*/true);
-  open_experiment_dir(out, to_json(o), {"seeds"});
+  // More seeds extend the grid; the boundary analysis may change under finished cells.
+  open_experiment_dir(out, to_json(o), {"seeds", "fit_max_batch", "boundary_bootstrap"});
   const c10::Device device = resolve_device(o.device);
   const int threads = configure_threads(o.threads);
   io::write_json(out / "runtime.json", runtime_metadata(device, threads));
@@ -615,6 +619,8 @@ PhaseDiagramSummary run_phase_diagram(const fs::path& out, const PhaseDiagramOpt
     }
     const auto c = locate_crossing(o.lrs, f);
     row.eta_c = c.eta_c;
+    row.below = c.below;
+    row.above = c.above;
     row.status = c.status;
     std::vector<double> found;
     for (std::int64_t s = 0; s < R; ++s) {
@@ -641,10 +647,21 @@ PhaseDiagramSummary run_phase_diagram(const fs::path& out, const PhaseDiagramOpt
   }
   {
     std::vector<double> x, y;
-    for (const auto& row : summary.boundary)
-      if (row.eta_c)
-        x.push_back(std::log(static_cast<double>(row.batch_size))), y.push_back(std::log(*row.eta_c));
     auto& fit = summary.fit;
+    fit.max_batch = o.fit_max_batch;
+    const auto in_fit = [&](std::int64_t B) { return o.fit_max_batch <= 0 || B <= o.fit_max_batch; };
+    for (const auto& row : summary.boundary)
+      if (row.eta_c && in_fit(row.batch_size))
+        x.push_back(std::log(static_cast<double>(row.batch_size))), y.push_back(std::log(*row.eta_c));
+    const BoundaryRow* previous = nullptr;
+    for (const auto& row : summary.boundary) {
+      if (!row.eta_c) continue;
+      if (previous)
+        fit.local_kappa.emplace_back(row.batch_size, std::log(*row.eta_c / *previous->eta_c) /
+                                                         std::log(static_cast<double>(row.batch_size) /
+                                                                  static_cast<double>(previous->batch_size)));
+      previous = &row;
+    }
     fit.points = static_cast<std::int64_t>(x.size());
     if (x.size() < 2) {
       fit.status =
@@ -659,7 +676,7 @@ PhaseDiagramSummary run_phase_diagram(const fs::path& out, const PhaseDiagramOpt
       for (std::int64_t s = 0; s < R; ++s) {
         std::vector<double> xb, yb;
         for (std::size_t b = 0; b < nB; ++b)
-          if (std::isfinite(boot_eta[b][static_cast<std::size_t>(s)]))
+          if (in_fit(o.batch_sizes[b]) && std::isfinite(boot_eta[b][static_cast<std::size_t>(s)]))
             xb.push_back(std::log(static_cast<double>(o.batch_sizes[b]))),
                 yb.push_back(std::log(boot_eta[b][static_cast<std::size_t>(s)]));
         if (xb.size() == x.size()) {
@@ -676,11 +693,13 @@ PhaseDiagramSummary run_phase_diagram(const fs::path& out, const PhaseDiagramOpt
     }
   }
   {
-    std::string csv = "batch_size,eta_c,low,high,bootstrap_found,status\n";
+    std::string csv = "batch_size,eta_c,low,high,grid_below,grid_above,bootstrap_found,status\n";
     for (const auto& row : summary.boundary)
-      csv += fmt::format("{},{},{},{},{:.4g},{}\n", row.batch_size, io::csv_number(row.eta_c.value_or(kNaN)),
-                         io::csv_number(row.low.value_or(kNaN)), io::csv_number(row.high.value_or(kNaN)),
-                         row.bootstrap_found, to_string(row.status.code));
+      csv += fmt::format("{},{},{},{},{},{},{:.4g},{}\n", row.batch_size,
+                         io::csv_number(row.eta_c.value_or(kNaN)), io::csv_number(row.low.value_or(kNaN)),
+                         io::csv_number(row.high.value_or(kNaN)), io::csv_number(row.below.value_or(kNaN)),
+                         io::csv_number(row.above.value_or(kNaN)), row.bootstrap_found,
+                         to_string(row.status.code));
     io::write_atomic(out / "boundary.csv", csv);
   }
 
@@ -734,6 +753,8 @@ PhaseDiagramSummary run_phase_diagram(const fs::path& out, const PhaseDiagramOpt
                      {"eta_c", opt(row.eta_c)},
                      {"low", opt(row.low)},
                      {"high", opt(row.high)},
+                     {"grid_below", opt(row.below)},
+                     {"grid_above", opt(row.above)},
                      {"bootstrap_found", row.bootstrap_found}};
     put_status(j, row.status);
     boundary.push_back(j);
@@ -747,7 +768,14 @@ PhaseDiagramSummary run_phase_diagram(const fs::path& out, const PhaseDiagramOpt
        summary.fit.kappa_boot_low ? nlohmann::json{*summary.fit.kappa_boot_low, *summary.fit.kappa_boot_high}
                                   : nlohmann::json(nullptr)},
       {"log_c", opt(summary.fit.log_c)},
-      {"points", summary.fit.points}};
+      {"points", summary.fit.points},
+      {"max_batch",
+       summary.fit.max_batch > 0 ? nlohmann::json(summary.fit.max_batch) : nlohmann::json(nullptr)},
+      {"local_kappa", [&] {
+         auto a = nlohmann::json::array();
+         for (const auto& [B, k] : summary.fit.local_kappa) a.push_back({{"batch_size", B}, {"kappa", k}});
+         return a;
+       }()}};
   put_status(fit, summary.fit.status);
   summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   nlohmann::json order = nlohmann::json::object();
@@ -776,27 +804,37 @@ PhaseDiagramSummary run_phase_diagram(const fs::path& out, const PhaseDiagramOpt
       "# phase-diagram: convergence over (learning rate, batch size)\n\n"
       "Task {}; plain SGD{} for {} steps; late window {} steps; {} seed(s) per cell. Converged: final "
       "training loss "
-      "finite and at most {:g} x the initial loss.\n\n## Boundary\n\n| B | eta_c | 95% CI (seeds) | status "
-      "|\n|---|---|---|---|\n",
+      "finite and at most {:g} x the initial loss.\n\n## Boundary\n\n| B | eta_c | 95% CI (seeds) | grid "
+      "step "
+      "| status |\n|---|---|---|---|---|\n",
       to_string(o.task), o.momentum > 0 ? fmt::format(" (momentum {:g})", o.momentum) : "", o.steps, o.window,
       o.seeds, o.converged_ratio);
   for (const auto& row : summary.boundary)
     md += fmt::format(
-        "| {} | {} | {} | {} |\n", row.batch_size, row.eta_c ? fmt::format("{:.4g}", *row.eta_c) : "–",
-        row.low ? fmt::format("[{:.4g}, {:.4g}]", *row.low, *row.high) : "–", row.status.to_string());
-  md += summary.fit.kappa
-            ? fmt::format(
-                  "\neta_c(B) = c B^kappa: kappa = {:.3f}{}{} ({} batch sizes; linear scaling predicts 1)\n",
-                  *summary.fit.kappa,
-                  summary.fit.kappa_low ? fmt::format(", t interval [{:.3f}, {:.3f}]", *summary.fit.kappa_low,
-                                                      *summary.fit.kappa_high)
-                                        : "",
-                  summary.fit.kappa_boot_low
-                      ? fmt::format(", seed bootstrap [{:.3f}, {:.3f}]", *summary.fit.kappa_boot_low,
-                                    *summary.fit.kappa_boot_high)
-                      : "",
-                  summary.fit.points)
-            : "\nkappa: " + summary.fit.status.to_string() + "\n";
+        "| {} | {} | {} | {} | {} |\n", row.batch_size, row.eta_c ? fmt::format("{:.4g}", *row.eta_c) : "–",
+        row.low ? fmt::format("[{:.4g}, {:.4g}]", *row.low, *row.high) : "–",
+        row.below ? fmt::format("({:g}, {:g})", *row.below, *row.above) : "–", row.status.to_string());
+  md +=
+      summary.fit.kappa
+          ? fmt::format(
+                "\neta_c(B) = c B^kappa: kappa = {:.3f}{}{} ({} batch sizes{}; linear scaling predicts 1 at "
+                "small B)\n",
+                *summary.fit.kappa,
+                summary.fit.kappa_low ? fmt::format(", t interval [{:.3f}, {:.3f}]", *summary.fit.kappa_low,
+                                                    *summary.fit.kappa_high)
+                                      : "",
+                summary.fit.kappa_boot_low
+                    ? fmt::format(", seed bootstrap [{:.3f}, {:.3f}]", *summary.fit.kappa_boot_low,
+                                  *summary.fit.kappa_boot_high)
+                    : "",
+                summary.fit.points,
+                summary.fit.max_batch > 0 ? fmt::format(", B <= {}", summary.fit.max_batch) : "")
+          : "\nkappa: " + summary.fit.status.to_string() + "\n";
+  if (!summary.fit.local_kappa.empty()) {
+    md += "\nLocal slopes d ln eta_c / d ln B:";
+    for (const auto& [B, k] : summary.fit.local_kappa) md += fmt::format(" {:.2f} (to B = {}),", k, B);
+    md.back() = '\n';
+  }
   md += "\n## Order parameters (mean over seeds; flux and fluctuation over converged cells)\n\n| B | eta |";
   for (const auto& [name, _] : kOrderParameters) md += " " + name + " |";
   md += "\n|---|---|";

@@ -145,3 +145,32 @@ TEST(PhaseDiagramCli, ResumesAfterAKillAndRefusesAChangedGrid) {
   test::expect_one_line_error(
       test::run_cli("experiment phase-diagram --task cubic --out " + (d.path() / "b").string()), "--task");
 }
+
+// SGD on the same quadratic: at small batches the boundary follows the linear-scaling rule, eta_c doubling
+// with B (kappa = 1; the full grid 1..200 in the closing note of issue 20 shows kappa 1, then 0.5, then the
+// curvature limit 2 / lambda_max).
+TEST(PhaseDiagram, QuadraticSgdFollowsLinearScalingAtSmallBatches) {
+  test::TempDir d;
+  experiments::PhaseDiagramOptions o;
+  o.task = experiments::PhaseTask::kQuadratic;
+  o.lrs = {0.1, 0.14, 0.2, 0.28, 0.4, 0.56, 0.8};
+  o.batch_sizes = {1, 2, 4};
+  o.seeds = 2;
+  o.steps = 1000;
+  o.window = 200;
+  o.boundary_bootstrap = 100;
+  o.device = "cpu";
+  o.threads = 1;
+  const auto r = experiments::run_phase_diagram(d.path(), o);
+  ASSERT_TRUE(r.fit.kappa) << r.fit.status.to_string();
+  std::printf("kappa %.3f over %lld batch sizes\n", *r.fit.kappa, static_cast<long long>(r.fit.points));
+  EXPECT_EQ(r.fit.points, 3);
+  EXPECT_NEAR(*r.fit.kappa, 1.0, 0.2);
+  ASSERT_EQ(r.fit.local_kappa.size(), 2u);
+  for (const auto& [B, k] : r.fit.local_kappa) EXPECT_NEAR(k, 1.0, 0.3) << B;
+  for (const auto& row : r.boundary) {
+    ASSERT_TRUE(row.eta_c && row.below && row.above);
+    EXPECT_LE(*row.below, *row.eta_c);
+    EXPECT_GE(*row.above, *row.eta_c);
+  }
+}

@@ -20,7 +20,8 @@
 //     their standard deviations: a dimensionless rotation rate per step), the flux share of the drift.
 // The boundary is located per batch size where the converged fraction crosses 1/2 along eta (first crossing
 // from below, interpolated in log eta), with a percentile CI from resampling the seeds; eta_c(B) = c B^kappa
-// is fitted by least squares in log-log, kappa with a t interval and a seed-bootstrap interval.
+// is fitted by least squares in log-log (on batch sizes up to fit_max_batch), kappa with a t interval and a
+// seed-bootstrap interval, and the local slopes between consecutive batch sizes are reported beside it.
 //
 // Tasks: fashion-mnist (an MLP, default 784-256x3-10 ReLU, on a stratified subset; cross-entropy), and
 // quadratic: least squares 1/2 mean (x.w - y)^2 on `quadratic_samples` examples in `quadratic_dim` dimensions
@@ -30,8 +31,9 @@
 // Every cell is OUT/cells/B-<B>/lr-<eta>/seed-<s>/ with result.json (written atomically last: the commit
 // point) and trajectory.csv (the projected window, readable by `critlab flux`). Running the same command
 // again reuses finished cells; a changed grid or protocol under the same OUT is refused (more seeds are
-// allowed). Writes OUT/cells.csv, OUT/phase.csv (means per eta x B), OUT/boundary.csv, OUT/summary.json,
-// OUT/summary.md and heat maps in OUT/plots/.
+// allowed, and the analysis options fit_max_batch and boundary_bootstrap may change). Writes OUT/cells.csv,
+// OUT/phase.csv (means per eta x B), OUT/boundary.csv, OUT/summary.json, OUT/summary.md and heat maps in
+// OUT/plots/.
 #pragma once
 #include <cstdint>
 #include <filesystem>
@@ -89,6 +91,7 @@ struct PhaseDiagramOptions {
     return f;
   }();
   std::int64_t boundary_bootstrap = 1000;  // seed resamples for the CIs of eta_c and kappa
+  std::int64_t fit_max_batch = 0;          // fit eta_c = c B^kappa on batch sizes up to this (0 = all)
   std::string device = "auto";
   int threads = 0;
   std::string data_dir;
@@ -105,6 +108,7 @@ nlohmann::json to_json(const PhaseDiagramOptions& o);
 // log eta. Empty with status not-found when every eta converged (eta_c above the grid) or none did (below).
 struct Crossing {
   std::optional<double> eta_c;
+  std::optional<double> below, above;  // the grid's learning rates on either side of the crossing
   Status status;
 };
 Crossing locate_crossing(const std::vector<double>& lrs, const std::vector<double>& converged_fraction);
@@ -112,12 +116,17 @@ Crossing locate_crossing(const std::vector<double>& lrs, const std::vector<doubl
 struct BoundaryRow {
   std::int64_t batch_size = 0;
   std::optional<double> eta_c, low, high;  // with the seed-bootstrap percentile interval
+  std::optional<double> below, above;      // the grid step holding eta_c (the grid's resolution)
   double bootstrap_found = 0;              // fraction of resamples with a crossing
   Status status;
 };
 struct ScalingFit {
   std::optional<double> kappa, kappa_low, kappa_high, kappa_boot_low, kappa_boot_high, log_c;
   std::int64_t points = 0;
+  std::int64_t max_batch = 0;  // the fit used batch sizes up to this (0: all)
+  // d ln eta_c / d ln B between consecutive located batch sizes: linear scaling shows as 1 at small B, and
+  // the curvature limit 2 / lambda_max as 0 at large B.
+  std::vector<std::pair<std::int64_t, double>> local_kappa;  // (the larger B of the pair, slope)
   Status status;
 };
 
