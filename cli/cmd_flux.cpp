@@ -125,9 +125,11 @@ Runner add_flux(CLI::App& cmd) {
       print(row);
     }
     if (r.drift_power && r.flux_power)
-      print(fmt::format("  drift on the grid: power {:.4g} = gradient part {} + flux part {:.4g}",
-                        *r.drift_power, r.gradient_power ? fmt::format("{:.4g}", *r.gradient_power) : "n/a",
-                        *r.flux_power));
+      print(
+          fmt::format("  drift on the grid: power {:.4g}, gradient part {}, flux part {:.4g} (powers in "
+                      "D^-1; the parts add up in a steady state)",
+                      *r.drift_power, r.gradient_power ? fmt::format("{:.4g}", *r.gradient_power) : "n/a",
+                      *r.flux_power));
     return 0;
   };
 }

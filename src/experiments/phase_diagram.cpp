@@ -710,17 +710,11 @@ PhaseDiagramSummary run_phase_diagram(const fs::path& out, const PhaseDiagramOpt
     bool log_scale = name == "train_loss" || name == "test_loss" || name == "fluctuation";
     for (double x : grid[name]) v.push_back(static_cast<float>(log_scale ? std::log10(x) : x));
     io::HeatmapOptions h;
-    h.title = title + (log_scale ? " (log10)" : "") + "; columns: eta = " + [&] {
-      std::string s;
-      for (double lr : o.lrs) s += (s.empty() ? "" : ", ") + lr_name(lr);
-      return s;
-    }();
-    h.xlabel = "learning rate (column index)";
-    h.ylabel = "batch size (row index: " + [&] {
-      std::string s;
-      for (auto b : o.batch_sizes) s += (s.empty() ? "" : ", ") + std::to_string(b);
-      return s;
-    }() + ")";
+    h.title = title + (log_scale ? " (log10)" : "");
+    h.xlabel = "learning rate";
+    h.ylabel = "batch size";
+    for (double lr : o.lrs) h.xtick_labels.push_back(lr_name(lr));
+    for (auto b : o.batch_sizes) h.ytick_labels.push_back(std::to_string(b));
     h.cblabel = name;
     h.diverging = name == "area_rate";
     if (name == "converged") h.cb_lo = 0, h.cb_hi = 1, h.contours = {0.5};

@@ -162,6 +162,13 @@ bool plot_heatmap(const std::filesystem::path& dir, const std::string& stem, con
   for (double v : options.vlines)
     gp += fmt::format(
         "set arrow from first {0}, graph 0 to first {0}, graph 1 nohead lc rgb 'gray50' front\n", v);
+  const auto tics = [](const char* axis, const std::vector<std::string>& labels) {
+    std::string t;
+    for (std::size_t i = 0; i < labels.size(); ++i)
+      t += fmt::format("{}{} {}", i ? ", " : "", gnuplot_quote(labels[i]), i);
+    return labels.empty() ? std::string() : fmt::format("set {}tics ({})\n", axis, t);
+  };
+  gp += tics("x", options.xtick_labels) + tics("y", options.ytick_labels);
   const std::string dat_name = gnuplot_quote(dat.filename().string());
   if (options.contours.empty()) {
     gp += "plot " + dat_name + " matrix with image notitle\n";

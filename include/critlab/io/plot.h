@@ -57,6 +57,7 @@ struct HeatmapOptions {
   bool diverging = false;              // blue-white-red around the middle of the range, else white-black
   std::vector<double> hlines, vlines;  // separators (e.g. class boundaries), in cell coordinates
   std::vector<double> contours;        // contour lines at these values, drawn over the image
+  std::vector<std::string> xtick_labels, ytick_labels;  // one per column / row (e.g. the grid's values)
   int width = 900, height = 700;
 };
 
