@@ -116,7 +116,8 @@ struct Cell {
   fs::path dir;
 };
 
-std::string lr_name(double lr) { return fmt::format("{:g}", lr); }
+// The shortest text that reads back as the same double: distinct learning rates never share a directory.
+std::string lr_name(double lr) { return fmt::format("{}", lr); }
 
 nlohmann::json num(double v) { return finite_or_null(v); }
 
@@ -674,12 +675,17 @@ PhaseDiagramSummary run_phase_diagram(const fs::path& out, const PhaseDiagramOpt
       if (std::isfinite(f.low)) fit.kappa_low = f.low, fit.kappa_high = f.high;
       std::vector<double> kb;
       for (std::int64_t s = 0; s < R; ++s) {
+        // A resample counts when it locates eta_c at exactly the batch sizes of the fit.
         std::vector<double> xb, yb;
-        for (std::size_t b = 0; b < nB; ++b)
-          if (in_fit(o.batch_sizes[b]) && std::isfinite(boot_eta[b][static_cast<std::size_t>(s)]))
-            xb.push_back(std::log(static_cast<double>(o.batch_sizes[b]))),
-                yb.push_back(std::log(boot_eta[b][static_cast<std::size_t>(s)]));
-        if (xb.size() == x.size()) {
+        bool same = true;
+        for (std::size_t b = 0; b < nB; ++b) {
+          const bool fitted = in_fit(o.batch_sizes[b]) && summary.boundary[b].eta_c.has_value();
+          const double e = boot_eta[b][static_cast<std::size_t>(s)];
+          if (fitted != std::isfinite(e) && in_fit(o.batch_sizes[b])) same = false;
+          if (fitted && std::isfinite(e))
+            xb.push_back(std::log(static_cast<double>(o.batch_sizes[b]))), yb.push_back(std::log(e));
+        }
+        if (same && xb.size() == x.size()) {
           const auto fb = ols(xb, yb);
           if (std::isfinite(fb.slope)) kb.push_back(fb.slope);
         }

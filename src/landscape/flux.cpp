@@ -21,6 +21,11 @@ namespace critlab::landscape {
 namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+// The TUR's linear basis has d(d+1) currents and costs K m^2 memory and m^3 per resample: beyond this many
+// coordinates it is not computed. Trajectories with more coordinates than kMaxCoordinates are refused.
+constexpr std::int64_t kMaxTurCoordinates = 10, kMaxCoordinates = 64;
+// Per-block grid sums held at most (blocks x boxes).
+constexpr std::int64_t kMaxBlockBoxes = 4'000'000;
 
 // A symmetric positive-definite solve by Cholesky, with a ridge of `ridge` * mean diagonal. Returns false
 // when the matrix is not positive definite even so.
@@ -134,6 +139,14 @@ Estimates estimate(const BlockSums& b, const std::vector<double>& mult, const st
   e.drift_power = drift;
 
   // TUR: 2 mu^T S^-1 mu / (tau dt), with the Hotelling bias correction.
+  if (m == 0) {
+    e.tur_status =
+        make_status(StatusCode::kNotApplicable,
+                    fmt::format("more than {} coordinates: the TUR's linear basis would hold d(d+1) = "
+                                "{} currents; choose fewer columns",
+                                kMaxTurCoordinates, b.d * (b.d + 1)));
+    return e;
+  }
   double N = 0;
   std::vector<double> mu(m, 0.0), S(m * m, 0.0);
   for (std::size_t k = 0; k < K; ++k) {
@@ -199,7 +212,7 @@ bool FluxOptions::IsValid(std::string* error) const {
   if (bins != 0 && (bins < 2 || bins > 200))
     return fail(fmt::format("bins must be 0 (automatic) or in [2, 200], got {}", bins));
   if (min_box_count < 1) return fail("min_box_count must be at least 1");
-  if (blocks < 2 || blocks > 10000) return fail("blocks must be in [2, 10000]");
+  if (blocks < 2 || blocks > 1000) return fail(fmt::format("blocks must be in [2, 1000], got {}", blocks));
   if (bootstrap < 0 || bootstrap > 100000) return fail("bootstrap must be in [0, 100000]");
   if (tur_steps < 1) return fail("tur_steps must be at least 1");
   if (!(confidence > 0 && confidence < 1)) return fail("confidence must be in (0, 1)");
@@ -236,6 +249,9 @@ FluxResult analyze_flux(const std::vector<std::vector<double>>& coords, const Fl
     return r;
   };
   if (r.d < 2) return refuse(fmt::format("a trajectory needs at least 2 coordinates, got {}", r.d));
+  if (r.d > kMaxCoordinates)
+    return refuse(
+        fmt::format("{} coordinates; the estimators take at most {} (choose columns)", r.d, kMaxCoordinates));
   if (o.pair[0] >= r.d || o.pair[1] >= r.d)
     return refuse(
         fmt::format("the grid's pair ({}, {}) is outside the {} coordinates", o.pair[0], o.pair[1], r.d));
@@ -308,7 +324,10 @@ FluxResult analyze_flux(const std::vector<std::vector<double>>& coords, const Fl
   b.K = std::min<std::int64_t>(o.blocks, static_cast<std::int64_t>(steps) / 2);
   b.d = r.d;
   b.boxes = static_cast<std::int64_t>(boxes);
-  b.m = r.d * (r.d + 1);
+  b.m = r.d <= kMaxTurCoordinates ? r.d * (r.d + 1) : 0;
+  if (b.K * b.boxes > kMaxBlockBoxes)
+    throw Error(fmt::format("{} blocks x {} grid boxes is more than {} block sums; use fewer bins or blocks",
+                            b.K, b.boxes, kMaxBlockBoxes));
   const auto K = static_cast<std::size_t>(b.K), m = static_cast<std::size_t>(b.m);
   b.duration.assign(K, 0.0);
   b.points.assign(K, 0.0);
@@ -375,19 +394,21 @@ FluxResult analyze_flux(const std::vector<std::vector<double>>& coords, const Fl
       }
     }
     // TUR currents over windows of tur_steps steps, assigned to the block of their first step.
-    std::size_t c = 0;
-    for (std::size_t j = 0; j < d; ++j) window[c++] += inc[j];
-    for (std::size_t i = 0; i < d; ++i)
-      for (std::size_t j = 0; j < d; ++j) window[c++] += mid[i] * inc[j];
-    if (++in_window == static_cast<std::size_t>(o.tur_steps)) {
-      const std::size_t kw = block_of(t + 1 - in_window);
-      b.tur_windows[kw] += 1;
-      for (std::size_t a = 0; a < m; ++a) {
-        b.tur_sum[kw * m + a] += window[a];
-        for (std::size_t c2 = 0; c2 < m; ++c2) b.tur_outer[(kw * m + a) * m + c2] += window[a] * window[c2];
+    if (m > 0) {
+      std::size_t c = 0;
+      for (std::size_t j = 0; j < d; ++j) window[c++] += inc[j];
+      for (std::size_t i = 0; i < d; ++i)
+        for (std::size_t j = 0; j < d; ++j) window[c++] += mid[i] * inc[j];
+      if (++in_window == static_cast<std::size_t>(o.tur_steps)) {
+        const std::size_t kw = block_of(t + 1 - in_window);
+        b.tur_windows[kw] += 1;
+        for (std::size_t a = 0; a < m; ++a) {
+          b.tur_sum[kw * m + a] += window[a];
+          for (std::size_t c2 = 0; c2 < m; ++c2) b.tur_outer[(kw * m + a) * m + c2] += window[a] * window[c2];
+        }
+        std::fill(window.begin(), window.end(), 0.0);
+        in_window = 0;
       }
-      std::fill(window.begin(), window.end(), 0.0);
-      in_window = 0;
     }
   }
 

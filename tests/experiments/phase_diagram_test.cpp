@@ -174,3 +174,22 @@ TEST(PhaseDiagram, QuadraticSgdFollowsLinearScalingAtSmallBatches) {
     EXPECT_GE(*row.above, *row.eta_c);
   }
 }
+
+// Learning rates that print alike under %g still get cells of their own.
+TEST(PhaseDiagram, CloseLearningRatesGetTheirOwnCells) {
+  test::TempDir d;
+  experiments::PhaseDiagramOptions o;
+  o.task = experiments::PhaseTask::kQuadratic;
+  o.lrs = {0.1, 0.1000001};
+  o.batch_sizes = {200};
+  o.seeds = 1;
+  o.steps = 20;
+  o.window = 10;
+  o.boundary_bootstrap = 0;
+  o.device = "cpu";
+  o.threads = 1;
+  const auto r = experiments::run_phase_diagram(d.path(), o);
+  EXPECT_EQ(r.computed, 2);
+  EXPECT_TRUE(fs::exists(d.path() / "cells" / "B-200" / "lr-0.1" / "seed-1" / "result.json"));
+  EXPECT_TRUE(fs::exists(d.path() / "cells" / "B-200" / "lr-0.1000001" / "seed-1" / "result.json"));
+}

@@ -10,6 +10,8 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
+#include "critlab/core/error.h"
+
 using namespace critlab;
 using landscape::analyze_flux;
 using landscape::FluxOptions;
@@ -201,4 +203,39 @@ TEST(Flux, DeterministicAndStableJson) {
   for (const char* k : {"area_rate", "diffusion", "n", "dt", "status"}) EXPECT_TRUE(a.contains(k));
   EXPECT_EQ(a["area_rate"].size(), 2u);
   EXPECT_EQ(a["n"], 20000);
+}
+
+// Wide trajectories: the TUR's d(d+1) currents are not computed beyond 10 coordinates (a status says so), the
+// grid and area rates still are; beyond 64 coordinates the trajectory is refused; block sums are bounded.
+TEST(Flux, WideTrajectoriesAreBounded) {
+  std::mt19937_64 rng(9);
+  std::normal_distribution<double> z;
+  std::vector<std::vector<double>> x(11, std::vector<double>(2000));
+  for (auto& c : x) {
+    double v = 0;
+    for (auto& e : c) e = v = 0.9 * v + z(rng);
+  }
+  FluxOptions o;
+  auto r = analyze_flux(x, o);
+  ASSERT_TRUE(r.ok()) << r.status.to_string();
+  EXPECT_FALSE(r.tur_bound);
+  EXPECT_EQ(r.tur_status.code, StatusCode::kNotApplicable);
+  EXPECT_TRUE(r.ep_grid);
+  EXPECT_EQ(r.area_rate.size(), 121u);
+  x.resize(65, x[0]);
+  r = analyze_flux(x, o);
+  EXPECT_EQ(r.status.code, StatusCode::kInvalidInput);
+  EXPECT_NE(r.status.message.find("at most 64"), std::string::npos) << r.status.message;
+  x.assign(2, std::vector<double>(30000));
+  for (auto& c : x)
+    for (auto& e : c) e = z(rng);
+  o.bins = 200;
+  o.blocks = 1000;
+  std::string message;
+  try {
+    analyze_flux(x, o);
+  } catch (const Error& e) {
+    message = e.what();
+  }
+  EXPECT_NE(message.find("block sums"), std::string::npos) << message;
 }
