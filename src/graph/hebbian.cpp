@@ -13,6 +13,7 @@
 
 #include "critlab/core/error.h"
 #include "critlab/stats/correlation.h"
+#include "critlab/stats/describe.h"
 
 namespace critlab::graph {
 
@@ -27,13 +28,6 @@ std::uint64_t substream(std::uint64_t seed, std::uint64_t stream) {
   z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
   z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
   return z ^ (z >> 31);
-}
-
-double quantile_sorted(const std::vector<double>& v, double q) {
-  const double pos = q * static_cast<double>(v.size() - 1);
-  const auto lo = static_cast<std::size_t>(std::floor(pos));
-  const auto hi = std::min(lo + 1, v.size() - 1);
-  return v[lo] + (pos - static_cast<double>(lo)) * (v[hi] - v[lo]);
 }
 
 // Mean (one value or more) and sample standard deviation (two or more) of the finite values.
@@ -305,9 +299,9 @@ HebbianResult hebbian_test(const float* dw, const float* coactivity, std::int64_
       if (std::isfinite(v)) boot.push_back(v);
     }
     if (boot.size() >= 2) {
-      std::sort(boot.begin(), boot.end());
-      r.rho_lo = quantile_sorted(boot, 0.5 - o.level / 2);
-      r.rho_hi = quantile_sorted(boot, 0.5 + o.level / 2);
+      const auto ci = stats::percentile_interval(std::move(boot), o.level);
+      r.rho_lo = ci[0];
+      r.rho_hi = ci[1];
     } else {
       r.status.message = fmt::format("only {} of {} bootstrap resamples had a rank correlation: no interval",
                                      boot.size(), o.bootstrap);

@@ -176,12 +176,6 @@ Estimates estimate(const BlockSums& b, const std::vector<double>& mult, const st
   return e;
 }
 
-Interval percentile_interval(std::vector<double> v, double confidence) {
-  std::sort(v.begin(), v.end());
-  const double a = (1 - confidence) / 2;
-  return {stats::quantile_sorted(v, a), stats::quantile_sorted(v, 1 - a)};
-}
-
 nlohmann::json matrix_json(const std::vector<double>& a, std::int64_t d) {
   auto j = nlohmann::json::array();
   for (std::int64_t i = 0; i < d; ++i) {
@@ -519,17 +513,17 @@ FluxResult analyze_flux(const std::vector<std::vector<double>>& coords, const Fl
       if (std::isfinite(eb.tur)) tur.push_back(eb.tur);
       for (std::size_t i = 0; i < d * d; ++i) area[i].push_back(eb.area[i]);
     }
-    if (r.ep_grid && ep.size() >= 10) r.ep_grid_ci = percentile_interval(ep, o.confidence);
+    if (r.ep_grid && ep.size() >= 10) r.ep_grid_ci = stats::percentile_interval(ep, o.confidence);
     // The TUR bound's bootstrap distribution sits above it (a resample repeats blocks, which shrinks the
     // currents' covariance), so its percentile interval is moved by the bootstrap's median bias.
     if (r.tur_bound && tur.size() >= 10) {
-      const auto q = percentile_interval(tur, o.confidence);
+      const auto q = stats::percentile_interval(tur, o.confidence);
       std::sort(tur.begin(), tur.end());
       const double bias = stats::quantile_sorted(tur, 0.5) - *r.tur_bound;
       r.tur_ci = Interval{q[0] - bias, q[1] - bias};
     }
     for (std::size_t i = 0; i < d * d; ++i) {
-      const auto ci = percentile_interval(area[i], o.confidence);
+      const auto ci = stats::percentile_interval(area[i], o.confidence);
       r.area_rate_lo.push_back(ci[0]);
       r.area_rate_hi.push_back(ci[1]);
     }

@@ -11,6 +11,7 @@
 #include <random>
 
 #include "critlab/core/error.h"
+#include "critlab/stats/describe.h"
 #include "critlab/stats/special.h"
 
 namespace critlab::stats {
@@ -18,13 +19,6 @@ namespace critlab::stats {
 namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
-
-double quantile_sorted(const std::vector<double>& v, double q) {
-  const double pos = q * static_cast<double>(v.size() - 1);
-  const auto lo = static_cast<std::size_t>(std::floor(pos));
-  const auto hi = std::min(lo + 1, v.size() - 1);
-  return v[lo] + (pos - static_cast<double>(lo)) * (v[hi] - v[lo]);
-}
 
 // Keeps the indices where every column is a number.
 std::vector<std::size_t> complete_cases(const std::vector<const std::vector<double>*>& cols) {
@@ -104,9 +98,9 @@ void cluster_bootstrap(RankCorrelation& r, const std::vector<int>& groups, doubl
     if (!std::isnan(v)) stats.push_back(v);
   }
   if (stats.empty()) return;
-  std::sort(stats.begin(), stats.end());
-  r.low = quantile_sorted(stats, 0.5 - confidence / 2);
-  r.high = quantile_sorted(stats, 0.5 + confidence / 2);
+  const auto ci = percentile_interval(std::move(stats), confidence);
+  r.low = ci[0];
+  r.high = ci[1];
 }
 
 // rho from a value that may be NaN (too few pairs, or constant ranks), then the status of the whole result.

@@ -23,4 +23,9 @@ double quantile_sorted(const std::vector<double>& v, double q) {
   return v[lo] + (pos - static_cast<double>(lo)) * (v[hi] - v[lo]);
 }
 
+std::array<double, 2> percentile_interval(std::vector<double> values, double level) {
+  std::sort(values.begin(), values.end());
+  return {quantile_sorted(values, 0.5 - level / 2), quantile_sorted(values, 0.5 + level / 2)};
+}
+
 }  // namespace critlab::stats

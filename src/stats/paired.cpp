@@ -183,9 +183,9 @@ Ranking rank_methods(const std::vector<std::vector<double>>& scores, int resampl
       }
     }
     for (std::size_t j = 0; j < m; ++j) {
-      std::sort(boot[j].begin(), boot[j].end());
-      r.methods[j].rank_low = quantile_sorted(boot[j], 0.5 - level / 2);
-      r.methods[j].rank_high = quantile_sorted(boot[j], 0.5 + level / 2);
+      const auto ci = percentile_interval(std::move(boot[j]), level);
+      r.methods[j].rank_low = ci[0];
+      r.methods[j].rank_high = ci[1];
       r.methods[j].p_best = best[j] / static_cast<double>(draws);
     }
     r.resamples = resamples;
