@@ -16,6 +16,7 @@
 #include "critlab/core/runtime.h"
 #include "critlab/data/dataset.h"
 #include "critlab/experiments/protocol.h"
+#include "critlab/graph/scaling.h"
 #include "critlab/io/files.h"
 #include "critlab/io/json_fields.h"
 #include "critlab/io/plot.h"
@@ -23,7 +24,6 @@
 #include "critlab/landscape/hessian.h"
 #include "critlab/nn/model.h"
 #include "critlab/stats/describe.h"
-#include "critlab/stats/inference.h"
 
 namespace critlab::experiments {
 
@@ -119,8 +119,6 @@ struct Cell {
 // The shortest text that reads back as the same double: distinct learning rates never share a directory.
 std::string lr_name(double lr) { return fmt::format("{}", lr); }
 
-nlohmann::json num(double v) { return finite_or_null(v); }
-
 // One training run and its late-time measurements.
 nlohmann::json run_cell(const Cell& c, const PhaseDiagramOptions& o, const Data& data,
                         const c10::Device& device) {
@@ -130,7 +128,7 @@ nlohmann::json run_cell(const Cell& c, const PhaseDiagramOptions& o, const Data&
   const auto t0 = std::chrono::steady_clock::now();
   nlohmann::json r{{"batch_size", c.batch}, {"lr", c.lr}, {"seed", c.seed}};
   const double initial_loss = p.evaluate(false).first;
-  r["initial_loss"] = num(initial_loss);
+  r["initial_loss"] = finite_or_null(initial_loss);
 
   // The sketch: `sketch` Gaussian directions of unit length over all parameters.
   std::int64_t P = 0;
@@ -138,11 +136,6 @@ nlohmann::json run_cell(const Cell& c, const PhaseDiagramOptions& o, const Data&
   auto sketch_gen = at::detail::createCPUGenerator(c.seed + 7919);
   auto S = at::randn({o.sketch, P}, sketch_gen, torch::kFloat32);
   S = (S / S.norm(2, 1, true)).to(device);
-  auto flat = [&] {
-    std::vector<at::Tensor> f;
-    for (const auto& t : p.params) f.push_back(t.detach().reshape(-1));
-    return torch::cat(f);
-  };
   at::Tensor sum = torch::zeros({P}, torch::TensorOptions().dtype(torch::kFloat64).device(device)),
              sum2 = torch::zeros_like(sum);
   std::vector<at::Tensor> sketched;
@@ -196,7 +189,7 @@ nlohmann::json run_cell(const Cell& c, const PhaseDiagramOptions& o, const Data&
     ++steps_done;
     if (step >= o.steps - o.window) {
       torch::NoGradGuard ng;
-      const auto theta = flat();
+      const auto theta = landscape::flatten(p.params);  // under no_grad: no graph
       const auto td = theta.to(torch::kFloat64);
       sum.add_(td);
       sum2.add_(td * td);
@@ -210,16 +203,16 @@ nlohmann::json run_cell(const Cell& c, const PhaseDiagramOptions& o, const Data&
     status = std::isfinite(train_loss) ? "not-converged" : "diverged";
   r["status"] = status;
   r["converged"] = status == "converged";
-  r["train_loss"] = num(train_loss);
-  r["test_loss"] = num(test_loss);
-  r["train_accuracy"] = num(train_acc);
-  r["test_accuracy"] = num(test_acc);
+  r["train_loss"] = finite_or_null(train_loss);
+  r["test_loss"] = finite_or_null(test_loss);
+  r["train_accuracy"] = finite_or_null(train_acc);
+  r["test_accuracy"] = finite_or_null(test_acc);
   {
     // The late-window training loss (minibatch losses of the last `window` steps).
     const auto w = std::min<std::size_t>(losses.size(), static_cast<std::size_t>(o.window));
     double s = 0;
     for (std::size_t i = losses.size() - w; i < losses.size(); ++i) s += losses[i];
-    r["window_loss"] = w ? num(s / static_cast<double>(w)) : nlohmann::json(nullptr);
+    r["window_loss"] = w ? finite_or_null(s / static_cast<double>(w)) : nlohmann::json(nullptr);
   }
 
   // Sharpness against the stability threshold.
@@ -255,7 +248,7 @@ nlohmann::json run_cell(const Cell& c, const PhaseDiagramOptions& o, const Data&
     const double w = static_cast<double>(W);
     const auto var = (sum2 - sum * sum / w) / (w - 1);
     const double total = var.clamp_min(0).sum().item<double>();
-    r["fluctuation"] = num(total);
+    r["fluctuation"] = finite_or_null(total);
     auto Y = torch::stack(sketched);  // [W, sketch]
     const bool finite = torch::isfinite(Y).all().item<bool>();
     if (finite) {
@@ -267,8 +260,8 @@ nlohmann::json run_cell(const Cell& c, const PhaseDiagramOptions& o, const Data&
       const auto slope = tc.t().mm(Y) / tc.pow(2).sum();  // [1, sketch]
       const auto trend = tc.mm(slope);
       const double total_ss = Y.pow(2).sum().item<double>();
-      r["trend_share"] =
-          total_ss > 0 ? num(trend.pow(2).sum().item<double>() / total_ss) : nlohmann::json(nullptr);
+      r["trend_share"] = total_ss > 0 ? finite_or_null(trend.pow(2).sum().item<double>() / total_ss)
+                                      : nlohmann::json(nullptr);
       if (o.detrend) Y = Y - trend;
       const auto C = Y.t().mm(Y) / (w - 1);
       const auto [evals, evecs] = at::linalg_eigh(C);  // ascending
@@ -285,8 +278,8 @@ nlohmann::json run_cell(const Cell& c, const PhaseDiagramOptions& o, const Data&
       std::vector<double> pc_var;
       for (std::int64_t j = 0; j < k; ++j) pc_var.push_back(ev[j].item<double>());
       r["pc_variance"] = pc_var;
-      r["pc_explained"] =
-          all > 0 ? num(std::accumulate(pc_var.begin(), pc_var.end(), 0.0) / all) : nlohmann::json(nullptr);
+      r["pc_explained"] = all > 0 ? finite_or_null(std::accumulate(pc_var.begin(), pc_var.end(), 0.0) / all)
+                                  : nlohmann::json(nullptr);
       traj.assign(static_cast<std::size_t>(k), std::vector<double>(static_cast<std::size_t>(W)));
       const auto Za = Z.accessor<double, 2>();
       for (std::int64_t t = 0; t < W; ++t)
@@ -358,38 +351,30 @@ double value_of(const nlohmann::json& r, const std::string& name) {
   return get(r, name.c_str());
 }
 
-double mean_finite(const std::vector<double>& v) {
-  double s = 0;
-  std::int64_t n = 0;
-  for (double x : v)
-    if (std::isfinite(x)) s += x, ++n;
-  return n ? s / static_cast<double>(n) : kNaN;
+// d ln eta / d ln B between two located boundaries.
+double log_slope(double b0, double eta0, double b1, double eta1) {
+  return std::log(eta1 / eta0) / std::log(b1 / b0);
 }
 
-// OLS of y on x: slope, intercept, and the slope's t interval (empty below 3 points).
-struct Ols {
-  double slope = kNaN, intercept = kNaN, low = kNaN, high = kNaN;
+// kappa of eta_c = c B^kappa: graph::fit_scaling (least squares in log-log, with its t interval) from three
+// batch sizes on; from two, the line through them (no interval).
+struct Kappa {
+  std::optional<double> kappa, low, high, log_c;
 };
-Ols ols(const std::vector<double>& x, const std::vector<double>& y) {
-  Ols f;
-  const auto n = static_cast<double>(x.size());
-  if (x.size() < 2) return f;
-  const double mx = std::accumulate(x.begin(), x.end(), 0.0) / n,
-               my = std::accumulate(y.begin(), y.end(), 0.0) / n;
-  double sxx = 0, sxy = 0;
-  for (std::size_t i = 0; i < x.size(); ++i)
-    sxx += (x[i] - mx) * (x[i] - mx), sxy += (x[i] - mx) * (y[i] - my);
-  if (!(sxx > 0)) return f;
-  f.slope = sxy / sxx;
-  f.intercept = my - f.slope * mx;
-  if (x.size() >= 3) {
-    double rss = 0;
-    for (std::size_t i = 0; i < x.size(); ++i) rss += std::pow(y[i] - f.intercept - f.slope * x[i], 2);
-    const double se = std::sqrt(rss / (n - 2) / sxx), t = stats::student_t_quantile(0.975, n - 2);
-    f.low = f.slope - t * se;
-    f.high = f.slope + t * se;
+Kappa fit_kappa(const std::vector<double>& batch, const std::vector<double>& eta) {
+  Kappa k;
+  if (batch.size() >= 3) {
+    const auto f = graph::fit_scaling(batch, eta);
+    if (!f.exponent) return k;
+    k.kappa = f.exponent;
+    k.low = f.exponent_lo;
+    k.high = f.exponent_hi;
+    k.log_c = std::log(*f.prefactor);
+  } else if (batch.size() == 2) {
+    k.kappa = log_slope(batch[0], eta[0], batch[1], eta[1]);
+    k.log_c = std::log(eta[0]) - *k.kappa * std::log(batch[0]);
   }
-  return f;
+  return k;
 }
 
 }  // namespace
@@ -554,8 +539,9 @@ PhaseDiagramSummary run_phase_diagram(const fs::path& out, const PhaseDiagramOpt
     for (const auto& [name, _] : kOrderParameters) csv += "," + name;
     csv += ",sharpness,steps_done\n";
     for (const auto& r : results) {
-      csv += fmt::format("{},{:g},{},{}", r.at("batch_size").get<std::int64_t>(), r.at("lr").get<double>(),
-                         r.at("seed").get<std::uint64_t>(), r.at("status").get<std::string>());
+      csv += fmt::format("{},{},{},{}", r.at("batch_size").get<std::int64_t>(),
+                         lr_name(r.at("lr").get<double>()), r.at("seed").get<std::uint64_t>(),
+                         r.at("status").get<std::string>());
       for (const auto& [name, _] : kOrderParameters) csv += "," + io::csv_number(value_of(r, name));
       csv += "," + io::csv_number(value_of(r, "sharpness")) + "," +
              std::to_string(r.at("steps_done").get<std::int64_t>()) + "\n";
@@ -585,7 +571,7 @@ PhaseDiagramSummary run_phase_diagram(const fs::path& out, const PhaseDiagramOpt
           vals[name].push_back(value_of(r, name));
         }
       }
-      for (const auto& [name, _] : kOrderParameters) grid[name][b * nL + l] = mean_finite(vals[name]);
+      for (const auto& [name, _] : kOrderParameters) grid[name][b * nL + l] = stats::mean_sd(vals[name]).mean;
     }
   {
     std::string csv = "batch_size,lr,cells";
@@ -593,7 +579,7 @@ PhaseDiagramSummary run_phase_diagram(const fs::path& out, const PhaseDiagramOpt
     csv += "\n";
     for (std::size_t b = 0; b < nB; ++b)
       for (std::size_t l = 0; l < nL; ++l) {
-        csv += fmt::format("{},{:g},{}", o.batch_sizes[b], o.lrs[l], conv[b][l].size());
+        csv += fmt::format("{},{},{}", o.batch_sizes[b], lr_name(o.lrs[l]), conv[b][l].size());
         for (const auto& [name, _] : kOrderParameters) csv += "," + io::csv_number(grid[name][b * nL + l]);
         csv += "\n";
       }
@@ -610,7 +596,7 @@ PhaseDiagramSummary run_phase_diagram(const fs::path& out, const PhaseDiagramOpt
     std::vector<double> f(nL);
     bool complete = true;
     for (std::size_t l = 0; l < nL; ++l) {
-      f[l] = mean_finite(conv[b][l]);
+      f[l] = stats::mean_sd(conv[b][l]).mean;
       complete &= !conv[b][l].empty();
     }
     if (!complete) {
@@ -640,9 +626,9 @@ PhaseDiagramSummary run_phase_diagram(const fs::path& out, const PhaseDiagramOpt
     }
     row.bootstrap_found = R > 0 ? static_cast<double>(found.size()) / static_cast<double>(R) : 0;
     if (row.eta_c && found.size() >= 10) {
-      std::sort(found.begin(), found.end());
-      row.low = stats::quantile_sorted(found, 0.025);
-      row.high = stats::quantile_sorted(found, 0.975);
+      const auto ci = stats::percentile_interval(std::move(found), 0.95);
+      row.low = ci[0];
+      row.high = ci[1];
     }
     summary.boundary.push_back(row);
   }
@@ -653,14 +639,14 @@ PhaseDiagramSummary run_phase_diagram(const fs::path& out, const PhaseDiagramOpt
     const auto in_fit = [&](std::int64_t B) { return o.fit_max_batch <= 0 || B <= o.fit_max_batch; };
     for (const auto& row : summary.boundary)
       if (row.eta_c && in_fit(row.batch_size))
-        x.push_back(std::log(static_cast<double>(row.batch_size))), y.push_back(std::log(*row.eta_c));
+        x.push_back(static_cast<double>(row.batch_size)), y.push_back(*row.eta_c);
     const BoundaryRow* previous = nullptr;
     for (const auto& row : summary.boundary) {
       if (!row.eta_c) continue;
       if (previous)
-        fit.local_kappa.emplace_back(row.batch_size, std::log(*row.eta_c / *previous->eta_c) /
-                                                         std::log(static_cast<double>(row.batch_size) /
-                                                                  static_cast<double>(previous->batch_size)));
+        fit.local_kappa.emplace_back(row.batch_size,
+                                     log_slope(static_cast<double>(previous->batch_size), *previous->eta_c,
+                                               static_cast<double>(row.batch_size), *row.eta_c));
       previous = &row;
     }
     fit.points = static_cast<std::int64_t>(x.size());
@@ -669,10 +655,11 @@ PhaseDiagramSummary run_phase_diagram(const fs::path& out, const PhaseDiagramOpt
           make_status(StatusCode::kInsufficientData,
                       fmt::format("eta_c was located at {} batch size(s); the fit needs 2", x.size()));
     } else {
-      const auto f = ols(x, y);
-      fit.kappa = f.slope;
-      fit.log_c = f.intercept;
-      if (std::isfinite(f.low)) fit.kappa_low = f.low, fit.kappa_high = f.high;
+      const auto f = fit_kappa(x, y);
+      fit.kappa = f.kappa;
+      fit.log_c = f.log_c;
+      fit.kappa_low = f.low;
+      fit.kappa_high = f.high;
       std::vector<double> kb;
       for (std::int64_t s = 0; s < R; ++s) {
         // A resample counts when it locates eta_c at exactly the batch sizes of the fit.
@@ -683,17 +670,17 @@ PhaseDiagramSummary run_phase_diagram(const fs::path& out, const PhaseDiagramOpt
           const double e = boot_eta[b][static_cast<std::size_t>(s)];
           if (fitted != std::isfinite(e) && in_fit(o.batch_sizes[b])) same = false;
           if (fitted && std::isfinite(e))
-            xb.push_back(std::log(static_cast<double>(o.batch_sizes[b]))), yb.push_back(std::log(e));
+            xb.push_back(static_cast<double>(o.batch_sizes[b])), yb.push_back(e);
         }
         if (same && xb.size() == x.size()) {
-          const auto fb = ols(xb, yb);
-          if (std::isfinite(fb.slope)) kb.push_back(fb.slope);
+          const auto fb = fit_kappa(xb, yb);
+          if (fb.kappa && std::isfinite(*fb.kappa)) kb.push_back(*fb.kappa);
         }
       }
       if (kb.size() >= 10) {
-        std::sort(kb.begin(), kb.end());
-        fit.kappa_boot_low = stats::quantile_sorted(kb, 0.025);
-        fit.kappa_boot_high = stats::quantile_sorted(kb, 0.975);
+        const auto ci = stats::percentile_interval(std::move(kb), 0.95);
+        fit.kappa_boot_low = ci[0];
+        fit.kappa_boot_high = ci[1];
       }
       if (x.size() < 3) fit.status.message = "two batch sizes: kappa has no t interval";
     }
@@ -746,28 +733,27 @@ PhaseDiagramSummary run_phase_diagram(const fs::path& out, const PhaseDiagramOpt
   }
 
   // summary.json and summary.md
-  auto opt = [](const std::optional<double>& v) { return v ? nlohmann::json(*v) : nlohmann::json(nullptr); };
   nlohmann::json boundary = nlohmann::json::array();
   for (const auto& row : summary.boundary) {
     nlohmann::json j{{"batch_size", row.batch_size},
-                     {"eta_c", opt(row.eta_c)},
-                     {"low", opt(row.low)},
-                     {"high", opt(row.high)},
-                     {"grid_below", opt(row.below)},
-                     {"grid_above", opt(row.above)},
+                     {"eta_c", or_null(row.eta_c)},
+                     {"low", or_null(row.low)},
+                     {"high", or_null(row.high)},
+                     {"grid_below", or_null(row.below)},
+                     {"grid_above", or_null(row.above)},
                      {"bootstrap_found", row.bootstrap_found}};
     put_status(j, row.status);
     boundary.push_back(j);
   }
   nlohmann::json fit{
-      {"kappa", opt(summary.fit.kappa)},
+      {"kappa", or_null(summary.fit.kappa)},
       {"kappa_t_interval", summary.fit.kappa_low
                                ? nlohmann::json{*summary.fit.kappa_low, *summary.fit.kappa_high}
                                : nlohmann::json(nullptr)},
       {"kappa_bootstrap_interval",
        summary.fit.kappa_boot_low ? nlohmann::json{*summary.fit.kappa_boot_low, *summary.fit.kappa_boot_high}
                                   : nlohmann::json(nullptr)},
-      {"log_c", opt(summary.fit.log_c)},
+      {"log_c", or_null(summary.fit.log_c)},
       {"points", summary.fit.points},
       {"max_batch",
        summary.fit.max_batch > 0 ? nlohmann::json(summary.fit.max_batch) : nlohmann::json(nullptr)},

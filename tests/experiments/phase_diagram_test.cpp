@@ -17,6 +17,26 @@ using namespace critlab;
 using experiments::locate_crossing;
 namespace fs = std::filesystem;
 
+namespace {
+// A grid on the exact quadratic (lambda_max = 1), on one CPU thread.
+experiments::PhaseDiagramOptions quadratic_grid(std::vector<double> lrs,
+                                                std::vector<std::int64_t> batch_sizes, std::int64_t seeds,
+                                                std::int64_t steps, std::int64_t window,
+                                                std::int64_t boundary_bootstrap) {
+  experiments::PhaseDiagramOptions o;
+  o.task = experiments::PhaseTask::kQuadratic;
+  o.lrs = std::move(lrs);
+  o.batch_sizes = std::move(batch_sizes);
+  o.seeds = seeds;
+  o.steps = steps;
+  o.window = window;
+  o.boundary_bootstrap = boundary_bootstrap;
+  o.device = "cpu";
+  o.threads = 1;
+  return o;
+}
+}  // namespace
+
 TEST(PhaseDiagram, CrossingIsInterpolatedInLogEta) {
   const std::vector<double> lrs{1, 2, 4, 8};
   auto c = locate_crossing(lrs, {1, 1, 0, 0});
@@ -41,16 +61,7 @@ TEST(PhaseDiagram, CrossingIsInterpolatedInLogEta) {
 // square only below 2 / lambda_max).
 TEST(PhaseDiagram, QuadraticBoundaryIsTwoOverLambdaMax) {
   test::TempDir d;
-  experiments::PhaseDiagramOptions o;
-  o.task = experiments::PhaseTask::kQuadratic;
-  o.lrs = {1.0, 1.4, 1.8, 2.2, 2.6, 3.0};
-  o.batch_sizes = {10, 200};
-  o.seeds = 2;
-  o.steps = 400;
-  o.window = 200;
-  o.boundary_bootstrap = 200;
-  o.device = "cpu";
-  o.threads = 1;
+  const auto o = quadratic_grid({1.0, 1.4, 1.8, 2.2, 2.6, 3.0}, {10, 200}, 2, 400, 200, 200);
   const auto r = experiments::run_phase_diagram(d.path(), o);
   EXPECT_EQ(r.cells, 24);
   EXPECT_EQ(r.computed, 24);
@@ -151,16 +162,7 @@ TEST(PhaseDiagramCli, ResumesAfterAKillAndRefusesAChangedGrid) {
 // curvature limit 2 / lambda_max).
 TEST(PhaseDiagram, QuadraticSgdFollowsLinearScalingAtSmallBatches) {
   test::TempDir d;
-  experiments::PhaseDiagramOptions o;
-  o.task = experiments::PhaseTask::kQuadratic;
-  o.lrs = {0.1, 0.14, 0.2, 0.28, 0.4, 0.56, 0.8};
-  o.batch_sizes = {1, 2, 4};
-  o.seeds = 2;
-  o.steps = 1000;
-  o.window = 200;
-  o.boundary_bootstrap = 100;
-  o.device = "cpu";
-  o.threads = 1;
+  const auto o = quadratic_grid({0.1, 0.14, 0.2, 0.28, 0.4, 0.56, 0.8}, {1, 2, 4}, 2, 1000, 200, 100);
   const auto r = experiments::run_phase_diagram(d.path(), o);
   ASSERT_TRUE(r.fit.kappa) << r.fit.status.to_string();
   std::printf("kappa %.3f over %lld batch sizes\n", *r.fit.kappa, static_cast<long long>(r.fit.points));
@@ -178,16 +180,7 @@ TEST(PhaseDiagram, QuadraticSgdFollowsLinearScalingAtSmallBatches) {
 // Learning rates that print alike under %g still get cells of their own.
 TEST(PhaseDiagram, CloseLearningRatesGetTheirOwnCells) {
   test::TempDir d;
-  experiments::PhaseDiagramOptions o;
-  o.task = experiments::PhaseTask::kQuadratic;
-  o.lrs = {0.1, 0.1000001};
-  o.batch_sizes = {200};
-  o.seeds = 1;
-  o.steps = 20;
-  o.window = 10;
-  o.boundary_bootstrap = 0;
-  o.device = "cpu";
-  o.threads = 1;
+  const auto o = quadratic_grid({0.1, 0.1000001}, {200}, 1, 20, 10, 0);
   const auto r = experiments::run_phase_diagram(d.path(), o);
   EXPECT_EQ(r.computed, 2);
   EXPECT_TRUE(fs::exists(d.path() / "cells" / "B-200" / "lr-0.1" / "seed-1" / "result.json"));
