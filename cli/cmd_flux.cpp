@@ -14,26 +14,17 @@
 namespace critlab::cli {
 
 namespace {
-std::vector<std::string> split_list(const std::string& text) {
-  std::vector<std::string> out;
-  std::size_t start = 0;
-  while (start <= text.size()) {
-    const auto comma = text.find(',', start);
-    out.push_back(text.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
-    if (comma == std::string::npos) break;
-    start = comma + 1;
-  }
-  return out;
-}
-
-std::string interval(const std::optional<landscape::Interval>& ci) {
-  return ci ? fmt::format(" [{:.4g}, {:.4g}]", (*ci)[0], (*ci)[1]) : "";
+// " [lo, hi] (95% CI)", or nothing without a bootstrap.
+std::string interval(const std::optional<landscape::Interval>& ci, double confidence) {
+  return ci ? fmt::format(" [{:.4g}, {:.4g}] ({:g}% CI)", (*ci)[0], (*ci)[1], 100 * confidence) : "";
 }
 }  // namespace
 
 Runner add_flux(CLI::App& cmd) {
   struct State {
-    std::string trajectory, columns, pair = "0,1", out;
+    std::string trajectory, out;
+    std::vector<std::string> columns;
+    std::vector<std::int64_t> pair{0, 1};
     landscape::FluxOptions o;
     bool json = false;
   };
@@ -44,8 +35,11 @@ Runner add_flux(CLI::App& cmd) {
   cmd.add_option("--dt", s->o.dt, "time between rows (SGD: 1 step)")->required();
   cmd.add_option("--columns", s->columns,
                  "coordinates to use: names or 0-based indices, comma separated (default: every column but a "
-                 "leading 'step' or 'time')");
+                 "leading 'step' or 'time')")
+      ->delimiter(',');
   cmd.add_option("--pair", s->pair, "the two coordinates of the 2-D grid, 0-based among --columns")
+      ->delimiter(',')
+      ->expected(2)
       ->capture_default_str();
   cmd.add_option("--bins", s->o.bins, "grid boxes per axis (0 = n^(1/4) within [4, 40])")
       ->capture_default_str();
@@ -61,23 +55,11 @@ Runner add_flux(CLI::App& cmd) {
   cmd.add_option("--out", s->out, "write flux.json, tables/grid.csv and plots/flux.png here");
   cmd.add_flag("--json", s->json, "print JSON");
   return [s]() {
-    const auto pair = split_list(s->pair);
-    if (pair.size() != 2)
-      throw Error(fmt::format("--pair must be two indices such as 0,1, got '{}'", s->pair));
-    for (std::size_t k = 0; k < 2; ++k) {
-      try {
-        std::size_t used = 0;
-        s->o.pair[k] = std::stoll(pair[k], &used);
-        if (used != pair[k].size()) throw std::invalid_argument("trailing");
-      } catch (const std::exception&) {
-        throw Error(fmt::format("--pair must be two indices such as 0,1, got '{}'", s->pair));
-      }
-    }
+    s->o.pair = {s->pair[0], s->pair[1]};  // CLI11 checked: two whole numbers
     std::string err;
     if (!s->o.IsValid(&err)) throw Error(err);
     if (!s->out.empty()) io::ensure_writable_directory(s->out, "--out");
-    auto data = io::read_number_columns(
-        s->trajectory, s->columns.empty() ? std::vector<std::string>{} : split_list(s->columns));
+    auto data = io::read_number_columns(s->trajectory, s->columns);
     if (s->columns.empty() && data.names.size() > 1 && (data.names[0] == "step" || data.names[0] == "time")) {
       data.names.erase(data.names.begin());
       data.values.erase(data.values.begin());
@@ -97,18 +79,16 @@ Runner add_flux(CLI::App& cmd) {
       return 0;
     }
     print(fmt::format("{}: n = {}, {} coordinates, dt = {:g}", s->trajectory, r.n, r.d, r.dt));
-    const double conf = 100 * s->o.confidence;
-    print(r.ep_grid
-              ? fmt::format("  entropy production, grid ({} x {} boxes on {} and {}): {:.4g}{} ({:g}% CI)",
-                            r.grid.bins, r.grid.bins, j["grid"]["columns"][0].get<std::string>(),
-                            j["grid"]["columns"][1].get<std::string>(), *r.ep_grid, interval(r.ep_grid_ci),
-                            conf)
-              : fmt::format("  entropy production, grid: none ({})", r.ep_grid_status.message));
+    print(r.ep_grid ? fmt::format("  entropy production, grid ({} x {} boxes on {} and {}): {:.4g}{}",
+                                  r.grid.bins, r.grid.bins, j["grid"]["columns"][0].get<std::string>(),
+                                  j["grid"]["columns"][1].get<std::string>(), *r.ep_grid,
+                                  interval(r.ep_grid_ci, s->o.confidence))
+                    : fmt::format("  entropy production, grid: none ({})", r.ep_grid_status.message));
     if (r.ep_grid && !r.ep_grid_status.message.empty()) print("    note: " + r.ep_grid_status.message);
     print(r.tur_bound
               ? fmt::format(
                     "  entropy production, TUR lower bound ({} linear currents, tau = {} rows): {:.4g}{}",
-                    r.tur_currents, s->o.tur_steps, *r.tur_bound, interval(r.tur_ci))
+                    r.tur_currents, s->o.tur_steps, *r.tur_bound, interval(r.tur_ci, s->o.confidence))
               : fmt::format("  entropy production, TUR lower bound: none ({})", r.tur_status.message));
     print("  area-enclosing rates L_ij (row i, column j):");
     for (std::int64_t i = 0; i < r.d; ++i) {
