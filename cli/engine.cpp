@@ -14,6 +14,7 @@
 
 int main(int argc, char** argv) {
   critlab::reexec_with_passive_openmp(argv);  // lets libtorch's and OpenBLAS's thread pools share the cores
+  critlab::configure_allocator();             // no page faults on every step's fresh tensors
   using namespace critlab::cli;
   CLI::App app{"critlab " + critlab::version() + ": criticality instruments for deep networks"};
   app.name("critlab");

@@ -2,6 +2,9 @@
 
 #include <ATen/Parallel.h>
 #include <dlfcn.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 #include <torch/cuda.h>
 #include <torch/version.h>
 #include <unistd.h>
@@ -81,6 +84,17 @@ int configure_threads(int threads) {
   // With a busy-waiting OpenMP pool beside OpenBLAS, libtorch's pool must stay at 1 thread (see runtime.h).
   at::set_num_threads(!set_blas || omp_waits_passively() ? n : 1);
   return n;
+}
+
+std::size_t configure_allocator() {
+#if defined(__GLIBC__)
+  for (const std::size_t threshold : {std::size_t{64} << 20, std::size_t{32} << 20})
+    if (mallopt(M_MMAP_THRESHOLD, static_cast<int>(threshold)) == 1) {
+      mallopt(M_TRIM_THRESHOLD, 1 << 30);
+      return threshold;
+    }
+#endif
+  return 0;
 }
 
 nlohmann::json runtime_metadata(const c10::Device& device, int threads) {

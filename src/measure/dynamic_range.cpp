@@ -52,38 +52,72 @@ DynamicRangeResult dynamic_range(nn::LayerStack& stack, const at::Tensor& probes
 
   const at::Tensor base = stack->forward_until(x, upto).flatten(1);
   const double norm = std::sqrt(static_cast<double>(base.size(1)));
-  DynamicRangeResult r;
-  for (int i = 0; i < options.points; ++i)
-    r.stimuli.push_back(std::pow(
-        10.0, options.log10_min + (options.log10_max - options.log10_min) * i / (options.points - 1)));
-  // Several stimuli per forward pass (up to ~4096 rows), so the layers run as a few large products.
+  const auto points = static_cast<std::size_t>(options.points);
+  std::vector<double> grid(points), value(points, std::nan(""));
+  std::vector<bool> done(points, false);
+  for (std::size_t i = 0; i < points; ++i)
+    grid[i] =
+        std::pow(10.0, options.log10_min + (options.log10_max - options.log10_min) * static_cast<double>(i) /
+                                               static_cast<double>(points - 1));
+  // F at the grid's stimuli `which` (not yet evaluated), several per forward pass (up to ~4096 rows), so the
+  // layers run as a few large products.
   const std::int64_t batch = x.size(0);
-  const std::int64_t per_pass = std::max<std::int64_t>(1, 4096 / std::max<std::int64_t>(1, batch));
-  for (std::int64_t first = 0; first < options.points; first += per_pass) {
-    const std::int64_t count = std::min<std::int64_t>(per_pass, options.points - first);
-    std::vector<at::Tensor> inputs;
-    for (std::int64_t i = first; i < first + count; ++i) inputs.push_back(x + r.stimuli[i] * u);
-    const at::Tensor h = stack->forward_until(at::cat(inputs), upto).flatten(1).view({count, batch, -1});
-    const at::Tensor f = ((h - base.unsqueeze(0)).norm(2, {2}).mean(1) / norm).cpu();
-    for (std::int64_t i = 0; i < count; ++i) r.response.push_back(f[i].item<double>());
+  const auto per_pass =
+      static_cast<std::size_t>(std::max<std::int64_t>(1, 4096 / std::max<std::int64_t>(1, batch)));
+  auto evaluate = [&](std::vector<std::size_t> which) {
+    std::sort(which.begin(), which.end());
+    which.erase(std::unique(which.begin(), which.end()), which.end());
+    std::erase_if(which, [&](std::size_t i) { return done[i]; });
+    for (std::size_t first = 0; first < which.size(); first += per_pass) {
+      const std::size_t count = std::min(per_pass, which.size() - first);
+      std::vector<at::Tensor> inputs;
+      for (std::size_t k = first; k < first + count; ++k) inputs.push_back(x + grid[which[k]] * u);
+      const at::Tensor h = stack->forward_until(at::cat(inputs), upto)
+                               .flatten(1)
+                               .view({static_cast<std::int64_t>(count), batch, -1});
+      const at::Tensor f = ((h - base.unsqueeze(0)).norm(2, {2}).mean(1) / norm).cpu().contiguous();
+      for (std::size_t k = 0; k < count; ++k) {
+        value[which[first + k]] = f.data_ptr<double>()[k];
+        done[which[first + k]] = true;
+      }
+    }
+  };
+  // The point a decade below the strongest stimulus.
+  std::size_t decade = 0;
+  while (decade + 1 < points && grid[decade + 1] <= grid.back() / 10 * (1 + 1e-9)) ++decade;
+  DynamicRangeResult r;
+  // The curve as evaluated so far, in ascending s.
+  auto collect = [&] {
+    r.stimuli.clear();
+    r.response.clear();
+    for (std::size_t i = 0; i < points; ++i)
+      if (done[i]) r.stimuli.push_back(grid[i]), r.response.push_back(value[i]);
+  };
+  if (options.adaptive) {
+    const double per_decade = static_cast<double>(points - 1) / (options.log10_max - options.log10_min);
+    const auto stride = static_cast<std::size_t>(std::max(1.0, std::floor(per_decade)));
+    std::vector<std::size_t> coarse{points - 1, decade};
+    for (std::size_t i = 0; i < points; i += stride) coarse.push_back(i);
+    evaluate(coarse);
+  } else {
+    std::vector<std::size_t> all(points);
+    for (std::size_t i = 0; i < points; ++i) all[i] = i;
+    evaluate(all);
   }
+  collect();
   for (double f : r.response)
     if (!std::isfinite(f)) {
       r.status = make_status(StatusCode::kNonFinite, "the response is not finite (a diverged network)");
       return r;
     }
-  // The point a decade below the strongest stimulus.
-  std::size_t decade = 0;
-  while (decade + 1 < r.stimuli.size() && r.stimuli[decade + 1] <= r.stimuli.back() / 10 * (1 + 1e-9))
-    ++decade;
-  const double f_sat = r.response.back();
+  const double f_sat = value.back();
   if (!(f_sat > 0)) {
     r.status = make_status(StatusCode::kNotFound,
                            "the response is zero at every stimulus: the last hidden layer does not depend on "
                            "the input");
     return r;
   }
-  r.last_decade_growth = r.response[decade] > 0 ? f_sat / r.response[decade] : HUGE_VAL;
+  r.last_decade_growth = value[decade] > 0 ? f_sat / value[decade] : HUGE_VAL;
   if (std::abs(r.last_decade_growth - 1) > options.saturation_tolerance) {
     r.status = make_status(
         StatusCode::kNotApplicable,
@@ -95,16 +129,38 @@ DynamicRangeResult dynamic_range(nn::LayerStack& stack, const at::Tensor& probes
     return r;
   }
   r.plateau = f_sat;
-  std::vector<double> f(r.response.size());
-  for (std::size_t i = 0; i < f.size(); ++i) f[i] = r.response[i] / f_sat;
-  if (f.front() >= options.low) {
+  if (value.front() / f_sat >= options.low) {
     r.status =
         make_status(StatusCode::kNotFound,
                     fmt::format("the response is already {:.0f}% of its plateau at the weakest stimulus "
                                 "s = {:.1e}: the range extends below the scan",
-                                100 * f.front(), r.stimuli.front()));
+                                100 * value.front() / f_sat, grid.front()));
     return r;
   }
+  if (options.adaptive) {
+    // Every stimulus between the first evaluated one at or above each fraction and the evaluated one before.
+    std::vector<std::size_t> refine;
+    for (double level : {options.low, options.high}) {
+      std::size_t before = 0;
+      for (std::size_t i = 1; i < points; ++i) {
+        if (!done[i]) continue;
+        if (value[i] / f_sat >= level) {
+          for (std::size_t k = before + 1; k < i; ++k) refine.push_back(k);
+          break;
+        }
+        before = i;
+      }
+    }
+    evaluate(refine);
+    collect();
+    for (double f : r.response)
+      if (!std::isfinite(f)) {
+        r.status = make_status(StatusCode::kNonFinite, "the response is not finite (a diverged network)");
+        return r;
+      }
+  }
+  std::vector<double> f(r.response.size());
+  for (std::size_t i = 0; i < f.size(); ++i) f[i] = r.response[i] / f_sat;
   // Both crossings exist: f starts below `low` (checked above) and ends at 1 > `high`.
   r.s_low = stats::first_crossing_log_x(r.stimuli, f, options.low);
   r.s_high = stats::first_crossing_log_x(r.stimuli, f, options.high);

@@ -111,3 +111,45 @@ TEST(DynamicRange, DeepTanhGrowsIntoTheChaoticPhase) {
   EXPECT_GT(chaotic, at_edge + 1.5);
   EXPECT_LT(std::abs(ordered - at_edge), 1.5);
 }
+
+// The adaptive scan (the default) evaluates about one stimulus per decade and refines only the decades of the
+// two crossings; on ordered, critical and chaotic tanh networks, a GELU network, a homogeneous one and one
+// tanh unit it gives the full grid's status, range, ends, plateau and last-decade growth (to 1e-12: a
+// stimulus's response is computed in a different batch of stimuli), with a quarter of the forward passes.
+TEST(DynamicRange, AdaptiveScanGivesTheFullGridsNumbers) {
+  const auto probes = data::gaussian_probes(32, {100}, 7);
+  const double edge = measure::edge_of_chaos_sigma_w(Activation::kTanh, 0.1);
+  struct Case {
+    Activation act;
+    double sigma_w;
+    int points;
+  };
+  for (const auto& c : {Case{Activation::kTanh, 1.0, 121}, Case{Activation::kTanh, edge, 121},
+                        Case{Activation::kTanh, 3.0, 121}, Case{Activation::kTanh, edge, 61},
+                        Case{Activation::kGelu, 1.5, 121}, Case{Activation::kRelu, 1.4, 121},
+                        Case{Activation::kTanh, 2.0, 200}}) {
+    auto model = nn::build_model(nn::mlp_spec(8, 128, c.act, c.sigma_w, 0.1, {100}), 3);
+    measure::DynamicRangeOptions o;
+    o.points = c.points;
+    const auto fast = measure::dynamic_range(model, probes, o);
+    o.adaptive = false;
+    const auto full = measure::dynamic_range(model, probes, o);
+    const std::string what = to_string(c.act) + " sigma_w " + std::to_string(c.sigma_w);
+    ASSERT_EQ(full.stimuli.size(), static_cast<std::size_t>(c.points)) << what;
+    EXPECT_LT(fast.stimuli.size(), full.stimuli.size() * 2 / 5) << what;
+    EXPECT_EQ(fast.status.code, full.status.code) << what << ": " << full.status.message;
+    EXPECT_NEAR(fast.last_decade_growth, full.last_decade_growth, 1e-12 * full.last_decade_growth) << what;
+    ASSERT_EQ(fast.delta_db.has_value(), full.delta_db.has_value()) << what;
+    if (!full.delta_db) continue;
+    EXPECT_NEAR(*fast.delta_db, *full.delta_db, 1e-9) << what;
+    EXPECT_NEAR(*fast.s_low, *full.s_low, 1e-12 * *full.s_low) << what;
+    EXPECT_NEAR(*fast.s_high, *full.s_high, 1e-12 * *full.s_high) << what;
+    EXPECT_NEAR(*fast.plateau, *full.plateau, 1e-12 * *full.plateau) << what;
+    // Every stimulus the adaptive scan evaluated has the full grid's response.
+    for (std::size_t i = 0, k = 0; i < fast.stimuli.size(); ++i) {
+      while (k < full.stimuli.size() && full.stimuli[k] != fast.stimuli[i]) ++k;
+      ASSERT_LT(k, full.stimuli.size()) << what << ": stimulus " << fast.stimuli[i] << " is not on the grid";
+      EXPECT_NEAR(fast.response[i], full.response[k], 1e-12 * full.response[k]) << what;
+    }
+  }
+}

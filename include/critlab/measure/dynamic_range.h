@@ -51,12 +51,19 @@ struct DynamicRangeOptions {
   // tenfold; a deep tanh network's by under 5%).
   double saturation_tolerance = 0.25;
   std::int64_t max_inputs = 64;  // operating points (probe inputs) used; 0 = all
-  std::uint64_t seed = 0;        // the stimulus directions u
+  // Evaluate the grid lazily: first about one stimulus per decade (with the strongest stimulus and the one a
+  // decade below it), then every stimulus of the decade where the response first reaches each of the two
+  // fractions of its plateau. The range, its ends, the plateau and the last decade's growth are those of the
+  // full grid whenever the response does not rise above a fraction and fall back within one coarse step
+  // before its first crossing (tests/measure/dynamic_range_test.cpp compares the two on ordered, critical and
+  // chaotic networks); `stimuli` and `response` then hold the stimuli evaluated. false: every stimulus.
+  bool adaptive = true;
+  std::uint64_t seed = 0;  // the stimulus directions u
   bool IsValid(std::string* error) const;
 };
 
 struct DynamicRangeResult {
-  std::vector<double> stimuli, response;  // the response curve F(s), in the network's units
+  std::vector<double> stimuli, response;  // the response curve F(s), in the network's units (ascending s)
   std::optional<double> plateau;          // F_sat
   std::optional<double> s_low, s_high;    // stimuli at the low and high response fractions
   std::optional<double> delta_db;         // 10 log10(s_high / s_low)
