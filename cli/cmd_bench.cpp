@@ -45,6 +45,18 @@ Runner add_bench(CLI::App& cmd) {
     print(fmt::format("power law, bootstrap:                 {:8.2f} s for {} simulations on {} samples",
                       pl["bootstrap_seconds"].get<double>(), pl["bootstrap_simulations"].get<int>(),
                       pl["bootstrap_samples"].get<long>()));
+    const auto& vs = r["powerlaw_vs_poweRlaw"];
+    const auto times = [](const nlohmann::json& v) {
+      return v.is_number() ? fmt::format("{:.1f}x", v.get<double>()) : std::string("n/a");
+    };
+    if (vs["poweRlaw_over_critlab"].is_object())
+      print(fmt::format(
+          "moby, poweRlaw's time over critlab's:  fit {}, comparisons {}, bootstrap {} per "
+          "simulation",
+          times(vs["poweRlaw_over_critlab"]["fit"]), times(vs["poweRlaw_over_critlab"]["comparisons"]),
+          times(vs["poweRlaw_over_critlab"]["bootstrap_per_simulation"])));
+    else
+      print("moby against poweRlaw:                not run (" + vs["message"].get<std::string>() + ")");
     return 0;
   };
 }

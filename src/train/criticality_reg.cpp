@@ -48,7 +48,20 @@ at::Tensor gain_sq_estimate(nn::BlockImpl& block, const nn::Tap& tap, measure::G
       local ? tap.input.slice(0, 0, std::min(sub_batch, tap.input.size(0))).detach() : tap.input;
   if (method == measure::GainMethod::kAuto || method == measure::GainMethod::kAnalytic) {
     // Full gradient: the training pass's own pre-activations (whole batch, no extra forward pass).
-    at::Tensor sq = local ? block.jacobian_sq_norm_analytic(x) : block.jacobian_sq_norm_analytic(tap);
+    at::Tensor sq;
+    if (!local) {
+      sq = block.jacobian_sq_norm_analytic(tap);
+    } else {
+      // With the input held fixed, phi' of a piecewise-linear unit (ReLU, linear) does not depend on W: the
+      // training pass's own pre-activations serve, without a second product on the sub-batch.
+      const auto view = block.dense_view();
+      const bool flat_derivative =
+          view && !view->normalised &&
+          (view->activation == Activation::kRelu || view->activation == Activation::kLinear);
+      sq = flat_derivative && tap.pre.defined() && tap.pre.dim() == 2
+               ? block.jacobian_sq_norm_analytic(nn::Tap{x, tap.pre.slice(0, 0, x.size(0)).detach(), {}})
+               : block.jacobian_sq_norm_analytic(x);
+    }
     if (sq.defined()) return sq.mean() / static_cast<double>(per_example(tap.output));
     if (method == measure::GainMethod::kAnalytic)
       throw Error("block '" + block.describe() +

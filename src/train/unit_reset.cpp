@@ -27,8 +27,42 @@ nn::DenseView dense(nn::LayerStack& stack, std::size_t l) {
 
 // mean_k |W_ki| over the rows of `w` ([next, units]), as float64 on the CPU.
 std::vector<double> mean_abs_columns(const at::Tensor& w) {
+  if (w.is_cpu() && w.scalar_type() == at::kFloat && w.is_contiguous() && w.dim() == 2) {
+    // Online learning calls this after every example: a loop, not four dispatched ops and their buffers.
+    const float* p = w.data_ptr<float>();
+    const auto rows = w.size(0), cols = w.size(1);
+    std::vector<double> m(static_cast<std::size_t>(cols), 0.0);
+    for (std::int64_t r = 0; r < rows; ++r)
+      for (std::int64_t c = 0; c < cols; ++c) m[static_cast<std::size_t>(c)] += std::abs(p[r * cols + c]);
+    for (auto& v : m) v /= static_cast<double>(rows);
+    return m;
+  }
   const at::Tensor m = w.detach().abs().mean(0).to(torch::kFloat64).cpu().contiguous();
   return {m.data_ptr<double>(), m.data_ptr<double>() + m.numel()};
+}
+
+// Activity rows [batch, units] as doubles: a view of `h` when it is already a contiguous CPU double tensor,
+// else read element by element from float32 (no converted copy), else converted.
+struct Rows {
+  at::Tensor keep;  // holds a converted copy when one was needed
+  const double* d = nullptr;
+  const float* f = nullptr;
+  std::int64_t batch = 0, units = 0;
+  double at(std::int64_t b, std::int64_t u) const { return d ? d[b * units + u] : f[b * units + u]; }
+};
+Rows activity_rows(const at::Tensor& hidden, std::int64_t units) {
+  Rows r;
+  r.units = units;
+  const at::Tensor h = hidden.detach().reshape({-1, units});
+  r.batch = h.size(0);
+  if (h.is_cpu() && h.scalar_type() == at::kFloat && h.is_contiguous()) {
+    r.keep = h;
+    r.f = h.data_ptr<float>();
+  } else {
+    r.keep = h.to(torch::kFloat64).cpu().contiguous();
+    r.d = r.keep.data_ptr<double>();
+  }
+  return r;
 }
 
 nlohmann::json vectors(const std::vector<std::vector<double>>& v) { return v; }
@@ -126,9 +160,8 @@ std::int64_t ContinualBackprop::update(nn::LayerStack& stack, const std::vector<
   for (std::size_t i = 0; i < layers_.size(); ++i) {
     const auto l = layers_[i];
     const auto units = static_cast<std::int64_t>(utility_[i].size());
-    const at::Tensor h = hidden[i].detach().reshape({-1, units}).to(torch::kFloat64).cpu().contiguous();
-    const auto batch = h.size(0);
-    const double* hp = h.data_ptr<double>();
+    const Rows h = activity_rows(hidden[i], units);
+    const auto batch = h.batch;
     const auto out_w = mean_abs_columns(dense(stack, l + 1).weight);
     auto& util = utility_[i];
     auto& mean = mean_[i];
@@ -136,8 +169,10 @@ std::int64_t ContinualBackprop::update(nn::LayerStack& stack, const std::vector<
     std::int64_t eligible = 0;
     for (std::int64_t u = 0; u < units; ++u) {
       double abs_sum = 0, sum = 0;
-      for (std::int64_t b = 0; b < batch; ++b)
-        abs_sum += std::abs(hp[b * units + u]), sum += hp[b * units + u];
+      for (std::int64_t b = 0; b < batch; ++b) {
+        const double v = h.at(b, u);
+        abs_sum += std::abs(v), sum += v;
+      }
       util[u] = eta * util[u] + (1 - eta) * (abs_sum / batch) * out_w[u];
       mean[u] = eta * mean[u] + (1 - eta) * (sum / batch);
       age[u] += 1;
@@ -231,10 +266,19 @@ std::int64_t Redo::update(nn::LayerStack& stack, const std::vector<at::Tensor>& 
   torch::NoGradGuard no_grad;
   std::int64_t batch = 1;
   for (std::size_t l = 0; l < sum_.size(); ++l) {
-    const at::Tensor f = hidden[l].detach().reshape({-1, sum_[l].size(0)}).to(torch::kFloat64).cpu();
-    batch = f.size(0);
-    sum_abs_[l].add_(f.abs().sum(0));
-    sum_[l].add_(f.sum(0));
+    const auto units = sum_[l].size(0);
+    const Rows h = activity_rows(hidden[l], units);
+    batch = h.batch;
+    double* sum_abs = sum_abs_[l].data_ptr<double>();
+    double* sum = sum_[l].data_ptr<double>();
+    for (std::int64_t u = 0; u < units; ++u) {
+      double a = 0, t = 0;
+      for (std::int64_t b = 0; b < batch; ++b) {
+        const double v = h.at(b, u);
+        a += std::abs(v), t += v;
+      }
+      sum_abs[u] += a, sum[u] += t;
+    }
   }
   count_ += batch;
   if (count_ < o_.period) return 0;

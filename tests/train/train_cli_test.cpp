@@ -134,4 +134,27 @@ TEST(BenchCli, QuickRunPrintsEveryFigure) {
   EXPECT_GT(j["online"]["examples_per_second"].get<double>(), 0);
   EXPECT_GT(j["measure"]["full_over_train_step"].get<double>(), 0);
   EXPECT_EQ(j["runtime"]["blas"], blas_info().name);
+  // The comparisons with what a user would run instead: figures when the other program ran, else null
+  // figures with a status saying why (CI has python3-torch but not R's poweRlaw).
+  const auto& py = j["mlp_train_vs_pytorch"];
+  ASSERT_TRUE(py["status"] == "ok" || py["status"] == "not-run") << py.dump();
+  if (py["status"] == "ok") {
+    EXPECT_GT(py["critlab_speedup"].get<double>(), 0);
+    EXPECT_EQ(py["pytorch_settings_ms"].size(), 2 * j["runtime"]["threads"].get<std::size_t>()) << py.dump();
+  } else {
+    EXPECT_TRUE(py["critlab_speedup"].is_null());
+    EXPECT_FALSE(py["message"].get<std::string>().empty());
+  }
+  const auto& pl = j["powerlaw_vs_poweRlaw"];
+  ASSERT_TRUE(pl["status"] == "ok" || pl["status"] == "not-run") << pl.dump();
+  if (pl["status"] == "ok") {
+    // Both fit Moby Dick: the same xmin and alpha to the optimisers' tolerance.
+    EXPECT_EQ(pl["critlab"]["xmin"], pl["poweRlaw"]["xmin"]);
+    EXPECT_NEAR(pl["critlab"]["alpha"].get<double>(), pl["poweRlaw"]["alpha"].get<double>(), 1e-4);
+    EXPECT_GT(pl["poweRlaw_over_critlab"]["fit"].get<double>(), 0);
+  } else {
+    EXPECT_TRUE(pl["poweRlaw_over_critlab"].is_null());
+    EXPECT_FALSE(pl["message"].get<std::string>().empty());
+  }
+  EXPECT_GT(j["powerlaw"]["comparisons_seconds"].get<double>(), 0);
 }

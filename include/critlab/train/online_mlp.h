@@ -81,6 +81,11 @@ class OnlineMlp {
   std::vector<at::Tensor> z_, a_, g_;         // preallocated pre-activations, activations, gradients
   std::vector<at::Tensor> m_w_, v_w_, m_b_, v_b_, grad_w_;  // Adam moments and the weight-gradient buffer
   std::int64_t steps_ = 0;
+  bool fused_ = false;  // SGD on contiguous float32 CPU parameters: one pass per layer (online_mlp.cpp)
+  std::vector<std::vector<float>> row_beta_, update_;  // the fused path's regulariser rows, per layer
+  // Fills row_beta_[l] and update_[l] for the regulariser on hidden layer l; false where its gain is not
+  // positive and finite (the layer then takes the plain step, as on the op-by-op path).
+  bool regulariser_rows(std::size_t l);
 };
 
 }  // namespace critlab::train
