@@ -22,6 +22,7 @@
 
 #include "continual_internal.h"
 #include "critlab/core/error.h"
+#include "critlab/core/random.h"
 #include "critlab/core/resources.h"
 #include "critlab/core/runtime.h"
 #include "critlab/data/dataset.h"
@@ -343,20 +344,38 @@ class Run {
       if (redo_) redo_->update(net_, hidden, reset_);
     }
     if (method_ == ContinualMethod::kShrinkPerturb && o_.perturb_std > 0) {
-      // One draw of N(0, s^2) for every parameter into a preallocated buffer, then added slice by slice.
+      // A fresh N(0, s^2) for every parameter. On float32 CPU parameters: the ziggurat sampler
+      // (core/random.h), seeded by one draw of the run's generator (so its checkpointed state still decides
+      // everything), adds the noise in place; elsewhere one draw of libtorch's normal_ into a buffer.
       torch::NoGradGuard no_grad;
       auto params = net_->parameters();
-      if (!noise_.defined()) {
-        std::int64_t total = 0;
-        for (const auto& p : params) total += p.numel();
-        noise_ = torch::empty({total}, torch::TensorOptions().dtype(params.front().dtype()));
-      }
-      noise_.normal_(0.0, o_.perturb_std, gen);
-      const at::Tensor noise = noise_.to(params.front().device());
-      std::int64_t offset = 0;
-      for (auto& p : params) {
-        p.add_(noise.slice(0, offset, offset + p.numel()).view(p.sizes()));
-        offset += p.numel();
+      bool direct = true;
+      for (const auto& p : params)
+        direct = direct && p.is_cpu() && p.scalar_type() == at::kFloat && p.is_contiguous();
+      if (direct) {
+        std::uint64_t seed;
+        {
+          std::lock_guard<std::mutex> lock(gen.mutex());
+          seed = at::check_generator<at::CPUGeneratorImpl>(gen)->random64();
+        }
+        NormalSampler noise(seed);
+        for (auto& p : params) {
+          noise.add(p.data_ptr<float>(), p.numel(), static_cast<float>(o_.perturb_std));
+          p.unsafeGetTensorImpl()->bump_version();
+        }
+      } else {
+        if (!noise_.defined()) {
+          std::int64_t total = 0;
+          for (const auto& p : params) total += p.numel();
+          noise_ = torch::empty({total}, torch::TensorOptions().dtype(params.front().dtype()));
+        }
+        noise_.normal_(0.0, o_.perturb_std, gen);
+        const at::Tensor noise = noise_.to(params.front().device());
+        std::int64_t offset = 0;
+        for (auto& p : params) {
+          p.add_(noise.slice(0, offset, offset + p.numel()).view(p.sizes()));
+          offset += p.numel();
+        }
       }
     }
     if (controller_) {

@@ -86,12 +86,19 @@ DynamicRangeResult dynamic_range(nn::LayerStack& stack, const at::Tensor& probes
   std::size_t decade = 0;
   while (decade + 1 < points && grid[decade + 1] <= grid.back() / 10 * (1 + 1e-9)) ++decade;
   DynamicRangeResult r;
-  // The curve as evaluated so far, in ascending s.
+  // The curve as evaluated so far, in ascending s; false, with the status set, where a response is not
+  // finite.
   auto collect = [&] {
     r.stimuli.clear();
     r.response.clear();
     for (std::size_t i = 0; i < points; ++i)
       if (done[i]) r.stimuli.push_back(grid[i]), r.response.push_back(value[i]);
+    for (double f : r.response)
+      if (!std::isfinite(f)) {
+        r.status = make_status(StatusCode::kNonFinite, "the response is not finite (a diverged network)");
+        return false;
+      }
+    return true;
   };
   if (options.adaptive) {
     const double per_decade = static_cast<double>(points - 1) / (options.log10_max - options.log10_min);
@@ -104,12 +111,7 @@ DynamicRangeResult dynamic_range(nn::LayerStack& stack, const at::Tensor& probes
     for (std::size_t i = 0; i < points; ++i) all[i] = i;
     evaluate(all);
   }
-  collect();
-  for (double f : r.response)
-    if (!std::isfinite(f)) {
-      r.status = make_status(StatusCode::kNonFinite, "the response is not finite (a diverged network)");
-      return r;
-    }
+  if (!collect()) return r;
   const double f_sat = value.back();
   if (!(f_sat > 0)) {
     r.status = make_status(StatusCode::kNotFound,
@@ -152,12 +154,7 @@ DynamicRangeResult dynamic_range(nn::LayerStack& stack, const at::Tensor& probes
       }
     }
     evaluate(refine);
-    collect();
-    for (double f : r.response)
-      if (!std::isfinite(f)) {
-        r.status = make_status(StatusCode::kNonFinite, "the response is not finite (a diverged network)");
-        return r;
-      }
+    if (!collect()) return r;
   }
   std::vector<double> f(r.response.size());
   for (std::size_t i = 0; i < f.size(); ++i) f[i] = r.response[i] / f_sat;
