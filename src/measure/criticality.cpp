@@ -6,10 +6,12 @@
 #include <chrono>
 #include <cmath>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "critlab/core/error.h"
 #include "critlab/io/plot.h"
 #include "critlab/io/table.h"
+#include "measure/tensor_util.h"
 
 namespace critlab::measure {
 
@@ -30,11 +32,17 @@ CriticalityReport measure_criticality(nn::LayerStack& stack, const at::Tensor& p
   if (options.with_lyapunov) {
     r.lyapunov = lyapunov_spectrum(stack, probes, options.lyapunov);
   }
-  if (options.with_dynamic_range) {
-    r.dynamic_range = dynamic_range(stack, probes, options.dynamic_range);
-  }
-  if (options.with_branching) {
-    r.branching = branching_parameter(stack, probes, options.branching);
+  {
+    // The dynamic range and the branching parameter both run in double precision: the parameters are
+    // converted once for the two (each function's own scope then finds them converted) and restored after.
+    std::optional<DoublePrecisionScope> precision;
+    if (options.with_dynamic_range && options.with_branching) precision.emplace(*stack);
+    if (options.with_dynamic_range) {
+      r.dynamic_range = dynamic_range(stack, probes, options.dynamic_range);
+    }
+    if (options.with_branching) {
+      r.branching = branching_parameter(stack, probes, options.branching);
+    }
   }
   for (auto& g : r.layers) g.jvp = stack->block(g.index)->jvp_path();
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

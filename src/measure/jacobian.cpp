@@ -192,7 +192,7 @@ std::vector<LayerGain> layer_gains(nn::LayerStack& stack, const at::Tensor& prob
     at::Tensor sq;
     if (method == GainMethod::kAuto || method == GainMethod::kAnalytic) {
       torch::NoGradGuard no_grad;
-      sq = block.jacobian_sq_norm_analytic(x);
+      sq = block.jacobian_sq_norm_analytic(taps[l]);  // the tapped pre-activations: no second forward
       if (sq.defined())
         method = GainMethod::kAnalytic;
       else if (options.method == GainMethod::kAnalytic)

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "critlab/data/dataset.h"
+#include "critlab/measure/criticality.h"
 #include "critlab/measure/theory.h"
 #include "critlab/nn/model.h"
 
@@ -152,4 +153,27 @@ TEST(DynamicRange, AdaptiveScanGivesTheFullGridsNumbers) {
       EXPECT_NEAR(fast.response[i], full.response[k], 1e-12 * full.response[k]) << what;
     }
   }
+}
+
+// measure_criticality converts the parameters to double once for the dynamic range and the branching
+// parameter together: afterwards they are float again with the same bits, and the two results are those of
+// the functions run on their own (which convert for themselves).
+TEST(DynamicRange, FullMeasurementSharesOneDoublePrecisionScopeAndRestoresTheModel) {
+  auto model = nn::build_model(nn::mlp_spec(4, 64, Activation::kTanh, 1.3, 0.1, {20}), 4);
+  const auto probes = data::gaussian_probes(16, {20}, 3);
+  std::vector<at::Tensor> before;
+  for (const auto& p : model->parameters()) before.push_back(p.detach().clone());
+  measure::MeasureOptions mo;
+  const auto full = measure::measure_criticality(model, probes, mo);
+  const auto after = model->parameters();
+  for (std::size_t i = 0; i < after.size(); ++i) {
+    EXPECT_EQ(after[i].scalar_type(), at::kFloat);
+    EXPECT_TRUE(torch::equal(after[i], before[i])) << i;
+  }
+  const auto dr = measure::dynamic_range(model, probes, mo.dynamic_range);
+  const auto br = measure::branching_parameter(model, probes, mo.branching);
+  ASSERT_TRUE(full.dynamic_range && full.branching && dr.delta_db && full.dynamic_range->delta_db);
+  EXPECT_EQ(*full.dynamic_range->delta_db, *dr.delta_db);
+  ASSERT_TRUE(full.branching->sigma && br.sigma);
+  EXPECT_EQ(*full.branching->sigma, *br.sigma);
 }
