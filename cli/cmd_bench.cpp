@@ -29,6 +29,13 @@ Runner add_bench(CLI::App& cmd) {
         "train 784-1024x4-10, batch 256:       {:8.0f} examples/s, {:.1f} GFLOP/s ({:.2f} of sgemm)",
         m["examples_per_second"].get<double>(), m["gflops"].get<double>(),
         m["ratio_to_sgemm"].get<double>()));
+    const auto& py = r["mlp_train_vs_pytorch"];
+    if (py["critlab_speedup"].is_number())
+      print(fmt::format("same step in PyTorch-in-Python:       {:8.1f} ms at its best ({}): critlab {:.2f}x",
+                        py["pytorch_best_step_ms"].get<double>(),
+                        py["pytorch_best_setting"].get<std::string>(), py["critlab_speedup"].get<double>()));
+    else
+      print("same step in PyTorch-in-Python:       not run (" + py["message"].get<std::string>() + ")");
     const auto& on = r["online"];
     print(fmt::format("online 784-100x3-10, batch 1, 1 core: {:8.0f} examples/s (autograd {:.0f}, {:.1f}x)",
                       on["examples_per_second"].get<double>(),
@@ -51,7 +58,7 @@ Runner add_bench(CLI::App& cmd) {
     };
     if (vs["poweRlaw_over_critlab"].is_object())
       print(fmt::format(
-          "moby, poweRlaw's time over critlab's:  fit {}, comparisons {}, bootstrap {} per "
+          "moby, poweRlaw's time over critlab's: fit {}, comparisons {}, bootstrap {} per "
           "simulation",
           times(vs["poweRlaw_over_critlab"]["fit"]), times(vs["poweRlaw_over_critlab"]["comparisons"]),
           times(vs["poweRlaw_over_critlab"]["bootstrap_per_simulation"])));
