@@ -48,20 +48,29 @@ void sync(const c10::Device& d) {
   if (d.is_cuda()) torch::cuda::synchronize();
 }
 
+// Seconds one call of fn takes, the device's queued work included.
+template <typename F>
+double seconds_of(const c10::Device& d, F&& fn) {
+  const auto t0 = Clock::now();
+  fn();
+  sync(d);
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+// The upper median (the middle value; of an even count, the larger of the two middle ones).
+double median_of(std::vector<double> v) {
+  std::nth_element(v.begin(), v.begin() + v.size() / 2, v.end());
+  return v[v.size() / 2];
+}
+
 // Median seconds of `repeats` calls of fn (after one warm-up call).
 template <typename F>
 double median_seconds(int repeats, const c10::Device& d, F&& fn) {
   fn();
   sync(d);
   std::vector<double> t;
-  for (int r = 0; r < repeats; ++r) {
-    const auto t0 = Clock::now();
-    fn();
-    sync(d);
-    t.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
-  }
-  std::nth_element(t.begin(), t.begin() + t.size() / 2, t.end());
-  return t[t.size() / 2];
+  for (int r = 0; r < repeats; ++r) t.push_back(seconds_of(d, fn));
+  return median_of(std::move(t));
 }
 
 // The R side of the power-law comparison: poweRlaw (Gillespie, J. Stat. Softw. 64, 2015) on its own copy of
@@ -199,12 +208,9 @@ TimedFit timed_discrete_fit(const std::vector<double>& data) {
   stats::PowerLawOptions po;
   po.discrete = true;
   TimedFit t;
-  auto t0 = Clock::now();
-  t.fit = stats::fit_power_law(data, po);
-  t.fit_seconds = std::chrono::duration<double>(Clock::now() - t0).count();
-  t0 = Clock::now();
-  t.comparisons = stats::compare_all(data, t.fit);
-  t.compare_seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  const c10::Device cpu(c10::kCPU);
+  t.fit_seconds = seconds_of(cpu, [&] { t.fit = stats::fit_power_law(data, po); });
+  t.compare_seconds = seconds_of(cpu, [&] { t.comparisons = stats::compare_all(data, t.fit); });
   return t;
 }
 
@@ -238,16 +244,15 @@ nlohmann::json compare_with_powerlaw_r(int sims, int r_sims, int threads) {
     put_status(out, make_status(StatusCode::kNotRun, "poweRlaw: " + failure));
     return out;
   }
-  auto r = *got;
+  const auto& r = *got;
   const auto data = io::read_number_column(dir / "moby.txt");
   const auto [fit, comparisons, fit_s, cmp_s] = timed_discrete_fit(data);
   stats::PowerLawOptions po;
   po.discrete = true;
   po.bootstrap = sims;
   po.threads = threads;
-  const auto t0 = Clock::now();
-  const auto boot = stats::fit_power_law(data, po);
-  const double boot_s = std::chrono::duration<double>(Clock::now() - t0).count();
+  stats::PowerLawFit boot;
+  const double boot_s = seconds_of(c10::Device(c10::kCPU), [&] { boot = stats::fit_power_law(data, po); });
   nlohmann::json c{{"xmin", fit.xmin},
                    {"alpha", fit.alpha},
                    {"fit_seconds", fit_s},
@@ -258,7 +263,12 @@ nlohmann::json compare_with_powerlaw_r(int sims, int r_sims, int threads) {
                    {"bootstrap_seconds_per_simulation", boot_s / sims},
                    {"bootstrap_p", or_null(boot.p_value)}};
   for (const auto& cmp : comparisons) c["comparisons"][cmp.against] = or_null(cmp.R);
-  const auto at = [&](const char* k) { return r.count(k) ? nlohmann::json(r[k]) : nlohmann::json(nullptr); };
+  // poweRlaw's figure `k` divided by `by`, or null where R did not print it.
+  const auto r_over = [&](const char* k, double by) {
+    const auto it = r.find(k);
+    return it != r.end() && by > 0 ? nlohmann::json(it->second / by) : nlohmann::json(nullptr);
+  };
+  const auto at = [&](const char* k) { return r_over(k, 1.0); };
   nlohmann::json pr{{"xmin", at("xmin")},
                     {"alpha", at("alpha")},
                     {"fit_seconds", at("fit_seconds")},
@@ -269,27 +279,21 @@ nlohmann::json compare_with_powerlaw_r(int sims, int r_sims, int threads) {
                     {"comparisons_seconds", at("comparisons_seconds")},
                     {"bootstrap_simulations", r_sims},
                     {"bootstrap_seconds", at("bootstrap_seconds")},
-                    {"bootstrap_seconds_per_simulation", r.count("bootstrap_seconds")
-                                                             ? nlohmann::json(r["bootstrap_seconds"] / r_sims)
-                                                             : nlohmann::json(nullptr)},
+                    {"bootstrap_seconds_per_simulation", r_over("bootstrap_seconds", r_sims)},
                     {"bootstrap_p", at("bootstrap_p")}};
   out["critlab"] = c;
   out["poweRlaw"] = pr;
-  const auto ratio = [&](const char* k, double mine) {
-    return r.count(k) && mine > 0 ? nlohmann::json(r[k] / mine) : nlohmann::json(nullptr);
-  };
   out["poweRlaw_over_critlab"] = {
-      {"fit", ratio("fit_seconds", fit_s)},
-      {"comparisons", ratio("comparisons_seconds", cmp_s)},
-      {"bootstrap_per_simulation", r.count("bootstrap_seconds")
-                                       ? nlohmann::json(r["bootstrap_seconds"] / r_sims / (boot_s / sims))
-                                       : nlohmann::json(nullptr)}};
+      {"fit", r_over("fit_seconds", fit_s)},
+      {"comparisons", r_over("comparisons_seconds", cmp_s)},
+      {"bootstrap_per_simulation", r_over("bootstrap_seconds", r_sims * boot_s / sims)}};
   out["note"] =
       "R's comparisons are poweRlaw's discrete alternatives (lognormal, exponential, Poisson); critlab's add "
       "the stretched exponential and the truncated power law. Times exclude start-up (R's library load, "
       "critlab's launcher).";
-  put_status(out, r.count("bootstrap_p") ? make_status(StatusCode::kOk, "")
-                                         : make_status(StatusCode::kNotRun, "poweRlaw printed no results"));
+  put_status(out, r.contains("bootstrap_p")
+                      ? make_status(StatusCode::kOk, "")
+                      : make_status(StatusCode::kNotRun, "poweRlaw printed no results"));
   return out;
 }
 
@@ -349,25 +353,15 @@ struct PairedRatio {
 };
 template <typename A, typename B>
 PairedRatio median_paired_ratio(int repeats, const c10::Device& d, A&& a, B&& b) {
-  const auto timed = [&](auto&& fn) {
-    const auto t0 = Clock::now();
-    fn();
-    sync(d);
-    return std::chrono::duration<double>(Clock::now() - t0).count();
-  };
-  timed(a);
-  timed(b);
+  seconds_of(d, a);
+  seconds_of(d, b);
   std::vector<double> ta, tb, r;
   for (int i = 0; i < repeats; ++i) {
-    ta.push_back(timed(a));
-    tb.push_back(timed(b));
+    ta.push_back(seconds_of(d, a));
+    tb.push_back(seconds_of(d, b));
     r.push_back(tb.back() / ta.back());
   }
-  const auto median = [](std::vector<double> v) {
-    std::nth_element(v.begin(), v.begin() + v.size() / 2, v.end());
-    return v[v.size() / 2];
-  };
-  return {median(ta), median(tb), median(r)};
+  return {median_of(std::move(ta)), median_of(std::move(tb)), median_of(std::move(r))};
 }
 
 double mlp_flops_per_example(const std::vector<std::int64_t>& dims) {
@@ -633,9 +627,8 @@ nlohmann::json run_benchmarks(const BenchOptions& o) {
     const auto small = stats::sample_power_law(truth, n_boot, rng);
     po.bootstrap = sims;
     po.threads = o.threads;
-    const auto t0 = Clock::now();
-    const auto boot = stats::fit_power_law(small, po);
-    const double boot_s = std::chrono::duration<double>(Clock::now() - t0).count();
+    stats::PowerLawFit boot;
+    const double boot_s = seconds_of(c10::Device(c10::kCPU), [&] { boot = stats::fit_power_law(small, po); });
     out["powerlaw"] = {{"fit_samples", n_big},
                        {"fit_seconds", fit_s},
                        {"fit_samples_per_second", static_cast<double>(n_big) / fit_s},

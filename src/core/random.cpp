@@ -12,20 +12,21 @@ namespace {
 constexpr double kR = 3.6541528853610088;  // the base layer's right edge, 256 layers
 constexpr double kV = 4.92867323399e-3;    // the area of each layer
 
-// Marsaglia & Tsang's tables for 23-bit abscissae: k[i] (accept below), w[i] (abscissa per unit), f[i]
-// (the density at the layer's top edge).
+// Marsaglia & Tsang's tables for 23-bit abscissae: k[i] (accept below), w23[i] (the abscissa per unit of
+// the 23-bit integer, times 2^23), f[i] (the density at the layer's top edge).
 struct Tables {
   std::array<std::uint32_t, 256> k{};
-  std::array<float, 256> w{}, f{}, w23{};  // w23 = w * 2^23
+  std::array<float, 256> w23{}, f{};
   Tables() {
     const double m = 8388608.0;  // 2^23
     const auto density = [](double x) { return std::exp(-0.5 * x * x); };
+    const auto w23_of = [&](double width) { return static_cast<float>(width / m) * 8388608.0f; };
     const double q = kV / density(kR);
     double dn = kR, tn = kR;
     k[0] = static_cast<std::uint32_t>((dn / q) * m);
     k[1] = 0;
-    w[0] = static_cast<float>(q / m);
-    w[255] = static_cast<float>(dn / m);
+    w23[0] = w23_of(q);
+    w23[255] = w23_of(dn);
     f[0] = 1.0f;
     f[255] = static_cast<float>(density(dn));
     for (int i = 254; i >= 1; --i) {
@@ -33,13 +34,24 @@ struct Tables {
       k[static_cast<std::size_t>(i) + 1] = static_cast<std::uint32_t>((dn / tn) * m);
       tn = dn;
       f[static_cast<std::size_t>(i)] = static_cast<float>(density(dn));
-      w[static_cast<std::size_t>(i)] = static_cast<float>(dn / m);
+      w23[static_cast<std::size_t>(i)] = w23_of(dn);
     }
-    for (std::size_t i = 0; i < 256; ++i) w23[i] = w[i] * 8388608.0f;
   }
 };
 
 const Tables kTables;  // built once at load time
+
+// Bits of r: 0-7 the layer, 8 the sign, 9-31 the abscissa. The draw inside the layer's rectangle is
+// rabs * w[layer] with r's sign, computed without an integer-to-float conversion (cvtsi2ss writes only part
+// of its register, which chained every draw to the one before): 1.m - 1 = rabs 2^-23 exactly, times
+// w[layer] 2^23 (exact), is the same single rounding of rabs * w[layer].
+inline std::uint32_t abscissa(std::uint32_t r) { return (r >> 9) & 0x7fffff; }
+inline bool in_rectangle(std::uint32_t r) { return abscissa(r) < kTables.k[r & 0xff]; }
+inline float rectangle_value(std::uint32_t r) {
+  const float unit = std::bit_cast<float>(0x3f800000u | abscissa(r)) - 1.0f;
+  const float x = unit * kTables.w23[r & 0xff];
+  return std::bit_cast<float>(std::bit_cast<std::uint32_t>(x) ^ ((r & 0x100u) << 23));
+}
 
 std::uint64_t splitmix64(std::uint64_t& x) {
   std::uint64_t z = (x += 0x9e3779b97f4a7c15ULL);
@@ -66,16 +78,13 @@ inline std::uint64_t step(std::uint64_t* s) {
 inline double uniform(std::uint64_t* s) { return static_cast<double>(step(s) >> 11) * 0x1.0p-53; }
 
 // The ziggurat's rare paths (1% of draws): the wedges and the tail, retried with fresh bits until a draw is
-// accepted. Bits of r: 0-7 the layer, 8 the sign, 9-31 the abscissa.
+// accepted.
 [[gnu::noinline]] float slow_draw(std::uint32_t r, std::uint64_t* s) {
   const Tables& t = kTables;
   for (;;) {
     const std::size_t idx = r & 0xff;
-    const bool negative = (r & 0x100) != 0;
-    const std::uint32_t rabs = (r >> 9) & 0x7fffff;
-    float x = static_cast<float>(rabs) * t.w[idx];
-    if (negative) x = -x;
-    if (rabs < t.k[idx]) return x;  // inside the layer's rectangle
+    const float x = rectangle_value(r);
+    if (in_rectangle(r)) return x;
     if (idx == 0) {
       // The tail beyond kR (Marsaglia 1964): x = -ln(U1)/r, y = -ln(U2), accepted when 2y > x^2.
       double xx, yy;
@@ -83,7 +92,7 @@ inline double uniform(std::uint64_t* s) { return static_cast<double>(step(s) >> 
         xx = -std::log1p(-uniform(s)) / kR;
         yy = -std::log1p(-uniform(s));
       } while (yy + yy <= xx * xx);
-      return static_cast<float>(negative ? -(kR + xx) : kR + xx);
+      return static_cast<float>((r & 0x100) ? -(kR + xx) : kR + xx);
     }
     // The wedge between the rectangle and the density.
     if ((t.f[idx - 1] - t.f[idx]) * uniform(s) + t.f[idx] < std::exp(-0.5 * static_cast<double>(x) * x))
@@ -93,16 +102,8 @@ inline double uniform(std::uint64_t* s) { return static_cast<double>(step(s) >> 
 }
 
 inline float draw(std::uint32_t r, std::uint64_t* s) {
-  const std::size_t idx = r & 0xff;
-  const std::uint32_t rabs = (r >> 9) & 0x7fffff;
-  if (rabs < kTables.k[idx]) [[likely]] {  // inside the layer's rectangle: 99% of draws
-    // rabs * w[idx] without an integer-to-float conversion (cvtsi2ss writes only part of its register, which
-    // chained every draw to the one before): 1.m - 1 = rabs 2^-23 exactly, times w[idx] 2^23 (exact), is
-    // the same single rounding of rabs * w[idx]. The sign bit of r becomes the float's.
-    const float unit = std::bit_cast<float>(0x3f800000u | rabs) - 1.0f;
-    const float x = unit * kTables.w23[idx];
-    return std::bit_cast<float>(std::bit_cast<std::uint32_t>(x) ^ ((r & 0x100u) << 23));
-  }
+  if (in_rectangle(r)) [[likely]]  // 99% of draws
+    return rectangle_value(r);
   return slow_draw(r, s);
 }
 
@@ -142,13 +143,8 @@ CRITLAB_RANDOM_CLONES
 void rectangle_draws(const std::uint32_t* __restrict r, std::int64_t count, float* __restrict x,
                      std::uint8_t* __restrict ok) {
   for (std::int64_t j = 0; j < count; ++j) {
-    const std::uint32_t rj = r[j];
-    const std::uint32_t idx = rj & 0xff;
-    const std::uint32_t rabs = (rj >> 9) & 0x7fffff;
-    const float unit = std::bit_cast<float>(0x3f800000u | rabs) - 1.0f;
-    const float v = unit * kTables.w23[idx];
-    x[j] = std::bit_cast<float>(std::bit_cast<std::uint32_t>(v) ^ ((rj & 0x100u) << 23));
-    ok[j] = rabs < kTables.k[idx];
+    x[j] = rectangle_value(r[j]);
+    ok[j] = in_rectangle(r[j]);
   }
 }
 

@@ -84,6 +84,14 @@ double row_sq_norm(const float* __restrict w, std::int64_t cols) {
   return sum;
 }
 
+// phi'(z) of one unit from its pre-activation z and output h, for the activations the scalar paths handle
+// (relu, tanh, linear: has_second_derivative).
+double unit_derivative(Activation act, float z, float h) {
+  return act == Activation::kRelu   ? (z > 0 ? 1.0 : 0.0)
+         : act == Activation::kTanh ? 1.0 - static_cast<double>(h) * h
+                                    : 1.0;
+}
+
 bool has_second_derivative(Activation act) {
   return act == Activation::kRelu || act == Activation::kTanh || act == Activation::kLinear;
 }
@@ -166,9 +174,7 @@ bool OnlineMlp::regulariser_rows(std::size_t l) {
   double G = 0;
   for (std::int64_t i = 0; i < rows; ++i) {
     const double sq = row_sq_norm(wp + i * cols, cols);
-    const double d = acts_[l] == Activation::kRelu   ? (z[i] > 0 ? 1.0 : 0.0)
-                     : acts_[l] == Activation::kTanh ? 1.0 - static_cast<double>(h[i]) * h[i]
-                                                     : 1.0;
+    const double d = unit_derivative(acts_[l], z[i], h[i]);
     n[static_cast<std::size_t>(i)] = sq;
     phi1[static_cast<std::size_t>(i)] = d;
     G += d * d * sq;
@@ -330,15 +336,12 @@ std::vector<double> OnlineMlp::hidden_gain_sq(const std::vector<at::Tensor>& row
     const double* n = row_sq_norms[l].data_ptr<double>();
     const auto units = z_[l].numel();
     double sum = 0;
-    if (z_[l].is_cpu() && z_[l].scalar_type() == at::kFloat &&
-        (acts_[l] == Activation::kRelu || acts_[l] == Activation::kTanh || acts_[l] == Activation::kLinear)) {
+    if (z_[l].is_cpu() && z_[l].scalar_type() == at::kFloat && has_second_derivative(acts_[l])) {
       // Direct loops: a handful of tensor ops per layer would cost as much as the training step itself.
       const float* z = z_[l].data_ptr<float>();
       const float* h = a_[l + 1].data_ptr<float>();
       for (std::int64_t i = 0; i < units; ++i) {
-        const double d = acts_[l] == Activation::kRelu   ? (z[i] > 0 ? 1.0 : 0.0)
-                         : acts_[l] == Activation::kTanh ? 1.0 - static_cast<double>(h[i]) * h[i]
-                                                         : 1.0;
+        const double d = unit_derivative(acts_[l], z[i], h[i]);
         sum += d * d * n[i];
       }
     } else {

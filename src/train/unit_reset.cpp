@@ -41,28 +41,34 @@ std::vector<double> mean_abs_columns(const at::Tensor& w) {
   return {m.data_ptr<double>(), m.data_ptr<double>() + m.numel()};
 }
 
-// Activity rows [batch, units] as doubles: a view of `h` when it is already a contiguous CPU double tensor,
-// else read element by element from float32 (no converted copy), else converted.
-struct Rows {
-  at::Tensor keep;  // holds a converted copy when one was needed
-  const double* d = nullptr;
-  const float* f = nullptr;
-  std::int64_t batch = 0, units = 0;
-  double at(std::int64_t b, std::int64_t u) const { return d ? d[b * units + u] : f[b * units + u]; }
+// Per unit, the sums over the batch of |h| and of h for activity [batch, units]: read directly from
+// contiguous float32 CPU activity (online learning calls this after every example), else from a float64
+// copy.
+struct UnitSums {
+  std::vector<double> abs, plain;
+  std::int64_t batch = 0;
 };
-Rows activity_rows(const at::Tensor& hidden, std::int64_t units) {
-  Rows r;
-  r.units = units;
+UnitSums unit_sums(const at::Tensor& hidden, std::int64_t units) {
   const at::Tensor h = hidden.detach().reshape({-1, units});
-  r.batch = h.size(0);
+  UnitSums s{std::vector<double>(static_cast<std::size_t>(units), 0.0),
+             std::vector<double>(static_cast<std::size_t>(units), 0.0), h.size(0)};
+  const auto accumulate = [&](const auto* p) {
+    for (std::int64_t u = 0; u < units; ++u) {
+      double a = 0, t = 0;
+      for (std::int64_t b = 0; b < s.batch; ++b) {
+        const double v = p[b * units + u];
+        a += std::abs(v), t += v;
+      }
+      s.abs[static_cast<std::size_t>(u)] = a, s.plain[static_cast<std::size_t>(u)] = t;
+    }
+  };
   if (h.is_cpu() && h.scalar_type() == at::kFloat && h.is_contiguous()) {
-    r.keep = h;
-    r.f = h.data_ptr<float>();
+    accumulate(h.data_ptr<float>());
   } else {
-    r.keep = h.to(torch::kFloat64).cpu().contiguous();
-    r.d = r.keep.data_ptr<double>();
+    const at::Tensor d = h.to(torch::kFloat64).cpu().contiguous();
+    accumulate(d.data_ptr<double>());
   }
-  return r;
+  return s;
 }
 
 nlohmann::json vectors(const std::vector<std::vector<double>>& v) { return v; }
@@ -160,21 +166,17 @@ std::int64_t ContinualBackprop::update(nn::LayerStack& stack, const std::vector<
   for (std::size_t i = 0; i < layers_.size(); ++i) {
     const auto l = layers_[i];
     const auto units = static_cast<std::int64_t>(utility_[i].size());
-    const Rows h = activity_rows(hidden[i], units);
-    const auto batch = h.batch;
+    const UnitSums h = unit_sums(hidden[i], units);
+    const auto batch = static_cast<double>(h.batch);
     const auto out_w = mean_abs_columns(dense(stack, l + 1).weight);
     auto& util = utility_[i];
     auto& mean = mean_[i];
     auto& age = age_[i];
     std::int64_t eligible = 0;
     for (std::int64_t u = 0; u < units; ++u) {
-      double abs_sum = 0, sum = 0;
-      for (std::int64_t b = 0; b < batch; ++b) {
-        const double v = h.at(b, u);
-        abs_sum += std::abs(v), sum += v;
-      }
-      util[u] = eta * util[u] + (1 - eta) * (abs_sum / batch) * out_w[u];
-      mean[u] = eta * mean[u] + (1 - eta) * (sum / batch);
+      const auto k = static_cast<std::size_t>(u);
+      util[u] = eta * util[u] + (1 - eta) * (h.abs[k] / batch) * out_w[u];
+      mean[u] = eta * mean[u] + (1 - eta) * (h.plain[k] / batch);
       age[u] += 1;
       eligible += age[u] > static_cast<double>(o_.maturity);
     }
@@ -267,18 +269,12 @@ std::int64_t Redo::update(nn::LayerStack& stack, const std::vector<at::Tensor>& 
   std::int64_t batch = 1;
   for (std::size_t l = 0; l < sum_.size(); ++l) {
     const auto units = sum_[l].size(0);
-    const Rows h = activity_rows(hidden[l], units);
+    const UnitSums h = unit_sums(hidden[l], units);
     batch = h.batch;
     double* sum_abs = sum_abs_[l].data_ptr<double>();
     double* sum = sum_[l].data_ptr<double>();
-    for (std::int64_t u = 0; u < units; ++u) {
-      double a = 0, t = 0;
-      for (std::int64_t b = 0; b < batch; ++b) {
-        const double v = h.at(b, u);
-        a += std::abs(v), t += v;
-      }
-      sum_abs[u] += a, sum[u] += t;
-    }
+    for (std::int64_t u = 0; u < units; ++u)
+      sum_abs[u] += h.abs[static_cast<std::size_t>(u)], sum[u] += h.plain[static_cast<std::size_t>(u)];
   }
   count_ += batch;
   if (count_ < o_.period) return 0;
