@@ -81,7 +81,9 @@ at::Tensor jvp_double_vjp(nn::BlockImpl& block, const at::Tensor& x, const at::T
 }
 
 at::Tensor jvp(nn::BlockImpl& block, const at::Tensor& x, const at::Tensor& v, bool allow_analytic) {
-  CRITLAB_ASSERT(x.sizes() == v.sizes(), "jvp: v must be shaped like x");
+  CRITLAB_ASSERT(x.dim() == v.dim() && x.sizes().slice(1) == v.sizes().slice(1) && x.size(0) > 0 &&
+                     v.size(0) % x.size(0) == 0,
+                 "jvp: v must be shaped like x, or hold the same number of directions for every example");
   if (allow_analytic) {
     torch::NoGradGuard no_grad;
     at::Tensor jv = block.jvp_analytic(x, v);
@@ -90,9 +92,11 @@ at::Tensor jvp(nn::BlockImpl& block, const at::Tensor& x, const at::Tensor& v, b
       return jv;
     }
   }
+  // Forward AD and the double VJP take one direction per row: each example repeated for its directions.
+  const at::Tensor xs = v.size(0) == x.size(0) ? x : repeat_examples(x, v.size(0) / x.size(0));
   if (block.jvp_path() != "double-vjp") {
     try {
-      at::Tensor jv = jvp_forward_ad(block, x, v);
+      at::Tensor jv = jvp_forward_ad(block, xs, v);
       block.set_jvp_path("forward-ad");
       return jv;
     } catch (const c10::Error&) {
@@ -100,7 +104,7 @@ at::Tensor jvp(nn::BlockImpl& block, const at::Tensor& x, const at::Tensor& v, b
     }
   }
   block.set_jvp_path("double-vjp");
-  return jvp_double_vjp(block, x, v);
+  return jvp_double_vjp(block, xs, v);
 }
 
 at::Tensor vjp(nn::BlockImpl& block, const at::Tensor& x, const at::Tensor& u) {

@@ -11,7 +11,6 @@
 #include "critlab/core/error.h"
 #include "critlab/core/status.h"
 #include "critlab/measure/jacobian.h"
-#include "critlab/nn/activation.h"
 #include "measure/tensor_util.h"
 
 namespace critlab::measure {
@@ -65,25 +64,11 @@ LyapunovResult lyapunov_spectrum(nn::LayerStack& stack, const at::Tensor& probes
   for (std::size_t l = 0; l < stack->size(); ++l) {
     auto& block = *stack->block(l);
     if (block.is_readout()) break;  // the readout ends the stack of hidden maps
-    // Tangent directions as a batch of inputs: row b*k + j is direction j at example b.
-    at::Tensor jv, h_next;
-    const auto view = block.dense_view();
-    if (view && !view->normalised) {
-      // A plain dense block: J v = phi'(z) * (v W^T) (+ v for a residual), with z computed once per example
-      // rather than once per direction, and the block's output from the same z.
-      const at::Tensor h2d = h.flatten(1);
-      const at::Tensor z = view->bias.defined() ? at::addmm(view->bias, h2d, view->weight.t())
-                                                : at::matmul(h2d, view->weight.t());
-      const at::Tensor v = q.transpose(1, 2).reshape({batch * k, h2d.size(1)});
-      jv = nn::activate_grad(view->activation, z).repeat_interleave(k, 0) * at::matmul(v, view->weight.t());
-      h_next = nn::activate(view->activation, z);
-      if (view->residual) jv = jv + v, h_next = h_next + h2d;
-    } else {
-      at::Tensor xs = repeat_examples(h, k);
-      at::Tensor v = q.transpose(1, 2).reshape(xs.sizes());
-      jv = jvp(block, xs, v);
-      h_next = block.forward(h);
-    }
+    // Tangent directions, k per example: row b*k + j is direction j at example b. A dense block forms each
+    // example's Jacobian once for its k directions (nn::BlockImpl::jvp_analytic).
+    std::vector<std::int64_t> shape = h.sizes().vec();
+    shape[0] = batch * k;
+    const at::Tensor jv = jvp(block, h, q.transpose(1, 2).reshape(shape));
     at::Tensor y = jv.reshape({batch, k, -1}).transpose(1, 2);  // [B, n_out, k]
     auto [qn, rn] = torch::linalg_qr(y);
     at::Tensor logs = rn.diagonal(0, -2, -1).abs().log().to(torch::kFloat64).cpu();  // [B, k]
@@ -91,7 +76,7 @@ LyapunovResult lyapunov_spectrum(nn::LayerStack& stack, const at::Tensor& probes
     for (std::int64_t i = 0; i < k; ++i) r.per_layer[l][static_cast<std::size_t>(i)] = mean[i].item<double>();
     sum_logs += logs;
     q = qn;
-    h = h_next;
+    h = block.forward(h);
   }
   at::Tensor per_input = sum_logs / static_cast<double>(hidden.size());  // [B, k]
   at::Tensor mean = per_input.mean(0);

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <torch/torch.h>
 
+#include "critlab/core/error.h"
 #include "critlab/nn/activation.h"
 
 namespace critlab::nn {
@@ -54,8 +55,13 @@ at::Tensor DenseBlockImpl::jvp_analytic(const at::Tensor& x, const at::Tensor& v
   if (norm != Norm::kNone) return {};
   const at::Tensor x2d = x.dim() > 2 ? x.flatten(1) : x;
   const at::Tensor v2d = v.dim() > 2 ? v.flatten(1) : v;
-  at::Tensor z = linear->forward(x2d);
-  at::Tensor jv = activate_grad(activation, z) * torch::matmul(v2d, linear->weight.t());
+  at::Tensor d = activate_grad(activation, linear->forward(x2d));
+  // k directions per example: each example's phi'(z), computed once, serves its k rows of v.
+  CRITLAB_ASSERT(x2d.size(0) > 0 && v2d.size(0) % x2d.size(0) == 0,
+                 "jvp_analytic: v must hold the same number of directions for every example");
+  const auto k = v2d.size(0) / x2d.size(0);
+  if (k > 1) d = d.repeat_interleave(k, 0);
+  at::Tensor jv = d * torch::matmul(v2d, linear->weight.t());
   if (residual) jv = jv + v2d;
   return jv;
 }

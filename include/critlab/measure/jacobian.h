@@ -27,9 +27,11 @@
 
 namespace critlab::measure {
 
-// J(x) v for a batch (v shaped like x): the block's analytic product where it offers one, else forward-mode
-// AD, else (an op without a forward-mode formula, common in TorchScript) the double-VJP product below. The
-// path taken is recorded in block.jvp_path(); once forward AD has failed on a block it is not tried again.
+// J(x) v for a batch (v shaped like x, or k directions per example as BlockImpl::jvp_analytic takes them: the
+// other paths then repeat each example k times): the block's analytic product where it offers one, else
+// forward-mode AD, else (an op without a forward-mode formula, common in TorchScript) the double-VJP product
+// below. The path taken is recorded in block.jvp_path(); once forward AD has failed on a block it is not
+// tried again.
 at::Tensor jvp(nn::BlockImpl& block, const at::Tensor& x, const at::Tensor& v, bool allow_analytic = true);
 // J(x) v by reverse mode only: g(u) = u^T J is a VJP built with create_graph, and J v = d/du <g(u), v>.
 // Twice the cost of a VJP; works on every op with a double-backward formula.

@@ -44,7 +44,9 @@ class BlockImpl : public torch::nn::Module {
   virtual std::pair<at::Tensor, at::Tensor> forward_with_pre(const at::Tensor& x) {
     return {at::Tensor(), forward(x)};
   }
-  // Analytic Jacobian-vector product J(x) v for a batch (v shaped like x); undefined if not offered.
+  // Analytic Jacobian-vector product J(x) v for a batch: v shaped like x, or holding k directions per example
+  // (k B rows, example b's at rows b k ... b k + k - 1), so that J(x_b) is formed once for its k directions;
+  // undefined if not offered.
   virtual at::Tensor jvp_analytic(const at::Tensor& /*x*/, const at::Tensor& /*v*/) { return {}; }
   // Exact per-example squared Frobenius norm ||J(x_b)||_F^2, shape [B]; undefined if not offered.
   virtual at::Tensor jacobian_sq_norm_analytic(const at::Tensor& /*x*/) { return {}; }
