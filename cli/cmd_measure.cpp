@@ -78,7 +78,8 @@ Runner add_measure(CLI::App& cmd) {
     std::uint64_t seed = 0;
     std::int64_t probes = 256;
     int threads = 0;
-    bool json = false, no_lyapunov = false, no_dr = false, no_branching = false, no_spectra = false;
+    bool json = false, no_lyapunov = false, no_dr = false, no_branching = false, no_spectra = false,
+         input_response = false;
     measure::MeasureOptions mo;
   };
   auto s = std::make_shared<State>();
@@ -108,6 +109,10 @@ Runner add_measure(CLI::App& cmd) {
   cmd.add_flag("--no-lyapunov", s->no_lyapunov, "skip the Lyapunov spectrum");
   cmd.add_flag("--no-dynamic-range", s->no_dr, "skip the dynamic range");
   cmd.add_flag("--no-branching", s->no_branching, "skip the branching parameter");
+  cmd.add_flag(
+      "--input-response", s->input_response,
+      "also scan the last hidden layer's response to input perturbations from 1e-12 to 1e3 (a finite-depth "
+      "range that does not locate criticality; see README)");
   cmd.add_flag("--no-spectra", s->no_spectra,
                "skip the weight spectra (one eigendecomposition per weight matrix)");
   add_runtime_flags(cmd, {.device = &s->device, .threads = &s->threads, .data_dir = &s->data});
@@ -122,9 +127,11 @@ Runner add_measure(CLI::App& cmd) {
     s->mo.with_lyapunov = !s->no_lyapunov;
     s->mo.with_dynamic_range = !s->no_dr;
     s->mo.with_branching = !s->no_branching;
+    s->mo.with_input_response = s->input_response;
     s->mo.gains.seed = s->seed;
     s->mo.lyapunov.seed = s->seed;
     s->mo.dynamic_range.seed = s->seed;
+    s->mo.input_response.seed = s->seed;
     s->mo.branching.seed = s->seed;
 
     if (!s->model_file.empty() && !s->run.empty()) throw Error("give --model or --run, not both");

@@ -35,7 +35,8 @@ using namespace critlab;
 namespace {
 
 // Options by the CLI flags' names, without dashes: gain_method, hutchinson_probes, lyapunov_k,
-// lyapunov_inputs, lyapunov, dynamic_range, branching, spectra, seed. Unknown names are an error.
+// lyapunov_inputs, lyapunov, dynamic_range, branching, input_response, spectra, seed. Unknown names are an
+// error.
 struct Options {
   measure::MeasureOptions mo;
   bool spectra = true;
@@ -60,6 +61,8 @@ Options measure_options(const py::dict& options) {
       mo.with_dynamic_range = value.cast<bool>();
     else if (k == "branching")
       mo.with_branching = value.cast<bool>();
+    else if (k == "input_response")
+      mo.with_input_response = value.cast<bool>();
     else if (k == "spectra")
       o.spectra = value.cast<bool>();
     else if (k == "seed")
@@ -67,9 +70,10 @@ Options measure_options(const py::dict& options) {
     else
       throw Error("measure: unknown option '" + k +
                   "' (gain_method, hutchinson_probes, lyapunov_k, lyapunov_inputs, lyapunov, dynamic_range, "
-                  "branching, spectra, seed)");
+                  "branching, input_response, spectra, seed)");
   }
-  mo.gains.seed = mo.lyapunov.seed = mo.dynamic_range.seed = mo.branching.seed = seed;
+  mo.gains.seed = mo.lyapunov.seed = mo.dynamic_range.seed = mo.branching.seed = mo.input_response.seed =
+      seed;
   std::string error;
   if (!mo.IsValid(&error)) throw Error("measure: " + error);
   return o;

@@ -83,7 +83,8 @@ def measure(model, probes, **options):
     """The criticality report of `model` on the inputs `probes` ([B >= 2, ...] tensor) as a dict.
 
     Options (the CLI's flags): gain_method ('auto', 'analytic', 'exact', 'hutchinson'), hutchinson_probes,
-    lyapunov_k, lyapunov_inputs, lyapunov / dynamic_range / branching / spectra (False skips it), seed.
+    lyapunov_k, lyapunov_inputs, lyapunov / dynamic_range / branching / spectra (False skips it),
+    input_response (True adds the finite-depth input-response scan), seed.
     """
     if not isinstance(probes, torch.Tensor):
         raise Error("critlab: probes must be a torch.Tensor [B, ...] of inputs (critlab.gaussian_probes makes "

@@ -512,35 +512,43 @@ nlohmann::json run_benchmarks(const BenchOptions& o) {
     const double lyapunov_ms = part_ms([&] { measure::lyapunov_spectrum(model, probes, mo.lyapunov); });
     const double range_ms = part_ms([&] { measure::dynamic_range(model, probes, mo.dynamic_range); });
     const double branching_ms = part_ms([&] { measure::branching_parameter(model, probes, mo.branching); });
+    const double input_response_ms =
+        part_ms([&] { measure::input_response(model, probes, mo.input_response); });
     mo.lyapunov.k = 1;
     mo.lyapunov.max_inputs = 32;
-    mo.dynamic_range.max_inputs = 32;
-    mo.dynamic_range.points = 61;
+    mo.dynamic_range.max_inputs = 16;
+    mo.dynamic_range.per_decade = 2;
+    mo.dynamic_range.linear_step = 0.075;
     mo.branching.max_inputs = 32;
     const double mon_s =
         median_seconds(o.repeats, device, [&] { measure::measure_criticality(model, probes, mo); });
-    out["measure"] = {
-        {"full_ms", m_s * 1e3},
-        {"full_over_train_step", m_s / step_s},
-        {"monitor_ms", mon_s * 1e3},
-        {"monitor_over_train_step", mon_s / step_s},
-        {"parts_ms",
-         {{"gains", gains_ms},
-          {"lyapunov", lyapunov_ms},
-          {"dynamic_range", range_ms},
-          {"branching", branching_ms}}},
-        {"parts_over_train_step",
-         {{"gains", gains_ms / 1e3 / step_s},
-          {"lyapunov", lyapunov_ms / 1e3 / step_s},
-          {"dynamic_range", range_ms / 1e3 / step_s},
-          {"branching", branching_ms / 1e3 / step_s}}},
-        {"probes", batch},
-        {"full",
-         "gains (analytic) + Lyapunov k=8 on 64 inputs + dynamic range 121 stimuli on 64 inputs + "
-         "branching on 64 inputs (both in double precision)"},
-        {"monitor",
-         "gains + Lyapunov k=1 on 32 inputs + dynamic range 61 stimuli and branching on 32 inputs "
-         "(what --monitor-every runs)"}};
+    out["measure"] = {{"full_ms", m_s * 1e3},
+                      {"full_over_train_step", m_s / step_s},
+                      {"monitor_ms", mon_s * 1e3},
+                      {"monitor_over_train_step", mon_s / step_s},
+                      {"parts_ms",
+                       {{"gains", gains_ms},
+                        {"lyapunov", lyapunov_ms},
+                        {"dynamic_range", range_ms},
+                        {"branching", branching_ms},
+                        {"input_response", input_response_ms}}},
+                      {"parts_over_train_step",
+                       {{"gains", gains_ms / 1e3 / step_s},
+                        {"lyapunov", lyapunov_ms / 1e3 / step_s},
+                        {"dynamic_range", range_ms / 1e3 / step_s},
+                        {"branching", branching_ms / 1e3 / step_s},
+                        {"input_response", input_response_ms / 1e3 / step_s}}},
+                      {"probes", batch},
+                      {"full",
+                       "gains (analytic) + Lyapunov k=8 on 64 inputs + dynamic range (layer maps at 34 "
+                       "perturbation sizes on "
+                       "32 inputs) + branching on 64 inputs (both in double precision); input_response (the "
+                       "finite-depth scan, "
+                       "off by default) is timed alone"},
+                      {"monitor",
+                       "gains + Lyapunov k=1 on 32 inputs + dynamic range (23 perturbation sizes on 16 "
+                       "inputs) and branching "
+                       "on 32 inputs (what --monitor-every runs)"}};
   }
 
   // 4. Online (batch 1) SGD of a 784-100x3-10 ReLU MLP, on one core: hand-written path vs autograd.

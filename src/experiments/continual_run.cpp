@@ -488,8 +488,9 @@ class Run {
     measure::MeasureOptions mo;
     mo.lyapunov.k = 1;
     mo.lyapunov.max_inputs = 64;
-    mo.dynamic_range.max_inputs = 32;
-    mo.dynamic_range.points = 61;  // 4 per decade
+    mo.dynamic_range.max_inputs = 16;
+    mo.dynamic_range.per_decade = 2;  // 23 perturbation sizes
+    mo.dynamic_range.linear_step = 0.075;
     mo.branching.max_inputs = 32;
     mo.with_dynamic_range = !is_regression(o_);
     const auto r = measure::measure_criticality(net_, probes, mo);

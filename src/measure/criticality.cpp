@@ -17,7 +17,7 @@ namespace critlab::measure {
 
 bool MeasureOptions::IsValid(std::string* error) const {
   return gains.IsValid(error) && lyapunov.IsValid(error) && dynamic_range.IsValid(error) &&
-         branching.IsValid(error);
+         branching.IsValid(error) && input_response.IsValid(error);
 }
 
 CriticalityReport measure_criticality(nn::LayerStack& stack, const at::Tensor& probes,
@@ -33,15 +33,20 @@ CriticalityReport measure_criticality(nn::LayerStack& stack, const at::Tensor& p
     r.lyapunov = lyapunov_spectrum(stack, probes, options.lyapunov);
   }
   {
-    // The dynamic range and the branching parameter both run in double precision: the parameters are
-    // converted once for the two (each function's own scope then finds them converted) and restored after.
+    // The dynamic range, the branching parameter and the input response all run in double precision: the
+    // parameters are converted once for them (each function's own scope then finds them converted) and
+    // restored after.
     std::optional<DoublePrecisionScope> precision;
-    if (options.with_dynamic_range && options.with_branching) precision.emplace(*stack);
+    if (int{options.with_dynamic_range} + int{options.with_branching} + int{options.with_input_response} > 1)
+      precision.emplace(*stack);
     if (options.with_dynamic_range) {
       r.dynamic_range = dynamic_range(stack, probes, options.dynamic_range);
     }
     if (options.with_branching) {
       r.branching = branching_parameter(stack, probes, options.branching);
+    }
+    if (options.with_input_response) {
+      r.input_response = input_response(stack, probes, options.input_response);
     }
   }
   for (auto& g : r.layers) g.jvp = stack->block(g.index)->jvp_path();
@@ -65,6 +70,8 @@ nlohmann::json to_json(const CriticalityReport& r) {
   put_result(j, "dynamic_range", r.dynamic_range ? std::optional(to_json(*r.dynamic_range)) : std::nullopt,
              not_run);
   put_result(j, "branching", r.branching ? std::optional(to_json(*r.branching)) : std::nullopt, not_run);
+  put_result(j, "input_response", r.input_response ? std::optional(to_json(*r.input_response)) : std::nullopt,
+             not_run);
   return j;
 }
 
@@ -112,20 +119,50 @@ void write_report_files(const std::filesystem::path& dir, const CriticalityRepor
                     .ylabel = "lambda_i (nats per layer)",
                     .hlines = {0.0}});
   }
-  if (r.dynamic_range) {
+  if (r.dynamic_range && !r.dynamic_range->map.empty()) {
     const auto& d = *r.dynamic_range;
-    io::Table dr{{"stimulus", "response"}, {}};
-    for (std::size_t i = 0; i < d.stimuli.size(); ++i) dr.add_row({d.stimuli[i], d.response[i]});
-    io::write_csv(tables / "dynamic_range.csv", dr);
+    io::Table map{{"eps", "map", "identity"}, {}};
+    for (std::size_t i = 0; i < d.eps.size(); ++i) map.add_row({d.eps[i], d.map[i], d.eps[i]});
+    io::write_csv(tables / "layer_map.csv", map);
+    io::plot_lines(
+        plots, "layer_map", map, "eps", {{"map", "G(eps), mean over blocks"}, {"identity", "eps"}},
+        {.title = d.slope ? fmt::format("Layer map of decorrelation (slope {:.3f}; critical at 1)", *d.slope)
+                          : std::string("Layer map of decorrelation"),
+         .xlabel = "eps at a block's input (1 - cosine to the clean activity)",
+         .ylabel = "eps at its output",
+         .logx = true,
+         .logy = true});
+    if (!d.rates.empty()) {
+      io::Table dr{{"rate", "response"}, {}};
+      for (std::size_t i = 0; i < d.rates.size(); ++i) dr.add_row({d.rates[i], d.response[i]});
+      io::write_csv(tables / "dynamic_range.csv", dr);
+      std::vector<double> vlines;
+      if (d.rate_low) vlines = {*d.rate_low, *d.rate_high};
+      io::plot_lines(
+          plots, "dynamic_range", dr, "rate", {{"response", "F(r)"}},
+          {.title = d.delta_db
+                        ? fmt::format("Stationary response to drive, dynamic range {:.2f} dB", *d.delta_db)
+                        : "Stationary response to drive (no dynamic range: " + to_string(d.status.code) + ")",
+           .xlabel = "drive rate r per layer",
+           .ylabel = "eps_r - eps_0",
+           .logx = true,
+           .logy = true,
+           .vlines = vlines});
+    }
+  }
+  if (r.input_response) {
+    const auto& d = *r.input_response;
+    io::Table ir{{"stimulus", "response"}, {}};
+    for (std::size_t i = 0; i < d.stimuli.size(); ++i) ir.add_row({d.stimuli[i], d.response[i]});
+    io::write_csv(tables / "input_response.csv", ir);
     std::vector<double> vlines;
     if (d.s_low) vlines = {*d.s_low, *d.s_high};
     io::plot_lines(
-        plots, "dynamic_range", dr, "stimulus", {{"response", "F(s)"}},
-        {.title = d.delta_db ? fmt::format("Response to a perturbation of the input, dynamic range "
-                                           "{:.2f} dB",
-                                           *d.delta_db)
-                             : "Response to a perturbation of the input (no dynamic range: " +
-                                   to_string(d.status.code) + ")",
+        plots, "input_response", ir, "stimulus", {{"response", "F(s)"}},
+        {.title =
+             d.delta_db
+                 ? fmt::format("Response to a perturbation of the input, range {:.2f} dB", *d.delta_db)
+                 : "Response to a perturbation of the input (no range: " + to_string(d.status.code) + ")",
          .xlabel = "stimulus s (relative to the input's norm)",
          .ylabel = "||h_L(x + s u) - h_L(x)|| / sqrt(N)",
          .logx = true,
@@ -165,14 +202,23 @@ std::string brief_report(const CriticalityReport& r) {
       out += fmt::format(" {:.4f}", r.lyapunov->exponents[i]);
     out += "\n";
   }
-  if (r.dynamic_range)
-    out += r.dynamic_range->delta_db
+  if (r.dynamic_range) {
+    const auto& d = *r.dynamic_range;
+    out += d.delta_db ? fmt::format(
+                            "dynamic range: {:.2f} dB (stationary response of the layer map: slope {:.4f}, "
+                            "critical at 1; baseline {:.3g}; 10%-90% between drives {:.3g} and {:.3g})\n",
+                            *d.delta_db, *d.slope, *d.baseline, *d.rate_low, *d.rate_high)
+                      : "dynamic range: none (" + to_string(d.status.code) + ": " + d.status.message + ")\n";
+  }
+  if (r.input_response) {
+    const auto& d = *r.input_response;
+    out += d.delta_db
                ? fmt::format(
-                     "dynamic range: {:.2f} dB (10%-90% of the response between stimuli {:.3g} and "
-                     "{:.3g})\n",
-                     *r.dynamic_range->delta_db, *r.dynamic_range->s_low, *r.dynamic_range->s_high)
-               : "dynamic range: none (" + to_string(r.dynamic_range->status.code) + ": " +
-                     r.dynamic_range->status.message + ")\n";
+                     "input-response range: {:.2f} dB (10%-90% of the last hidden layer's "
+                     "response between input perturbations {:.3g} and {:.3g})\n",
+                     *d.delta_db, *d.s_low, *d.s_high)
+               : "input-response range: none (" + to_string(d.status.code) + ": " + d.status.message + ")\n";
+  }
   if (r.branching) {
     const auto& b = *r.branching;
     const auto num = [](const std::optional<double>& v) { return v ? fmt::format("{:.4f}", *v) : "none"; };

@@ -9,7 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "critlab/core/error.h"
-#include "critlab/stats/curve.h"
+#include "critlab/stats/driven_map.h"
 #include "measure/tensor_util.h"
 
 namespace critlab::measure {
@@ -19,160 +19,164 @@ bool DynamicRangeOptions::IsValid(std::string* error) const {
     if (error) *error = m;
     return false;
   };
-  if (!(log10_min >= -15 && log10_max <= 6 && log10_max - log10_min >= 2))
-    return fail("dynamic range: the stimuli must span at least two decades within [1e-15, 1e6]");
-  if (points < 3 || points > 1000) return fail("dynamic range: points must be in [3, 1000]");
-  if ((log10_max - log10_min) / (points - 1) > 1) return fail("dynamic range: at least one point per decade");
+  if (!(eps_min >= 1e-12 && eps_min <= 1e-2))
+    return fail("dynamic range: the layer map's weakest perturbation must be within [1e-12, 1e-2]");
+  if (per_decade < 1 || per_decade > 100) return fail("dynamic range: points per decade must be in [1, 100]");
+  if (!(linear_step >= 0.001 && linear_step <= 0.3))
+    return fail("dynamic range: the linear step must be in [0.001, 0.3]");
   if (!(0 < low && low < high && high < 1)) return fail("dynamic range: needs 0 < low < high < 1");
-  if (!(saturation_tolerance > 0 && saturation_tolerance < 1))
-    return fail("dynamic range: the saturation tolerance must be in (0, 1)");
   if (max_inputs < 0) return fail("dynamic range: max_inputs must be >= 0");
   return true;
 }
+
+namespace {
+
+struct BlockMap {
+  // eps' at each grid point (only the first for a homogeneous block); empty when no probe has activity here
+  std::vector<double> value;
+  bool homogeneous = false;
+  bool finite = true;
+};
+
+// Block `block`'s map of eps at its input activity h ([B, ...]).
+BlockMap block_map(nn::BlockImpl& block, const at::Tensor& h, const at::Tensor& y,
+                   const std::vector<double>& grid, at::Generator& gen) {
+  BlockMap m;
+  const auto flat = h.flatten(1);
+  const std::int64_t batch = flat.size(0), units = flat.size(1);
+  // v: each row's units shuffled, made orthogonal to the row and as long; rows without activity, or whose
+  // shuffle is parallel to them (all units equal), are left out.
+  const auto order = at::rand({batch, units}, gen, torch::TensorOptions().dtype(at::kDouble))
+                         .argsort(/*dim=*/1, /*descending=*/false)
+                         .to(flat.device());
+  at::Tensor v = flat.gather(1, order);
+  const auto sq = flat.pow(2).sum(1, true);
+  v = v - (v * flat).sum(1, true) / sq.clamp_min(1e-300) * flat;
+  const auto vsq = v.pow(2).sum(1, true);
+  const auto keep = ((sq > 0) & (vsq > 1e-12 * sq)).squeeze(1);
+  if (!keep.any().item<bool>()) return m;
+  const auto rows = keep.nonzero().squeeze(1);
+  const at::Tensor base = flat.index_select(0, rows);
+  v = (v.index_select(0, rows) * (sq.index_select(0, rows) / vsq.index_select(0, rows)).sqrt());
+  const at::Tensor out = y.flatten(1).index_select(0, rows);
+  const double out_sq = out.pow(2).sum().item<double>();
+  if (!std::isfinite(out_sq)) {
+    m.finite = false;
+    return m;
+  }
+  if (!(out_sq > 0)) return m;
+  const std::int64_t kept = base.size(0);
+  std::vector<std::int64_t> shape(h.sizes().begin(), h.sizes().end());
+  // Homogeneity first: a homogeneous block's map is left out of G, so only its slope is computed.
+  shape[0] = kept;
+  m.homogeneous = (block.forward((2 * base).view(shape)).flatten(1) - 2 * out).pow(2).sum().item<double>() <=
+                  1e-18 * 4 * out_sq;
+  const std::size_t sizes = m.homogeneous ? 1 : grid.size();
+  // The perturbed copies, several grid points per pass (up to 4096 rows and 2^25 input values, 256 MiB in
+  // double).
+  const std::int64_t rows_per_pass = std::clamp<std::int64_t>((std::int64_t{1} << 25) / units, 1, 4096);
+  const auto per_pass = static_cast<std::size_t>(std::max<std::int64_t>(1, rows_per_pass / kept));
+  for (std::size_t first = 0; first < sizes; first += per_pass) {
+    const std::size_t count = std::min(per_pass, sizes - first);
+    std::vector<at::Tensor> inputs;
+    for (std::size_t k = first; k < first + count; ++k) {
+      const double c = 1 - grid[k], s = std::sqrt(std::max(0.0, 1 - c * c));
+      inputs.push_back(c * base + s * v);
+    }
+    const auto stacked = at::cat(inputs);
+    shape[0] = stacked.size(0);
+    const auto perturbed =
+        block.forward(stacked.view(shape)).flatten(1).view({static_cast<std::int64_t>(count), kept, -1});
+    const auto d = (perturbed - out.unsqueeze(0)).pow(2).sum({1, 2}).cpu().contiguous();
+    const auto n = perturbed.pow(2).sum({1, 2}).cpu().contiguous();
+    for (std::size_t k = 0; k < count; ++k)
+      m.value.push_back(d.data_ptr<double>()[k] / (n.data_ptr<double>()[k] + out_sq));
+  }
+  for (double e : m.value) m.finite = m.finite && std::isfinite(e);
+  return m;
+}
+
+}  // namespace
 
 DynamicRangeResult dynamic_range(nn::LayerStack& stack, const at::Tensor& probes,
                                  const DynamicRangeOptions& options) {
   std::string err;
   if (!options.IsValid(&err)) throw Error(err);
+  DynamicRangeResult r;
   const auto hidden = stack->hidden_blocks();
-  if (hidden.empty()) throw Error("the model has no hidden layers: no dynamic range to measure");
+  if (hidden.size() < 2) {
+    r.status = make_status(StatusCode::kNotApplicable,
+                           "the dynamic range reads the maps between hidden layers: it needs at least two");
+    return r;
+  }
   nn::EvalModeGuard eval(*stack);
   torch::NoGradGuard no_grad;
   DoublePrecisionScope precision(*stack);
-  const std::size_t upto = hidden.back() + 1;
   const at::Tensor x =
       (options.max_inputs > 0 ? probes.slice(0, 0, options.max_inputs) : probes).to(at::kDouble);
-  // Stimulus directions: Gaussian, one per operating point, each as long as the probes' RMS norm.
+  const auto taps = stack->forward_tapped(x);
+  r.eps = stats::map_grid(options.eps_min, options.per_decade, options.linear_step);
+  r.map.assign(r.eps.size(), 0.0);
   auto gen = at::make_generator<at::CPUGeneratorImpl>(options.seed);
-  at::Tensor u = at::randn(x.sizes(), gen, torch::TensorOptions().dtype(at::kDouble)).to(x.device());
-  const auto flat_u = u.flatten(1);
-  double scale = x.flatten(1).pow(2).sum(1).mean().sqrt().item<double>();
-  if (!(scale > 0)) scale = 1;
-  u = (flat_u / flat_u.norm(2, {1}, true).clamp_min(1e-300) * scale).view(x.sizes());
-
-  const at::Tensor base = stack->forward_until(x, upto).flatten(1);
-  const double norm = std::sqrt(static_cast<double>(base.size(1)));
-  const auto points = static_cast<std::size_t>(options.points);
-  std::vector<double> grid(points), value(points, std::nan(""));
-  std::vector<bool> done(points, false);
-  for (std::size_t i = 0; i < points; ++i)
-    grid[i] =
-        std::pow(10.0, options.log10_min + (options.log10_max - options.log10_min) * static_cast<double>(i) /
-                                               static_cast<double>(points - 1));
-  // F at the grid's stimuli `which` (not yet evaluated), several per forward pass (up to ~4096 rows), so the
-  // layers run as a few large products.
-  const std::int64_t batch = x.size(0);
-  const auto per_pass =
-      static_cast<std::size_t>(std::max<std::int64_t>(1, 4096 / std::max<std::int64_t>(1, batch)));
-  auto evaluate = [&](std::vector<std::size_t> which) {
-    std::sort(which.begin(), which.end());
-    which.erase(std::unique(which.begin(), which.end()), which.end());
-    std::erase_if(which, [&](std::size_t i) { return done[i]; });
-    for (std::size_t first = 0; first < which.size(); first += per_pass) {
-      const std::size_t count = std::min(per_pass, which.size() - first);
-      std::vector<at::Tensor> inputs;
-      for (std::size_t k = first; k < first + count; ++k) inputs.push_back(x + grid[which[k]] * u);
-      const at::Tensor h = stack->forward_until(at::cat(inputs), upto)
-                               .flatten(1)
-                               .view({static_cast<std::int64_t>(count), batch, -1});
-      const at::Tensor f = ((h - base.unsqueeze(0)).norm(2, {2}).mean(1) / norm).cpu().contiguous();
-      for (std::size_t k = 0; k < count; ++k) {
-        value[which[first + k]] = f.data_ptr<double>()[k];
-        done[which[first + k]] = true;
-      }
+  int used = 0;
+  for (std::size_t k = 1; k < hidden.size(); ++k) {
+    const std::size_t l = hidden[k];
+    const auto m = block_map(*stack->block(l), taps[l].input, taps[l].output, r.eps, gen);
+    if (!m.finite) {
+      r.status =
+          make_status(StatusCode::kNonFinite, fmt::format("block {} is not finite (a diverged network)", l));
+      return r;
     }
-  };
-  // The point a decade below the strongest stimulus.
-  std::size_t decade = 0;
-  while (decade + 1 < points && grid[decade + 1] <= grid.back() / 10 * (1 + 1e-9)) ++decade;
-  DynamicRangeResult r;
-  // The curve as evaluated so far, in ascending s; false, with the status set, where a response is not
-  // finite.
-  auto collect = [&] {
-    r.stimuli.clear();
-    r.response.clear();
-    for (std::size_t i = 0; i < points; ++i)
-      if (done[i]) r.stimuli.push_back(grid[i]), r.response.push_back(value[i]);
-    for (double f : r.response)
-      if (!std::isfinite(f)) {
-        r.status = make_status(StatusCode::kNonFinite, "the response is not finite (a diverged network)");
-        return false;
-      }
-    return true;
-  };
-  if (options.adaptive) {
-    const double per_decade = static_cast<double>(points - 1) / (options.log10_max - options.log10_min);
-    const auto stride = static_cast<std::size_t>(std::max(1.0, std::floor(per_decade)));
-    std::vector<std::size_t> coarse{points - 1, decade};
-    for (std::size_t i = 0; i < points; i += stride) coarse.push_back(i);
-    evaluate(coarse);
-  } else {
-    std::vector<std::size_t> all(points);
-    for (std::size_t i = 0; i < points; ++i) all[i] = i;
-    evaluate(all);
+    if (m.value.empty()) continue;
+    r.layers.push_back({.index = l, .slope = m.value.front() / r.eps.front(), .homogeneous = m.homogeneous});
+    if (m.homogeneous) continue;
+    for (std::size_t i = 0; i < r.map.size(); ++i) r.map[i] += m.value[i];
+    ++used;
   }
-  if (!collect()) return r;
-  const double f_sat = value.back();
-  if (!(f_sat > 0)) {
-    r.status = make_status(StatusCode::kNotFound,
-                           "the response is zero at every stimulus: the last hidden layer does not depend on "
-                           "the input");
-    return r;
-  }
-  r.last_decade_growth = value[decade] > 0 ? f_sat / value[decade] : HUGE_VAL;
-  if (std::abs(r.last_decade_growth - 1) > options.saturation_tolerance) {
-    r.status = make_status(
-        StatusCode::kNotApplicable,
-        fmt::format(
-            "the response does not saturate: it still changes by a factor {:.3g} over the last decade "
-            "of stimuli (a linear or positively homogeneous network, such as bias-free ReLU, has no "
-            "bounded response and so no dynamic range)",
-            r.last_decade_growth));
-    return r;
-  }
-  r.plateau = f_sat;
-  if (value.front() / f_sat >= options.low) {
+  if (used == 0) {
+    r.map.clear();
     r.status =
-        make_status(StatusCode::kNotFound,
-                    fmt::format("the response is already {:.0f}% of its plateau at the weakest stimulus "
-                                "s = {:.1e}: the range extends below the scan",
-                                100 * value.front() / f_sat, grid.front()));
+        r.layers.empty()
+            ? make_status(StatusCode::kNotFound, "no hidden layer has activity at these probes")
+            : make_status(StatusCode::kNotApplicable,
+                          "every hidden block is positively homogeneous (linear, or ReLU without bias): "
+                          "its map of correlations has no scale and no saturation, so there is no "
+                          "dynamic range to read");
     return r;
   }
-  if (options.adaptive) {
-    // Every stimulus between the first evaluated one at or above each fraction and the evaluated one before.
-    std::vector<std::size_t> refine;
-    for (double level : {options.low, options.high}) {
-      std::size_t before = 0;
-      for (std::size_t i = 1; i < points; ++i) {
-        if (!done[i]) continue;
-        if (value[i] / f_sat >= level) {
-          for (std::size_t k = before + 1; k < i; ++k) refine.push_back(k);
-          break;
-        }
-        before = i;
-      }
-    }
-    evaluate(refine);
-    if (!collect()) return r;
-  }
-  std::vector<double> f(r.response.size());
-  for (std::size_t i = 0; i < f.size(); ++i) f[i] = r.response[i] / f_sat;
-  // Both crossings exist: f starts below `low` (checked above) and ends at 1 > `high`.
-  r.s_low = stats::first_crossing_log_x(r.stimuli, f, options.low);
-  r.s_high = stats::first_crossing_log_x(r.stimuli, f, options.high);
-  r.delta_db = 10 * std::log10(*r.s_high / *r.s_low);
+  for (double& g : r.map) g /= used;
+  const auto d = stats::driven_map_response(r.eps, r.map, {.low = options.low, .high = options.high});
+  r.slope = d.slope;
+  r.baseline = d.baseline;
+  r.plateau = d.plateau;
+  r.rate_low = d.rate_low;
+  r.rate_high = d.rate_high;
+  r.delta_db = d.delta_db;
+  r.rates = d.rates;
+  r.response = d.response;
+  r.status = d.status;
+  if (r.ok() && used < static_cast<int>(r.layers.size()))
+    r.status.message = fmt::format("{} positively homogeneous block(s) left out of the mean map",
+                                   static_cast<int>(r.layers.size()) - used);
   return r;
 }
 
 nlohmann::json to_json(const DynamicRangeResult& r) {
+  nlohmann::json layers = nlohmann::json::array();
+  for (const auto& l : r.layers)
+    layers.push_back(
+        {{"layer", l.index}, {"slope", finite_or_null(l.slope)}, {"homogeneous", l.homogeneous}});
   nlohmann::json j{{"delta_db", or_null(r.delta_db)},
-                   {"s_low", or_null(r.s_low)},
-                   {"s_high", or_null(r.s_high)},
+                   {"rate_low", or_null(r.rate_low)},
+                   {"rate_high", or_null(r.rate_high)},
+                   {"baseline", or_null(r.baseline)},
                    {"plateau", or_null(r.plateau)},
-                   {"last_decade_growth", finite_or_null(r.last_decade_growth)},
-                   {"stimuli", r.stimuli},
-                   {"response", r.response}};
+                   {"slope", or_null(r.slope)},
+                   {"eps", r.eps},
+                   {"map", r.map},
+                   {"rates", r.rates},
+                   {"response", r.response},
+                   {"per_layer", layers}};
   put_status(j, r.status);
   return j;
 }

@@ -1,6 +1,6 @@
-// The network dynamic range (measure/dynamic_range.h) against exact cases: one tanh unit's closed form, the
-// statuses of networks without a bounded response, and the parameters restored bit for bit after the
-// double-precision scan.
+// The network dynamic range (measure/dynamic_range.h): its layer map against mean-field theory, its peak at
+// the edge of chaos on deep tanh networks (issue 14's must-show 2), the statuses of networks it does not
+// apply to, and the parameters restored after the double-precision measurement.
 #include "critlab/measure/dynamic_range.h"
 
 #include <gtest/gtest.h>
@@ -16,154 +16,111 @@
 
 using namespace critlab;
 
-TEST(DynamicRange, OneTanhUnitMatchesItsClosedForm) {
-  // One tanh unit, w = 1, b = 0, at the operating point x = 0: the stimulus direction is +-1 (the probes' RMS
-  // norm is 0, so u has unit length), F(s) = tanh(s), the plateau is 1, and s_p = atanh(p):
-  // Delta = 10 log10(atanh(0.9) / atanh(0.1)) = 11.66 dB.
-  auto model = nn::build_model(nn::mlp_spec(1, 1, Activation::kTanh, 1.0, 0.0, {1}), 1);
-  {
-    torch::NoGradGuard g;
-    auto v = *model->block(0)->dense_view();
-    v.weight.fill_(1.0);
-    v.bias.zero_();
+TEST(DynamicRange, LayerMapSlopeIsTheMeanFieldGain) {
+  // A wide random tanh network fed at its fixed point q*: for a perturbation orthogonal to the activity, each
+  // block's eps'/eps is sigma_w^2 E[phi'(z)^2] = chi_1, ordered, near critical and chaotic alike.
+  for (double sw : {0.8, 1.2, 2.0}) {
+    const auto mf = measure::mean_field(Activation::kTanh, sw, 0.1);
+    const double m = std::max(mf.q_star - 0.01, 1e-12) / (sw * sw);
+    auto model = nn::build_model(nn::mlp_spec(6, 1024, Activation::kTanh, sw, 0.1, {512}), 2);
+    const auto r = measure::dynamic_range(model, data::gaussian_probes(32, {512}, 3) * std::sqrt(m));
+    ASSERT_EQ(r.layers.size(), 5u);
+    // One 1024-wide block's gain along 32 random directions varies by a few percent between blocks (up to 5%
+    // seen); the mean over the five is within 2%.
+    for (const auto& l : r.layers)
+      EXPECT_NEAR(l.slope, mf.chi1, 0.07 * mf.chi1) << sw << " block " << l.index;
+    ASSERT_TRUE(r.slope);
+    EXPECT_NEAR(*r.slope, mf.chi1, 0.02 * mf.chi1) << sw;
+    // In the chaotic phase the map has a fixed point below 1: the baseline that masks weak drives.
+    if (mf.chi1 > 1.05) {
+      EXPECT_GT(*r.baseline, 0.1) << sw;
+    } else if (mf.chi1 < 0.95) {
+      EXPECT_EQ(*r.baseline, 0.0) << sw;
+    }
   }
-  measure::DynamicRangeOptions o;
-  o.points = 1000;
-  auto r = measure::dynamic_range(model, torch::zeros({1, 1}), o);
-  ASSERT_TRUE(r.ok()) << r.status.message;
-  EXPECT_NEAR(*r.plateau, 1.0, 1e-12);
-  EXPECT_NEAR(*r.s_low, std::atanh(0.1), 1e-4);
-  EXPECT_NEAR(*r.s_high, std::atanh(0.9), 1e-3);
-  EXPECT_NEAR(*r.delta_db, 10 * std::log10(std::atanh(0.9) / std::atanh(0.1)), 0.01);
-  for (std::size_t i = 0; i < r.stimuli.size(); i += 97)
-    EXPECT_NEAR(r.response[i], std::tanh(r.stimuli[i]), 1e-12 + 1e-9 * r.response[i]);
+}
+
+TEST(DynamicRange, DeepTanhPeaksAtTheEdgeOfChaos) {
+  // Depth 20, width 256, sigma_b = 0.1, N(0, 1) inputs (what `critlab measure --probe-source gaussian`
+  // feeds), three seeds: the mean Delta over sigma_w in [0.6, 3] peaks within 15% of the mean-field sigma_w*
+  // = 1.193 and falls by at least 3 dB to both ends of the range. Deep in the chaotic phase a seed's baseline
+  // may come within 2% of complete decorrelation: every drive masked, a not-found status and no number,
+  // counted here as no range (the mean is over the seeds that have one). The closing note of issue 14 gives
+  // the table.
+  const double edge = measure::edge_of_chaos_sigma_w(Activation::kTanh, 0.1);
+  const std::vector<double> grid{0.6, 0.8, 1.0, 1.1, 1.2, 1.3, 1.4, 1.6, 2.0, 2.5, 3.0};
+  std::vector<double> mean;
+  for (double sw : grid) {
+    double sum = 0;
+    int n = 0;
+    for (std::uint64_t seed : {1, 2, 3}) {
+      auto model = nn::build_model(nn::mlp_spec(20, 256, Activation::kTanh, sw, 0.1, {784}), seed);
+      measure::DynamicRangeOptions o;
+      o.seed = seed;
+      const auto r = measure::dynamic_range(model, data::gaussian_probes(32, {784}, seed + 10), o);
+      if (sw < 1.6)
+        EXPECT_TRUE(r.ok()) << sw << ": " << r.status.message;
+      else
+        EXPECT_TRUE(r.ok() || (r.status.code == StatusCode::kNotFound && *r.baseline > 0.98))
+            << sw << ": " << r.status.message;
+      if (r.delta_db) sum += *r.delta_db, ++n;
+    }
+    mean.push_back(n ? sum / n : 0.0);
+  }
+  const auto peak = static_cast<std::size_t>(std::max_element(mean.begin(), mean.end()) - mean.begin());
+  EXPECT_NEAR(grid[peak], edge, 0.15 * edge) << "peak " << mean[peak] << " dB at sigma_w " << grid[peak];
+  EXPECT_LT(mean.front(), mean[peak] - 3);
+  EXPECT_LT(mean.back(), mean[peak] - 3);
 }
 
 TEST(DynamicRange, HomogeneousNetworksHaveNoDynamicRange) {
-  // Linear and bias-free ReLU networks respond in proportion to a large stimulus (F grows tenfold per
-  // decade), whatever their gain: a status, and null in JSON, never a number that looks meaningful.
+  // Linear and bias-free ReLU blocks are positively homogeneous: sigma_w only rescales norms, the map of eps
+  // is the same at every gain, so a number would be one constant. A status, and null in JSON.
   for (auto act : {Activation::kLinear, Activation::kRelu})
     for (double sw : {1.0, std::sqrt(2.0), 2.0}) {
       auto model = nn::build_model(nn::mlp_spec(10, 256, act, sw, 0.0, {64}), 3);
       const auto r = measure::dynamic_range(model, data::gaussian_probes(32, {64}, 1));
       EXPECT_EQ(r.status.code, StatusCode::kNotApplicable) << to_string(act) << " " << sw;
-      EXPECT_GT(r.last_decade_growth, 9.0) << to_string(act) << " " << sw;  // 10 for linear, 10.9 for ReLU
-      EXPECT_LT(r.last_decade_growth, 12.0) << to_string(act) << " " << sw;
       EXPECT_FALSE(r.delta_db);
+      EXPECT_EQ(r.layers.size(), 9u);
+      for (const auto& l : r.layers) EXPECT_TRUE(l.homogeneous);
       const auto j = measure::to_json(r);
       EXPECT_TRUE(j["delta_db"].is_null());
       EXPECT_EQ(j["status"], "not-applicable");
     }
+  // With biases the ReLU network has a scale, and a range.
+  auto biased = nn::build_model(nn::mlp_spec(10, 256, Activation::kRelu, std::sqrt(2.0), 0.3, {64}), 3);
+  const auto r = measure::dynamic_range(biased, data::gaussian_probes(32, {64}, 1));
+  EXPECT_TRUE(r.ok()) << r.status.message;
+  EXPECT_TRUE(r.delta_db);
 }
 
-TEST(DynamicRange, FlatResponseIsAStatusNotANumber) {
-  auto model = nn::build_model(nn::mlp_spec(2, 8, Activation::kRelu, 0.0, 0.0, {4}), 1);
-  {
-    torch::NoGradGuard g;
-    for (auto& p : model->parameters()) p.zero_();
-  }
-  auto r = measure::dynamic_range(model, data::gaussian_probes(4, {4}, 1));
-  EXPECT_EQ(r.status.code, StatusCode::kNotFound);
-  EXPECT_FALSE(r.delta_db);
+TEST(DynamicRange, OneHiddenLayerIsNotApplicable) {
+  auto model = nn::build_model(nn::mlp_spec(1, 16, Activation::kTanh, 1.0, 0.1, {4}), 1);
+  const auto r = measure::dynamic_range(model, data::gaussian_probes(8, {4}, 1));
+  EXPECT_EQ(r.status.code, StatusCode::kNotApplicable);
+  EXPECT_TRUE(measure::to_json(r)["delta_db"].is_null());
 }
 
-TEST(DynamicRange, ParametersAndBuffersAreRestoredExactly) {
-  // The scan runs in double precision; afterwards every parameter is float again with the same bits, and
-  // batch norm's integer step counter was never converted.
-  nn::ModelSpec spec;
-  spec.arch = Arch::kCnn;
-  spec.depth = 2;
-  spec.width = 4;
-  spec.norm = Norm::kBatchNorm;
-  spec.input_shape = {1, 8, 8};
-  auto model = nn::build_model(spec, 2);
-  std::vector<at::Tensor> before;
-  for (const auto& p : model->parameters()) before.push_back(p.detach().clone());
-  measure::DynamicRangeOptions o;
-  o.points = 16;
-  measure::dynamic_range(model, data::gaussian_probes(4, {1, 8, 8}, 1), o);
-  const auto after = model->parameters();
-  ASSERT_EQ(after.size(), before.size());
-  for (std::size_t i = 0; i < after.size(); ++i) {
-    EXPECT_EQ(after[i].scalar_type(), at::kFloat);
-    EXPECT_TRUE(torch::equal(after[i], before[i]));
-  }
-  for (const auto& b : model->named_buffers()) {
-    if (b.key().find("num_batches_tracked") != std::string::npos) {
-      EXPECT_EQ(b.value().scalar_type(), at::kLong) << b.key();
-    }
-  }
+TEST(DynamicRange, SameSeedSameNumbers) {
+  auto model = nn::build_model(nn::mlp_spec(5, 64, Activation::kTanh, 1.5, 0.1, {20}), 4);
+  const auto probes = data::gaussian_probes(16, {20}, 3);
+  const auto a = measure::dynamic_range(model, probes), b = measure::dynamic_range(model, probes);
+  ASSERT_TRUE(a.delta_db && b.delta_db);
+  EXPECT_EQ(*a.delta_db, *b.delta_db);
+  EXPECT_EQ(a.map, b.map);
 }
 
-// What the measure shows on deep tanh networks (depth 20, width 256, sigma_b = 0.1): it is not the constant
-// the input-intensity scan gave a homogeneous network, but it does not peak at the edge of chaos either; it
-// grows into the chaotic phase, where units act like signs and compress the response over many decades. The
-// closing note of issue 14 gives the full table; this pins the finding so that a change of the measure shows.
-TEST(DynamicRange, DeepTanhGrowsIntoTheChaoticPhase) {
-  const double edge = measure::edge_of_chaos_sigma_w(Activation::kTanh, 0.1);
-  const auto probes = data::gaussian_probes(64, {784}, 5);
-  auto delta = [&](double sw) {
-    auto model = nn::build_model(nn::mlp_spec(20, 256, Activation::kTanh, sw, 0.1, {784}), 1);
-    const auto r = measure::dynamic_range(model, probes);
-    EXPECT_TRUE(r.ok()) << sw << ": " << r.status.message;
-    return r.delta_db.value_or(0.0);
-  };
-  const double at_edge = delta(edge), chaotic = delta(3.0), ordered = delta(1.0);
-  EXPECT_GT(chaotic, at_edge + 1.5);
-  EXPECT_LT(std::abs(ordered - at_edge), 1.5);
-}
-
-// The adaptive scan (the default) evaluates about one stimulus per decade and refines only the decades of the
-// two crossings; on ordered, critical and chaotic tanh networks, a GELU network, a homogeneous one and one
-// tanh unit it gives the full grid's status, range, ends, plateau and last-decade growth (to 1e-12: a
-// stimulus's response is computed in a different batch of stimuli), with a quarter of the forward passes.
-TEST(DynamicRange, AdaptiveScanGivesTheFullGridsNumbers) {
-  const auto probes = data::gaussian_probes(32, {100}, 7);
-  const double edge = measure::edge_of_chaos_sigma_w(Activation::kTanh, 0.1);
-  struct Case {
-    Activation act;
-    double sigma_w;
-    int points;
-  };
-  for (const auto& c : {Case{Activation::kTanh, 1.0, 121}, Case{Activation::kTanh, edge, 121},
-                        Case{Activation::kTanh, 3.0, 121}, Case{Activation::kTanh, edge, 61},
-                        Case{Activation::kGelu, 1.5, 121}, Case{Activation::kRelu, 1.4, 121},
-                        Case{Activation::kTanh, 2.0, 200}}) {
-    auto model = nn::build_model(nn::mlp_spec(8, 128, c.act, c.sigma_w, 0.1, {100}), 3);
-    measure::DynamicRangeOptions o;
-    o.points = c.points;
-    const auto fast = measure::dynamic_range(model, probes, o);
-    o.adaptive = false;
-    const auto full = measure::dynamic_range(model, probes, o);
-    const std::string what = to_string(c.act) + " sigma_w " + std::to_string(c.sigma_w);
-    ASSERT_EQ(full.stimuli.size(), static_cast<std::size_t>(c.points)) << what;
-    EXPECT_LT(fast.stimuli.size(), full.stimuli.size() * 2 / 5) << what;
-    EXPECT_EQ(fast.status.code, full.status.code) << what << ": " << full.status.message;
-    EXPECT_NEAR(fast.last_decade_growth, full.last_decade_growth, 1e-12 * full.last_decade_growth) << what;
-    ASSERT_EQ(fast.delta_db.has_value(), full.delta_db.has_value()) << what;
-    if (!full.delta_db) continue;
-    EXPECT_NEAR(*fast.delta_db, *full.delta_db, 1e-9) << what;
-    EXPECT_NEAR(*fast.s_low, *full.s_low, 1e-12 * *full.s_low) << what;
-    EXPECT_NEAR(*fast.s_high, *full.s_high, 1e-12 * *full.s_high) << what;
-    EXPECT_NEAR(*fast.plateau, *full.plateau, 1e-12 * *full.plateau) << what;
-    // Every stimulus the adaptive scan evaluated has the full grid's response.
-    for (std::size_t i = 0, k = 0; i < fast.stimuli.size(); ++i) {
-      while (k < full.stimuli.size() && full.stimuli[k] != fast.stimuli[i]) ++k;
-      ASSERT_LT(k, full.stimuli.size()) << what << ": stimulus " << fast.stimuli[i] << " is not on the grid";
-      EXPECT_NEAR(fast.response[i], full.response[k], 1e-12 * full.response[k]) << what;
-    }
-  }
-}
-
-// measure_criticality converts the parameters to double once for the dynamic range and the branching
-// parameter together: afterwards they are float again with the same bits, and the two results are those of
-// the functions run on their own (which convert for themselves).
+// measure_criticality converts the parameters to double once for the dynamic range, the branching parameter
+// and the input response together: afterwards they are float again with the same bits, and the results are
+// those of the functions run on their own (which convert for themselves).
 TEST(DynamicRange, FullMeasurementSharesOneDoublePrecisionScopeAndRestoresTheModel) {
-  auto model = nn::build_model(nn::mlp_spec(4, 64, Activation::kTanh, 1.3, 0.1, {20}), 4);
+  auto model = nn::build_model(nn::mlp_spec(4, 64, Activation::kTanh, 1.0, 0.1, {20}), 4);
   const auto probes = data::gaussian_probes(16, {20}, 3);
   std::vector<at::Tensor> before;
   for (const auto& p : model->parameters()) before.push_back(p.detach().clone());
   measure::MeasureOptions mo;
+  mo.with_input_response = true;
   const auto full = measure::measure_criticality(model, probes, mo);
   const auto after = model->parameters();
   for (std::size_t i = 0; i < after.size(); ++i) {
@@ -172,8 +129,12 @@ TEST(DynamicRange, FullMeasurementSharesOneDoublePrecisionScopeAndRestoresTheMod
   }
   const auto dr = measure::dynamic_range(model, probes, mo.dynamic_range);
   const auto br = measure::branching_parameter(model, probes, mo.branching);
-  ASSERT_TRUE(full.dynamic_range && full.branching && dr.delta_db && full.dynamic_range->delta_db);
+  const auto ir = measure::input_response(model, probes, mo.input_response);
+  ASSERT_TRUE(full.dynamic_range && full.branching && full.input_response);
+  ASSERT_TRUE(dr.delta_db && full.dynamic_range->delta_db);
   EXPECT_EQ(*full.dynamic_range->delta_db, *dr.delta_db);
   ASSERT_TRUE(full.branching->sigma && br.sigma);
   EXPECT_EQ(*full.branching->sigma, *br.sigma);
+  ASSERT_TRUE(ir.delta_db && full.input_response->delta_db);
+  EXPECT_EQ(*full.input_response->delta_db, *ir.delta_db);
 }

@@ -68,9 +68,9 @@ void expect_same_report(const measure::CriticalityReport& got, const measure::Cr
     expect_rel(got.lyapunov->exponents[i], want.lyapunov->exponents[i], rel, "lyapunov " + std::to_string(i));
   ASSERT_TRUE(got.dynamic_range && want.dynamic_range);
   EXPECT_EQ(got.dynamic_range->status.code, want.dynamic_range->status.code);
-  ASSERT_EQ(got.dynamic_range->response.size(), want.dynamic_range->response.size());
-  for (std::size_t i = 0; i < want.dynamic_range->response.size(); ++i)
-    expect_rel(got.dynamic_range->response[i], want.dynamic_range->response[i], rel, "response");
+  ASSERT_EQ(got.dynamic_range->map.size(), want.dynamic_range->map.size());
+  for (std::size_t i = 0; i < want.dynamic_range->map.size(); ++i)
+    expect_rel(got.dynamic_range->map[i], want.dynamic_range->map[i], rel, "layer map");
   ASSERT_TRUE(got.branching && want.branching);
   ASSERT_EQ(got.branching->sigma.has_value(), want.branching->sigma.has_value());
   ASSERT_EQ(got.branching->sigma_binary.has_value(), want.branching->sigma_binary.has_value());

@@ -11,6 +11,7 @@
 
 #include "critlab/measure/branching.h"
 #include "critlab/measure/dynamic_range.h"
+#include "critlab/measure/input_response.h"
 #include "critlab/measure/jacobian.h"
 #include "critlab/measure/lyapunov.h"
 
@@ -21,18 +22,21 @@ struct MeasureOptions {
   LyapunovOptions lyapunov;
   DynamicRangeOptions dynamic_range;
   BranchingOptions branching;
+  InputResponseOptions input_response;
   bool with_lyapunov = true;
   bool with_dynamic_range = true;
   bool with_branching = true;
+  bool with_input_response = false;  // the finite-depth input-response range (measure/input_response.h)
   bool IsValid(std::string* error) const;
 };
 
 struct CriticalityReport {
   std::vector<LayerGain> layers;
   double distance_to_criticality = 0;
-  std::optional<LyapunovResult> lyapunov;           // empty when not asked for (with_lyapunov)
-  std::optional<DynamicRangeResult> dynamic_range;  // empty when not asked for (with_dynamic_range)
-  std::optional<BranchingReport> branching;         // empty when not asked for (with_branching)
+  std::optional<LyapunovResult> lyapunov;             // empty when not asked for (with_lyapunov)
+  std::optional<DynamicRangeResult> dynamic_range;    // empty when not asked for (with_dynamic_range)
+  std::optional<BranchingReport> branching;           // empty when not asked for (with_branching)
+  std::optional<InputResponseResult> input_response;  // empty when not asked for (with_input_response)
   std::int64_t probes = 0;
   double seconds = 0;  // wall time of the measurement
 };
@@ -42,12 +46,13 @@ CriticalityReport measure_criticality(nn::LayerStack& stack, const at::Tensor& p
                                       const MeasureOptions& options = {});
 
 // JSON with `layers`, `distance_to_criticality`, `lyapunov` (exponents, largest first, per layer),
-// `lyapunov_detail`, `dynamic_range`, `branching` (each null with a status when not asked for).
+// `lyapunov_detail`, `dynamic_range`, `branching`, `input_response` (each null with a status when not asked
+// for).
 nlohmann::json to_json(const CriticalityReport& r);
 
-// Writes tables/gains.csv, tables/lyapunov_per_layer.csv, tables/dynamic_range.csv, tables/branching.csv
-// and the matching
-// plots under `dir` (tables/ and plots/ subfolders).
+// Writes tables/gains.csv, tables/lyapunov_per_layer.csv, tables/dynamic_range.csv, tables/layer_map.csv,
+// tables/branching.csv, tables/input_response.csv and the matching plots under `dir` (tables/ and plots/
+// subfolders), each where its part was measured.
 void write_report_files(const std::filesystem::path& dir, const CriticalityReport& r);
 
 // A short human-readable summary (one line per layer plus the headline numbers).

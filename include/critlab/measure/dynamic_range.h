@@ -1,33 +1,39 @@
-// Dynamic range of a network's collective response, in the sense of Kinouchi & Copelli (Nature Physics 2,
-// 348, 2006): how many decades of stimulus intensity the network tells apart.
+// The dynamic range of a network, in the sense of Kinouchi & Copelli (Nature Physics 2, 348, 2006): how many
+// decades of drive its collective response tells apart. Widest at criticality, where weak drives are
+// amplified by the network's own propagation and strong ones saturate.
 //
-// In an excitable network the stimulus is an external drive that adds to the network's own activity and the
-// response is the activity above baseline; near criticality weak stimuli are amplified by the network's own
-// propagation while strong ones saturate, so the range between the 10% and 90% responses is widest at the
-// critical point. critlab's analogue for a feed-forward network at an operating point x (a probe input):
-//   stimulus   a perturbation of relative intensity s added to the input, x_s = x + s u, with u a random
-//              Gaussian direction scaled so that ||u|| is the probes' RMS norm (s = 1: as large as the
-//              input);
-//   response   F(s) = mean_b ||h_L(x_b + s u_b) - h_L(x_b)||_2 / sqrt(N_L), h_L the last hidden layer; the
-//              floor is F(0) = 0 exactly (the network is deterministic in eval mode);
-//   plateau    F_sat = F(s_max), accepted only when F has stopped growing over the last decade of the scan;
-//   range      s_p is where F first reaches p F_sat (log-linear interpolation), Delta = 10
-//   log10(s_0.9/s_0.1).
-// The scan runs in double precision (the parameters are converted for the call and restored exactly), so
-// it reaches s = 1e-12, where a chaotic network's amplification of weak stimuli shows.
+// Kinouchi & Copelli's peak needs two things a single feed-forward pass does not have: a stationary state
+// (their network runs until the response settles) and self-sustained activity in the supercritical phase,
+// which masks weak stimuli. critlab's dynamic range builds both from what the network's layers actually do:
+//
+//   layer map   For each hidden block l after the first, at the probes' activity h = h_{l-1} (its input), a
+//               perturbed copy h' = cos(theta) h + sin(theta) v, v a shuffle of h's units made orthogonal to
+//               h and as long, so that h' is as far from h as eps = 1 - cos(theta) = ||h' - h||^2 /
+//               (||h'||^2 + ||h||^2) (0 = the same activity, 1 = uncorrelated). The block carries it to
+//               eps' = sum_b ||f_l(h'_b) - f_l(h_b)||^2 / sum_b (||f_l(h'_b)||^2 + ||f_l(h_b)||^2), the same
+//               measure at its output, on a grid of eps from 1e-6 to 1 (34 sizes). G is the mean of these
+//               maps over the blocks. For weak perturbations G(eps) = chi eps with chi the layers'
+//               mean-squared Jacobian gain along random directions (chi_1 of mean-field theory for a random
+//               network; critical at 1); in the chaotic phase G has a fixed point eps* > 0 (the decorrelation
+//               every input settles at, 1 - c* in mean-field terms).
+//   drive       The stationary response of the map driven at rate r (stats/driven_map.h):
+//               eps' = (1 - p) G(eps) + p, p = 1 - exp(-r), a fraction p of the state replaced by an
+//               uncorrelated one per layer, as if the network were infinitely deep with layers like its own.
+//               F(r) = eps_r - eps_0 above the undriven baseline eps_0 (0 in the ordered phase, eps* in the
+//               chaotic one), plateau 1 - eps_0, Delta = 10 log10(r_0.9 / r_0.1).
+// So Delta reads the network's own layer-to-layer transfer of perturbations, at every size from
+// infinitesimal to uncorrelated, and asks what that transfer implies for a driven stationary network: linear
+// response below criticality, F ~ r^(1/2) at it, masking above it.
 //
 // What it detects (tests/measure/dynamic_range_test.cpp, and the closing note of issue 14):
-//   - a network without a bounded response (linear, or positively homogeneous like bias-free ReLU: F grows
-//     as s for large s) has no dynamic range: a not-applicable status, never a number (the old
-//     input-intensity scan gave such networks 10 log10(9) = 9.54 dB whatever their weights);
-//   - on deep tanh MLPs it is NOT maximal at the edge of chaos. It sits near 15-16 dB from the ordered phase
-//     up to the edge (the geometry of adding a stimulus to an input: F ~ sqrt(1 - 1/sqrt(1 + s^2)) alone
-//     gives 15.6 dB) and grows into the chaotic phase (about 18-19 dB at sigma_w = 2.5-3), where units act
-//     like signs and compress the response over many decades. Kinouchi & Copelli's peak comes from the
-//     supercritical network's self-sustained activity masking weak stimuli; a deterministic feed-forward
-//     network has no activity without a stimulus, and every variant tried (stimulus as input decorrelation,
-//     drive at every layer, inputs at the fixed point q*) grew into chaos the same way. The branching
-//     parameter (measure/branching.h) and the Lyapunov exponent do locate the edge of chaos.
+//   - deep tanh MLPs (depth 20, width 256, sigma_b = 0.1): Delta peaks at the mean-field edge of chaos
+//     sigma_w* = 1.19 (about 22 dB there, 15 dB at sigma_w = 0.6, 17 dB at 3.0);
+//   - the map's slope is the mean-field chi_1 of a wide random tanh network;
+//   - positively homogeneous blocks (linear, bias-free ReLU) have a scale-free map: sigma_w only rescales
+//     norms and eps is blind to it, so every such network would get one Delta. They get a not-applicable
+//     status and null, never a number.
+// It is not a measurement of a finite-depth pass: measure/input_response.h measures that one (and finds it
+// growing into the chaotic phase instead).
 #pragma once
 #include <ATen/core/Tensor.h>
 
@@ -43,42 +49,41 @@
 namespace critlab::measure {
 
 struct DynamicRangeOptions {
-  double log10_min = -12;        // smallest stimulus s, decades
-  double log10_max = 3;          // largest stimulus s, decades
-  int points = 121;              // stimuli, log-spaced (8 per decade by default)
+  // The layer map's grid (stats::map_grid): log-spaced from eps_min to 0.1, then linear to 1 (34 points).
+  double eps_min = 1e-6;
+  int per_decade = 3;
+  double linear_step = 0.05;
   double low = 0.1, high = 0.9;  // response fractions defining the range
-  // The plateau: F changes by less than this fraction over the last decade (a homogeneous network's grows
-  // tenfold; a deep tanh network's by under 5%).
-  double saturation_tolerance = 0.25;
-  std::int64_t max_inputs = 64;  // operating points (probe inputs) used; 0 = all
-  // Evaluate the grid lazily: first about one stimulus per decade (with the strongest stimulus and the one a
-  // decade below it), then every stimulus of the decade where the response first reaches each of the two
-  // fractions of its plateau. The range, its ends, the plateau and the last decade's growth are those of the
-  // full grid whenever the response does not rise above a fraction and fall back within one coarse step
-  // before its first crossing (tests/measure/dynamic_range_test.cpp compares the two on ordered, critical and
-  // chaotic networks); `stimuli` and `response` then hold the stimuli evaluated. false: every stimulus.
-  bool adaptive = true;
-  std::uint64_t seed = 0;  // the stimulus directions u
+  std::int64_t max_inputs = 32;  // probe inputs used (their activity is the operating point); 0 = all
+  std::uint64_t seed = 0;        // the shuffles that make the perturbation directions
   bool IsValid(std::string* error) const;
 };
 
+struct LayerMap {
+  std::size_t index = 0;     // the block
+  double slope = 0;          // its eps'/eps at the weakest perturbation
+  bool homogeneous = false;  // f(2h) = 2 f(h) to 1e-9: no scale, excluded from G
+};
+
 struct DynamicRangeResult {
-  std::vector<double> stimuli, response;  // the response curve F(s), in the network's units (ascending s)
-  std::optional<double> plateau;          // F_sat
-  std::optional<double> s_low, s_high;    // stimuli at the low and high response fractions
-  std::optional<double> delta_db;         // 10 log10(s_high / s_low)
-  // How much F still grows over the last decade of the scan: F(s_max) / F(s_max / 10). About 1 when the
-  // response saturates; 10 for a response linear in s (a homogeneous network).
-  double last_decade_growth = 0;
-  Status status;  // not-applicable (no saturation), not-found (a flat response), non-finite, or ok
+  std::vector<double> eps, map;  // G on its grid (the mean over the blocks that are not homogeneous)
+  std::vector<LayerMap> layers;
+  std::optional<double> slope;                // G(eps_1) / eps_1 (critical at 1)
+  std::optional<double> baseline, plateau;    // eps_0 and 1 - eps_0
+  std::optional<double> rate_low, rate_high;  // drives at the low and high fractions of the plateau
+  std::optional<double> delta_db;             // 10 log10(rate_high / rate_low)
+  std::vector<double> rates, response;        // F(r)
+  // not-applicable (fewer than two hidden blocks, or only homogeneous ones), not-found (no activity, or a
+  // baseline at the plateau), non-finite, or ok
+  Status status;
   bool ok() const { return status.ok(); }
 };
 
 DynamicRangeResult dynamic_range(nn::LayerStack& stack, const at::Tensor& probes,
                                  const DynamicRangeOptions& options = {});
 
-// {delta_db, s_low, s_high, plateau, last_decade_growth, stimuli, response, status, message}; the figures
-// not obtained are null.
+// {delta_db, rate_low, rate_high, baseline, plateau, slope, eps, map, rates, response, per_layer[], status,
+// message}; the figures not obtained are null.
 nlohmann::json to_json(const DynamicRangeResult& r);
 
 }  // namespace critlab::measure
