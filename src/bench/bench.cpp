@@ -541,14 +541,11 @@ nlohmann::json run_benchmarks(const BenchOptions& o) {
                       {"probes", batch},
                       {"full",
                        "gains (analytic) + Lyapunov k=8 on 64 inputs + dynamic range (layer maps at 34 "
-                       "perturbation sizes on "
-                       "32 inputs) + branching on 64 inputs (both in double precision); input_response (the "
-                       "finite-depth scan, "
-                       "off by default) is timed alone"},
+                       "perturbation sizes on 32 inputs, in float) + branching on 64 inputs (in double); "
+                       "input_response (the finite-depth scan, off by default, in double) is timed alone"},
                       {"monitor",
                        "gains + Lyapunov k=1 on 32 inputs + dynamic range (23 perturbation sizes on 16 "
-                       "inputs) and branching "
-                       "on 32 inputs (what --monitor-every runs)"}};
+                       "inputs) and branching on 32 inputs (what --monitor-every runs)"}};
   }
 
   // 4. Online (batch 1) SGD of a 784-100x3-10 ReLU MLP, on one core: hand-written path vs autograd.

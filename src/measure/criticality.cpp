@@ -32,14 +32,18 @@ CriticalityReport measure_criticality(nn::LayerStack& stack, const at::Tensor& p
   if (options.with_lyapunov) {
     r.lyapunov = lyapunov_spectrum(stack, probes, options.lyapunov);
   }
+  if (options.with_dynamic_range && !options.dynamic_range.double_precision) {
+    r.dynamic_range = dynamic_range(stack, probes, options.dynamic_range);  // in the network's precision
+  }
   {
-    // The dynamic range, the branching parameter and the input response all run in double precision: the
+    // The branching parameter, the input response and a double-precision dynamic range run in double: the
     // parameters are converted once for them (each function's own scope then finds them converted) and
     // restored after.
+    const bool dr_double = options.with_dynamic_range && options.dynamic_range.double_precision;
     std::optional<DoublePrecisionScope> precision;
-    if (int{options.with_dynamic_range} + int{options.with_branching} + int{options.with_input_response} > 1)
+    if (int{dr_double} + int{options.with_branching} + int{options.with_input_response} > 1)
       precision.emplace(*stack);
-    if (options.with_dynamic_range) {
+    if (dr_double) {
       r.dynamic_range = dynamic_range(stack, probes, options.dynamic_range);
     }
     if (options.with_branching) {
@@ -74,6 +78,25 @@ nlohmann::json to_json(const CriticalityReport& r) {
              not_run);
   return j;
 }
+
+namespace {
+struct Column {
+  std::string name;
+  const std::vector<double>& values;
+};
+// A response curve's table (tables/STEM.csv) and its log-log plot, with the range's ends marked where found.
+void write_response_curve(const std::filesystem::path& tables, const std::filesystem::path& plots,
+                          const std::string& stem, const Column& x, const Column& y,
+                          std::optional<double> low, std::optional<double> high, io::PlotOptions options,
+                          const std::string& series) {
+  io::Table t{{x.name, y.name}, {}};
+  for (std::size_t i = 0; i < x.values.size(); ++i) t.add_row({x.values[i], y.values[i]});
+  io::write_csv(tables / (stem + ".csv"), t);
+  if (low && high) options.vlines = {*low, *high};
+  options.logx = options.logy = true;
+  io::plot_lines(plots, stem, t, x.name, {{y.name, series}}, options);
+}
+}  // namespace
 
 void write_report_files(const std::filesystem::path& dir, const CriticalityReport& r) {
   const auto tables = dir / "tables";
@@ -121,53 +144,40 @@ void write_report_files(const std::filesystem::path& dir, const CriticalityRepor
   }
   if (r.dynamic_range && !r.dynamic_range->map.empty()) {
     const auto& d = *r.dynamic_range;
-    io::Table map{{"eps", "map", "identity"}, {}};
-    for (std::size_t i = 0; i < d.eps.size(); ++i) map.add_row({d.eps[i], d.map[i], d.eps[i]});
+    io::Table map{{"eps", "map", "gain"}, {}};
+    for (std::size_t i = 0; i < d.eps.size(); ++i) map.add_row({d.eps[i], d.map[i], d.map[i] / d.eps[i]});
     io::write_csv(tables / "layer_map.csv", map);
+    // G(eps)/eps: the slope at the left, below 1 where G has its fixed point (the chaotic baseline).
     io::plot_lines(
-        plots, "layer_map", map, "eps", {{"map", "G(eps), mean over blocks"}, {"identity", "eps"}},
+        plots, "layer_map", map, "eps", {{"gain", "G(eps) / eps, mean over blocks"}},
         {.title = d.slope ? fmt::format("Layer map of decorrelation (slope {:.3f}; critical at 1)", *d.slope)
                           : std::string("Layer map of decorrelation"),
          .xlabel = "eps at a block's input (1 - cosine to the clean activity)",
-         .ylabel = "eps at its output",
+         .ylabel = "eps at its output / eps",
          .logx = true,
-         .logy = true});
-    if (!d.rates.empty()) {
-      io::Table dr{{"rate", "response"}, {}};
-      for (std::size_t i = 0; i < d.rates.size(); ++i) dr.add_row({d.rates[i], d.response[i]});
-      io::write_csv(tables / "dynamic_range.csv", dr);
-      std::vector<double> vlines;
-      if (d.rate_low) vlines = {*d.rate_low, *d.rate_high};
-      io::plot_lines(
-          plots, "dynamic_range", dr, "rate", {{"response", "F(r)"}},
+         .hlines = {1.0}});
+    if (!d.rates.empty())
+      write_response_curve(
+          tables, plots, "dynamic_range", {"rate", d.rates}, {"response", d.response}, d.rate_low,
+          d.rate_high,
           {.title = d.delta_db
                         ? fmt::format("Stationary response to drive, dynamic range {:.2f} dB", *d.delta_db)
                         : "Stationary response to drive (no dynamic range: " + to_string(d.status.code) + ")",
            .xlabel = "drive rate r per layer",
-           .ylabel = "eps_r - eps_0",
-           .logx = true,
-           .logy = true,
-           .vlines = vlines});
-    }
+           .ylabel = "eps_r - eps_0"},
+          "F(r)");
   }
   if (r.input_response) {
     const auto& d = *r.input_response;
-    io::Table ir{{"stimulus", "response"}, {}};
-    for (std::size_t i = 0; i < d.stimuli.size(); ++i) ir.add_row({d.stimuli[i], d.response[i]});
-    io::write_csv(tables / "input_response.csv", ir);
-    std::vector<double> vlines;
-    if (d.s_low) vlines = {*d.s_low, *d.s_high};
-    io::plot_lines(
-        plots, "input_response", ir, "stimulus", {{"response", "F(s)"}},
+    write_response_curve(
+        tables, plots, "input_response", {"stimulus", d.stimuli}, {"response", d.response}, d.s_low, d.s_high,
         {.title =
              d.delta_db
                  ? fmt::format("Response to a perturbation of the input, range {:.2f} dB", *d.delta_db)
                  : "Response to a perturbation of the input (no range: " + to_string(d.status.code) + ")",
          .xlabel = "stimulus s (relative to the input's norm)",
-         .ylabel = "||h_L(x + s u) - h_L(x)|| / sqrt(N)",
-         .logx = true,
-         .logy = true,
-         .vlines = vlines});
+         .ylabel = "||h_L(x + s u) - h_L(x)|| / sqrt(N)"},
+        "F(s)");
   }
   if (r.branching) {
     io::Table br{{"layer", "sigma", "sigma_binary", "changed_fraction", "readout"}, {}};

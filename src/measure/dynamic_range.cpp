@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "critlab/core/error.h"
 #include "critlab/stats/driven_map.h"
@@ -59,7 +60,7 @@ BlockMap block_map(nn::BlockImpl& block, const at::Tensor& h, const at::Tensor& 
   const at::Tensor base = flat.index_select(0, rows);
   v = (v.index_select(0, rows) * (sq.index_select(0, rows) / vsq.index_select(0, rows)).sqrt());
   const at::Tensor out = y.flatten(1).index_select(0, rows);
-  const double out_sq = out.pow(2).sum().item<double>();
+  const double out_sq = out.pow(2).sum(at::kDouble).item<double>();
   if (!std::isfinite(out_sq)) {
     m.finite = false;
     return m;
@@ -69,8 +70,11 @@ BlockMap block_map(nn::BlockImpl& block, const at::Tensor& h, const at::Tensor& 
   std::vector<std::int64_t> shape(h.sizes().begin(), h.sizes().end());
   // Homogeneity first: a homogeneous block's map is left out of G, so only its slope is computed.
   shape[0] = kept;
-  m.homogeneous = (block.forward((2 * base).view(shape)).flatten(1) - 2 * out).pow(2).sum().item<double>() <=
-                  1e-18 * 4 * out_sq;
+  // f(2h) = 2 f(h) to 1e-9 in double, 1e-5 in float (exact for linear and bias-free ReLU blocks in either).
+  const double tolerance = out.scalar_type() == at::kDouble ? 1e-18 : 1e-10;
+  m.homogeneous =
+      (block.forward((2 * base).view(shape)).flatten(1) - 2 * out).pow(2).sum(at::kDouble).item<double>() <=
+      tolerance * 4 * out_sq;
   const std::size_t sizes = m.homogeneous ? 1 : grid.size();
   // The perturbed copies, several grid points per pass (up to 4096 rows and 2^25 input values, 256 MiB in
   // double).
@@ -87,8 +91,8 @@ BlockMap block_map(nn::BlockImpl& block, const at::Tensor& h, const at::Tensor& 
     shape[0] = stacked.size(0);
     const auto perturbed =
         block.forward(stacked.view(shape)).flatten(1).view({static_cast<std::int64_t>(count), kept, -1});
-    const auto d = (perturbed - out.unsqueeze(0)).pow(2).sum({1, 2}).cpu().contiguous();
-    const auto n = perturbed.pow(2).sum({1, 2}).cpu().contiguous();
+    const auto d = (perturbed - out.unsqueeze(0)).pow(2).sum({1, 2}, false, at::kDouble).cpu().contiguous();
+    const auto n = perturbed.pow(2).sum({1, 2}, false, at::kDouble).cpu().contiguous();
     for (std::size_t k = 0; k < count; ++k)
       m.value.push_back(d.data_ptr<double>()[k] / (n.data_ptr<double>()[k] + out_sq));
   }
@@ -111,9 +115,15 @@ DynamicRangeResult dynamic_range(nn::LayerStack& stack, const at::Tensor& probes
   }
   nn::EvalModeGuard eval(*stack);
   torch::NoGradGuard no_grad;
-  DoublePrecisionScope precision(*stack);
-  const at::Tensor x =
-      (options.max_inputs > 0 ? probes.slice(0, 0, options.max_inputs) : probes).to(at::kDouble);
+  std::optional<DoublePrecisionScope> precision;
+  if (options.double_precision) precision.emplace(*stack);
+  at::ScalarType dtype = at::kFloat;
+  for (const auto& p : stack->parameters())
+    if (p.is_floating_point()) {
+      dtype = p.scalar_type();
+      break;
+    }
+  const at::Tensor x = (options.max_inputs > 0 ? probes.slice(0, 0, options.max_inputs) : probes).to(dtype);
   const auto taps = stack->forward_tapped(x);
   r.eps = stats::map_grid(options.eps_min, options.per_decade, options.linear_step);
   r.map.assign(r.eps.size(), 0.0);
