@@ -56,7 +56,11 @@ BlockMap block_map(nn::BlockImpl& block, const at::Tensor& h, const at::Tensor& 
   const auto vsq = v.pow(2).sum(1, true);
   const auto keep = ((sq > 0) & (vsq > 1e-12 * sq)).squeeze(1);
   if (!keep.any().item<bool>()) return m;
-  const auto rows = keep.nonzero().squeeze(1);
+  // At most one pass's worth of rows (4096, or 2^25 input values: 256 MiB in double) take part.
+  const std::int64_t max_rows =
+      std::clamp<std::int64_t>((std::int64_t{1} << 25) / std::max<std::int64_t>(1, units), 1, 4096);
+  auto rows = keep.nonzero().squeeze(1);
+  if (rows.size(0) > max_rows) rows = rows.slice(0, 0, max_rows);
   const at::Tensor base = flat.index_select(0, rows);
   v = (v.index_select(0, rows) * (sq.index_select(0, rows) / vsq.index_select(0, rows)).sqrt());
   const at::Tensor out = y.flatten(1).index_select(0, rows);
@@ -68,23 +72,26 @@ BlockMap block_map(nn::BlockImpl& block, const at::Tensor& h, const at::Tensor& 
   if (!(out_sq > 0)) return m;
   const std::int64_t kept = base.size(0);
   std::vector<std::int64_t> shape(h.sizes().begin(), h.sizes().end());
-  // Homogeneity first: a homogeneous block's map is left out of G, so only its slope is computed.
-  shape[0] = kept;
-  // f(2h) = 2 f(h) to 1e-9 in double, 1e-5 in float (exact for linear and bias-free ReLU blocks in either).
-  const double tolerance = out.scalar_type() == at::kDouble ? 1e-18 : 1e-10;
-  m.homogeneous =
-      (block.forward((2 * base).view(shape)).flatten(1) - 2 * out).pow(2).sum(at::kDouble).item<double>() <=
-      tolerance * 4 * out_sq;
+  // Homogeneity first, h and 2h in one call: a homogeneous block's map is left out of G, so only its slope is
+  // computed. f(2h) = 2 f(h) to 1e-9 in double, 1e-5 in float (exact for linear and bias-free ReLU blocks in
+  // either; a ReLU block whose biases are below about 1e-5 of its activity counts as homogeneous in float).
+  {
+    shape[0] = 2 * kept;
+    const auto both = block.forward(at::cat({base, 2 * base}).view(shape)).flatten(1);
+    const auto once = both.slice(0, 0, kept), twice = both.slice(0, kept, 2 * kept);
+    const double tolerance = out.scalar_type() == at::kDouble ? 1e-18 : 1e-10;
+    m.homogeneous = (twice - 2 * once).pow(2).sum(at::kDouble).item<double>() <=
+                    tolerance * 4 * once.pow(2).sum(at::kDouble).item<double>();
+  }
   const std::size_t sizes = m.homogeneous ? 1 : grid.size();
   // The perturbed copies, several grid points per pass (up to 4096 rows and 2^25 input values, 256 MiB in
   // double).
-  const std::int64_t rows_per_pass = std::clamp<std::int64_t>((std::int64_t{1} << 25) / units, 1, 4096);
-  const auto per_pass = static_cast<std::size_t>(std::max<std::int64_t>(1, rows_per_pass / kept));
+  const auto per_pass = static_cast<std::size_t>(std::max<std::int64_t>(1, max_rows / kept));
   for (std::size_t first = 0; first < sizes; first += per_pass) {
     const std::size_t count = std::min(per_pass, sizes - first);
     std::vector<at::Tensor> inputs;
     for (std::size_t k = first; k < first + count; ++k) {
-      const double c = 1 - grid[k], s = std::sqrt(std::max(0.0, 1 - c * c));
+      const double c = 1 - grid[k], s = std::sqrt(grid[k] * (2 - grid[k]));  // sin(theta), exact at small eps
       inputs.push_back(c * base + s * v);
     }
     const auto stacked = at::cat(inputs);
@@ -115,14 +122,20 @@ DynamicRangeResult dynamic_range(nn::LayerStack& stack, const at::Tensor& probes
   }
   nn::EvalModeGuard eval(*stack);
   torch::NoGradGuard no_grad;
-  std::optional<DoublePrecisionScope> precision;
-  if (options.double_precision) precision.emplace(*stack);
   at::ScalarType dtype = at::kFloat;
   for (const auto& p : stack->parameters())
     if (p.is_floating_point()) {
       dtype = p.scalar_type();
       break;
     }
+  // Float maps only where float means float: on the CPU (a GPU may compute convolutions in TF32, 1e-3
+  // relative, as coarse as the weakest perturbation) and for float or double networks (not half or bfloat16).
+  std::optional<DoublePrecisionScope> precision;
+  if (options.double_precision || !probes.device().is_cpu() ||
+      (dtype != at::kFloat && dtype != at::kDouble)) {
+    precision.emplace(*stack);
+    dtype = at::kDouble;
+  }
   const at::Tensor x = (options.max_inputs > 0 ? probes.slice(0, 0, options.max_inputs) : probes).to(dtype);
   const auto taps = stack->forward_tapped(x);
   r.eps = stats::map_grid(options.eps_min, options.per_decade, options.linear_step);
@@ -133,6 +146,8 @@ DynamicRangeResult dynamic_range(nn::LayerStack& stack, const at::Tensor& probes
     const std::size_t l = hidden[k];
     const auto m = block_map(*stack->block(l), taps[l].input, taps[l].output, r.eps, gen);
     if (!m.finite) {
+      r.map.clear();
+      r.layers.clear();
       r.status =
           make_status(StatusCode::kNonFinite, fmt::format("block {} is not finite (a diverged network)", l));
       return r;
@@ -150,8 +165,8 @@ DynamicRangeResult dynamic_range(nn::LayerStack& stack, const at::Tensor& probes
             ? make_status(StatusCode::kNotFound, "no hidden layer has activity at these probes")
             : make_status(StatusCode::kNotApplicable,
                           "every hidden block is positively homogeneous (linear, or ReLU without bias): "
-                          "its map of correlations has no scale and no saturation, so there is no "
-                          "dynamic range to read");
+                          "its map of eps is scale-free (the gain only rescales norms), so every such "
+                          "network would read the same: no dynamic range");
     return r;
   }
   for (double& g : r.map) g /= used;

@@ -61,7 +61,7 @@ TEST(DynamicRange, DeepTanhPeaksAtTheEdgeOfChaos) {
       if (sw < 1.6)
         EXPECT_TRUE(r.ok()) << sw << ": " << r.status.message;
       else
-        EXPECT_TRUE(r.ok() || (r.status.code == StatusCode::kNotFound && *r.baseline > 0.98))
+        EXPECT_TRUE(r.ok() || (r.status.code == StatusCode::kNotFound && r.baseline.value_or(0) > 0.98))
             << sw << ": " << r.status.message;
       if (r.delta_db) sum += *r.delta_db, ++n;
     }
@@ -111,9 +111,9 @@ TEST(DynamicRange, SameSeedSameNumbers) {
   EXPECT_EQ(a.map, b.map);
 }
 
-// measure_criticality converts the parameters to double once for the dynamic range, the branching parameter
-// and the input response together: afterwards they are float again with the same bits, and the results are
-// those of the functions run on their own (which convert for themselves).
+// measure_criticality runs the dynamic range in the network's precision, then converts the parameters to
+// double once for the branching parameter and the input response together: afterwards they are float again
+// with the same bits, and the results are those of the functions run on their own.
 TEST(DynamicRange, FullMeasurementSharesOneDoublePrecisionScopeAndRestoresTheModel) {
   auto model = nn::build_model(nn::mlp_spec(4, 64, Activation::kTanh, 1.0, 0.1, {20}), 4);
   const auto probes = data::gaussian_probes(16, {20}, 3);
@@ -154,4 +154,40 @@ TEST(DynamicRange, FloatMapsGiveTheDoublePrecisionNumbers) {
     EXPECT_NEAR(*f.delta_db, *d.delta_db, 1e-3) << sw;       // 1e-6 to 1.4e-5 dB seen
     EXPECT_NEAR(*f.slope, *d.slope, 1e-4 * *d.slope) << sw;  // 4e-6 seen
   }
+}
+
+TEST(DynamicRange, DivergedNetworkIsNonFiniteWithNoNumbers) {
+  auto model = nn::build_model(nn::mlp_spec(4, 32, Activation::kTanh, 1.0, 0.1, {8}), 2);
+  {
+    torch::NoGradGuard g;
+    model->block(2)->dense_view()->bias.fill_(std::nan(""));
+  }
+  const auto r = measure::dynamic_range(model, data::gaussian_probes(8, {8}, 1));
+  EXPECT_EQ(r.status.code, StatusCode::kNonFinite);
+  EXPECT_TRUE(r.map.empty());
+  EXPECT_TRUE(r.layers.empty());
+  const auto j = measure::to_json(r);
+  EXPECT_TRUE(j["delta_db"].is_null());
+  EXPECT_TRUE(j["slope"].is_null());
+  EXPECT_TRUE(j["map"].empty());
+}
+
+TEST(DynamicRange, ConvolutionalBlocksAreMeasured) {
+  // A CNN with tanh and biases (convolutional blocks on [B, C, H, W] inputs): every block is measured and the
+  // map is finite.
+  nn::ModelSpec spec;
+  spec.arch = Arch::kCnn;
+  spec.activation = Activation::kTanh;
+  spec.sigma_w = 1.2;
+  spec.sigma_b = 0.1;
+  spec.input_shape = {3, 16, 16};
+  auto model = nn::build_model(spec, 3);
+  const auto probes = data::gaussian_probes(16, {3, 16, 16}, 2);
+  const auto r = measure::dynamic_range(model, probes);
+  ASSERT_EQ(r.layers.size(), model->hidden_blocks().size() - 1);
+  for (const auto& l : r.layers) EXPECT_FALSE(l.homogeneous);
+  EXPECT_TRUE(r.status.code == StatusCode::kOk || r.status.code == StatusCode::kNotFound) << r.status.message;
+  ASSERT_EQ(r.map.size(), r.eps.size());
+  for (double g : r.map) EXPECT_TRUE(std::isfinite(g) && g >= 0);
+  EXPECT_GT(*r.slope, 0);
 }

@@ -15,7 +15,7 @@
 //               maps over the blocks. For weak perturbations G(eps) = chi eps with chi the layers'
 //               mean-squared Jacobian gain along random directions (chi_1 of mean-field theory for a random
 //               network; critical at 1); in the chaotic phase G has a fixed point eps* > 0 (the decorrelation
-//               every input settles at, 1 - c* in mean-field terms).
+//               every input settles at).
 //   drive       The stationary response of the map driven at rate r (stats/driven_map.h):
 //               eps' = (1 - p) G(eps) + p, p = 1 - exp(-r), a fraction p of the state replaced by an
 //               uncorrelated one per layer, as if the network were infinitely deep with layers like its own.
@@ -27,7 +27,8 @@
 //
 // What it detects (tests/measure/dynamic_range_test.cpp, and the closing note of issue 14):
 //   - deep tanh MLPs (depth 20, width 256, sigma_b = 0.1): Delta peaks at the mean-field edge of chaos
-//     sigma_w* = 1.19 (about 22 dB there, 15 dB at sigma_w = 0.6, 17 dB at 3.0);
+//     sigma_w* = 1.19 (21.7 dB there, 14.6 dB at sigma_w = 0.6, 17.4-17.9 dB at 1.6-2; deep in chaos most
+//     seeds are masked: a baseline within 2% of complete decorrelation, not-found and null);
 //   - the map's slope is the mean-field chi_1 of a wide random tanh network;
 //   - positively homogeneous blocks (linear, bias-free ReLU) have a scale-free map: sigma_w only rescales
 //     norms and eps is blind to it, so every such network would get one Delta. They get a not-applicable

@@ -46,7 +46,10 @@ struct DrivenMapResponse {
   std::optional<double> rate_low, rate_high;  // r_0.1 and r_0.9
   std::optional<double> delta_db;             // 10 log10(rate_high / rate_low)
   std::vector<double> rates, response;        // F(r) on the rate grid
-  Status status;  // not-found (a plateau under min_plateau: every drive is masked; or a jump), or ok
+  // not-found (a plateau under min_plateau: every drive is masked; or, where G touches the diagonal exactly,
+  // a response that reaches a fraction at zero drive), or ok. A map with several fixed points gets a number:
+  // the drive needed to pass the first one.
+  Status status;
 };
 
 // A grid for a map of eps: `per_decade` points per decade from eps_min up to (not including) 0.1, where only
