@@ -73,6 +73,23 @@ TEST(DynamicRange, DeepTanhPeaksAtTheEdgeOfChaos) {
   EXPECT_LT(mean.back(), mean[peak] - 3);
 }
 
+TEST(DynamicRange, PeakFollowsTheEdgeOfChaosAcrossBiasScales) {
+  // The edge moves with sigma_b (mean field: 1.40 at sigma_b = 0.3, 1.55 at 0.5); so does the peak of Delta
+  // (one seed, depth 20, width 256): within 10% of the edge each time, not at a fixed sigma_w.
+  const std::vector<double> grid{1.2, 1.4, 1.5, 1.6, 1.8, 2.0, 2.4};
+  for (double sb : {0.3, 0.5}) {
+    const double edge = measure::edge_of_chaos_sigma_w(Activation::kTanh, sb);
+    double best = -1, at = 0;
+    for (double sw : grid) {
+      auto model = nn::build_model(nn::mlp_spec(20, 256, Activation::kTanh, sw, sb, {784}), 1);
+      const auto r = measure::dynamic_range(model, data::gaussian_probes(32, {784}, 11));
+      ASSERT_TRUE(r.ok()) << sb << " " << sw << ": " << r.status.message;
+      if (*r.delta_db > best) best = *r.delta_db, at = sw;
+    }
+    EXPECT_NEAR(at, edge, 0.1 * edge) << "sigma_b " << sb << ": peak " << best << " dB at sigma_w " << at;
+  }
+}
+
 TEST(DynamicRange, HomogeneousNetworksHaveNoDynamicRange) {
   // Linear and bias-free ReLU blocks are positively homogeneous: sigma_w only rescales norms, the map of eps
   // is the same at every gain, so a number would be one constant. A status, and null in JSON.
