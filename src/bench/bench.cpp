@@ -514,12 +514,7 @@ nlohmann::json run_benchmarks(const BenchOptions& o) {
     const double branching_ms = part_ms([&] { measure::branching_parameter(model, probes, mo.branching); });
     const double input_response_ms =
         part_ms([&] { measure::input_response(model, probes, mo.input_response); });
-    mo.lyapunov.k = 1;
-    mo.lyapunov.max_inputs = 32;
-    mo.dynamic_range.max_inputs = 16;
-    mo.dynamic_range.per_decade = 2;
-    mo.dynamic_range.linear_step = 0.075;
-    mo.branching.max_inputs = 32;
+    mo = measure::monitor_measure_options();
     const double mon_s =
         median_seconds(o.repeats, device, [&] { measure::measure_criticality(model, probes, mo); });
     out["measure"] = {{"full_ms", m_s * 1e3},

@@ -485,13 +485,8 @@ class Run {
     row["dead_fraction"] = units > 0 ? dead / units : kNaN;
     row["effective_rank"] = plast.empty() ? kNaN : erank / static_cast<double>(plast.size());
     row["mean_abs_weight"] = measure::mean_abs_weight(net_);
-    measure::MeasureOptions mo;
-    mo.lyapunov.k = 1;
+    auto mo = measure::monitor_measure_options();
     mo.lyapunov.max_inputs = 64;
-    mo.dynamic_range.max_inputs = 16;
-    mo.dynamic_range.per_decade = 2;  // 23 perturbation sizes
-    mo.dynamic_range.linear_step = 0.075;
-    mo.branching.max_inputs = 32;
     mo.with_dynamic_range = !is_regression(o_);
     const auto r = measure::measure_criticality(net_, probes, mo);
     row["distance_to_criticality"] = r.distance_to_criticality;

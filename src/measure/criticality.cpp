@@ -20,6 +20,17 @@ bool MeasureOptions::IsValid(std::string* error) const {
          branching.IsValid(error) && input_response.IsValid(error);
 }
 
+MeasureOptions monitor_measure_options() {
+  MeasureOptions mo;
+  mo.lyapunov.k = 1;
+  mo.lyapunov.max_inputs = 32;
+  mo.dynamic_range.max_inputs = 16;
+  mo.dynamic_range.per_decade = 2;  // 23 perturbation sizes
+  mo.dynamic_range.linear_step = 0.075;
+  mo.branching.max_inputs = 32;
+  return mo;
+}
+
 CriticalityReport measure_criticality(nn::LayerStack& stack, const at::Tensor& probes,
                                       const MeasureOptions& options) {
   std::string err;

@@ -213,13 +213,7 @@ CheckpointState Run::restore() {
 namespace {
 // The monitor's measurement: every figure, on fewer inputs and a coarser layer map than `measure`.
 measure::MeasureOptions monitor_options(std::uint64_t seed) {
-  measure::MeasureOptions mo;
-  mo.lyapunov.k = 1;
-  mo.lyapunov.max_inputs = 32;
-  mo.dynamic_range.max_inputs = 16;
-  mo.dynamic_range.per_decade = 2;  // 23 perturbation sizes
-  mo.dynamic_range.linear_step = 0.075;
-  mo.branching.max_inputs = 32;
+  auto mo = measure::monitor_measure_options();
   mo.gains.seed = mo.dynamic_range.seed = mo.branching.seed = seed;
   return mo;
 }

@@ -41,6 +41,12 @@ struct CriticalityReport {
   double seconds = 0;  // wall time of the measurement
 };
 
+// The lighter settings of a measurement repeated while a network trains: the trainer's monitor
+// (--monitor-every), the continual experiment's measurement before each task and the bench's monitor figure.
+// Lyapunov k = 1 on 32 inputs, the dynamic range at 23 perturbation sizes on 16 inputs, branching on 32
+// inputs; the gains on every probe.
+MeasureOptions monitor_measure_options();
+
 // `probes` are inputs on the model's device ([B, ...input_shape]).
 CriticalityReport measure_criticality(nn::LayerStack& stack, const at::Tensor& probes,
                                       const MeasureOptions& options = {});
