@@ -43,14 +43,15 @@ CriticalityReport measure_criticality(nn::LayerStack& stack, const at::Tensor& p
   if (options.with_lyapunov) {
     r.lyapunov = lyapunov_spectrum(stack, probes, options.lyapunov);
   }
-  if (options.with_dynamic_range && !options.dynamic_range.double_precision) {
+  const bool dr_double =
+      options.with_dynamic_range && dynamic_range_in_double(stack, probes, options.dynamic_range);
+  if (options.with_dynamic_range && !dr_double) {
     r.dynamic_range = dynamic_range(stack, probes, options.dynamic_range);  // in the network's precision
   }
   {
-    // The branching parameter, the input response and a double-precision dynamic range run in double: the
+    // The branching parameter, the input response and a dynamic range in double run in double: the
     // parameters are converted once for them (each function's own scope then finds them converted) and
     // restored after.
-    const bool dr_double = options.with_dynamic_range && options.dynamic_range.double_precision;
     std::optional<DoublePrecisionScope> precision;
     if (int{dr_double} + int{options.with_branching} + int{options.with_input_response} > 1)
       precision.emplace(*stack);

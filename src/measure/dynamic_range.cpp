@@ -107,7 +107,21 @@ BlockMap block_map(nn::BlockImpl& block, const at::Tensor& h, const at::Tensor& 
   return m;
 }
 
+// The dtype of the network's first floating-point parameter (float for a network without one).
+at::ScalarType parameter_dtype(nn::LayerStack& stack) {
+  for (const auto& p : stack->parameters())
+    if (p.is_floating_point()) return p.scalar_type();
+  return at::kFloat;
+}
+
 }  // namespace
+
+bool dynamic_range_in_double(nn::LayerStack& stack, const at::Tensor& probes,
+                             const DynamicRangeOptions& options) {
+  const auto dtype = parameter_dtype(stack);
+  return options.double_precision || !probes.device().is_cpu() ||
+         (dtype != at::kFloat && dtype != at::kDouble);
+}
 
 DynamicRangeResult dynamic_range(nn::LayerStack& stack, const at::Tensor& probes,
                                  const DynamicRangeOptions& options) {
@@ -122,20 +136,10 @@ DynamicRangeResult dynamic_range(nn::LayerStack& stack, const at::Tensor& probes
   }
   nn::EvalModeGuard eval(*stack);
   torch::NoGradGuard no_grad;
-  at::ScalarType dtype = at::kFloat;
-  for (const auto& p : stack->parameters())
-    if (p.is_floating_point()) {
-      dtype = p.scalar_type();
-      break;
-    }
-  // Float maps only where float means float: on the CPU (a GPU may compute convolutions in TF32, 1e-3
-  // relative, as coarse as the weakest perturbation) and for float or double networks (not half or bfloat16).
+  // Float maps only where float means float (dynamic_range_in_double).
   std::optional<DoublePrecisionScope> precision;
-  if (options.double_precision || !probes.device().is_cpu() ||
-      (dtype != at::kFloat && dtype != at::kDouble)) {
-    precision.emplace(*stack);
-    dtype = at::kDouble;
-  }
+  if (dynamic_range_in_double(stack, probes, options)) precision.emplace(*stack);
+  const at::ScalarType dtype = parameter_dtype(stack);
   const at::Tensor x = (options.max_inputs > 0 ? probes.slice(0, 0, options.max_inputs) : probes).to(dtype);
   const auto taps = stack->forward_tapped(x);
   r.eps = stats::map_grid(options.eps_min, options.per_decade, options.linear_step);

@@ -87,6 +87,13 @@ struct DynamicRangeResult {
 DynamicRangeResult dynamic_range(nn::LayerStack& stack, const at::Tensor& probes,
                                  const DynamicRangeOptions& options = {});
 
+// Whether dynamic_range() runs its maps in double: when asked (double_precision), on a GPU (whose
+// convolutions may run in TF32, 1e-3 relative, as coarse as the weakest perturbation) and for networks in
+// neither float nor double (half, bfloat16). measure_criticality uses it to share one conversion with the
+// branching parameter.
+bool dynamic_range_in_double(nn::LayerStack& stack, const at::Tensor& probes,
+                             const DynamicRangeOptions& options);
+
 // {delta_db, rate_low, rate_high, baseline, plateau, slope, eps, map, rates, response, per_layer[], status,
 // message}; the figures not obtained are null.
 nlohmann::json to_json(const DynamicRangeResult& r);
